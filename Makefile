@@ -1,0 +1,57 @@
+# One entry point for tools, tests, lint and benchmarks. Tools are pinned and installed into
+# .tools/ (git-ignored); each is rebuilt only when its pinned version changes.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+TOOLS := $(CURDIR)/.tools
+BIN   := $(TOOLS)/bin
+
+TEMPORAL_VERSION    := v1.5.1
+VERSITYGW_VERSION   := v1.8.0
+DYNALITE_VERSION    := 4.0.0
+STATICCHECK_VERSION := v0.8.2
+
+export PATH := $(BIN):$(TOOLS)/node_modules/.bin:$(PATH)
+
+GO_TEST_FLAGS ?= -count=1 -timeout 14m
+
+.PHONY: tools test lint bench fmt clean-tools
+
+tools: $(TOOLS)/.temporal-$(TEMPORAL_VERSION) $(TOOLS)/.versitygw-$(VERSITYGW_VERSION) \
+       $(TOOLS)/.dynalite-$(DYNALITE_VERSION) $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION)
+
+$(TOOLS)/.temporal-$(TEMPORAL_VERSION):
+	@echo "installing temporal CLI $(TEMPORAL_VERSION) (first build takes a few minutes)"
+	GOBIN=$(BIN) go install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_VERSION)
+	@touch $@
+
+$(TOOLS)/.versitygw-$(VERSITYGW_VERSION):
+	GOBIN=$(BIN) go install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+	@touch $@
+
+$(TOOLS)/.dynalite-$(DYNALITE_VERSION):
+	npm install --prefix $(TOOLS) --no-audit --no-fund --loglevel=error dynalite@$(DYNALITE_VERSION)
+	@touch $@
+
+$(TOOLS)/.staticcheck-$(STATICCHECK_VERSION):
+	GOBIN=$(BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	@touch $@
+
+# Every test, with the servers the tests start themselves (they find the tools on PATH).
+test: tools
+	go test -race $(GO_TEST_FLAGS) ./...
+
+lint: tools
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go'; git ls-files --others --exclude-standard '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "not gofmt-clean:"; echo "$$unformatted"; exit 1; fi
+	go vet ./...
+	staticcheck ./...
+
+bench: tools
+	go test -run '^$$' -bench . -benchmem -benchtime 1x $(BENCH_FLAGS) ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean-tools:
+	rm -rf $(TOOLS)

@@ -1,0 +1,233 @@
+// Package wistiasim simulates the Wistia Data API endpoints the pipeline reads, with the live
+// API's behaviour, a deterministic dataset, fault injection and the ground truth every
+// end-to-end test compares against.
+package wistiasim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
+)
+
+// Options shape the dataset. The same Options always give the same dataset.
+type Options struct {
+	Seed             int64
+	Medias           int       // default 20
+	Visitors         int       // default 40 per media
+	HistoryDays      int       // days of events before today; default 30
+	MeanEventsPerDay float64   // mean events per media and day, heavy tailed across medias; default 20
+	Now              time.Time // the simulator's clock; zero follows the real clock (UTC)
+	LateShare        float64   // share of events that appear one to LateDays days after their day
+	LateDays         int       // default 2
+	QuirkShare       float64   // share of records sent in the API's undocumented forms
+	CorruptShare     float64   // share of events sent without an event_key
+	DuplicateShare   float64   // share of events the API lists twice
+	Token            string    // the one valid API token; default "sim-token"
+	RateLimit        int       // requests per RatePeriod; default 600; negative disables
+	RatePeriod       time.Duration
+}
+
+// Faults are injected into answers; they can be changed while the simulator serves.
+type Faults struct {
+	ErrorRate    float64       // share of requests answered 500, 502 or 503 (503 carries Retry-After)
+	ResetRate    float64       // share of requests whose connection is reset without an answer
+	TruncateRate float64       // share of successful answers cut short
+	Latency      time.Duration // added before every answer
+	InsertRate   float64       // share of events requests for page 2+ that first insert a newest event into the window
+}
+
+// Stats count what the simulator served.
+type Stats struct {
+	Requests  int64 // every request received
+	OverLimit int64 // requests answered 429 because the rate limit was exceeded
+	Errors    int64 // injected 5xx
+	Resets    int64 // injected connection resets
+	Truncated int64 // injected truncated bodies
+	Inserted  int64 // events inserted into a window being paged
+}
+
+// Sim is a running simulation: the dataset, its clock, injected faults and counters.
+type Sim struct {
+	opts         Options
+	today        time.Time
+	medias       []media
+	mediaByID    map[string]int
+	visitors     []visitor
+	visitorByKey map[string]int
+
+	mu       sync.Mutex
+	now      time.Time // zero: real clock
+	faults   Faults
+	extra    map[[2]int64][]event // inserted events by (media, day index)
+	faultRNG *rand.Rand
+	window   []time.Time // start times of requests served within the rate period (ring)
+	winHead  int
+	winLen   int
+
+	requests, overLimit, errors, resets, truncated, insertedCount atomic.Int64
+}
+
+// New builds the dataset for opts.
+func New(opts Options) (*Sim, error) {
+	if opts.Medias == 0 {
+		opts.Medias = 20
+	}
+	if opts.Visitors == 0 {
+		opts.Visitors = 40 * opts.Medias
+	}
+	if opts.HistoryDays == 0 {
+		opts.HistoryDays = 30
+	}
+	if opts.MeanEventsPerDay == 0 {
+		opts.MeanEventsPerDay = 20
+	}
+	if opts.LateDays == 0 {
+		opts.LateDays = 2
+	}
+	if opts.Token == "" {
+		opts.Token = "sim-token"
+	}
+	if opts.RateLimit == 0 {
+		opts.RateLimit = 600
+	}
+	if opts.RatePeriod == 0 {
+		opts.RatePeriod = time.Minute
+	}
+	if opts.Medias < 0 || opts.Visitors < 1 || opts.HistoryDays < 0 || opts.MeanEventsPerDay < 0 || opts.LateDays < 1 {
+		return nil, fmt.Errorf("wistiasim: options out of range: %+v", opts)
+	}
+	for name, share := range map[string]float64{"LateShare": opts.LateShare, "QuirkShare": opts.QuirkShare, "CorruptShare": opts.CorruptShare, "DuplicateShare": opts.DuplicateShare} {
+		if share < 0 || share > 1 {
+			return nil, fmt.Errorf("wistiasim: %s=%v: want a share between 0 and 1", name, share)
+		}
+	}
+	s := &Sim{
+		opts:         opts,
+		now:          opts.Now.UTC(),
+		mediaByID:    map[string]int{},
+		visitorByKey: map[string]int{},
+		extra:        map[[2]int64][]event{},
+		faultRNG:     rand.New(rand.NewPCG(uint64(opts.Seed), kindFault)),
+	}
+	if opts.RateLimit > 0 {
+		s.window = make([]time.Time, opts.RateLimit)
+	}
+	s.today = dates.Day(s.Now())
+	s.buildMedias()
+	s.buildVisitors()
+	return s, nil
+}
+
+// Token is the API token the simulator accepts.
+func (s *Sim) Token() string { return s.opts.Token }
+
+// Now is the simulator's current time.
+func (s *Sim) Now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.now.IsZero() {
+		return time.Now().UTC()
+	}
+	return s.now
+}
+
+// SetNow moves the simulator's clock, which reveals late events. The dataset keeps its days.
+func (s *Sim) SetNow(t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = t.UTC()
+}
+
+// SetFaults replaces the injected faults.
+func (s *Sim) SetFaults(f Faults) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = f
+}
+
+// Stats returns the counters so far.
+func (s *Sim) Stats() Stats {
+	return Stats{
+		Requests:  s.requests.Load(),
+		OverLimit: s.overLimit.Load(),
+		Errors:    s.errors.Load(),
+		Resets:    s.resets.Load(),
+		Truncated: s.truncated.Load(),
+		Inserted:  s.insertedCount.Load(),
+	}
+}
+
+// MediaIDs lists the hashed ids of the dataset's medias in API order.
+func (s *Sim) MediaIDs() []string {
+	ids := make([]string, len(s.medias))
+	for i, m := range s.medias {
+		ids[i] = m.hashedID
+	}
+	return ids
+}
+
+// admit applies the rate limit: a sliding window of RatePeriod holding at most RateLimit served
+// requests. It returns how long to wait when the request is over the limit.
+func (s *Sim) admit(now time.Time) (time.Duration, bool) {
+	if s.window == nil {
+		return 0, true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.winLen > 0 && !s.window[s.winHead].After(now.Add(-s.opts.RatePeriod)) {
+		s.winHead = (s.winHead + 1) % len(s.window)
+		s.winLen--
+	}
+	if s.winLen == len(s.window) {
+		return s.window[s.winHead].Add(s.opts.RatePeriod).Sub(now), false
+	}
+	s.window[(s.winHead+s.winLen)%len(s.window)] = now
+	s.winLen++
+	return 0, true
+}
+
+// roll draws the fault decisions for one request.
+func (s *Sim) roll() (f Faults, errorDraw, resetDraw, truncDraw, insertDraw float64, pick int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults, s.faultRNG.Float64(), s.faultRNG.Float64(), s.faultRNG.Float64(), s.faultRNG.Float64(), s.faultRNG.IntN(6)
+}
+
+// insertNewest adds an event at the top of media m's window [start, end] as seen at now, as
+// if a viewer had just watched: offset paging of a newest-first list shifts under the crawler.
+func (s *Sim) insertNewest(m int, start, end, now time.Time) {
+	at := now
+	if endOfWindow := dates.AddDays(end, 1).Add(-time.Second); at.After(endOfWindow) {
+		at = endOfWindow
+	}
+	if at.Before(start) {
+		return
+	}
+	day := dates.Day(at)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := [2]int64{int64(m), int64(dayIndex(day))}
+	r := s.faultRNG
+	n := uint64(len(s.extra[k]))
+	e := event{
+		key:       eventKey(uint64(s.opts.Seed), m, dayIndex(day), 1<<19+n, r.Uint32()),
+		media:     m,
+		visitor:   r.IntN(len(s.visitors)),
+		at:        at.Truncate(time.Second),
+		visibleAt: at.Truncate(time.Second),
+		percent:   float64(r.IntN(10000)) / 10000,
+		embedURL:  "https://" + hosts[0] + paths[0],
+	}
+	s.extra[k] = append(s.extra[k], e)
+	s.insertedCount.Add(1)
+}
+
+func (s *Sim) inserted(m int, day time.Time) []event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]event(nil), s.extra[[2]int64{int64(m), int64(dayIndex(day))}]...)
+}
