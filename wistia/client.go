@@ -9,6 +9,7 @@ import (
 	"io"
 	"iter"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -235,6 +236,15 @@ func (c *Client) get(ctx context.Context, path string, query url.Values) (string
 func (c *Client) attempt(ctx context.Context, target, endpoint string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	// net/http silently replays a GET when a reused connection dies before the answer. The
+	// replay is one more request against the account's budget, so it waits for the limiter too.
+	conns := 0
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) {
+		if conns++; conns > 1 {
+			c.requests.Add(1)
+			_ = c.limiter.Wait(ctx) // on cancellation the request fails by itself
+		}
+	}})
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, fmt.Errorf("wistia GET %s: %w", endpoint, err)

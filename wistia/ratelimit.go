@@ -21,7 +21,7 @@ type Limiter struct {
 	now    func() time.Time
 
 	mu          sync.Mutex
-	sent        []time.Time // ring of the last limit reserved start times, oldest at head
+	sent        []time.Time // ring of the last limit start times, oldest at head
 	head        int
 	pausedUntil time.Time
 }
@@ -39,21 +39,21 @@ func NewLimiter(limit int, period time.Duration) (*Limiter, error) {
 	}, nil
 }
 
-// Wait blocks until a request may start, or until ctx is done.
+// Wait blocks until a request may start, or until ctx is done. A slot is taken only at the
+// moment the request may go, so a waiter that wakes late cannot crowd the next window.
 func (l *Limiter) Wait(ctx context.Context) error {
-	now := l.now()
-	at := l.reserve(now)
-	delay := at.Sub(now)
-	if delay <= 0 {
-		return ctx.Err()
-	}
-	timer := time.NewTimer(delay)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	for {
+		_, wait := l.tryAcquire()
+		if wait <= 0 {
+			return ctx.Err()
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		}
 	}
 }
 
@@ -66,21 +66,23 @@ func (l *Limiter) PauseUntil(t time.Time) {
 	}
 }
 
-// reserve books the earliest start time at or after now that keeps the budget, and returns it.
-// Booked times never decrease, so the ring's head is always the oldest booking.
-func (l *Limiter) reserve(now time.Time) time.Time {
+// tryAcquire takes a slot now if the budget allows and returns its time, or returns how long
+// to wait before trying again. The clock is read under the lock, so the ring of start times
+// stays in order and its head is always the oldest.
+func (l *Limiter) tryAcquire() (time.Time, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	at := now
+	now := l.now()
+	free := l.pausedUntil
 	if oldest := l.sent[l.head]; !oldest.IsZero() {
-		if free := oldest.Add(l.window); free.After(at) {
-			at = free
+		if next := oldest.Add(l.window); next.After(free) {
+			free = next
 		}
 	}
-	if l.pausedUntil.After(at) {
-		at = l.pausedUntil
+	if free.After(now) {
+		return time.Time{}, free.Sub(now)
 	}
-	l.sent[l.head] = at
+	l.sent[l.head] = now
 	l.head = (l.head + 1) % l.limit
-	return at
+	return now, 0
 }

@@ -22,15 +22,36 @@ func assertBudget(t *testing.T, starts []time.Time, limit int, window time.Durat
 	}
 }
 
+// fakeClock drives a limiter without sleeping: acquire advances it by each wait.
+type fakeClock struct{ now time.Time }
+
+func withFakeClock(l *Limiter, start time.Time) *fakeClock {
+	c := &fakeClock{now: start}
+	l.now = func() time.Time { return c.now }
+	return c
+}
+
+// acquire takes a slot, moving the fake clock forward as long as the limiter asks to wait.
+func (c *fakeClock) acquire(l *Limiter) time.Time {
+	for {
+		at, wait := l.tryAcquire()
+		if wait <= 0 {
+			return at
+		}
+		c.now = c.now.Add(wait)
+	}
+}
+
 func TestLimiterBurstsThenSpaces(t *testing.T) {
 	l, err := NewLimiter(3, time.Second)
 	require.NoError(t, err)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := withFakeClock(l, t0)
 	window := time.Second + time.Second/guardShare
 
 	var got []time.Time
 	for range 7 {
-		got = append(got, l.reserve(t0))
+		got = append(got, clock.acquire(l))
 	}
 	want := []time.Time{t0, t0, t0, t0.Add(window), t0.Add(window), t0.Add(window), t0.Add(2 * window)}
 	assert.Equal(t, want, got)
@@ -41,11 +62,11 @@ func TestLimiterNeverExceedsBudget(t *testing.T) {
 	l, err := NewLimiter(limit, time.Second)
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(1, 2))
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := withFakeClock(l, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	var starts []time.Time
 	for range 2000 {
-		now = now.Add(time.Duration(rng.IntN(300)) * time.Millisecond)
-		starts = append(starts, l.reserve(now))
+		clock.now = clock.now.Add(time.Duration(rng.IntN(300)) * time.Millisecond)
+		starts = append(starts, clock.acquire(l))
 	}
 	assertBudget(t, starts, limit, time.Second)
 }
@@ -55,10 +76,11 @@ func TestLimiterSustainedRateApproachesBudget(t *testing.T) {
 	l, err := NewLimiter(limit, time.Minute)
 	require.NoError(t, err)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := withFakeClock(l, t0)
 	var last time.Time
 	const n = 6000
 	for range n {
-		last = l.reserve(t0)
+		last = clock.acquire(l)
 	}
 	// 6000 requests at 600/min with a 2% guard: the last starts 9 guarded windows after the first.
 	assert.Equal(t, t0.Add(9*(time.Minute+time.Minute/guardShare)), last)
@@ -68,9 +90,10 @@ func TestLimiterPauseUntil(t *testing.T) {
 	l, err := NewLimiter(100, time.Second)
 	require.NoError(t, err)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := withFakeClock(l, t0)
 	l.PauseUntil(t0.Add(5 * time.Second))
 	l.PauseUntil(t0.Add(time.Second)) // an earlier pause does not shorten the current one
-	assert.Equal(t, t0.Add(5*time.Second), l.reserve(t0))
+	assert.Equal(t, t0.Add(5*time.Second), clock.acquire(l))
 }
 
 func TestLimiterConcurrentUse(t *testing.T) {
@@ -85,7 +108,12 @@ func TestLimiterConcurrentUse(t *testing.T) {
 	for range 16 {
 		wg.Go(func() {
 			for range 10 {
-				at := l.reserve(time.Now())
+				var at time.Time
+				for wait := time.Duration(1); wait > 0; {
+					if at, wait = l.tryAcquire(); wait > 0 {
+						time.Sleep(wait)
+					}
+				}
 				mu.Lock()
 				starts = append(starts, at)
 				mu.Unlock()

@@ -16,7 +16,7 @@ import (
 // Options shape the dataset. The same Options always give the same dataset.
 type Options struct {
 	Seed             int64
-	Medias           int       // default 20
+	Medias           int       // number of medias; zero gives an empty account
 	Visitors         int       // default 40 per media
 	HistoryDays      int       // days of events before today; default 30
 	MeanEventsPerDay float64   // mean events per media and day, heavy tailed across medias; default 20
@@ -73,11 +73,8 @@ type Sim struct {
 
 // New builds the dataset for opts.
 func New(opts Options) (*Sim, error) {
-	if opts.Medias == 0 {
-		opts.Medias = 20
-	}
 	if opts.Visitors == 0 {
-		opts.Visitors = 40 * opts.Medias
+		opts.Visitors = max(1, 40*opts.Medias)
 	}
 	if opts.HistoryDays == 0 {
 		opts.HistoryDays = 30

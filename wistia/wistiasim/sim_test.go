@@ -1,0 +1,217 @@
+package wistiasim
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var testNow = time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC)
+
+func start(t *testing.T, opts Options) (*Sim, *httptest.Server) {
+	t.Helper()
+	if opts.Now.IsZero() {
+		opts.Now = testNow
+	}
+	sim, err := New(opts)
+	require.NoError(t, err)
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(srv.Close)
+	return sim, srv
+}
+
+func get(t *testing.T, srv *httptest.Server, token, path string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, srv.URL+BasePath+path, nil)
+	require.NoError(t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp, body
+}
+
+func getArray(t *testing.T, srv *httptest.Server, token, path string) []map[string]any {
+	t.Helper()
+	resp, body := get(t, srv, token, path)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	var out []map[string]any
+	require.NoError(t, json.Unmarshal(body, &out), "a bare JSON array")
+	return out
+}
+
+func TestSameOptionsSameData(t *testing.T) {
+	opts := Options{Seed: 42, Medias: 5, Now: testNow, LateShare: 0.1, QuirkShare: 0.2}
+	_, a := start(t, opts)
+	_, b := start(t, opts)
+	for _, path := range []string{"/medias.json?per_page=100", "/stats/events.json?start_date=2026-11-20&end_date=2026-11-24&per_page=100&page=2"} {
+		_, bodyA := get(t, a, "sim-token", path)
+		_, bodyB := get(t, b, "sim-token", path)
+		assert.Equal(t, bodyA, bodyB, path)
+	}
+	_, c := start(t, Options{Seed: 43, Medias: 5, Now: testNow})
+	_, bodyC := get(t, c, "sim-token", "/medias.json")
+	_, bodyA := get(t, a, "sim-token", "/medias.json")
+	assert.NotEqual(t, bodyA, bodyC, "another seed gives other data")
+}
+
+func TestRealisticValues(t *testing.T) {
+	sim, srv := start(t, Options{Seed: 3, Medias: 30})
+	medias := getArray(t, srv, sim.Token(), "/medias.json?per_page=100")
+	require.Len(t, medias, 30)
+	channels := map[string]bool{}
+	for _, m := range medias {
+		assert.Regexp(t, `^[0-9a-z]{10}$`, m["hashed_id"])
+		channels[sim.medias[sim.mediaByID[m["hashed_id"].(string)]].channel] = true
+	}
+	assert.True(t, channels["Facebook"] && channels["YouTube"], "the channels the marketing team reports on are present: %v", channels)
+
+	events := getArray(t, srv, sim.Token(), "/stats/events.json?start_date=2026-11-01&end_date=2026-11-24&per_page=100")
+	require.NotEmpty(t, events)
+	for _, e := range events {
+		assert.Regexp(t, `^\d+\.\d+\.\d+\.\d+$`, e["ip"])
+		assert.Regexp(t, `^https://`, e["embed_url"])
+		assert.Regexp(t, `^v\d{8}_`, e["visitor_key"])
+		p := e["percent_viewed"].(float64)
+		assert.True(t, p >= 0 && p <= 1, "percent_viewed %v", p)
+	}
+}
+
+func TestHeavyTailedEvents(t *testing.T) {
+	sim, err := New(Options{Seed: 9, Medias: 200, Now: testNow})
+	require.NoError(t, err)
+	truth := sim.Truth(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC))
+	perMedia := map[string]int{}
+	for _, e := range truth.Events {
+		perMedia[e.MediaID]++
+	}
+	counts := make([]int, 0, len(perMedia))
+	total := 0
+	for _, n := range perMedia {
+		counts = append(counts, n)
+		total += n
+	}
+	slices.Sort(counts)
+	top := 0
+	for _, n := range counts[len(counts)-20:] {
+		top += n
+	}
+	assert.Greater(t, float64(top)/float64(total), 0.3, "the top 10%% of medias draw a large share of the views")
+}
+
+func TestPagingRules(t *testing.T) {
+	sim, srv := start(t, Options{Seed: 1, Medias: 250})
+	assert.Len(t, getArray(t, srv, sim.Token(), "/medias.json"), 10, "per_page defaults to 10")
+	assert.Len(t, getArray(t, srv, sim.Token(), "/medias.json?per_page=500"), 100, "per_page is silently capped at 100")
+	assert.Len(t, getArray(t, srv, sim.Token(), "/medias.json?per_page=100&page=3"), 50, "the last page is short")
+	assert.Empty(t, getArray(t, srv, sim.Token(), "/medias.json?per_page=100&page=4"), "past the end is empty")
+	assert.Len(t, getArray(t, srv, sim.Token(), "/medias?per_page=100&page=3"), 50, "paths work without .json")
+}
+
+func TestEventsNewestFirstWithInclusiveDates(t *testing.T) {
+	sim, srv := start(t, Options{Seed: 5, Medias: 3, MeanEventsPerDay: 40})
+	media := sim.MediaIDs()[0]
+	var received []time.Time
+	for page := 1; ; page++ {
+		events := getArray(t, srv, sim.Token(), "/stats/events.json?per_page=100&media_id="+media+"&start_date=2026-11-22&end_date=2026-11-23&page="+strconv.Itoa(page))
+		for _, e := range events {
+			at, err := time.Parse(time.RFC3339, e["received_at"].(string))
+			require.NoError(t, err)
+			received = append(received, at)
+		}
+		if len(events) < 100 {
+			break
+		}
+	}
+	require.NotEmpty(t, received)
+	assert.True(t, slices.IsSortedFunc(received, func(a, b time.Time) int { return b.Compare(a) }), "newest first")
+	assert.Equal(t, "2026-11-23", received[0].Format(time.DateOnly), "end_date is included")
+	assert.Equal(t, "2026-11-22", received[len(received)-1].Format(time.DateOnly), "start_date is included")
+}
+
+func TestByDateZeroFilled(t *testing.T) {
+	sim, srv := start(t, Options{Seed: 5, Medias: 2, HistoryDays: 3})
+	rows := getArray(t, srv, sim.Token(), "/stats/medias/"+sim.MediaIDs()[0]+"/by_date.json?start_date=2026-11-10&end_date=2026-11-16")
+	require.Len(t, rows, 7, "one row per day, inclusive, days without plays included")
+	assert.Equal(t, "2026-11-10", rows[0]["date"])
+	assert.Equal(t, 0.0, rows[0]["play_count"], "the dataset starts 2026-11-22, so earlier days are zero")
+	defaults := getArray(t, srv, sim.Token(), "/stats/medias/"+sim.MediaIDs()[0]+"/by_date.json")
+	require.Len(t, defaults, 2, "without dates: yesterday and today")
+	assert.Equal(t, "2026-11-24", defaults[0]["date"])
+}
+
+func TestErrorAnswers(t *testing.T) {
+	sim, srv := start(t, Options{Seed: 5, Medias: 2})
+	resp, body := get(t, srv, "bad-token", "/medias.json")
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	assert.JSONEq(t, `{"code":"unauthorized","error":"Invalid credentials."}`, string(body))
+
+	resp, body = get(t, srv, sim.Token(), "/stats/medias/unknown123/by_date.json")
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.Empty(t, body, "stats 404s have an empty body")
+
+	resp, body = get(t, srv, sim.Token(), "/stats/visitors/unknown.json")
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.Empty(t, body)
+
+	resp, body = get(t, srv, sim.Token(), "/stats/events.json?start_date=yesterday")
+	assert.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	assert.Contains(t, string(body), "start_date")
+
+	resp, _ = get(t, srv, sim.Token(), "/stats/medias/"+sim.MediaIDs()[0]+"/by_date.json?start_date=2026-11-10&end_date=2026-11-01")
+	assert.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+}
+
+func TestRateLimitAnswers429(t *testing.T) {
+	sim, srv := start(t, Options{Seed: 5, Medias: 2, RateLimit: 3, RatePeriod: time.Hour})
+	for range 3 {
+		resp, _ := get(t, srv, sim.Token(), "/medias.json")
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+	resp, body := get(t, srv, sim.Token(), "/medias.json")
+	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	assert.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"))
+	assert.NotEmpty(t, body)
+	retryAfter := resp.Header.Get("Retry-After")
+	assert.Regexp(t, `^\d+$`, retryAfter)
+	assert.Equal(t, int64(1), sim.Stats().OverLimit)
+}
+
+func TestLateEventsAppearLater(t *testing.T) {
+	sim, err := New(Options{Seed: 11, Medias: 10, Now: testNow, LateShare: 0.3})
+	require.NoError(t, err)
+	day := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	early := len(sim.Truth(day, day).Events)
+	sim.SetNow(testNow.Add(72 * time.Hour))
+	later := len(sim.Truth(day, day).Events)
+	assert.Greater(t, later, early, "events of 11-24 kept arriving after the day closed")
+}
+
+func TestFaultsAreInjectedAndCounted(t *testing.T) {
+	sim, srv := start(t, Options{Seed: 5, Medias: 2})
+	sim.SetFaults(Faults{ErrorRate: 1})
+	resp, _ := get(t, srv, sim.Token(), "/medias.json")
+	assert.GreaterOrEqual(t, resp.StatusCode, 500)
+	sim.SetFaults(Faults{ResetRate: 1})
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+BasePath+"/medias.json", nil)
+	req.Header.Set("Authorization", "Bearer "+sim.Token())
+	_, err := srv.Client().Do(req)
+	assert.Error(t, err, "the connection is reset")
+	sim.SetFaults(Faults{})
+	st := sim.Stats()
+	assert.Equal(t, int64(1), st.Errors)
+	// Go's transport may retry a GET once on a reset pooled connection, so one or two.
+	assert.GreaterOrEqual(t, st.Resets, int64(1))
+}
