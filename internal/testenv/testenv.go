@@ -1,0 +1,165 @@
+// Package testenv starts the real servers integration tests run against (versitygw for S3,
+// dynalite for DynamoDB) on free loopback ports with temporary data folders, and stops them
+// when the test ends. A missing tool fails the test: `make tools` installs them.
+package testenv
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Tool finds a pinned tool on PATH or in the project's .tools folder.
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	root := moduleRoot(t)
+	for _, p := range []string{
+		filepath.Join(root, ".tools", "bin", name),
+		filepath.Join(root, ".tools", "node_modules", ".bin", name),
+	} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	t.Fatalf("%s not found on PATH or in .tools/: run `make tools`", name)
+	return ""
+}
+
+func moduleRoot(t testing.TB) string {
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test's folder")
+		}
+		dir = parent
+	}
+}
+
+// FreePort returns a loopback port nobody listens on right now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Server is a tool process serving on a loopback port.
+type Server struct {
+	t    testing.TB
+	Addr string // host:port
+	args []string
+	env  []string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	logs *bytes.Buffer
+}
+
+func startServer(t testing.TB, addr string, env []string, args ...string) *Server {
+	t.Helper()
+	s := &Server{t: t, Addr: addr, args: args, env: env}
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Start runs the server and waits until it accepts connections.
+func (s *Server) Start() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.logs = &bytes.Buffer{}
+	cmd := exec.Command(s.args[0], s.args[1:]...)
+	cmd.Env = append(os.Environ(), s.env...)
+	cmd.Stdout, cmd.Stderr = s.logs, s.logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("start %s: %v", s.args[0], err)
+	}
+	s.cmd = cmd
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", s.Addr, 200*time.Millisecond)
+		if err == nil {
+			conn.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			s.t.Fatalf("%s did not listen on %s within 30s:\n%s", filepath.Base(s.args[0]), s.Addr, s.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Stop kills the server and waits for it to exit; the data folder stays for a restart.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}
+
+// S3 is a versitygw server with a posix backend.
+type S3 struct {
+	*Server
+	Endpoint  string
+	AccessKey string
+	SecretKey string
+	Region    string
+}
+
+// StartS3 starts versitygw on a free port with a temporary data folder.
+func StartS3(t testing.TB) *S3 {
+	t.Helper()
+	root := t.TempDir()
+	meta := t.TempDir()
+	addr := "127.0.0.1:" + strconv.Itoa(FreePort(t))
+	s := &S3{AccessKey: "testaccess", SecretKey: "testsecret-not-a-real-one", Region: "us-east-1"}
+	s.Server = startServer(t, addr, nil, Tool(t, "versitygw"),
+		"--access", s.AccessKey, "--secret", s.SecretKey, "--port", addr, "--quiet",
+		"posix", "--sidecar", meta, root)
+	s.Endpoint = "http://" + addr
+	return s
+}
+
+// DynamoDB is a dynalite server.
+type DynamoDB struct {
+	*Server
+	Endpoint string
+}
+
+// StartDynamoDB starts dynalite on a free port, in memory.
+func StartDynamoDB(t testing.TB) *DynamoDB {
+	t.Helper()
+	port := FreePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	d := &DynamoDB{Endpoint: "http://" + addr}
+	d.Server = startServer(t, addr, nil, Tool(t, "dynalite"), "--host", "127.0.0.1", "--port", strconv.Itoa(port))
+	return d
+}

@@ -1,0 +1,263 @@
+package lake
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
+)
+
+// Bronze streams, as they appear in object keys.
+const (
+	StreamMedias     = "medias"
+	StreamDailyStats = "media_daily_stats"
+	StreamEvents     = "events"
+	StreamVisitors   = "visitors"
+)
+
+// bronzeRoot is the top of the bronze key layout (DESIGN §4).
+const bronzeRoot = "bronze/wistia/"
+
+// maxConflicts bounds how many taken part names a writer skips (see WritePage).
+const maxConflicts = 100
+
+// Window names one bronze window: the records of one stream, for one media (or "_all"), on
+// one day, landed by one run.
+type Window struct {
+	Stream string
+	Day    time.Time // the dt= partition
+	Media  string
+	RunID  string
+	// Start and End are the API dates the window's requests covered (inclusive); for one-day
+	// windows both equal Day.
+	Start, End time.Time
+}
+
+// Prefix is the window's folder: bronze/wistia/<stream>/dt=<date>/media=<id>/run=<run_id>/.
+func (w Window) Prefix() string {
+	return fmt.Sprintf("%s%s/dt=%s/media=%s/run=%s/", bronzeRoot, w.Stream, dates.Format(w.Day), w.Media, w.RunID)
+}
+
+// ManifestKey is where the window's manifest lives.
+func (w Window) ManifestKey() string { return w.Prefix() + "manifest.json" }
+
+// Object describes one landed bronze object.
+type Object struct {
+	Key     string `json:"key"`
+	Records int    `json:"records"`
+	Bytes   int64  `json:"bytes"`
+	SHA256  string `json:"sha256"`
+}
+
+// Manifest lists a window's objects. Later stages find bronze through manifests only.
+type Manifest struct {
+	Version  int      `json:"version"`
+	Stream   string   `json:"stream"`
+	Day      string   `json:"day"`
+	Media    string   `json:"media"`
+	RunID    string   `json:"run_id"`
+	Start    string   `json:"start"`
+	End      string   `json:"end"`
+	Complete bool     `json:"complete"` // every page of the window was read
+	Records  int      `json:"records"`
+	Bytes    int64    `json:"bytes"`
+	Objects  []Object `json:"objects"`
+}
+
+// BronzeWriter lands one window's pages as gzip JSONL objects, one object per page, as the
+// pages arrive, then its manifest. It holds one page in memory at a time.
+type BronzeWriter struct {
+	store   Store
+	window  Window
+	now     func() time.Time
+	objects []Object
+	next    int
+}
+
+// NewBronzeWriter starts (or, given the objects landed before, resumes) a window.
+func NewBronzeWriter(store Store, w Window, landed []Object, now func() time.Time) *BronzeWriter {
+	if w.Start.IsZero() {
+		w.Start, w.End = w.Day, w.Day
+	}
+	return &BronzeWriter{store: store, window: w, now: now, objects: append([]Object(nil), landed...), next: len(landed) + 1}
+}
+
+// Objects lists what the writer has landed, to resume from after a retry.
+func (b *BronzeWriter) Objects() []Object { return append([]Object(nil), b.objects...) }
+
+// WritePage lands one API page: each raw record becomes a line carrying _run_id, _ingested_at,
+// _source (endpoint and query; the token is never part of them) and _page.
+//
+// A part name may already be taken by an attempt that crashed before it could record what it
+// wrote; the store refuses to overwrite it, and the page lands under the next free name. The
+// orphan is never listed in a manifest, so nothing is read twice.
+func (b *BronzeWriter) WritePage(ctx context.Context, source string, page int, records []json.RawMessage) (Object, error) {
+	body, err := encodePage(b.window.RunID, b.now().UTC(), source, page, records)
+	if err != nil {
+		return Object{}, fmt.Errorf("bronze %s page %d: %w", b.window.Prefix(), page, err)
+	}
+	sum := sha256.Sum256(body)
+	for range maxConflicts {
+		key := fmt.Sprintf("%spart-%05d.jsonl.gz", b.window.Prefix(), b.next)
+		err := b.store.PutIfAbsent(ctx, key, body)
+		if errors.Is(err, ErrConflict) {
+			b.next++
+			continue
+		}
+		if err != nil {
+			return Object{}, err
+		}
+		obj := Object{Key: key, Records: len(records), Bytes: int64(len(body)), SHA256: hex.EncodeToString(sum[:])}
+		b.objects = append(b.objects, obj)
+		b.next++
+		return obj, nil
+	}
+	return Object{}, fmt.Errorf("bronze %s: %d part names in a row are taken", b.window.Prefix(), maxConflicts)
+}
+
+// Finish lands the manifest. complete says whether every page of the window was read; a
+// watermark may only move past complete windows. Finishing again is a no-op: when an earlier
+// attempt already landed a manifest for this window, that manifest stands and is returned
+// (pages this attempt wrote again stay unlisted orphans).
+func (b *BronzeWriter) Finish(ctx context.Context, complete bool) (Manifest, error) {
+	m := Manifest{
+		Version: 1, Stream: b.window.Stream, Day: dates.Format(b.window.Day), Media: b.window.Media,
+		RunID: b.window.RunID, Start: dates.Format(b.window.Start), End: dates.Format(b.window.End),
+		Complete: complete, Objects: b.Objects(),
+	}
+	if m.Objects == nil {
+		m.Objects = []Object{}
+	}
+	for _, o := range m.Objects {
+		m.Records += o.Records
+		m.Bytes += o.Bytes
+	}
+	body, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return m, err
+	}
+	err = b.store.PutIfAbsent(ctx, b.window.ManifestKey(), body)
+	if !errors.Is(err, ErrConflict) {
+		return m, err
+	}
+	existing, getErr := b.store.Get(ctx, b.window.ManifestKey())
+	if getErr != nil {
+		return m, getErr
+	}
+	var landed Manifest
+	if jsonErr := json.Unmarshal(existing, &landed); jsonErr != nil || (complete && !landed.Complete) {
+		return m, err
+	}
+	return landed, nil
+}
+
+// encodePage renders records as gzip JSONL with the bronze metadata spliced in front of each
+// raw object's own fields, so the API's bytes stay as they came.
+func encodePage(runID string, at time.Time, source string, page int, records []json.RawMessage) ([]byte, error) {
+	meta, err := json.Marshal(map[string]any{"_run_id": runID, "_ingested_at": at.Format(time.RFC3339Nano), "_source": source, "_page": page})
+	if err != nil {
+		return nil, err
+	}
+	meta = meta[:len(meta)-1] // drop the closing brace to splice the record's fields in
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	var compact bytes.Buffer
+	for i, raw := range records {
+		compact.Reset()
+		if err := json.Compact(&compact, raw); err != nil {
+			return nil, fmt.Errorf("record %d is not JSON: %w", i, err)
+		}
+		rec := compact.Bytes()
+		zw.Write(meta)
+		switch {
+		case bytes.Equal(rec, []byte("{}")):
+			zw.Write([]byte("}"))
+		case len(rec) > 0 && rec[0] == '{':
+			zw.Write([]byte(","))
+			zw.Write(rec[1:])
+		default: // not an object: keep it whole under _raw
+			zw.Write([]byte(`,"_raw":`))
+			zw.Write(rec)
+			zw.Write([]byte("}"))
+		}
+		zw.Write([]byte("\n"))
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Manifests returns the manifests of a stream's day, across runs and medias, sorted by key.
+func Manifests(ctx context.Context, store Store, stream string, day time.Time) ([]Manifest, error) {
+	keys, err := store.List(ctx, fmt.Sprintf("%s%s/dt=%s/", bronzeRoot, stream, dates.Format(day)))
+	if err != nil {
+		return nil, err
+	}
+	var out []Manifest
+	for _, key := range keys {
+		if !strings.HasSuffix(key, "/manifest.json") {
+			continue
+		}
+		body, err := store.Get(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		var m Manifest
+		if err := json.Unmarshal(body, &m); err != nil {
+			return nil, fmt.Errorf("manifest %s/%s: %w", store.Location(), key, err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// Line is one bronze record: its bytes (metadata and raw API object) and where it came from.
+type Line struct {
+	Key    string // object key
+	Number int    // 1-based line number in the object
+	Bytes  []byte // valid until the next line is read
+}
+
+// ReadObject streams the lines of one manifest object, checking its sha256 first.
+func ReadObject(ctx context.Context, store Store, obj Object) iter.Seq2[Line, error] {
+	return func(yield func(Line, error) bool) {
+		body, err := store.Get(ctx, obj.Key)
+		if err != nil {
+			yield(Line{}, err)
+			return
+		}
+		if sum := sha256.Sum256(body); hex.EncodeToString(sum[:]) != obj.SHA256 {
+			yield(Line{}, fmt.Errorf("bronze %s/%s: sha256 does not match its manifest", store.Location(), obj.Key))
+			return
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			yield(Line{}, fmt.Errorf("bronze %s/%s: %w", store.Location(), obj.Key, err))
+			return
+		}
+		sc := bufio.NewScanner(zr)
+		sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
+		n := 0
+		for sc.Scan() {
+			n++
+			if !yield(Line{Key: obj.Key, Number: n, Bytes: sc.Bytes()}, nil) {
+				return
+			}
+		}
+		if err := sc.Err(); err != nil {
+			yield(Line{}, fmt.Errorf("bronze %s/%s line %s: %w", store.Location(), obj.Key, strconv.Itoa(n+1), err))
+		}
+	}
+}
