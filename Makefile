@@ -37,9 +37,15 @@ $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION):
 	GOBIN=$(BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	@touch $@
 
-# Every test, with the servers the tests start themselves (they find the tools on PATH).
+# Every test, with the servers the tests start themselves (they find the tools on PATH). The
+# output names each test that ran; a skipped test fails the run, since it proves nothing.
 test: tools
-	go test -race $(GO_TEST_FLAGS) ./...
+	@mkdir -p .data
+	@go test -race -v $(GO_TEST_FLAGS) ./... 2>&1 | tee .data/test.log \
+	  | grep -vE '^(=== (RUN|PAUSE|CONT|NAME)|\s+--- PASS)' || true
+	@if grep -E -- '--- SKIP' .data/test.log; then echo "skipped tests above: install what they need (make tools)"; exit 1; fi
+	@if grep -qE '^(--- FAIL|FAIL|panic:)' .data/test.log; then echo "tests failed"; exit 1; fi
+	@grep -qE '^ok ' .data/test.log
 
 lint: tools
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go'; git ls-files --others --exclude-standard '*.go')); \

@@ -1,0 +1,42 @@
+package lake
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/marketing-data/wistia-pipeline/internal/config"
+)
+
+func TestConfigDefaultsAreEmbedded(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("DATA_DIR", dir)
+	var cfg Config
+	require.NoError(t, config.Load(&cfg))
+	store, err := cfg.OpenStore(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "file://"+filepath.Join(dir, "lake"), store.Location())
+	wm, err := cfg.OpenWatermarks(context.Background())
+	require.NoError(t, err)
+	defer wm.Close()
+	assert.IsType(t, &SQLiteWatermarks{}, wm)
+	assert.FileExists(t, filepath.Join(dir, "watermarks.db"))
+	assert.Equal(t, WindowPolicy{LookbackDays: 2}, cfg.WindowPolicy())
+}
+
+func TestConfigNamesEveryBadValue(t *testing.T) {
+	t.Setenv("BRONZE_URL", "ftp://bucket")
+	t.Setenv("WATERMARKS_URL", "redis://x")
+	t.Setenv("LOOKBACK_DAYS", "-1")
+	t.Setenv("INGEST_FIRST_DAY", "yesterday")
+	t.Setenv("S3_ENDPOINT", "not a url")
+	var cfg Config
+	err := config.Load(&cfg)
+	require.Error(t, err)
+	for _, name := range []string{"BRONZE_URL", "WATERMARKS_URL", "LOOKBACK_DAYS", "INGEST_FIRST_DAY", "S3_ENDPOINT"} {
+		assert.Contains(t, err.Error(), name)
+	}
+}
