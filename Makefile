@@ -15,10 +15,16 @@ export PATH := $(BIN):$(TOOLS)/node_modules/.bin:$(PATH)
 
 GO_TEST_FLAGS ?= -count=1 -timeout 14m
 
-.PHONY: tools test lint bench fmt clean-tools
+.PHONY: tools forget-missing-tools test lint bench fmt clean-tools
+.NOTPARALLEL:
 
-tools: $(TOOLS)/.temporal-$(TEMPORAL_VERSION) $(TOOLS)/.versitygw-$(VERSITYGW_VERSION) \
+# Stamps record the installed version; a stamp whose binary is gone is forgotten first.
+tools: forget-missing-tools $(TOOLS)/.temporal-$(TEMPORAL_VERSION) $(TOOLS)/.versitygw-$(VERSITYGW_VERSION) \
        $(TOOLS)/.dynalite-$(DYNALITE_VERSION) $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION)
+
+forget-missing-tools:
+	@for t in temporal versitygw staticcheck; do [ -x $(BIN)/$$t ] || rm -f $(TOOLS)/.$$t-*; done
+	@[ -x $(TOOLS)/node_modules/.bin/dynalite ] || rm -f $(TOOLS)/.dynalite-*
 
 $(TOOLS)/.temporal-$(TEMPORAL_VERSION):
 	@echo "installing temporal CLI $(TEMPORAL_VERSION) (first build takes a few minutes)"
