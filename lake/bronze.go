@@ -83,6 +83,7 @@ type BronzeWriter struct {
 	now     func() time.Time
 	objects []Object
 	next    int
+	page    pageEncoder
 }
 
 // NewBronzeWriter starts (or, given the objects landed before, resumes) a window.
@@ -103,7 +104,7 @@ func (b *BronzeWriter) Objects() []Object { return append([]Object(nil), b.objec
 // wrote; the store refuses to overwrite it, and the page lands under the next free name. The
 // orphan is never listed in a manifest, so nothing is read twice.
 func (b *BronzeWriter) WritePage(ctx context.Context, source string, page int, records []json.RawMessage) (Object, error) {
-	body, err := encodePage(b.window.RunID, b.now().UTC(), source, page, records)
+	body, err := b.page.encode(b.window.RunID, b.now().UTC(), source, page, records)
 	if err != nil {
 		return Object{}, fmt.Errorf("bronze %s page %d: %w", b.window.Prefix(), page, err)
 	}
@@ -162,20 +163,31 @@ func (b *BronzeWriter) Finish(ctx context.Context, complete bool) (Manifest, err
 	return landed, nil
 }
 
-// encodePage renders records as gzip JSONL with the bronze metadata spliced in front of each
-// raw object's own fields, so the API's bytes stay as they came.
-func encodePage(runID string, at time.Time, source string, page int, records []json.RawMessage) ([]byte, error) {
+// pageEncoder renders pages as gzip JSONL, reusing its buffers and compressor from page to
+// page: the bytes it returns are valid until the next page.
+type pageEncoder struct {
+	buf, compact bytes.Buffer
+	zw           *gzip.Writer
+}
+
+// encode renders records with the bronze metadata spliced in front of each raw object's own
+// fields, so the API's bytes stay as they came.
+func (e *pageEncoder) encode(runID string, at time.Time, source string, page int, records []json.RawMessage) ([]byte, error) {
 	meta, err := json.Marshal(map[string]any{"_run_id": runID, "_ingested_at": at.Format(time.RFC3339Nano), "_source": source, "_page": page})
 	if err != nil {
 		return nil, err
 	}
 	meta = meta[:len(meta)-1] // drop the closing brace to splice the record's fields in
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	var compact bytes.Buffer
+	e.buf.Reset()
+	if e.zw == nil {
+		e.zw = gzip.NewWriter(&e.buf)
+	} else {
+		e.zw.Reset(&e.buf)
+	}
+	zw, compact := e.zw, &e.compact
 	for i, raw := range records {
 		compact.Reset()
-		if err := json.Compact(&compact, raw); err != nil {
+		if err := json.Compact(compact, raw); err != nil {
 			return nil, fmt.Errorf("record %d is not JSON: %w", i, err)
 		}
 		rec := compact.Bytes()
@@ -196,7 +208,7 @@ func encodePage(runID string, at time.Time, source string, page int, records []j
 	if err := zw.Close(); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return e.buf.Bytes(), nil
 }
 
 // Manifests returns the manifests of a stream's day, across runs and medias, sorted by key.

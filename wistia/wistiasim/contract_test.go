@@ -14,16 +14,23 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestContract checks every answer of every endpoint against Wistia's published OpenAPI 3.1
-// spec (testdata/openapi-v1.yml, copied from shared/wistia). The simulator sends only documented
-// forms when QuirkShare is zero; the quirks are what the spec does not describe.
-func TestContract(t *testing.T) {
+// specValidator validates answers against Wistia's published spec.
+func specValidator(t *testing.T) validator.Validator {
+	t.Helper()
 	spec, err := os.ReadFile("testdata/openapi-v1.yml")
 	require.NoError(t, err)
 	doc, err := libopenapi.NewDocument(spec)
 	require.NoError(t, err)
 	v, errs := validator.NewValidator(doc)
 	require.Empty(t, errs)
+	return v
+}
+
+// TestContract checks every answer of every endpoint against Wistia's published OpenAPI 3.1
+// spec (testdata/openapi-v1.yml, copied from shared/wistia). The simulator sends only documented
+// forms when QuirkShare is zero; the quirks are what the spec does not describe.
+func TestContract(t *testing.T) {
+	v := specValidator(t)
 
 	sim, err := New(Options{Seed: 7, Medias: 12, Now: time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC), LateShare: 0.1, DuplicateShare: 0.05, CorruptShare: 0.02})
 	require.NoError(t, err)
@@ -86,12 +93,7 @@ func TestContract(t *testing.T) {
 // TestContractCatchesQuirks is the contract test's negative control: the API's undocumented
 // forms, which the simulator sends when asked, must fail validation.
 func TestContractCatchesQuirks(t *testing.T) {
-	spec, err := os.ReadFile("testdata/openapi-v1.yml")
-	require.NoError(t, err)
-	doc, err := libopenapi.NewDocument(spec)
-	require.NoError(t, err)
-	v, errs := validator.NewValidator(doc)
-	require.Empty(t, errs)
+	v := specValidator(t)
 
 	sim, err := New(Options{Seed: 7, Medias: 3, Now: time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC), QuirkShare: 1})
 	require.NoError(t, err)
