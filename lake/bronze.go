@@ -91,7 +91,14 @@ func NewBronzeWriter(store Store, w Window, landed []Object, now func() time.Tim
 	if w.Start.IsZero() {
 		w.Start, w.End = w.Day, w.Day
 	}
-	return &BronzeWriter{store: store, window: w, now: now, objects: append([]Object(nil), landed...), next: len(landed) + 1}
+	next := 1
+	for _, o := range landed {
+		var n int
+		if _, err := fmt.Sscanf(strings.TrimPrefix(o.Key, w.Prefix()), "part-%d.jsonl.gz", &n); err == nil && n >= next {
+			next = n + 1
+		}
+	}
+	return &BronzeWriter{store: store, window: w, now: now, objects: append([]Object(nil), landed...), next: next}
 }
 
 // Objects lists what the writer has landed, to resume from after a retry.

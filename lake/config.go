@@ -42,14 +42,14 @@ func (c Config) Validate() []error {
 		errs = append(errs, config.Invalid("WISTIA_ACCOUNT", c.Account, "a non-empty name without '#'"))
 	}
 	if u, err := url.Parse(c.BronzeURL); c.BronzeURL != "" && (err != nil || (u.Scheme != "s3" && u.Scheme != "file") || (u.Scheme == "s3" && u.Host == "")) {
-		errs = append(errs, config.Invalid("BRONZE_URL", c.BronzeURL, "s3://bucket/prefix, file:///folder, or empty for DATA_DIR/lake"))
+		errs = append(errs, config.Invalid("BRONZE_URL", config.URL(c.BronzeURL), "s3://bucket/prefix, file:///folder, or empty for DATA_DIR/lake"))
 	}
 	if u, err := url.Parse(c.WatermarksURL); c.WatermarksURL != "" && (err != nil || (u.Scheme != "dynamodb" && u.Scheme != "sqlite") || u.Host+u.Path == "") {
-		errs = append(errs, config.Invalid("WATERMARKS_URL", c.WatermarksURL, "dynamodb://table, sqlite:///file.db, or empty for DATA_DIR/watermarks.db"))
+		errs = append(errs, config.Invalid("WATERMARKS_URL", config.URL(c.WatermarksURL), "dynamodb://table, sqlite:///file.db, or empty for DATA_DIR/watermarks.db"))
 	}
 	for name, endpoint := range map[string]string{"S3_ENDPOINT": c.S3Endpoint, "DYNAMODB_ENDPOINT": c.DynamoDBEndpoint} {
 		if u, err := url.Parse(endpoint); endpoint != "" && (err != nil || u.Host == "") {
-			errs = append(errs, config.Invalid(name, endpoint, "an http(s) URL, or empty for AWS"))
+			errs = append(errs, config.Invalid(name, config.URL(endpoint), "an http(s) URL, or empty for AWS"))
 		}
 	}
 	if c.LookbackDays < 0 {

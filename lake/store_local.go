@@ -102,7 +102,7 @@ func (s *LocalStore) Get(_ context.Context, key string) ([]byte, error) {
 func (s *LocalStore) List(_ context.Context, prefix string) ([]string, error) {
 	var keys []string
 	start := filepath.Join(s.root, filepath.FromSlash(prefix))
-	if !strings.HasSuffix(prefix, "/") {
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		start = filepath.Dir(start)
 	}
 	err := filepath.WalkDir(start, func(path string, d fs.DirEntry, err error) error {
@@ -119,7 +119,7 @@ func (s *LocalStore) List(_ context.Context, prefix string) ([]string, error) {
 		if err != nil {
 			return err
 		}
-		if key := filepath.ToSlash(rel); strings.HasPrefix(key, prefix) {
+		if key := filepath.ToSlash(rel); strings.HasPrefix(key, prefix) && !strings.HasPrefix(key, "../") {
 			keys = append(keys, key)
 		}
 		return nil

@@ -68,6 +68,12 @@ func TestStoreContract(t *testing.T) {
 				keys, err := store.List(ctx, "l/x/")
 				require.NoError(t, err)
 				assert.Equal(t, []string{"l/x/1", "l/x/2"}, keys)
+				all, err := store.List(ctx, "")
+				require.NoError(t, err)
+				assert.Contains(t, all, "lz")
+				for _, k := range all {
+					assert.NotContains(t, k, "..", "listing stays inside the store")
+				}
 				keys, err = store.List(ctx, "nothing/here/")
 				require.NoError(t, err)
 				assert.Empty(t, keys)

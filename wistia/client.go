@@ -40,9 +40,9 @@ type Config struct {
 func (c Config) Validate() []error {
 	var errs []error
 	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, config.Invalid("WISTIA_BASE_URL", c.BaseURL, "an http(s) URL such as https://api.wistia.com/v1"))
-	} else if u.User != nil || u.RawQuery != "" {
-		errs = append(errs, config.Invalid("WISTIA_BASE_URL", u.Redacted(), "no credentials or query in the URL; the token goes in WISTIA_API_TOKEN"))
+		errs = append(errs, config.Invalid("WISTIA_BASE_URL", config.URL(c.BaseURL), "an http(s) URL such as https://api.wistia.com/v1"))
+	} else if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		errs = append(errs, config.Invalid("WISTIA_BASE_URL", config.URL(c.BaseURL), "no credentials or query in the URL; the token goes in WISTIA_API_TOKEN"))
 	}
 	if c.RateLimit <= 0 {
 		errs = append(errs, config.Invalid("WISTIA_RATE_LIMIT", c.RateLimit, "a positive number of requests per WISTIA_RATE_PERIOD"))
@@ -76,14 +76,15 @@ type Stats struct {
 // Client calls the Wistia Data API. It is safe for concurrent use; all its calls share one
 // rate limiter so that the account's budget holds across goroutines.
 type Client struct {
-	base    *url.URL
-	token   config.Secret
-	http    *http.Client
-	limiter *Limiter
-	retry   RetryPolicy
-	timeout time.Duration
-	perPage int
-	now     func() time.Time
+	base *url.URL
+	// authorization builds the header; a func so that printing the client cannot show the token.
+	authorization func() string
+	http          *http.Client
+	limiter       *Limiter
+	retry         RetryPolicy
+	timeout       time.Duration
+	perPage       int
+	now           func() time.Time
 
 	requests, retries, rateLimited, failures atomic.Int64
 }
@@ -105,12 +106,12 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	}
 	base, _ := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
 	c := &Client{
-		base:    base,
-		token:   cfg.APIToken,
-		http:    &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
-		timeout: cfg.RequestTimeout,
-		perPage: cfg.PerPage,
-		now:     time.Now,
+		base:          base,
+		authorization: func() string { return "Bearer " + cfg.APIToken.Reveal() },
+		http:          &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		timeout:       cfg.RequestTimeout,
+		perPage:       cfg.PerPage,
+		now:           time.Now,
 		retry: RetryPolicy{
 			MaxAttempts:   cfg.MaxAttempts,
 			BaseDelay:     cfg.BackoffBase,
@@ -130,6 +131,9 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	}
 	return c, nil
 }
+
+// String names the client by its API root.
+func (c *Client) String() string { return "wistia.Client(" + c.base.String() + ")" }
 
 // Stats returns the counters so far.
 func (c *Client) Stats() Stats {
@@ -249,7 +253,7 @@ func (c *Client) attempt(ctx context.Context, target, endpoint string) ([]byte, 
 	if err != nil {
 		return nil, fmt.Errorf("wistia GET %s: %w", endpoint, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token.Reveal())
+	req.Header.Set("Authorization", c.authorization())
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "wistia-pipeline/1")
 	resp, err := c.http.Do(req)

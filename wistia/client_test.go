@@ -3,6 +3,8 @@ package wistia
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -207,4 +209,25 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	assert.Contains(t, msg, "WISTIA_BASE_URL")
 	assert.Contains(t, msg, "WISTIA_RATE_LIMIT")
 	assert.Contains(t, msg, "WISTIA_PER_PAGE")
+}
+
+func TestTokenNeverPrints(t *testing.T) {
+	const token = "tok_live_0123456789abcdef"
+	cfg := testConfig("https://api.wistia.com/v1", token)
+	client := newClient(t, cfg)
+	var logged strings.Builder
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("x", "client", client, "cfg", cfg)
+	for _, out := range []string{
+		fmt.Sprintf("%v %+v %#v %d %s", client, client, client, cfg.APIToken, cfg.APIToken),
+		fmt.Sprintf("%+v %#v", cfg, cfg), logged.String(),
+	} {
+		assert.NotContains(t, out, token)
+	}
+
+	for _, bad := range []string{"https://api.wistia.com/v1?api_password=" + token, "https://" + token + "@api.wistia.com/v1", "api.wistia.com/v1?api_password=" + token} {
+		_, err := New(testConfig(bad, "x"))
+		require.Error(t, err, bad)
+		assert.Contains(t, err.Error(), "WISTIA_BASE_URL")
+		assert.NotContains(t, err.Error(), token)
+	}
 }

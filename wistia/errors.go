@@ -114,6 +114,10 @@ func Retryable(err error) bool {
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+		return false // a host that does not exist will not appear by retrying
+	}
 	var netErr net.Error
 	return errors.As(err, &netErr)
 }

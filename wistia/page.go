@@ -67,6 +67,7 @@ func pages[T any](ctx context.Context, c *Client, path string, query url.Values,
 			first = 1
 		}
 		var previous []byte
+		repeats := 0
 		for n := first; ; n++ {
 			if n-first >= maxPages {
 				yield(nil, fmt.Errorf("wistia GET %s: more than %d pages; the server seems to ignore the page parameter", path, maxPages))
@@ -85,9 +86,15 @@ func pages[T any](ctx context.Context, c *Client, path string, query url.Values,
 				yield(nil, err)
 				return
 			}
+			// One repeat can be a list that shifted by exactly a page under the crawl; a server
+			// that ignores `page` repeats for ever.
 			if len(page.Records) > 0 && bytes.Equal(body, previous) {
-				yield(nil, fmt.Errorf("wistia GET %s: page %d repeats page %d; the server seems to ignore the page parameter", endpoint, n, n-1))
-				return
+				if repeats++; repeats >= 3 {
+					yield(nil, fmt.Errorf("wistia GET %s: page %d repeats the %d pages before it; the server seems to ignore the page parameter", endpoint, n, repeats))
+					return
+				}
+			} else {
+				repeats = 0
 			}
 			if !yield(page, nil) {
 				return

@@ -43,6 +43,9 @@ func NewLimiter(limit int, period time.Duration) (*Limiter, error) {
 // moment the request may go, so a waiter that wakes late cannot crowd the next window.
 func (l *Limiter) Wait(ctx context.Context) error {
 	for {
+		if err := ctx.Err(); err != nil {
+			return err // a cancelled request takes no slot
+		}
 		_, wait := l.tryAcquire()
 		if wait <= 0 {
 			return ctx.Err()

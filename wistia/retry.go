@@ -1,6 +1,7 @@
 package wistia
 
 import (
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -31,10 +32,8 @@ func (p RetryPolicy) Delay(retry int, retryAfter time.Duration) (d time.Duration
 		return retryAfter, retryAfter <= p.MaxRetryAfter
 	}
 	ceiling := p.MaxDelay
-	if shift := retry - 1; shift < 32 {
-		if c := p.BaseDelay << shift; c > 0 && c < ceiling {
-			ceiling = c
-		}
+	if shift := retry - 1; shift < 62 && p.BaseDelay <= p.MaxDelay>>shift {
+		ceiling = p.BaseDelay << shift
 	}
 	jitter := p.jitter
 	if jitter == nil {
@@ -52,8 +51,11 @@ func ParseRetryAfter(value string, now time.Time) time.Duration {
 		return 0
 	}
 	if secs, err := strconv.ParseFloat(value, 64); err == nil {
-		if secs <= 0 {
+		switch {
+		case math.IsNaN(secs) || secs <= 0:
 			return 0
+		case secs >= float64(math.MaxInt64)/float64(time.Second):
+			return math.MaxInt64 // longer than any cap: the request gives up
 		}
 		return time.Duration(secs * float64(time.Second))
 	}

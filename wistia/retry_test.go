@@ -1,6 +1,7 @@
 package wistia
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ func TestRetryPolicyDelay(t *testing.T) {
 			{3, 0.999, 399600 * time.Microsecond, "ceiling 400ms"},
 			{5, 0.5, 500 * time.Millisecond, "1.6s capped at 1s"},
 			{80, 0.5, 500 * time.Millisecond, "huge shift does not overflow"},
+			{62, 0.5, 500 * time.Millisecond, "a shift that would wrap around stays capped"},
 		}
 		for _, c := range cases {
 			p := policy
@@ -58,6 +60,8 @@ func TestParseRetryAfter(t *testing.T) {
 		"soon":                          0,
 		"Wed, 25 Nov 2026 12:00:30 GMT": 30 * time.Second,
 		"Wed, 25 Nov 2026 11:59:00 GMT": 0, // in the past
+		"NaN":                           0,
+		"1e12":                          math.MaxInt64, // beyond any cap, so the request gives up
 	}
 	for header, want := range cases {
 		assert.Equal(t, want, ParseRetryAfter(header, now), "Retry-After %q", header)

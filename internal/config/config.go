@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/kelseyhightower/envconfig"
@@ -56,6 +57,16 @@ func (e *Error) Unwrap() []error { return e.Problems }
 // Secrets must be passed as their Secret type so that their value never prints.
 func Invalid(name string, value any, allowed string) error {
 	return fmt.Errorf("%s=%q: %s", name, fmt.Sprint(value), allowed)
+}
+
+// URL renders a URL setting for a message without what may hold a credential: user info,
+// query and fragment are dropped, and an unreadable value is not echoed at all.
+func URL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme == "" && u.Host == "") {
+		return "(unreadable URL, not shown)"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
 
 // describe turns envconfig's errors into the same "NAME=value: allowed" form as Invalid,

@@ -1,6 +1,10 @@
 package config
 
-import "log/slog"
+import (
+	"fmt"
+	"io"
+	"log/slog"
+)
 
 const redacted = "[redacted]"
 
@@ -20,6 +24,9 @@ func (s Secret) String() string {
 	}
 	return redacted
 }
+
+// Format prints "[redacted]" for every verb, including those that would bypass String.
+func (s Secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, s.String()) }
 
 // GoString keeps %#v from printing the value.
 func (s Secret) GoString() string { return s.String() }

@@ -108,6 +108,7 @@ func TestContractCatchesQuirks(t *testing.T) {
 		req.Header.Set("Authorization", "Bearer "+sim.Token())
 		resp, err := srv.Client().Do(req)
 		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "the quirky answer is a success, so only its body can fail")
 		specReq, err := http.NewRequest(http.MethodGet, "https://api.wistia.com/v1"+path, nil)
 		require.NoError(t, err)
 		ok, _ := v.ValidateHttpResponse(specReq, resp)
