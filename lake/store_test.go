@@ -94,9 +94,8 @@ func TestS3ErrorsAreClassified(t *testing.T) {
 	assert.Contains(t, err.Error(), "no-such-bucket")
 	assert.Contains(t, err.Error(), "k/1")
 
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
 	cfg := s3Config(t, srv, "exists")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret") // after s3Config, which sets the right one
 	denied, err := cfg.OpenStore(ctx)
 	require.NoError(t, err)
 	err = denied.PutIfAbsent(ctx, "k/2", []byte("x"))

@@ -47,13 +47,15 @@ func (c Config) Validate() []error {
 	if c.RateLimit <= 0 {
 		errs = append(errs, config.Invalid("WISTIA_RATE_LIMIT", c.RateLimit, "a positive number of requests per WISTIA_RATE_PERIOD"))
 	}
-	positive := map[string]time.Duration{
-		"WISTIA_RATE_PERIOD": c.RatePeriod, "WISTIA_REQUEST_TIMEOUT": c.RequestTimeout,
-		"WISTIA_BACKOFF_BASE": c.BackoffBase, "WISTIA_BACKOFF_MAX": c.BackoffMax, "WISTIA_MAX_RETRY_AFTER": c.MaxRetryAfter,
-	}
-	for _, name := range []string{"WISTIA_RATE_PERIOD", "WISTIA_REQUEST_TIMEOUT", "WISTIA_BACKOFF_BASE", "WISTIA_BACKOFF_MAX", "WISTIA_MAX_RETRY_AFTER"} {
-		if positive[name] <= 0 {
-			errs = append(errs, config.Invalid(name, positive[name], "a positive duration such as 30s"))
+	for _, d := range []struct {
+		name  string
+		value time.Duration
+	}{
+		{"WISTIA_RATE_PERIOD", c.RatePeriod}, {"WISTIA_REQUEST_TIMEOUT", c.RequestTimeout},
+		{"WISTIA_BACKOFF_BASE", c.BackoffBase}, {"WISTIA_BACKOFF_MAX", c.BackoffMax}, {"WISTIA_MAX_RETRY_AFTER", c.MaxRetryAfter},
+	} {
+		if d.value <= 0 {
+			errs = append(errs, config.Invalid(d.name, d.value, "a positive duration such as 30s"))
 		}
 	}
 	if c.MaxAttempts < 1 {
