@@ -29,6 +29,9 @@ const (
 // bronzeRoot is the top of the bronze key layout (DESIGN §4).
 const bronzeRoot = "bronze/wistia/"
 
+// AllMedia is the Window.Media of windows that are not about one media (the media list).
+const AllMedia = "_all"
+
 // maxConflicts bounds how many taken part names a writer skips (see WritePage).
 const maxConflicts = 100
 

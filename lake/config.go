@@ -30,6 +30,7 @@ type Config struct {
 	DynamoDBCreateTable bool   `envconfig:"DYNAMODB_CREATE_TABLE" default:"false"`
 	LookbackDays        int    `envconfig:"LOOKBACK_DAYS" default:"2"`
 	FirstDay            string `envconfig:"INGEST_FIRST_DAY"`
+	LakehouseConfig
 }
 
 // Validate reports every bad value.
@@ -60,7 +61,50 @@ func (c Config) Validate() []error {
 			errs = append(errs, config.Invalid("INGEST_FIRST_DAY", c.FirstDay, "a date YYYY-MM-DD, or empty for 30 days before the target"))
 		}
 	}
+	switch c.Catalog {
+	case "sql", "glue":
+	case "rest":
+		if u, err := url.Parse(c.CatalogURI); err != nil || u.Host == "" {
+			errs = append(errs, config.Invalid("ICEBERG_CATALOG_URI", config.URL(c.CatalogURI), "the REST catalog's http(s) URL"))
+		}
+	default:
+		errs = append(errs, config.Invalid("ICEBERG_CATALOG", c.Catalog, "sql, glue or rest"))
+	}
+	if u, err := url.Parse(c.Warehouse); c.Warehouse != "" && (err != nil || (u.Scheme != "s3" && u.Scheme != "file") || u.Host+u.Path == "") {
+		errs = append(errs, config.Invalid("ICEBERG_WAREHOUSE", config.URL(c.Warehouse), "s3://bucket/prefix, file:///folder, or empty for DATA_DIR/warehouse"))
+	}
+	if c.Catalog == "glue" && !strings.HasPrefix(c.Warehouse, "s3://") {
+		errs = append(errs, config.Invalid("ICEBERG_WAREHOUSE", config.URL(c.Warehouse), "an s3:// warehouse, which Athena can read, when ICEBERG_CATALOG=glue"))
+	}
+	for name, ns := range map[string]string{"ICEBERG_SILVER_NAMESPACE": c.SilverNamespace, "ICEBERG_GOLD_NAMESPACE": c.GoldNamespace} {
+		if !validNamespace(ns) {
+			errs = append(errs, config.Invalid(name, ns, "lower-case letters, digits and underscores (a Glue database name)"))
+		}
+	}
+	if c.SilverNamespace == c.GoldNamespace {
+		errs = append(errs, config.Invalid("ICEBERG_GOLD_NAMESPACE", c.GoldNamespace, "a namespace other than ICEBERG_SILVER_NAMESPACE"))
+	}
+	if c.SnapshotRetention < 1 {
+		errs = append(errs, config.Invalid("SNAPSHOT_RETENTION_DAYS", c.SnapshotRetention, "1 or more days"))
+	}
+	if c.ChannelRules != "" {
+		if _, err := ParseChannelRules(c.ChannelRules); err != nil {
+			errs = append(errs, fmt.Errorf("CHANNEL_RULES: %w", err))
+		}
+	}
 	return errs
+}
+
+func validNamespace(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 // WindowPolicy is the ingest window policy the settings describe.

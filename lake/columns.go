@@ -1,0 +1,186 @@
+package lake
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/iceberg-go"
+)
+
+// A table's columns are declared once, as typed accessors into its row struct. The same
+// declaration gives the Iceberg schema, encodes rows into Arrow batches and decodes scanned
+// batches back, with no reflection on the hot path.
+
+// column binds one Iceberg field to a field of the row type R.
+type column[R any] struct {
+	name     string
+	typ      iceberg.Type
+	required bool
+	doc      string
+	put      func(b array.Builder, r *R)
+	get      func(a arrow.Array, i int, r *R)
+}
+
+func strCol[R any](name string, required bool, doc string, f func(*R) *string) column[R] {
+	return column[R]{name: name, typ: iceberg.PrimitiveTypes.String, required: required, doc: doc,
+		put: func(b array.Builder, r *R) { b.(*array.StringBuilder).Append(*f(r)) },
+		get: func(a arrow.Array, i int, r *R) {
+			switch a := a.(type) {
+			case *array.String:
+				*f(r) = a.Value(i)
+			case *array.LargeString:
+				*f(r) = a.Value(i)
+			}
+		},
+	}
+}
+
+func int64Col[R any](name string, required bool, doc string, f func(*R) *int64) column[R] {
+	return column[R]{name: name, typ: iceberg.PrimitiveTypes.Int64, required: required, doc: doc,
+		put: func(b array.Builder, r *R) { b.(*array.Int64Builder).Append(*f(r)) },
+		get: func(a arrow.Array, i int, r *R) { *f(r) = a.(*array.Int64).Value(i) },
+	}
+}
+
+func float64Col[R any](name string, required bool, doc string, f func(*R) *float64) column[R] {
+	return column[R]{name: name, typ: iceberg.PrimitiveTypes.Float64, required: required, doc: doc,
+		put: func(b array.Builder, r *R) { b.(*array.Float64Builder).Append(*f(r)) },
+		get: func(a arrow.Array, i int, r *R) { *f(r) = a.(*array.Float64).Value(i) },
+	}
+}
+
+func boolCol[R any](name string, required bool, doc string, f func(*R) *bool) column[R] {
+	return column[R]{name: name, typ: iceberg.PrimitiveTypes.Bool, required: required, doc: doc,
+		put: func(b array.Builder, r *R) { b.(*array.BooleanBuilder).Append(*f(r)) },
+		get: func(a arrow.Array, i int, r *R) { *f(r) = a.(*array.Boolean).Value(i) },
+	}
+}
+
+// dateCol holds a UTC day as days since the Unix epoch.
+func dateCol[R any](name string, required bool, doc string, f func(*R) *Day) column[R] {
+	return column[R]{name: name, typ: iceberg.PrimitiveTypes.Date, required: required, doc: doc,
+		put: func(b array.Builder, r *R) { b.(*array.Date32Builder).Append(arrow.Date32(*f(r))) },
+		get: func(a arrow.Array, i int, r *R) { *f(r) = Day(a.(*array.Date32).Value(i)) },
+	}
+}
+
+// timeCol holds a UTC instant with microsecond precision; the zero time is null.
+func timeCol[R any](name string, required bool, doc string, f func(*R) *time.Time) column[R] {
+	return column[R]{name: name, typ: iceberg.PrimitiveTypes.TimestampTz, required: required, doc: doc,
+		put: func(b array.Builder, r *R) {
+			t := *f(r)
+			if t.IsZero() {
+				b.AppendNull()
+				return
+			}
+			b.(*array.TimestampBuilder).Append(arrow.Timestamp(t.UnixMicro()))
+		},
+		get: func(a arrow.Array, i int, r *R) {
+			if a.IsNull(i) {
+				*f(r) = time.Time{}
+				return
+			}
+			*f(r) = time.UnixMicro(int64(a.(*array.Timestamp).Value(i))).UTC()
+		},
+	}
+}
+
+// Day is a UTC calendar day counted from 1970-01-01, Iceberg's date representation.
+type Day int32
+
+// DayOf is the UTC day of t.
+func DayOf(t time.Time) Day { return Day(t.UTC().Unix() / 86400) }
+
+// Time is the day's midnight UTC.
+func (d Day) Time() time.Time { return time.Unix(int64(d)*86400, 0).UTC() }
+
+func (d Day) String() string { return d.Time().Format(time.DateOnly) }
+
+// codec encodes and decodes rows of type R for one table.
+type codec[R any] struct {
+	columns []column[R]
+}
+
+// schema is the Iceberg schema the columns declare, with field IDs in declaration order.
+func (c codec[R]) schema() *iceberg.Schema {
+	fields := make([]iceberg.NestedField, len(c.columns))
+	for i, col := range c.columns {
+		fields[i] = iceberg.NestedField{ID: i + 1, Name: col.name, Type: col.typ, Required: col.required, Doc: col.doc}
+	}
+	return iceberg.NewSchema(0, fields...)
+}
+
+// encoder builds Arrow batches in the layout of a table's current schema. Columns the table
+// has but the code does not know (added later by an operator) are written as nulls.
+type encoder[R any] struct {
+	schema *arrow.Schema
+	bld    *array.RecordBuilder
+	puts   []func(array.Builder, *R) // by arrow field index; nil for unknown columns
+}
+
+func (c codec[R]) encoder(schema *arrow.Schema, mem memory.Allocator) (*encoder[R], error) {
+	e := &encoder[R]{schema: schema, bld: array.NewRecordBuilder(mem, schema), puts: make([]func(array.Builder, *R), schema.NumFields())}
+	known := map[string]bool{}
+	for _, col := range c.columns {
+		idx := schema.FieldIndices(col.name)
+		if len(idx) != 1 {
+			e.bld.Release()
+			return nil, fmt.Errorf("column %q is missing from the table schema", col.name)
+		}
+		e.puts[idx[0]] = col.put
+		known[col.name] = true
+	}
+	for _, f := range schema.Fields() {
+		if !known[f.Name] && !f.Nullable {
+			e.bld.Release()
+			return nil, fmt.Errorf("the table has a required column %q this code does not write", f.Name)
+		}
+	}
+	return e, nil
+}
+
+func (e *encoder[R]) append(r *R) {
+	for i, put := range e.puts {
+		if put == nil {
+			e.bld.Field(i).AppendNull()
+			continue
+		}
+		put(e.bld.Field(i), r)
+	}
+}
+
+// flush returns the rows appended so far as one batch; the caller releases it.
+func (e *encoder[R]) flush() arrow.RecordBatch { return e.bld.NewRecordBatch() }
+
+func (e *encoder[R]) release() { e.bld.Release() }
+
+// decode appends the rows of a batch to rows. Columns the code does not know are ignored.
+func (c codec[R]) decode(rec arrow.RecordBatch, rows []R) []R {
+	schema := rec.Schema()
+	gets := make([]func(arrow.Array, int, *R), 0, len(c.columns))
+	arrs := make([]arrow.Array, 0, len(c.columns))
+	for _, col := range c.columns {
+		idx := schema.FieldIndices(col.name)
+		if len(idx) != 1 {
+			continue
+		}
+		gets = append(gets, col.get)
+		arrs = append(arrs, rec.Column(idx[0]))
+	}
+	n := int(rec.NumRows())
+	start := len(rows)
+	rows = append(rows, make([]R, n)...)
+	for j, get := range gets {
+		a := arrs[j]
+		for i := range n {
+			if a.IsNull(i) {
+				continue
+			}
+			get(a, i, &rows[start+i])
+		}
+	}
+	return rows
+}

@@ -1,0 +1,398 @@
+package lake_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/marketing-data/wistia-pipeline/internal/config"
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/internal/ingest"
+	"github.com/marketing-data/wistia-pipeline/internal/testenv"
+	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/wistia"
+	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
+)
+
+var simNow = time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)
+
+// fixture is a simulator, a bronze store fed from it and a lakehouse, all on real servers.
+type fixture struct {
+	sim   *wistiasim.Sim
+	in    *ingest.Ingester
+	store lake.Store
+	cfg   lake.Config
+	lh    *lake.Lakehouse
+	clock time.Time
+}
+
+func newFixture(t *testing.T, warehouse string, opts wistiasim.Options) *fixture {
+	t.Helper()
+	if opts.Now.IsZero() {
+		opts.Now = simNow
+	}
+	opts.RateLimit = -1
+	sim, err := wistiasim.New(opts)
+	require.NoError(t, err)
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(srv.Close)
+	client, err := wistia.New(wistia.Config{
+		BaseURL: srv.URL + wistiasim.BasePath, APIToken: config.Secret(sim.Token()), RateLimit: 10_000, RatePeriod: time.Second,
+		RequestTimeout: 5 * time.Second, MaxAttempts: 6, BackoffBase: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
+		MaxRetryAfter: 10 * time.Second, PerPage: 100,
+	})
+	require.NoError(t, err)
+
+	cfg := lake.Config{DataDir: t.TempDir(), Account: "acct", AWSRegion: "us-east-1", LookbackDays: 2,
+		LakehouseConfig: lake.LakehouseConfig{Catalog: "sql", SilverNamespace: "wistia_silver", GoldNamespace: "wistia_gold", SnapshotRetention: 7}}
+	if warehouse == "s3" {
+		s3 := testenv.StartS3(t)
+		t.Setenv("AWS_ACCESS_KEY_ID", s3.AccessKey)
+		t.Setenv("AWS_SECRET_ACCESS_KEY", s3.SecretKey)
+		cfg.AWSRegion, cfg.S3Endpoint, cfg.S3PathStyle = s3.Region, s3.Endpoint, true
+		cfg.BronzeURL = "s3://lake/bronze-root"
+		cfg.Warehouse = "s3://lake/warehouse"
+	}
+	store, err := cfg.OpenStore(context.Background())
+	require.NoError(t, err)
+	if s, ok := store.(*lake.S3Store); ok {
+		require.NoError(t, s.EnsureBucket(context.Background()))
+	}
+	f := &fixture{sim: sim, store: store, cfg: cfg, clock: simNow}
+	f.in = &ingest.Ingester{Client: client, Store: store, Now: func() time.Time { return f.clock }}
+	f.lh = f.open(t)
+	return f
+}
+
+// open opens another lakehouse on the fixture's catalog, as a second worker would.
+func (f *fixture) open(t *testing.T) *lake.Lakehouse {
+	t.Helper()
+	lh, err := f.cfg.OpenLakehouse(context.Background())
+	require.NoError(t, err)
+	t.Cleanup(func() { lh.Close() })
+	require.NoError(t, lh.EnsureTables(context.Background()))
+	return lh
+}
+
+// land ingests days as one run would: the media list and by_date stats on the last day's
+// bronze, events by day window, then the visitors seen.
+func (f *fixture) land(t *testing.T, runID string, days []time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	last := days[len(days)-1]
+	_, medias, err := f.in.Medias(ctx, last, runID)
+	require.NoError(t, err)
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, media := range medias {
+		g.Go(func() error {
+			if _, err := f.in.DailyStats(ctx, media, days[0], last, last, runID); err != nil {
+				return err
+			}
+			for _, day := range days {
+				l, err := f.in.Events(ctx, media, day, runID, ingest.EventsProgress{}, nil)
+				if err != nil {
+					return err
+				}
+				if !l.Complete {
+					t.Errorf("events window %s %s incomplete", media, dates.Format(day))
+				}
+			}
+			_, err := f.in.Visitors(ctx, media, days, last, runID)
+			return err
+		})
+	}
+	require.NoError(t, g.Wait())
+}
+
+// snapshot is every table's rows, for comparing two states.
+type snapshot map[string][][]any
+
+func (f *fixture) snapshot(t *testing.T) snapshot {
+	t.Helper()
+	s := snapshot{}
+	for _, name := range lake.TableNames() {
+		res, err := f.lh.Read(context.Background(), name, time.Time{}, time.Time{})
+		require.NoError(t, err)
+		rows := res.Rows
+		slices.SortFunc(rows, func(a, b []any) int { return strings.Compare(render(a), render(b)) })
+		s[name] = rows
+	}
+	return s
+}
+
+func render(row []any) string {
+	var b strings.Builder
+	for _, v := range row {
+		b.WriteString(strings.TrimSpace(strings.ReplaceAll(fmtAny(v), "\n", " ")))
+		b.WriteByte('|')
+	}
+	return b.String()
+}
+
+const floatTolerance = 1e-9
+
+// assertMatchesTruth compares silver and gold for days with the simulator's ground truth.
+func assertMatchesTruth(t *testing.T, f *fixture, from, to time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	truth := f.sim.Truth(from, to)
+	require.NotEmpty(t, truth.Events)
+
+	events, err := lake.ReadRows[lake.Event](ctx, f.lh, from, to)
+	require.NoError(t, err)
+	require.Len(t, events, len(truth.Events), "silver.events rows")
+	for i, want := range truth.Events {
+		got := events[i]
+		assert.Equal(t, want.EventKey, got.EventKey)
+		assert.Equal(t, want.MediaID, got.MediaID, want.EventKey)
+		assert.Equal(t, want.VisitorKey, got.VisitorKey, want.EventKey)
+		assert.True(t, want.ReceivedAt.Truncate(time.Microsecond).Equal(got.ReceivedAt), "received_at of %s", want.EventKey)
+		assert.Equal(t, lake.DayOf(want.ReceivedAt), got.Date, want.EventKey)
+		assert.Equal(t, want.PercentViewed, got.PercentViewed, want.EventKey)
+		assert.Equal(t, []string{want.EmbedURL, want.IP, want.Country, want.Region, want.City},
+			[]string{got.EmbedURL, got.IP, got.Country, got.Region, got.City}, want.EventKey)
+	}
+
+	quarantined, err := lake.ReadRows[lake.Quarantined](ctx, f.lh, from, to)
+	require.NoError(t, err)
+	n := 0
+	for _, q := range quarantined {
+		if q.Stream == lake.StreamEvents {
+			n++
+			assert.Contains(t, q.Reason, "event_key")
+			assert.NotEmpty(t, q.Raw)
+		}
+	}
+	assert.Equal(t, truth.Quarantined, n, "quarantined events")
+
+	stats, err := lake.ReadRows[lake.DailyStat](ctx, f.lh, from, to)
+	require.NoError(t, err)
+	require.Len(t, stats, len(truth.Daily), "silver.media_daily_stats rows")
+	wantStats := slices.Clone(truth.Daily)
+	slices.SortFunc(wantStats, func(a, b wistiasim.DailyStat) int {
+		return strings.Compare(a.MediaID+dates.Format(a.Date), b.MediaID+dates.Format(b.Date))
+	})
+	for i, want := range wantStats {
+		got := stats[i]
+		assert.Equal(t, []any{want.MediaID, lake.DayOf(want.Date), want.Loads, want.Plays},
+			[]any{got.MediaID, got.Date, got.LoadCount, got.PlayCount})
+		assert.InDelta(t, want.HoursWatched, got.HoursWatched, floatTolerance)
+	}
+
+	dims, err := lake.ReadRows[lake.DimMedia](ctx, f.lh, time.Time{}, time.Time{})
+	require.NoError(t, err)
+	require.Len(t, dims, len(truth.Medias), "gold.dim_media rows")
+	wantMedias := slices.Clone(truth.Medias)
+	slices.SortFunc(wantMedias, func(a, b wistiasim.TruthMedia) int { return strings.Compare(a.HashedID, b.HashedID) })
+	for i, want := range wantMedias {
+		got := dims[i]
+		assert.Equal(t, []any{want.HashedID, want.Name, want.URL, want.Channel, want.Project},
+			[]any{got.MediaID, got.Title, got.URL, got.Channel, got.Project})
+		assert.True(t, want.Created.Truncate(time.Microsecond).Equal(got.CreatedAt), "created_at of %s", want.HashedID)
+	}
+
+	visitors, err := lake.ReadRows[lake.DimVisitor](ctx, f.lh, time.Time{}, time.Time{})
+	require.NoError(t, err)
+	require.Len(t, visitors, len(truth.Visitors), "gold.dim_visitor rows")
+	for i, want := range truth.Visitors {
+		assert.Equal(t, []string{want.VisitorKey, want.IP, want.Country},
+			[]string{visitors[i].VisitorID, visitors[i].IPAddress, visitors[i].Country})
+	}
+
+	daily, err := lake.ReadRows[lake.FactMediaDaily](ctx, f.lh, from, to)
+	require.NoError(t, err)
+	require.Len(t, daily, len(truth.MediaDaily), "gold.fact_media_daily rows")
+	wantDaily := slices.Clone(truth.MediaDaily)
+	slices.SortFunc(wantDaily, func(a, b wistiasim.FactMediaDaily) int {
+		return strings.Compare(a.MediaID+dates.Format(a.Date), b.MediaID+dates.Format(b.Date))
+	})
+	for i, want := range wantDaily {
+		got := daily[i]
+		assert.Equal(t, []any{want.MediaID, lake.DayOf(want.Date), want.Loads, want.Plays},
+			[]any{got.MediaID, got.Date, got.LoadCount, got.PlayCount})
+		assert.InDelta(t, want.PlayRate, got.PlayRate, floatTolerance)
+		assert.InDelta(t, want.HoursWatched, got.HoursWatched, floatTolerance)
+	}
+
+	engagement, err := lake.ReadRows[lake.FactEngagement](ctx, f.lh, from, to)
+	require.NoError(t, err)
+	require.Len(t, engagement, len(truth.Engagement), "gold.fact_media_engagement rows")
+	for i, want := range truth.Engagement {
+		got := engagement[i]
+		assert.Equal(t, []any{want.MediaID, want.VisitorKey, lake.DayOf(want.Date), want.Plays},
+			[]any{got.MediaID, got.VisitorID, got.Date, got.PlayCount})
+		assert.InEpsilon(t, want.TotalWatchTime+1, got.TotalWatchTime+1, floatTolerance)
+		assert.InDelta(t, want.WatchedPercent, got.WatchedPercent, floatTolerance)
+		assert.InDelta(t, want.PlayRate, got.PlayRate, floatTolerance)
+	}
+}
+
+var simOptions = wistiasim.Options{
+	Seed: 44, Medias: 10, Visitors: 150, MeanEventsPerDay: 25,
+	LateShare: 0.15, LateDays: 2, QuirkShare: 0.1, CorruptShare: 0.02, DuplicateShare: 0.05,
+}
+
+func lastDays(n int) []time.Time {
+	last := dates.AddDays(dates.Day(simNow), -1)
+	return dates.Range(dates.AddDays(last, -(n-1)), last)
+}
+
+// TestLakehouse runs the silver/gold suite on a file:// and an s3:// warehouse.
+func TestLakehouse(t *testing.T) {
+	for _, warehouse := range []string{"file", "s3"} {
+		t.Run(warehouse, func(t *testing.T) {
+			t.Run("MatchesGroundTruthAndRerunIsIdentical", func(t *testing.T) { testGroundTruthAndRerun(t, warehouse) })
+			t.Run("LateDataChangesOnlyItsDate", func(t *testing.T) { testLateData(t, warehouse) })
+			t.Run("RacingMergesBothLand", func(t *testing.T) { testRacingMerges(t, warehouse) })
+		})
+	}
+}
+
+func testGroundTruthAndRerun(t *testing.T, warehouse string) {
+	ctx := context.Background()
+	f := newFixture(t, warehouse, simOptions)
+	days := lastDays(4)
+	f.land(t, "run-1", days)
+	rep, err := f.lh.Transform(ctx, f.store, days, "run-1")
+	require.NoError(t, err)
+	assertMatchesTruth(t, f, days[0], days[len(days)-1])
+	assert.Positive(t, rep.Quarantined[lake.StreamEvents])
+
+	before := f.snapshot(t)
+	filesBefore := f.files(t)
+	rep2, err := f.lh.Transform(ctx, f.store, days, "run-1")
+	require.NoError(t, err)
+	assert.Equal(t, before, f.snapshot(t), "a second merge of the same bronze changes no row")
+	filesAfter := f.files(t)
+	for name, parts := range filesAfter {
+		assert.Equal(t, len(filesBefore[name]), len(parts), "%s: partitions", name)
+		for p, n := range parts {
+			assert.Equal(t, len(filesBefore[name][p]), len(n), "%s partition %s: files", name, p)
+		}
+	}
+	assert.Equal(t, rep.Events, rep2.Events)
+}
+
+// files lists each table's data files by partition.
+func (f *fixture) files(t *testing.T) map[string]map[string][]string {
+	t.Helper()
+	out := map[string]map[string][]string{}
+	for _, name := range lake.TableNames() {
+		files, err := f.lh.DataFiles(context.Background(), name)
+		require.NoError(t, err)
+		out[name] = files
+	}
+	return out
+}
+
+func testLateData(t *testing.T, warehouse string) {
+	ctx := context.Background()
+	f := newFixture(t, warehouse, simOptions)
+	days := lastDays(4)
+	f.land(t, "run-1", days)
+	_, err := f.lh.Transform(ctx, f.store, days, "run-1")
+	require.NoError(t, err)
+	before := f.files(t)
+	beforeRows := f.snapshot(t)
+
+	// Two days later the API lists late events for the older days; re-ingest one of them.
+	f.clock = simNow.Add(48 * time.Hour)
+	f.sim.SetNow(f.clock)
+	old := days[1]
+	late := f.sim.Truth(old, old)
+	f.land(t, "run-2", []time.Time{old})
+	_, err = f.lh.Transform(ctx, f.store, []time.Time{old}, "run-2")
+	require.NoError(t, err)
+
+	events, err := lake.ReadRows[lake.Event](ctx, f.lh, old, old)
+	require.NoError(t, err)
+	require.Len(t, events, len(late.Events), "the old date holds its late events too")
+	engagement, err := lake.ReadRows[lake.FactEngagement](ctx, f.lh, old, old)
+	require.NoError(t, err)
+	assert.Len(t, engagement, len(late.Engagement))
+
+	after := f.files(t)
+	oldPart := lake.DayOf(old).String()
+	for _, name := range []string{"silver.events", "silver.media_daily_stats", "gold.fact_media_daily", "gold.fact_media_engagement"} {
+		for p, files := range before[name] {
+			if p == oldPart {
+				assert.NotEqual(t, files, after[name][p], "%s partition %s is rewritten", name, p)
+				continue
+			}
+			assert.Equal(t, files, after[name][p], "%s partition %s is untouched", name, p)
+		}
+	}
+	// Every other day's rows are as they were.
+	afterRows := f.snapshot(t)
+	for _, name := range []string{"silver.events", "gold.fact_media_daily", "gold.fact_media_engagement"} {
+		assert.Equal(t, withoutDay(beforeRows[name], oldPart), withoutDay(afterRows[name], oldPart), name)
+	}
+}
+
+// withoutDay drops rows that hold day among their values.
+func withoutDay(rows [][]any, day string) [][]any {
+	var out [][]any
+	for _, r := range rows {
+		if !slices.ContainsFunc(r, func(v any) bool { return fmtAny(v) == day }) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func testRacingMerges(t *testing.T, warehouse string) {
+	ctx := context.Background()
+	f := newFixture(t, warehouse, simOptions)
+	days := lastDays(4)
+	f.land(t, "run-1", days)
+
+	// Four workers, each with its own catalog connection, merge one day each into silver at
+	// once: every silver table sees racing commits.
+	var (
+		wg      sync.WaitGroup
+		reports = make([]lake.TransformReport, len(days))
+		errs    = make([]error, len(days))
+	)
+	for i, day := range days {
+		lh := f.open(t)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			reports[i], errs[i] = lh.MergeSilver(ctx, f.store, []time.Time{day}, "run-1")
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	retried := 0
+	for _, r := range reports {
+		for _, m := range r.Merges {
+			retried += max(0, m.Attempts-1)
+		}
+	}
+	t.Logf("commits redone after losing a race: %d", retried)
+	var touched []string
+	for _, day := range days {
+		touched = append(touched, dates.Format(day))
+	}
+	require.NoError(t, f.lh.RecomputeGold(ctx, touched, "run-1", &lake.TransformReport{}))
+	assertMatchesTruth(t, f, days[0], days[len(days)-1])
+}
+
+func fmtAny(v any) string {
+	if v == nil {
+		return "<nil>"
+	}
+	return strings.TrimSpace(strings.Trim(strings.ReplaceAll(fmt.Sprint(v), "\t", " "), " "))
+}

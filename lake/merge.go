@@ -1,0 +1,312 @@
+package lake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+)
+
+// A merge is copy-on-write of whole partitions: for each touched partition, the rows it holds
+// are read, merged with the incoming rows in memory (latest version of each key wins), and
+// written as new files; one commit then swaps exactly the files that were read for the new
+// ones. Replacing whole files keeps the tables free of delete files (and of iceberg-go issue
+// #2042), and memory is bounded by one partition because partitions are worked one at a time.
+
+// mergeMode says what a partition's new content is.
+type mergeMode int
+
+const (
+	// upsert keeps the partition's rows and lets incoming rows replace those with their key.
+	upsert mergeMode = iota
+	// replace makes the incoming rows the partition's whole content (gold recomputes).
+	replace
+)
+
+// batchRows is the number of rows per Arrow batch handed to the Parquet writer.
+const batchRows = 64 << 10
+
+// maxCommitAttempts bounds how often a merge is redone after losing a commit race.
+const maxCommitAttempts = 10
+
+// MergeResult reports one table merge.
+type MergeResult struct {
+	Table        string
+	Partitions   int   // partitions rewritten
+	RowsIn       int64 // incoming rows, before dedupe
+	RowsWritten  int64 // rows in the rewritten partitions
+	FilesRemoved int
+	FilesAdded   int
+	Attempts     int // commit attempts; more than 1 when a concurrent merge won a race
+	Duration     time.Duration
+}
+
+// incomingFunc returns the incoming rows of one partition. It is called once per partition
+// and attempt, in the order of the partitions, so a caller can stream its input by partition.
+type incomingFunc[R any] func(ctx context.Context, part int32) ([]R, error)
+
+// merge merges incoming rows into the given partitions of a table, retrying from a fresh read
+// when a concurrent commit changed the table underneath.
+func merge[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], parts []int32, mode mergeMode, props iceberg.Properties, incoming incomingFunc[R]) (MergeResult, error) {
+	start := time.Now()
+	parts = slices.Clone(parts)
+	slices.Sort(parts)
+	parts = slices.Compact(parts)
+	res := MergeResult{Table: t.TableName()}
+	if len(parts) == 0 {
+		return res, nil
+	}
+	for attempt := 1; ; attempt++ {
+		res.Attempts = attempt
+		err := mergeOnce(ctx, l, t, parts, mode, props, incoming, &res)
+		if err == nil {
+			res.Duration = time.Since(start)
+			return res, nil
+		}
+		if !isStaleBase(err) || attempt == maxCommitAttempts {
+			return res, fmt.Errorf("merge into %s: %w", t.TableName(), err)
+		}
+		// Another merge committed first: back off with jitter and redo the merge on its result.
+		wait := time.Duration(rand.Int64N(int64(50*time.Millisecond) << min(attempt, 5)))
+		select {
+		case <-ctx.Done():
+			return res, context.Cause(ctx)
+		case <-time.After(wait):
+		}
+	}
+}
+
+// isStaleBase reports a commit refused because the table changed since it was read. The SQL
+// catalog says so with a failed requirement (`requirement failed: branch "main" has changed`,
+// or "was created concurrently" on a table's first commit) rather than table.ErrCommitFailed.
+func isStaleBase(err error) bool {
+	return errors.Is(err, table.ErrCommitFailed) || strings.Contains(strings.ToLower(err.Error()), "requirement failed")
+}
+
+func mergeOnce[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], parts []int32, mode mergeMode, props iceberg.Properties, incoming incomingFunc[R], res *MergeResult) error {
+	tbl, err := l.cat.LoadTable(ctx, l.identifier(t))
+	if err != nil {
+		return err
+	}
+	existing, err := filesByPartition(ctx, tbl, t)
+	if err != nil {
+		return err
+	}
+	arrowSchema, err := table.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
+	if err != nil {
+		return err
+	}
+	var (
+		removed            []iceberg.DataFile
+		rowsIn, rowsWrites int64
+		buildErr           error
+	)
+	for _, p := range parts {
+		for _, task := range existing[p] {
+			removed = append(removed, task.File)
+		}
+	}
+	records := func(yield func(arrow.RecordBatch, error) bool) {
+		enc, err := t.codec.encoder(arrowSchema, memory.DefaultAllocator)
+		if err != nil {
+			buildErr = err
+			return
+		}
+		defer enc.release()
+		for _, p := range parts {
+			rows, err := incoming(ctx, p)
+			if err != nil {
+				buildErr = err
+				return
+			}
+			rowsIn += int64(len(rows))
+			for i := range rows {
+				if got := t.partOf(&rows[i]); got != p {
+					buildErr = fmt.Errorf("incoming row for partition %d belongs to partition %d", p, got)
+					return
+				}
+			}
+			if mode == upsert && len(existing[p]) > 0 {
+				old, err := readTasks(ctx, tbl, t, existing[p])
+				if err != nil {
+					buildErr = err
+					return
+				}
+				rows = append(old, rows...)
+			}
+			rows = latest(rows, t.key, t.version)
+			rowsWrites += int64(len(rows))
+			for chunk := range slices.Chunk(rows, batchRows) {
+				for i := range chunk {
+					enc.append(&chunk[i])
+				}
+				if !yield(enc.flush(), nil) {
+					return
+				}
+			}
+		}
+	}
+	var added []iceberg.DataFile
+	for df, err := range table.WriteRecords(ctx, tbl, arrowSchema, records, table.WithClusteredWrite()) {
+		if err != nil {
+			return errors.Join(err, buildErr)
+		}
+		added = append(added, df)
+	}
+	if buildErr != nil {
+		removeFiles(ctx, tbl, added)
+		return buildErr
+	}
+	if len(added) == 0 && len(removed) == 0 {
+		return nil
+	}
+	tx := tbl.NewTransaction()
+	if err := tx.AssertRefSnapshotID(table.MainBranch); err != nil {
+		return err
+	}
+	if err := tx.ReplaceDataFilesWithDataFiles(ctx, removed, added, props); err != nil {
+		removeFiles(ctx, tbl, added)
+		return err
+	}
+	if _, err := tx.Commit(ctx); err != nil {
+		if isStaleBase(err) {
+			removeFiles(ctx, tbl, added) // never referenced: the commit was refused
+		}
+		return err
+	}
+	res.Partitions, res.RowsIn, res.RowsWritten = len(parts), rowsIn, rowsWrites
+	res.FilesRemoved, res.FilesAdded = len(removed), len(added)
+	return nil
+}
+
+// latest sorts rows by key and keeps the greatest version of each key; on equal versions the
+// row later in rows wins, so existing rows (placed first) yield to identical incoming ones.
+func latest[R any](rows []R, key, version func(a, b *R) int) []R {
+	slices.SortStableFunc(rows, func(a, b R) int {
+		if c := key(&a, &b); c != 0 {
+			return c
+		}
+		return version(&a, &b)
+	})
+	out := rows[:0]
+	for i := range rows {
+		if i+1 < len(rows) && key(&rows[i], &rows[i+1]) == 0 {
+			continue // a later version of the same key follows
+		}
+		out = append(out, rows[i])
+	}
+	clear(rows[len(out):])
+	return out
+}
+
+// filesByPartition lists the table's current data files by partition value.
+func filesByPartition[R any](ctx context.Context, tbl *table.Table, t *tableDef[R]) (map[int32][]table.FileScanTask, error) {
+	out := map[int32][]table.FileScanTask{}
+	if tbl.CurrentSnapshot() == nil {
+		return out, nil
+	}
+	tasks, err := tbl.Scan().PlanFiles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	spec := tbl.Spec()
+	if spec.NumFields() != 1 {
+		return nil, fmt.Errorf("table %s is partitioned by %d fields; the merge expects one", t.TableName(), spec.NumFields())
+	}
+	fieldID := spec.Field(0).FieldID
+	for _, task := range tasks {
+		if len(task.DeleteFiles)+len(task.EqualityDeleteFiles)+len(task.DeletionVectorFiles) > 0 {
+			return nil, fmt.Errorf("table %s has delete files, which this pipeline never writes; compact it first", t.TableName())
+		}
+		v, err := partitionValue(task.File.Partition()[fieldID])
+		if err != nil {
+			return nil, fmt.Errorf("table %s file %s: %w", t.TableName(), task.File.FilePath(), err)
+		}
+		out[v] = append(out[v], task)
+	}
+	return out, nil
+}
+
+func partitionValue(v any) (int32, error) {
+	switch v := v.(type) {
+	case int32:
+		return v, nil
+	case iceberg.Date:
+		return int32(v), nil
+	case int64:
+		return int32(v), nil
+	}
+	return 0, fmt.Errorf("unexpected partition value %v (%T)", v, v)
+}
+
+// readTasks reads the rows of the given files.
+func readTasks[R any](ctx context.Context, tbl *table.Table, t *tableDef[R], tasks []table.FileScanTask) ([]R, error) {
+	scan := tbl.Scan()
+	defer scan.Close()
+	_, batches, err := scan.ReadTasks(ctx, tasks)
+	if err != nil {
+		return nil, err
+	}
+	var rows []R
+	for rec, err := range batches {
+		if err != nil {
+			return nil, err
+		}
+		rows = t.codec.decode(rec, rows)
+		rec.Release()
+	}
+	return rows, nil
+}
+
+// removeFiles deletes data files a failed merge wrote; they were never committed, so no reader
+// can see them. A leftover is only wasted space.
+func removeFiles(ctx context.Context, tbl *table.Table, files []iceberg.DataFile) {
+	fs, err := tbl.FS(ctx)
+	if err != nil {
+		return
+	}
+	for _, f := range files {
+		_ = fs.Remove(f.FilePath())
+	}
+}
+
+// scanRows streams a table's rows, optionally restricted to partitions; it backs reads.
+func scanRows[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], filter iceberg.BooleanExpression) iter.Seq2[[]R, error] {
+	return func(yield func([]R, error) bool) {
+		tbl, err := l.cat.LoadTable(ctx, l.identifier(t))
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		if tbl.CurrentSnapshot() == nil {
+			return
+		}
+		scan := tbl.Scan(table.WithRowFilter(filter))
+		defer scan.Close()
+		_, batches, err := scan.ToArrowRecords(ctx)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		for rec, err := range batches {
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			rows := t.codec.decode(rec, nil)
+			rec.Release()
+			if !yield(rows, nil) {
+				return
+			}
+		}
+	}
+}

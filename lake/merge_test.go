@@ -1,0 +1,176 @@
+package lake
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/catalog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func testLakehouse(t *testing.T) *Lakehouse {
+	t.Helper()
+	dir := t.TempDir()
+	cat, err := OpenSQLCatalog(filepath.Join(dir, "catalog.db"), "file://"+filepath.Join(dir, "warehouse"), nil)
+	require.NoError(t, err)
+	l := NewLakehouse(cat, LakehouseOptions{})
+	t.Cleanup(func() { l.Close() })
+	require.NoError(t, l.EnsureTables(context.Background()))
+	return l
+}
+
+func statRows(day Day, ingested time.Time, loads ...int64) []DailyStat {
+	rows := make([]DailyStat, len(loads))
+	for i, n := range loads {
+		rows[i] = DailyStat{MediaID: fmt.Sprintf("m%02d", i), Date: day, LoadCount: n,
+			lineage: lineage{IngestedAt: ingested, RunID: "r", Source: fmt.Sprintf("k#%d", i)}}
+	}
+	return rows
+}
+
+func mergeStats(t *testing.T, l *Lakehouse, rows []DailyStat) MergeResult {
+	t.Helper()
+	res, err := mergeGrouped(context.Background(), l, dailyStatsTable, upsert, nil, byPartition(dailyStatsTable, rows))
+	require.NoError(t, err)
+	return res
+}
+
+func TestLatestKeepsTheNewestVersionOfEachKey(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	rows := []DailyStat{
+		{MediaID: "b", Date: 1, LoadCount: 1, lineage: lineage{IngestedAt: t0}},
+		{MediaID: "a", Date: 1, LoadCount: 2, lineage: lineage{IngestedAt: t0.Add(time.Hour)}},
+		{MediaID: "a", Date: 1, LoadCount: 3, lineage: lineage{IngestedAt: t0}},              // older: loses
+		{MediaID: "b", Date: 1, LoadCount: 4, lineage: lineage{IngestedAt: t0}},              // same version, read later: wins
+		{MediaID: "a", Date: 2, LoadCount: 5, lineage: lineage{IngestedAt: t0}},              // another key (date)
+		{MediaID: "c", Date: 1, LoadCount: 6, lineage: lineage{IngestedAt: t0, Source: "z"}}, // later source wins the tie
+		{MediaID: "c", Date: 1, LoadCount: 7, lineage: lineage{IngestedAt: t0, Source: "a"}},
+	}
+	got := latest(rows, dailyStatsTable.key, dailyStatsTable.version)
+	var loads []int64
+	for _, r := range got {
+		loads = append(loads, r.LoadCount)
+	}
+	assert.Equal(t, []int64{2, 5, 4, 6}, loads) // sorted by key: (a,1) (a,2) (b,1) (c,1)
+}
+
+func TestMergeIsLatestWinsPerKey(t *testing.T) {
+	l := testLakehouse(t)
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	mergeStats(t, l, statRows(10, t0, 1, 2, 3))
+	mergeStats(t, l, statRows(11, t0, 9))
+	// A later landing of m01 on day 10, and an older one of m00 that must not win.
+	mergeStats(t, l, []DailyStat{
+		{MediaID: "m01", Date: 10, LoadCount: 20, lineage: lineage{IngestedAt: t0.Add(time.Hour), Source: "x"}},
+		{MediaID: "m00", Date: 10, LoadCount: 99, lineage: lineage{IngestedAt: t0.Add(-time.Hour), Source: "y"}},
+	})
+	rows, err := collectRows(context.Background(), l, dailyStatsTable, iceberg.AlwaysTrue{})
+	require.NoError(t, err)
+	got := map[string]int64{}
+	for _, r := range rows {
+		got[r.MediaID+"@"+r.Date.String()] = r.LoadCount
+	}
+	assert.Equal(t, map[string]int64{"m00@1970-01-11": 1, "m01@1970-01-11": 20, "m02@1970-01-11": 3, "m00@1970-01-12": 9}, got)
+}
+
+// A merge that loses a commit race is redone on the winner's result: both land.
+func TestMergeRedoneAfterLosingRace(t *testing.T) {
+	l := testLakehouse(t)
+	other := NewLakehouse(l.cat, LakehouseOptions{})
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	mergeStats(t, l, statRows(10, t0, 1))
+
+	raced := false
+	res, err := merge(context.Background(), l, dailyStatsTable, []int32{10}, upsert, nil, func(ctx context.Context, p int32) ([]DailyStat, error) {
+		if !raced {
+			raced = true
+			// Another worker commits to the same partition after this merge read the table.
+			mergeStats(t, other, []DailyStat{{MediaID: "m07", Date: 10, LoadCount: 7, lineage: lineage{IngestedAt: t0}}})
+		}
+		return []DailyStat{{MediaID: "m08", Date: 10, LoadCount: 8, lineage: lineage{IngestedAt: t0}}}, nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 2, res.Attempts)
+
+	rows, err := collectRows(context.Background(), l, dailyStatsTable, iceberg.AlwaysTrue{})
+	require.NoError(t, err)
+	var media []string
+	for _, r := range rows {
+		media = append(media, r.MediaID)
+	}
+	assert.ElementsMatch(t, []string{"m00", "m07", "m08"}, media)
+}
+
+// Adding a column to a table is a schema update that keeps its data.
+func TestEnsureTablesAddsMissingColumns(t *testing.T) {
+	ctx := context.Background()
+	l := testLakehouse(t)
+	// Recreate silver.media_daily_stats as an older release had it: without hours_watched.
+	ident := l.identifier(dailyStatsTable)
+	require.NoError(t, l.cat.DropTable(ctx, ident))
+	full := dailyStatsTable.codec.schema()
+	var fields []iceberg.NestedField
+	for _, f := range full.Fields() {
+		if f.Name != "hours_watched" {
+			fields = append(fields, f)
+		}
+	}
+	old := iceberg.NewSchema(0, fields...)
+	spec, err := dailyStatsTable.partitionSpec(old)
+	require.NoError(t, err)
+	_, err = l.cat.CreateTable(ctx, ident, old, catalog.WithPartitionSpec(&spec))
+	require.NoError(t, err)
+	oldCodec := codec[DailyStat]{}
+	for _, c := range dailyStatsTable.codec.columns {
+		if c.name != "hours_watched" {
+			oldCodec.columns = append(oldCodec.columns, c)
+		}
+	}
+	oldDef := *dailyStatsTable
+	oldDef.codec = oldCodec
+	_, err = mergeGrouped(ctx, l, &oldDef, upsert, nil, byPartition(&oldDef, statRows(10, time.Unix(0, 0), 5)))
+	require.NoError(t, err)
+
+	require.NoError(t, l.EnsureTables(ctx))
+	tbl, err := l.cat.LoadTable(ctx, ident)
+	require.NoError(t, err)
+	_, ok := tbl.Schema().FindFieldByName("hours_watched")
+	assert.True(t, ok, "hours_watched added")
+	rows, err := collectRows(ctx, l, dailyStatsTable, iceberg.AlwaysTrue{})
+	require.NoError(t, err)
+	require.Len(t, rows, 1, "the data written before the change is kept")
+	assert.Equal(t, int64(5), rows[0].LoadCount)
+}
+
+func TestChannelRules(t *testing.T) {
+	rules := DefaultChannelRules()
+	for _, c := range []struct {
+		project, folder string
+		tags            []string
+		want            string
+	}{
+		{"Facebook Ads", "", nil, "Facebook"},
+		{"FB Retargeting", "", nil, "Facebook"},
+		{"YT Shorts", "", nil, "YouTube"},
+		{"Spring launch", "", []string{"Instagram"}, "Instagram"},
+		{"Misc", "LinkedIn posts", nil, "LinkedIn"},
+		{"Website Embeds", "", nil, "Website"},
+		{"Email Nurture", "", nil, "Email"},
+		{"Product Tours", "Drafts", []string{"q4"}, UnknownChannel},
+		{"Feedback", "", nil, UnknownChannel}, // "fb" only as a word
+	} {
+		assert.Equal(t, c.want, rules.Channel(c.project, c.folder, c.tags), "%+v", c)
+	}
+	custom, err := ParseChannelRules(`[{"channel": "Partners", "name": "(?i)partner"}]`)
+	require.NoError(t, err)
+	assert.Equal(t, "Partners", custom.Channel("Misc", "Partners", nil))
+	for _, bad := range []string{`{}`, `[{"name": "x"}]`, `[{"channel": "X"}]`, `[{"channel": "X", "name": "("}]`} {
+		_, err := ParseChannelRules(bad)
+		assert.Error(t, err, bad)
+	}
+}

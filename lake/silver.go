@@ -1,0 +1,314 @@
+package lake
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/buger/jsonparser"
+
+	"github.com/marketing-data/wistia-pipeline/wistia"
+)
+
+// Bronze → silver: every bronze line named by the manifests of the merged days is typed into
+// its silver row or, when it cannot be, into silver.quarantine with the reason. Nothing is
+// dropped: the quarantine keeps the raw line and bronze keeps everything.
+
+// bronzeMeta is the metadata the bronze writer puts in front of each API object.
+type bronzeMeta struct {
+	IngestedAt string `json:"_ingested_at"`
+	RunID      string `json:"_run_id"`
+}
+
+func (m bronzeMeta) lineage(line Line) (lineage, error) {
+	at, err := time.Parse(time.RFC3339Nano, m.IngestedAt)
+	if err != nil {
+		return lineage{}, fmt.Errorf("_ingested_at %q: %w", m.IngestedAt, err)
+	}
+	return lineage{IngestedAt: at.UTC(), RunID: m.RunID, Source: line.Key + "#" + strconv.Itoa(line.Number)}, nil
+}
+
+// bronzeLines streams every line of a stream's day, across the day's manifests.
+func bronzeLines(ctx context.Context, store Store, stream string, day time.Time, visit func(Line) error) error {
+	manifests, err := Manifests(ctx, store, stream, day)
+	if err != nil {
+		return err
+	}
+	for _, m := range manifests {
+		for _, obj := range m.Objects {
+			for line, err := range ReadObject(ctx, store, obj) {
+				if err != nil {
+					return err
+				}
+				if err := visit(line); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// quarantine makes the quarantine row of a bronze line.
+func quarantine(stream string, day Day, line Line, lin lineage, reason string) Quarantined {
+	if lin.Source == "" {
+		lin.Source = line.Key + "#" + strconv.Itoa(line.Number)
+	}
+	return Quarantined{Stream: stream, Date: day, Reason: reason, Raw: string(line.Bytes), lineage: lin}
+}
+
+// eventPaths are the fields silver.events takes from a bronze event line, in eventField order.
+var eventPaths = [][]string{
+	{"_ingested_at"}, {"_run_id"}, {"event_key"}, {"received_at"}, {"media_id"}, {"visitor_key"},
+	{"percent_viewed"}, {"embed_url"}, {"ip"}, {"country"}, {"region"}, {"city"}, {"org"}, {"conversion_type"},
+}
+
+const (
+	fIngestedAt = iota
+	fRunID
+	fEventKey
+	fReceivedAt
+	fMediaID
+	fVisitorKey
+	fPercentViewed
+	fEmbedURL
+	fIP
+	fCountry
+	fRegion
+	fCity
+	fOrg
+	fConversionType
+)
+
+// eventParser types bronze event lines. It reads only the fields silver needs, without
+// building a map or reflecting per record, and applies the client's tolerant field rules.
+type eventParser struct {
+	raw    [len(eventFieldNames)][]byte
+	intern map[string]string // repeated values (media ids, run ids, places) share one string
+}
+
+var eventFieldNames = [...]string{"_ingested_at", "_run_id", "event_key", "received_at", "media_id", "visitor_key",
+	"percent_viewed", "embed_url", "ip", "country", "region", "city", "org", "conversion_type"}
+
+var eventParserPool = sync.Pool{New: func() any { return &eventParser{intern: map[string]string{}} }}
+
+func (p *eventParser) str(b []byte) string {
+	if s, ok := p.intern[string(b)]; ok {
+		return s
+	}
+	if len(p.intern) > 1<<16 {
+		clear(p.intern)
+	}
+	s := string(b)
+	p.intern[s] = s
+	return s
+}
+
+// parse types one line; reason is set when the line cannot be typed.
+func (p *eventParser) parse(line []byte, out *Event) (reason string) {
+	clear(p.raw[:])
+	if len(line) == 0 || line[0] != '{' {
+		return "not a JSON object"
+	}
+	jsonparser.EachKey(line, func(i int, v []byte, vt jsonparser.ValueType, err error) {
+		if err == nil {
+			p.raw[i] = rawValue(line, v, vt)
+		}
+	}, eventPaths...)
+	var text [len(eventFieldNames)]wistia.Text
+	for _, i := range []int{fRunID, fEventKey, fMediaID, fVisitorKey, fEmbedURL, fIP, fCountry, fRegion, fCity, fOrg, fConversionType} {
+		if p.raw[i] == nil {
+			continue
+		}
+		if err := text[i].UnmarshalJSON(p.raw[i]); err != nil {
+			return eventFieldNames[i] + ": " + err.Error()
+		}
+	}
+	if strings.TrimSpace(string(text[fEventKey])) == "" {
+		return "event_key is missing"
+	}
+	var received, ingested wistia.Timestamp
+	if err := received.UnmarshalJSON(p.raw[fReceivedAt]); p.raw[fReceivedAt] != nil && err != nil {
+		return "received_at: " + err.Error()
+	}
+	if received.IsZero() {
+		return "received_at is missing"
+	}
+	if err := ingested.UnmarshalJSON(p.raw[fIngestedAt]); p.raw[fIngestedAt] == nil || err != nil || ingested.IsZero() {
+		return "bronze _ingested_at is missing or unreadable"
+	}
+	var percent wistia.Number
+	if p.raw[fPercentViewed] != nil {
+		if err := percent.UnmarshalJSON(p.raw[fPercentViewed]); err != nil {
+			return "percent_viewed: " + err.Error()
+		}
+	}
+	*out = Event{
+		EventKey:       string(text[fEventKey]),
+		Date:           DayOf(received.Time),
+		ReceivedAt:     received.Time.Truncate(time.Microsecond),
+		MediaID:        p.str([]byte(text[fMediaID])),
+		VisitorKey:     string(text[fVisitorKey]),
+		PercentViewed:  float64(percent),
+		EmbedURL:       p.str([]byte(text[fEmbedURL])),
+		IP:             string(text[fIP]),
+		Country:        p.str([]byte(text[fCountry])),
+		Region:         p.str([]byte(text[fRegion])),
+		City:           p.str([]byte(text[fCity])),
+		Org:            p.str([]byte(text[fOrg])),
+		ConversionType: p.str([]byte(text[fConversionType])),
+		lineage:        lineage{IngestedAt: ingested.Time.Truncate(time.Microsecond), RunID: p.str([]byte(text[fRunID]))},
+	}
+	return ""
+}
+
+// rawValue returns a value's JSON text: jsonparser hands strings over without their quotes,
+// and the tolerant decoders need them to tell "12" from 12.
+func rawValue(line, v []byte, vt jsonparser.ValueType) []byte {
+	if vt != jsonparser.String {
+		return v
+	}
+	start := cap(line) - cap(v) // v is a sub-slice of line
+	if start < 1 || start+len(v) >= len(line) {
+		return strconv.AppendQuote(nil, string(v))
+	}
+	return line[start-1 : start+len(v)+1]
+}
+
+// readEventsDay types the bronze events of one day. Events whose received_at falls on another
+// day than the window they were listed in are quarantined: the window is the unit of
+// completeness, so such an event cannot be placed without breaking another day's merge.
+func readEventsDay(ctx context.Context, store Store, day Day) ([]Event, []Quarantined, error) {
+	p := eventParserPool.Get().(*eventParser)
+	defer eventParserPool.Put(p)
+	var (
+		rows []Event
+		bad  []Quarantined
+	)
+	err := bronzeLines(ctx, store, StreamEvents, day.Time(), func(line Line) error {
+		var e Event
+		reason := p.parse(line.Bytes, &e)
+		if reason == "" && e.Date != day {
+			reason = fmt.Sprintf("received_at %s is outside its window's day %s", e.ReceivedAt.Format(time.RFC3339), day)
+		}
+		if reason != "" {
+			var meta bronzeMeta
+			_ = json.Unmarshal(line.Bytes, &meta)
+			lin, _ := meta.lineage(line)
+			bad = append(bad, quarantine(StreamEvents, day, line, lin, reason))
+			return nil
+		}
+		e.Source = line.Key + "#" + strconv.Itoa(line.Number)
+		rows = append(rows, e)
+		return nil
+	})
+	return rows, bad, err
+}
+
+// readStream types every line of a small stream (medias, by_date rows, visitors) over the
+// given days with the client's record decoders.
+func readStream[R any](ctx context.Context, store Store, stream string, days []Day, typeLine func(raw []byte, lin lineage) (R, string)) ([]R, []Quarantined, error) {
+	var (
+		rows []R
+		bad  []Quarantined
+	)
+	for _, day := range days {
+		err := bronzeLines(ctx, store, stream, day.Time(), func(line Line) error {
+			var meta bronzeMeta
+			if err := json.Unmarshal(line.Bytes, &meta); err != nil {
+				bad = append(bad, quarantine(stream, day, line, lineage{}, "not a JSON object: "+err.Error()))
+				return nil
+			}
+			lin, err := meta.lineage(line)
+			if err != nil {
+				bad = append(bad, quarantine(stream, day, line, lineage{}, "bronze "+err.Error()))
+				return nil
+			}
+			lin.IngestedAt = lin.IngestedAt.Truncate(time.Microsecond)
+			row, reason := typeLine(bytes.Clone(line.Bytes), lin)
+			if reason != "" {
+				bad = append(bad, quarantine(stream, day, line, lin, reason))
+				return nil
+			}
+			rows = append(rows, row)
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return rows, bad, nil
+}
+
+func typeMedia(raw []byte, lin lineage) (Media, string) {
+	m, err := wistia.DecodeMedia(raw)
+	if err != nil {
+		return Media{}, err.Error()
+	}
+	return Media{
+		HashedID: string(m.HashedID), ID: int64(m.ID), Name: string(m.Name), Type: string(m.Type), Archived: bool(m.Archived),
+		Created: m.Created.Truncate(time.Microsecond), Updated: m.Updated.Truncate(time.Microsecond), Duration: float64(m.Duration),
+		Status: string(m.Status), Section: string(m.Section), ProjectID: string(m.Project.HashedID), ProjectName: string(m.Project.Name),
+		FolderName: string(m.Subfolder.Name), Tags: strings.Join(m.Tags, ","), ThumbnailURL: string(m.Thumbnail.URL), lineage: lin,
+	}, ""
+}
+
+// typeDailyStat needs the media id, which by_date rows do not carry: the bronze window it was
+// landed in (media=<id>/ in the object key) names it.
+func typeDailyStat(raw []byte, lin lineage) (DailyStat, string) {
+	s, err := wistia.DecodeDailyStat(raw)
+	if err != nil {
+		return DailyStat{}, err.Error()
+	}
+	media, ok := mediaOfKey(lin.Source)
+	if !ok {
+		return DailyStat{}, fmt.Sprintf("bronze key %q does not name a media", lin.Source)
+	}
+	return DailyStat{MediaID: media, Date: DayOf(s.Date.Time), LoadCount: int64(s.LoadCount), PlayCount: int64(s.PlayCount),
+		HoursWatched: float64(s.HoursWatched), lineage: lin}, ""
+}
+
+func mediaOfKey(key string) (string, bool) {
+	_, rest, ok := strings.Cut(key, "/media=")
+	if !ok {
+		return "", false
+	}
+	id, _, ok := strings.Cut(rest, "/")
+	return id, ok && id != "" && id != AllMedia
+}
+
+func typeVisitor(raw []byte, lin lineage) (Visitor, string) {
+	v, err := wistia.DecodeVisitor(raw)
+	if err != nil {
+		return Visitor{}, err.Error()
+	}
+	return Visitor{VisitorKey: string(v.VisitorKey), CreatedAt: v.CreatedAt.Truncate(time.Microsecond),
+		LastActiveAt: v.LastActiveAt.Truncate(time.Microsecond), LoadCount: int64(v.LoadCount), PlayCount: int64(v.PlayCount),
+		Browser: string(v.UserAgentDetails.Browser), Platform: string(v.UserAgentDetails.Platform), Mobile: bool(v.UserAgentDetails.Mobile),
+		lineage: lin}, ""
+}
+
+// byPartition groups rows by their table partition.
+func byPartition[R any](t *tableDef[R], rows []R) map[int32][]R {
+	out := map[int32][]R{}
+	for _, r := range rows {
+		p := t.partOf(&r)
+		out[p] = append(out[p], r)
+	}
+	return out
+}
+
+// mergeGrouped merges rows already in memory into their partitions.
+func mergeGrouped[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], mode mergeMode, props map[string]string, groups map[int32][]R, extra ...int32) (MergeResult, error) {
+	parts := append(slices.Collect(maps.Keys(groups)), extra...)
+	return merge(ctx, l, t, parts, mode, props, func(_ context.Context, p int32) ([]R, error) {
+		return slices.Clone(groups[p]), nil
+	})
+}

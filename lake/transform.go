@@ -1,0 +1,325 @@
+package lake
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
+)
+
+// TransformReport is what one transform did. It holds counts only, so it fits in a Temporal
+// payload.
+type TransformReport struct {
+	Days         []string       // bronze days merged
+	Dates        []string       // dates whose gold facts were recomputed
+	Quarantined  map[string]int // lines sent to silver.quarantine by this transform, by stream
+	Events       int64          // typed event lines read from bronze
+	UnknownMedia int            // media no channel rule matched
+	Merges       []MergeResult
+}
+
+// Transform merges the bronze of the given days into silver, then recomputes gold for every
+// date the merge touched. Running it again on the same bronze leaves every table with the
+// same rows.
+//
+// Silver merges may run concurrently (a merge that loses a commit race is redone on the
+// winner's result), but a gold recompute reads silver, so transforms whose dates overlap must
+// not interleave: the orchestration runs them one at a time.
+func (l *Lakehouse) Transform(ctx context.Context, store Store, days []time.Time, runID string) (TransformReport, error) {
+	rep, err := l.MergeSilver(ctx, store, days, runID)
+	if err != nil {
+		return rep, err
+	}
+	err = l.RecomputeGold(ctx, rep.Dates, runID, &rep)
+	return rep, err
+}
+
+// MergeSilver merges the bronze of the given days into silver. The report's Dates are the
+// dates whose facts the merge touched.
+func (l *Lakehouse) MergeSilver(ctx context.Context, store Store, days []time.Time, runID string) (TransformReport, error) {
+	rep := TransformReport{Quarantined: map[string]int{}}
+	var parts []Day
+	for _, d := range days {
+		parts = append(parts, DayOf(d))
+	}
+	slices.Sort(parts)
+	parts = slices.Compact(parts)
+	for _, p := range parts {
+		rep.Days = append(rep.Days, p.String())
+	}
+	touched, err := l.mergeSilver(ctx, store, parts, l.props(runID, rep.Days), &rep)
+	for _, d := range touched {
+		rep.Dates = append(rep.Dates, d.String())
+	}
+	return rep, err
+}
+
+// RecomputeGold rebuilds gold for the given dates (YYYY-MM-DD) from silver, adding what it
+// did to rep.
+func (l *Lakehouse) RecomputeGold(ctx context.Context, dateList []string, runID string, rep *TransformReport) error {
+	var days []Day
+	for _, s := range dateList {
+		d, err := dates.Parse(s)
+		if err != nil {
+			return err
+		}
+		days = append(days, DayOf(d))
+	}
+	return l.recomputeGold(ctx, days, l.props(runID, dateList), rep)
+}
+
+// props are the summary properties of a merge's snapshot, for operators reading history.
+func (l *Lakehouse) props(runID string, days []string) iceberg.Properties {
+	return iceberg.Properties{"wistia.run-id": runID, "wistia.days": strings.Join(days, ",")}
+}
+
+func (r *TransformReport) add(res MergeResult, err error) error {
+	r.Merges = append(r.Merges, res)
+	return err
+}
+
+// mergeSilver merges bronze into the silver tables and returns the dates whose facts changed.
+func (l *Lakehouse) mergeSilver(ctx context.Context, store Store, days []Day, props iceberg.Properties, rep *TransformReport) ([]Day, error) {
+	var (
+		mu     sync.Mutex
+		bad    = map[Day][]Quarantined{} // by bronze day; replaced when a retried merge rereads a day
+		events = map[Day]int64{}
+	)
+	res, err := merge(ctx, l, eventsTable, dayParts(days), upsert, props, func(ctx context.Context, p int32) ([]Event, error) {
+		rows, q, err := readEventsDay(ctx, store, Day(p))
+		mu.Lock()
+		bad[Day(p)] = q
+		events[Day(p)] = int64(len(rows))
+		mu.Unlock()
+		return rows, err
+	})
+	for _, n := range events {
+		rep.Events += n
+	}
+	if err := rep.add(res, err); err != nil {
+		return nil, err
+	}
+	var quarantined []Quarantined
+	for _, q := range bad {
+		quarantined = append(quarantined, q...)
+	}
+
+	stats, q, err := readStream(ctx, store, StreamDailyStats, days, typeDailyStat)
+	if err != nil {
+		return nil, err
+	}
+	quarantined = append(quarantined, q...)
+	statGroups := byPartition(dailyStatsTable, stats)
+	if err := rep.add(mergeGrouped(ctx, l, dailyStatsTable, upsert, props, statGroups)); err != nil {
+		return nil, err
+	}
+
+	medias, q, err := readStream(ctx, store, StreamMedias, days, typeMedia)
+	if err != nil {
+		return nil, err
+	}
+	quarantined = append(quarantined, q...)
+	if err := rep.add(mergeGrouped(ctx, l, mediaTable, upsert, props, byPartition(mediaTable, medias))); err != nil {
+		return nil, err
+	}
+
+	visitors, q, err := readStream(ctx, store, StreamVisitors, days, typeVisitor)
+	if err != nil {
+		return nil, err
+	}
+	quarantined = append(quarantined, q...)
+	if err := rep.add(mergeGrouped(ctx, l, visitorsTable, upsert, props, byPartition(visitorsTable, visitors))); err != nil {
+		return nil, err
+	}
+
+	for _, q := range quarantined {
+		rep.Quarantined[q.Stream]++
+	}
+	if err := rep.add(mergeGrouped(ctx, l, quarantineTable, upsert, props, byPartition(quarantineTable, quarantined))); err != nil {
+		return nil, err
+	}
+
+	touched := slices.Clone(days)
+	for p := range statGroups {
+		touched = append(touched, Day(p))
+	}
+	slices.Sort(touched)
+	return slices.Compact(touched), nil
+}
+
+func dayParts(days []Day) []int32 {
+	parts := make([]int32, len(days))
+	for i, d := range days {
+		parts[i] = int32(d)
+	}
+	return parts
+}
+
+// recomputeGold rebuilds gold for the given dates from silver.
+func (l *Lakehouse) recomputeGold(ctx context.Context, days []Day, props iceberg.Properties, rep *TransformReport) error {
+	medias, err := collectRows(ctx, l, mediaTable, iceberg.AlwaysTrue{})
+	if err != nil {
+		return err
+	}
+	duration := make(map[string]float64, len(medias))
+	dims := make([]DimMedia, 0, len(medias))
+	for _, m := range medias {
+		duration[m.HashedID] = m.Duration
+		d := DimMedia{MediaID: m.HashedID, Title: m.Name, URL: "https://home.wistia.com/medias/" + m.HashedID,
+			Channel: l.channels.Channel(m.ProjectName, m.FolderName, strings.Split(m.Tags, ",")), CreatedAt: m.Created,
+			Project: m.ProjectName, Duration: m.Duration, version: m.IngestedAt}
+		if d.Channel == UnknownChannel {
+			rep.UnknownMedia++
+		}
+		dims = append(dims, d)
+	}
+	// Silver holds the latest version of every media, so the dimension is rebuilt whole.
+	allBuckets := make([]int32, entityBuckets)
+	for i := range allBuckets {
+		allBuckets[i] = int32(i)
+	}
+	if err := rep.add(mergeGrouped(ctx, l, dimMediaTable, replace, props, byPartition(dimMediaTable, dims), allBuckets...)); err != nil {
+		return err
+	}
+
+	// Loads per media and day, for the facts' play rates.
+	loads := map[mediaDay]int64{}
+	var daily []FactMediaDaily
+	for rows, err := range scanRows(ctx, l, dailyStatsTable, dateIn("date", days)) {
+		if err != nil {
+			return err
+		}
+		for _, s := range rows {
+			loads[mediaDay{s.MediaID, s.Date}] = s.LoadCount
+			f := FactMediaDaily{MediaID: s.MediaID, Date: s.Date, LoadCount: s.LoadCount, PlayCount: s.PlayCount, HoursWatched: s.HoursWatched}
+			if s.LoadCount > 0 {
+				f.PlayRate = float64(s.PlayCount) / float64(s.LoadCount)
+			}
+			daily = append(daily, f)
+		}
+	}
+	if err := rep.add(mergeGrouped(ctx, l, mediaDailyTable, replace, props, byPartition(mediaDailyTable, daily), dayParts(days)...)); err != nil {
+		return err
+	}
+
+	// Engagement is built a day at a time from that day's silver events; the visitors seen
+	// along the way feed dim_visitor.
+	var (
+		mu       sync.Mutex
+		visitors = map[string]DimVisitor{}
+	)
+	res, err := merge(ctx, l, engagementTable, dayParts(days), replace, props, func(ctx context.Context, p int32) ([]FactEngagement, error) {
+		events, err := collectRows(ctx, l, eventsTable, dateIn("date", []Day{Day(p)}))
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range events {
+			v := DimVisitor{VisitorID: e.VisitorKey, IPAddress: e.IP, Country: e.Country, LastSeenAt: e.ReceivedAt}
+			if old, ok := visitors[e.VisitorKey]; !ok || dimVisitorTable.version(&v, &old) > 0 {
+				visitors[e.VisitorKey] = v
+			}
+		}
+		return engagement(events, duration, loads), nil
+	})
+	if err := rep.add(res, err); err != nil {
+		return err
+	}
+	dimVisitors := slices.Collect(maps.Values(visitors))
+	return rep.add(mergeGrouped(ctx, l, dimVisitorTable, upsert, props, byPartition(dimVisitorTable, dimVisitors)))
+}
+
+type mediaDay struct {
+	media string
+	day   Day
+}
+
+// engagement rolls one day's events up to (media, visitor): plays, seconds watched (percent
+// viewed × the media's duration), watched percent and play rate as ratios of sums.
+func engagement(events []Event, duration map[string]float64, loads map[mediaDay]int64) []FactEngagement {
+	slices.SortFunc(events, func(a, b Event) int {
+		return cmp.Or(strings.Compare(a.MediaID, b.MediaID), strings.Compare(a.VisitorKey, b.VisitorKey))
+	})
+	var out []FactEngagement
+	for i := 0; i < len(events); {
+		e := events[i]
+		f := FactEngagement{MediaID: e.MediaID, VisitorID: e.VisitorKey, Date: e.Date}
+		var percent float64
+		for ; i < len(events) && events[i].MediaID == e.MediaID && events[i].VisitorKey == e.VisitorKey; i++ {
+			f.PlayCount++
+			percent += events[i].PercentViewed
+		}
+		d := duration[e.MediaID]
+		f.TotalWatchTime = percent * d
+		if d > 0 {
+			f.WatchedPercent = f.TotalWatchTime / (float64(f.PlayCount) * d)
+		}
+		if n := loads[mediaDay{e.MediaID, e.Date}]; n > 0 {
+			f.PlayRate = float64(f.PlayCount) / float64(n)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// dateIn selects the rows of the given days of a date column.
+func dateIn(col string, days []Day) iceberg.BooleanExpression {
+	if len(days) == 0 {
+		return iceberg.AlwaysFalse{}
+	}
+	lits := make([]iceberg.Date, len(days))
+	for i, d := range days {
+		lits[i] = iceberg.Date(d)
+	}
+	return iceberg.IsIn(iceberg.Reference(col), lits...)
+}
+
+// collectRows reads all rows of a table matching filter.
+func collectRows[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], filter iceberg.BooleanExpression) ([]R, error) {
+	var out []R
+	for rows, err := range scanRows(ctx, l, t, filter) {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	return out, nil
+}
+
+// ExpireSnapshots drops snapshots older than the retention from every table (keeping each
+// table's current one) and deletes the files only they referenced.
+func (l *Lakehouse) ExpireSnapshots(ctx context.Context) error {
+	for _, t := range allTables {
+		tbl, err := l.cat.LoadTable(ctx, l.identifier(t))
+		if err != nil {
+			return fmt.Errorf("expire snapshots of %s: %w", t.TableName(), err)
+		}
+		tx := tbl.NewTransaction()
+		if err := tx.ExpireSnapshots(table.WithOlderThan(l.retention), table.WithRetainLast(1)); err != nil {
+			return fmt.Errorf("expire snapshots of %s: %w", t.TableName(), err)
+		}
+		if _, err := tx.Commit(ctx); err != nil {
+			return fmt.Errorf("expire snapshots of %s: %w", t.TableName(), err)
+		}
+	}
+	return nil
+}
+
+// DayRange lists the days from..to inclusive as Days.
+func DayRange(from, to time.Time) []Day {
+	var out []Day
+	for _, d := range dates.Range(from, to) {
+		out = append(out, DayOf(d))
+	}
+	return out
+}
