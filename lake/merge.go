@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -308,5 +309,43 @@ func scanRows[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], filter i
 				return
 			}
 		}
+	}
+}
+
+// readAhead wraps an incomingFunc so that while one partition is merged and written, the next
+// is already being read: reading bronze and writing Parquet then use two cores. At most two
+// partitions' incoming rows are held at once.
+func readAhead[R any](parts []int32, load incomingFunc[R]) incomingFunc[R] {
+	type result struct {
+		rows []R
+		err  error
+	}
+	var (
+		mu      sync.Mutex
+		pending = map[int32]chan result{}
+	)
+	start := func(ctx context.Context, p int32) chan result {
+		ch := make(chan result, 1)
+		go func() {
+			rows, err := load(ctx, p)
+			ch <- result{rows, err}
+		}()
+		return ch
+	}
+	return func(ctx context.Context, p int32) ([]R, error) {
+		mu.Lock()
+		ch, ok := pending[p]
+		delete(pending, p)
+		if !ok {
+			ch = start(ctx, p)
+		}
+		if i := slices.Index(parts, p); i >= 0 && i+1 < len(parts) {
+			if _, ok := pending[parts[i+1]]; !ok {
+				pending[parts[i+1]] = start(ctx, parts[i+1])
+			}
+		}
+		mu.Unlock()
+		r := <-ch
+		return r.rows, r.err
 	}
 }

@@ -174,3 +174,54 @@ func TestChannelRules(t *testing.T) {
 		assert.Error(t, err, bad)
 	}
 }
+
+func TestEventParserTypesLikeTheClient(t *testing.T) {
+	p := eventParserPool.Get().(*eventParser)
+	defer eventParserPool.Put(p)
+	var e Event
+	reason := p.parse([]byte(`{"_ingested_at":"2026-11-01T00:00:00.5Z","_run_id":"r1","event_key":"a\"b\u00e9",`+
+		`"received_at":"2026-11-01 10:00:00 UTC","percent_viewed":"0.5","ip":12,"country":null,"media_id":"m1","unknown":{"x":[1]}}`), &e)
+	require.Empty(t, reason)
+	assert.Equal(t, Event{EventKey: "a\"bé", Date: DayOf(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)),
+		ReceivedAt: time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC), MediaID: "m1", PercentViewed: 0.5, IP: "12",
+		lineage: lineage{IngestedAt: time.Date(2026, 11, 1, 0, 0, 0, 5e8, time.UTC), RunID: "r1"}}, e)
+
+	for line, want := range map[string]string{
+		`{"_ingested_at":"2026-11-01T00:00:00Z","received_at":"2026-11-01T10:00:00Z"}`:                               "event_key is missing",
+		`{"_ingested_at":"2026-11-01T00:00:00Z","event_key":"k"}`:                                                    "received_at is missing",
+		`{"_ingested_at":"2026-11-01T00:00:00Z","event_key":"k","received_at":"yesterday"}`:                          "received_at: ",
+		`{"_ingested_at":"2026-11-01T00:00:00Z","event_key":"k","received_at":"2026-11-01","percent_viewed":"lots"}`: "percent_viewed: ",
+		`{"event_key":"k","received_at":"2026-11-01"}`:                                                               "bronze _ingested_at",
+		`[1,2]`: "not a JSON object",
+	} {
+		assert.Contains(t, p.parse([]byte(line), &e), want, line)
+	}
+}
+
+func TestExpireSnapshotsKeepsTheCurrentData(t *testing.T) {
+	ctx := context.Background()
+	l := testLakehouse(t)
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		mergeStats(t, l, statRows(Day(10+i), t0, 1, 2))
+	}
+	tbl, err := l.cat.LoadTable(ctx, l.identifier(dailyStatsTable))
+	require.NoError(t, err)
+	require.Len(t, tbl.Metadata().Snapshots(), 3)
+
+	recent := NewLakehouse(l.cat, LakehouseOptions{SnapshotRetention: time.Hour})
+	require.NoError(t, recent.ExpireSnapshots(ctx))
+	tbl, err = l.cat.LoadTable(ctx, l.identifier(dailyStatsTable))
+	require.NoError(t, err)
+	assert.Len(t, tbl.Metadata().Snapshots(), 3, "snapshots younger than the retention stay")
+
+	time.Sleep(5 * time.Millisecond)
+	expiring := NewLakehouse(l.cat, LakehouseOptions{SnapshotRetention: time.Millisecond})
+	require.NoError(t, expiring.ExpireSnapshots(ctx))
+	tbl, err = l.cat.LoadTable(ctx, l.identifier(dailyStatsTable))
+	require.NoError(t, err)
+	assert.Len(t, tbl.Metadata().Snapshots(), 1, "only the current snapshot is left")
+	rows, err := collectRows(ctx, l, dailyStatsTable, iceberg.AlwaysTrue{})
+	require.NoError(t, err)
+	assert.Len(t, rows, 6)
+}

@@ -91,6 +91,8 @@ const (
 // building a map or reflecting per record, and applies the client's tolerant field rules.
 type eventParser struct {
 	raw    [len(eventFieldNames)][]byte
+	span   [len(eventFieldNames)][2]int
+	buf    []byte            // the fields' JSON text, as spans
 	intern map[string]string // repeated values (media ids, run ids, places) share one string
 }
 
@@ -99,16 +101,41 @@ var eventFieldNames = [...]string{"_ingested_at", "_run_id", "event_key", "recei
 
 var eventParserPool = sync.Pool{New: func() any { return &eventParser{intern: map[string]string{}} }}
 
-func (p *eventParser) str(b []byte) string {
-	if s, ok := p.intern[string(b)]; ok {
-		return s
+// text reads field i as text with the client's rules. A plain string (the usual case) is
+// read straight from the line; intern shares one copy of values that repeat across events.
+func (p *eventParser) text(i int, intern bool) (string, error) {
+	raw := p.raw[i]
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && plainASCII(raw[1:len(raw)-1]) {
+		v := raw[1 : len(raw)-1]
+		if !intern {
+			return string(v), nil
+		}
+		if s, ok := p.intern[string(v)]; ok {
+			return s, nil
+		}
+		if len(p.intern) > 1<<16 {
+			clear(p.intern)
+		}
+		s := string(v)
+		p.intern[s] = s
+		return s, nil
 	}
-	if len(p.intern) > 1<<16 {
-		clear(p.intern)
+	if raw == nil {
+		return "", nil
 	}
-	s := string(b)
-	p.intern[s] = s
-	return s
+	var t wistia.Text
+	err := t.UnmarshalJSON(raw)
+	return string(t), err
+}
+
+// plainASCII reports bytes that mean themselves inside a JSON string.
+func plainASCII(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // parse types one line; reason is set when the line cannot be typed.
@@ -117,21 +144,36 @@ func (p *eventParser) parse(line []byte, out *Event) (reason string) {
 	if len(line) == 0 || line[0] != '{' {
 		return "not a JSON object"
 	}
+	// jsonparser hands a string over without its quotes (still escaped); the tolerant
+	// decoders need the JSON text to tell "12" from 12, so quotes are put back.
+	p.buf = p.buf[:0]
+	found := 0
 	jsonparser.EachKey(line, func(i int, v []byte, vt jsonparser.ValueType, err error) {
-		if err == nil {
-			p.raw[i] = rawValue(line, v, vt)
+		if err != nil {
+			return
 		}
+		start := len(p.buf)
+		if vt == jsonparser.String {
+			p.buf = append(append(append(p.buf, '"'), v...), '"')
+		} else {
+			p.buf = append(p.buf, v...)
+		}
+		p.span[i] = [2]int{start, len(p.buf)}
+		found |= 1 << i
 	}, eventPaths...)
-	var text [len(eventFieldNames)]wistia.Text
-	for _, i := range []int{fRunID, fEventKey, fMediaID, fVisitorKey, fEmbedURL, fIP, fCountry, fRegion, fCity, fOrg, fConversionType} {
-		if p.raw[i] == nil {
-			continue
+	for i := range p.raw {
+		if found&(1<<i) != 0 {
+			p.raw[i] = p.buf[p.span[i][0]:p.span[i][1]]
 		}
-		if err := text[i].UnmarshalJSON(p.raw[i]); err != nil {
+	}
+	var text [len(eventFieldNames)]string
+	for _, i := range []int{fRunID, fEventKey, fMediaID, fVisitorKey, fEmbedURL, fIP, fCountry, fRegion, fCity, fOrg, fConversionType} {
+		var err error
+		if text[i], err = p.text(i, i != fEventKey && i != fVisitorKey && i != fIP); err != nil {
 			return eventFieldNames[i] + ": " + err.Error()
 		}
 	}
-	if strings.TrimSpace(string(text[fEventKey])) == "" {
+	if strings.TrimSpace(text[fEventKey]) == "" {
 		return "event_key is missing"
 	}
 	var received, ingested wistia.Timestamp
@@ -151,35 +193,13 @@ func (p *eventParser) parse(line []byte, out *Event) (reason string) {
 		}
 	}
 	*out = Event{
-		EventKey:       string(text[fEventKey]),
-		Date:           DayOf(received.Time),
-		ReceivedAt:     received.Time.Truncate(time.Microsecond),
-		MediaID:        p.str([]byte(text[fMediaID])),
-		VisitorKey:     string(text[fVisitorKey]),
-		PercentViewed:  float64(percent),
-		EmbedURL:       p.str([]byte(text[fEmbedURL])),
-		IP:             string(text[fIP]),
-		Country:        p.str([]byte(text[fCountry])),
-		Region:         p.str([]byte(text[fRegion])),
-		City:           p.str([]byte(text[fCity])),
-		Org:            p.str([]byte(text[fOrg])),
-		ConversionType: p.str([]byte(text[fConversionType])),
-		lineage:        lineage{IngestedAt: ingested.Time.Truncate(time.Microsecond), RunID: p.str([]byte(text[fRunID]))},
+		EventKey: text[fEventKey], Date: DayOf(received.Time), ReceivedAt: received.Time.Truncate(time.Microsecond),
+		MediaID: text[fMediaID], VisitorKey: text[fVisitorKey], PercentViewed: float64(percent), EmbedURL: text[fEmbedURL],
+		IP: text[fIP], Country: text[fCountry], Region: text[fRegion], City: text[fCity], Org: text[fOrg],
+		ConversionType: text[fConversionType],
+		lineage:        lineage{IngestedAt: ingested.Time.Truncate(time.Microsecond), RunID: text[fRunID]},
 	}
 	return ""
-}
-
-// rawValue returns a value's JSON text: jsonparser hands strings over without their quotes,
-// and the tolerant decoders need them to tell "12" from 12.
-func rawValue(line, v []byte, vt jsonparser.ValueType) []byte {
-	if vt != jsonparser.String {
-		return v
-	}
-	start := cap(line) - cap(v) // v is a sub-slice of line
-	if start < 1 || start+len(v) >= len(line) {
-		return strconv.AppendQuote(nil, string(v))
-	}
-	return line[start-1 : start+len(v)+1]
 }
 
 // readEventsDay types the bronze events of one day. Events whose received_at falls on another

@@ -94,14 +94,15 @@ func (l *Lakehouse) mergeSilver(ctx context.Context, store Store, days []Day, pr
 		bad    = map[Day][]Quarantined{} // by bronze day; replaced when a retried merge rereads a day
 		events = map[Day]int64{}
 	)
-	res, err := merge(ctx, l, eventsTable, dayParts(days), upsert, props, func(ctx context.Context, p int32) ([]Event, error) {
+	parts := dayParts(days) // sorted, as merge visits them
+	res, err := merge(ctx, l, eventsTable, parts, upsert, props, readAhead(parts, func(ctx context.Context, p int32) ([]Event, error) {
 		rows, q, err := readEventsDay(ctx, store, Day(p))
 		mu.Lock()
 		bad[Day(p)] = q
 		events[Day(p)] = int64(len(rows))
 		mu.Unlock()
 		return rows, err
-	})
+	}))
 	for _, n := range events {
 		rep.Events += n
 	}
@@ -217,7 +218,8 @@ func (l *Lakehouse) recomputeGold(ctx context.Context, days []Day, props iceberg
 		mu       sync.Mutex
 		visitors = map[string]DimVisitor{}
 	)
-	res, err := merge(ctx, l, engagementTable, dayParts(days), replace, props, func(ctx context.Context, p int32) ([]FactEngagement, error) {
+	parts := dayParts(days)
+	res, err := merge(ctx, l, engagementTable, parts, replace, props, readAhead(parts, func(ctx context.Context, p int32) ([]FactEngagement, error) {
 		events, err := collectRows(ctx, l, eventsTable, dateIn("date", []Day{Day(p)}))
 		if err != nil {
 			return nil, err
@@ -231,7 +233,7 @@ func (l *Lakehouse) recomputeGold(ctx context.Context, days []Day, props iceberg
 			}
 		}
 		return engagement(events, duration, loads), nil
-	})
+	}))
 	if err := rep.add(res, err); err != nil {
 		return err
 	}

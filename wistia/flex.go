@@ -42,13 +42,31 @@ func isEmpty(b []byte) bool {
 func unquote(b []byte) (string, bool, error) {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return "", true, err
-		}
-		return strings.TrimSpace(s), true, nil
+		s, err := jsonString(b)
+		return strings.TrimSpace(s), true, err
 	}
 	return string(b), false, nil
+}
+
+// jsonString decodes a JSON string literal. Most values are plain ASCII without escapes and
+// are copied directly: this runs for every field of every record.
+func jsonString(b []byte) (string, error) {
+	if len(b) >= 2 && b[len(b)-1] == '"' && plainASCII(b[1:len(b)-1]) {
+		return string(b[1 : len(b)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(b, &s)
+	return s, err
+}
+
+// plainASCII reports bytes that mean themselves inside a JSON string.
+func plainASCII(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func (t *Text) UnmarshalJSON(b []byte) error {
@@ -59,8 +77,8 @@ func (t *Text) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	switch b[0] {
 	case '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		s, err := jsonString(b)
+		if err != nil {
 			return err
 		}
 		*t = Text(s)
