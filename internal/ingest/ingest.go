@@ -30,10 +30,11 @@ type Landed struct {
 	Records  int    `json:"records"`
 	Rejects  int    `json:"rejects"` // records the client could not type (kept in bronze)
 	Complete bool   `json:"complete"`
+	Requests int    `json:"requests"` // API pages read (retries of one page count once)
 }
 
-func landed(w lake.Window, m lake.Manifest, rejects int) Landed {
-	return Landed{Manifest: w.ManifestKey(), Records: m.Records, Rejects: rejects, Complete: m.Complete}
+func landed(w lake.Window, m lake.Manifest, rejects, requests int) Landed {
+	return Landed{Manifest: w.ManifestKey(), Records: m.Records, Rejects: rejects, Complete: m.Complete, Requests: requests}
 }
 
 // Medias lands the account's media list for day and returns the media hashed ids in API order.
@@ -41,13 +42,14 @@ func (in *Ingester) Medias(ctx context.Context, day time.Time, runID string) (La
 	w := lake.Window{Stream: lake.StreamMedias, Day: day, Media: lake.AllMedia, RunID: runID}
 	bw := lake.NewBronzeWriter(in.Store, w, nil, in.Now)
 	var (
-		ids     []string
-		rejects int
+		ids            []string
+		rejects, pages int
 	)
 	for page, err := range in.Client.Medias(ctx, 1) {
 		if err != nil {
 			return Landed{}, nil, err
 		}
+		pages++
 		if _, err := bw.WritePage(ctx, page.Endpoint, page.Number, page.Records); err != nil {
 			return Landed{}, nil, err
 		}
@@ -60,7 +62,7 @@ func (in *Ingester) Medias(ctx context.Context, day time.Time, runID string) (La
 	if err != nil {
 		return Landed{}, nil, err
 	}
-	return landed(w, m, rejects), ids, nil
+	return landed(w, m, rejects, pages), ids, nil
 }
 
 // DailyStats lands one media's by_date rows for start..end (inclusive) in day's bronze.
@@ -78,7 +80,7 @@ func (in *Ingester) DailyStats(ctx context.Context, media string, start, end, da
 	if err != nil {
 		return Landed{}, err
 	}
-	return landed(w, m, len(page.Rejects)), nil
+	return landed(w, m, len(page.Rejects), 1), nil
 }
 
 // EventsProgress is how far an events window got: small enough for a heartbeat, so that a
@@ -95,13 +97,14 @@ func (in *Ingester) Events(ctx context.Context, media string, day time.Time, run
 	progress func(EventsProgress)) (Landed, error) {
 	w := lake.Window{Stream: lake.StreamEvents, Day: day, Media: media, RunID: runID}
 	bw := lake.NewBronzeWriter(in.Store, w, resume.Objects, in.Now)
-	rejects := resume.Rejects
+	rejects, pages := resume.Rejects, 0
 	state, err := in.Client.CrawlEvents(ctx, wistia.EventsQuery{MediaID: media, Start: day, End: day}, resume.Crawl,
 		func(page *wistia.Page[wistia.Event], state wistia.CrawlState) error {
 			if _, err := bw.WritePage(ctx, page.Endpoint, page.Number, page.Records); err != nil {
 				return err
 			}
 			rejects += len(page.Rejects)
+			pages++
 			if progress != nil {
 				progress(EventsProgress{Crawl: state, Objects: bw.Objects(), Rejects: rejects})
 			}
@@ -114,7 +117,7 @@ func (in *Ingester) Events(ctx context.Context, media string, day time.Time, run
 	if err != nil {
 		return Landed{}, err
 	}
-	return landed(w, m, rejects), nil
+	return landed(w, m, rejects, pages), nil
 }
 
 // Visitors lands the visitor records of every visitor seen in one media's events landed by this
@@ -127,8 +130,9 @@ func (in *Ingester) Visitors(ctx context.Context, media string, days []time.Time
 	}
 	w := lake.Window{Stream: lake.StreamVisitors, Day: day, Media: media, RunID: runID}
 	bw := lake.NewBronzeWriter(in.Store, w, nil, in.Now)
-	rejects := 0
+	rejects, requests := 0, 0
 	for i, key := range keys {
+		requests++
 		page, err := in.Client.Visitor(ctx, key)
 		if err != nil {
 			if errors.Is(err, wistia.ErrNotFound) {
@@ -145,7 +149,7 @@ func (in *Ingester) Visitors(ctx context.Context, media string, days []time.Time
 	if err != nil {
 		return Landed{}, err
 	}
-	return landed(w, m, rejects), nil
+	return landed(w, m, rejects, requests), nil
 }
 
 func (in *Ingester) visitorKeys(ctx context.Context, media string, days []time.Time, runID string) ([]string, error) {

@@ -1,0 +1,263 @@
+// Package activities holds the pipeline's Temporal activities. Each is a thin adapter: it
+// decodes a small input, calls the ingest or lake packages, and returns keys and counts.
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/internal/ingest"
+	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/wistia"
+)
+
+// Error types that workflows and retry policies tell apart.
+const (
+	// ErrTypeRejected is a request Wistia refused for good (401, 403, 422): retrying cannot help.
+	ErrTypeRejected = "WistiaRejected"
+	// ErrTypeNotFound is a media or visitor Wistia no longer has (404).
+	ErrTypeNotFound = "WistiaNotFound"
+	// ErrTypeStorage is a storage failure that retrying cannot fix (missing bucket, denied).
+	ErrTypeStorage = "StorageMisconfigured"
+)
+
+// NonRetryable lists the error types no retry policy retries.
+var NonRetryable = []string{ErrTypeRejected, ErrTypeNotFound, ErrTypeStorage}
+
+// Activities are the pipeline's activities, bound to one account's clients and stores.
+type Activities struct {
+	Account   string
+	Ingester  *ingest.Ingester
+	Store     lake.Store
+	Lake      *lake.Lakehouse
+	Marks     lake.Watermarks
+	Policy    lake.WindowPolicy
+	Alerts    *Alerter
+	Now       func() time.Time
+	OnRecords func(stream string, records, rejects int) // metrics hook; may be nil
+}
+
+// classify maps errors onto Temporal's retry semantics.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var api *wistia.APIError
+	switch {
+	case errors.Is(err, wistia.ErrNotFound):
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeNotFound, nil)
+	case errors.Is(err, wistia.ErrUnauthorized), errors.Is(err, wistia.ErrForbidden), errors.Is(err, wistia.ErrInvalidRequest):
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeRejected, nil)
+	case errors.As(err, &api):
+		return err
+	}
+	var se *lake.StoreError
+	if errors.As(err, &se) && !se.Retryable {
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeStorage, nil)
+	}
+	return err
+}
+
+func (a *Activities) counted(stream string, l ingest.Landed) {
+	if a.OnRecords != nil {
+		a.OnRecords(stream, l.Records, l.Rejects)
+	}
+}
+
+// MediaList is the media snapshot of a run.
+type MediaList struct {
+	Manifest string   `json:"manifest"`
+	Medias   []string `json:"medias"` // hashed ids, in API order
+	Rejects  int      `json:"rejects"`
+	Requests int      `json:"requests"`
+}
+
+// ListMedias lands the account's media list in bronze and returns the hashed ids.
+func (a *Activities) ListMedias(ctx context.Context, date, runID string) (MediaList, error) {
+	day, err := parseDay(date)
+	if err != nil {
+		return MediaList{}, err
+	}
+	l, ids, err := a.Ingester.Medias(ctx, day, runID)
+	if err != nil {
+		return MediaList{}, classify(err)
+	}
+	a.counted(lake.StreamMedias, l)
+	return MediaList{Manifest: l.Manifest, Medias: ids, Rejects: l.Rejects, Requests: l.Requests}, nil
+}
+
+// Window is the days a media's run reads: from its watermark minus the lookback to the date.
+type Window struct {
+	Start string   `json:"start"`
+	End   string   `json:"end"`
+	Days  []string `json:"days"`
+}
+
+// PlanWindow reads the media's watermark and returns the days to ingest.
+func (a *Activities) PlanWindow(ctx context.Context, media, date string) (Window, error) {
+	target, err := parseDay(date)
+	if err != nil {
+		return Window{}, err
+	}
+	mark, ok, err := a.Marks.Get(ctx, a.key(media))
+	if err != nil {
+		return Window{}, classify(err)
+	}
+	start, end, valid := a.Policy.Window(mark, ok, target, a.Now())
+	if !valid {
+		return Window{}, nil
+	}
+	w := Window{Start: dates.Format(start), End: dates.Format(end)}
+	for _, d := range dates.Range(start, end) {
+		w.Days = append(w.Days, dates.Format(d))
+	}
+	return w, nil
+}
+
+func (a *Activities) key(media string) lake.WatermarkKey {
+	return lake.WatermarkKey{Account: a.Account, Stream: lake.StreamEvents, Media: media}
+}
+
+// IngestDailyStats lands one media's by_date rows for the window in the run date's bronze.
+func (a *Activities) IngestDailyStats(ctx context.Context, media string, w Window, date, runID string) (ingest.Landed, error) {
+	days, err := parseDays([]string{w.Start, w.End, date})
+	if err != nil {
+		return ingest.Landed{}, err
+	}
+	start, end, day := days[0], days[1], days[2]
+	l, err := a.Ingester.DailyStats(ctx, media, start, end, day, runID)
+	if err != nil {
+		return l, classify(err)
+	}
+	a.counted(lake.StreamDailyStats, l)
+	return l, nil
+}
+
+// IngestEvents lands one media's events of one day. It heartbeats after every page with the
+// crawl state and the objects landed, and a retried attempt resumes from there.
+func (a *Activities) IngestEvents(ctx context.Context, media, day, runID string) (ingest.Landed, error) {
+	d, err := parseDay(day)
+	if err != nil {
+		return ingest.Landed{}, err
+	}
+	var resume ingest.EventsProgress
+	if activity.HasHeartbeatDetails(ctx) {
+		if err := activity.GetHeartbeatDetails(ctx, &resume); err != nil {
+			resume = ingest.EventsProgress{} // unreadable details: start the window over
+		}
+	}
+	l, err := a.Ingester.Events(ctx, media, d, runID, resume, func(p ingest.EventsProgress) {
+		activity.RecordHeartbeat(ctx, p)
+	})
+	if err != nil {
+		return l, classify(err)
+	}
+	a.counted(lake.StreamEvents, l)
+	return l, nil
+}
+
+// IngestVisitors lands the visitors seen in the media's events of the window.
+func (a *Activities) IngestVisitors(ctx context.Context, media string, w Window, date, runID string) (ingest.Landed, error) {
+	day, err := parseDay(date)
+	if err != nil {
+		return ingest.Landed{}, err
+	}
+	days, err := parseDays(w.Days)
+	if err != nil {
+		return ingest.Landed{}, err
+	}
+	l, err := a.Ingester.Visitors(ctx, media, days, day, runID)
+	if err != nil {
+		return l, classify(err)
+	}
+	a.counted(lake.StreamVisitors, l)
+	return l, nil
+}
+
+// AdvanceWatermark moves the media's watermark to day, if that is later than where it is.
+func (a *Activities) AdvanceWatermark(ctx context.Context, media, day, runID string) (bool, error) {
+	d, err := parseDay(day)
+	if err != nil {
+		return false, err
+	}
+	moved, err := a.Marks.Advance(ctx, a.key(media), lake.Watermark{Day: d, RunID: runID, UpdatedAt: a.Now().UTC()})
+	return moved, classify(err)
+}
+
+// Transform merges the bronze of the days into silver and recomputes gold for the dates it
+// touched.
+func (a *Activities) Transform(ctx context.Context, days []string, runID string) (lake.TransformReport, error) {
+	list, err := parseDays(days)
+	if err != nil {
+		return lake.TransformReport{}, err
+	}
+	if err := a.Lake.EnsureTables(ctx); err != nil {
+		return lake.TransformReport{}, err
+	}
+	rep, err := a.Lake.Transform(ctx, a.Store, list, runID)
+	return rep, classify(err)
+}
+
+// ExpireSnapshots drops table snapshots older than the retention.
+func (a *Activities) ExpireSnapshots(ctx context.Context) error {
+	return a.Lake.ExpireSnapshots(ctx)
+}
+
+// CheckData reconciles silver with bronze for the days and checks gold; problems fail the
+// activity without retry, so the run reports them.
+func (a *Activities) CheckData(ctx context.Context, days []string) (CheckResult, error) {
+	list, err := parseDays(days)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	rep, err := a.Lake.Check(ctx, a.Store, list)
+	if err != nil {
+		return CheckResult{}, classify(err)
+	}
+	res := CheckResult{BronzeEvents: rep.BronzeEvents, SilverEvents: rep.SilverEvents, FactRows: rep.FactRows}
+	if rep.ProblemsTotal > 0 {
+		return res, temporalCheckFailure(rep)
+	}
+	return res, nil
+}
+
+// CheckResult is what the data checks counted.
+type CheckResult struct {
+	BronzeEvents int `json:"bronze_events"`
+	SilverEvents int `json:"silver_events"`
+	FactRows     int `json:"fact_rows"`
+}
+
+// parseDay reads a date input; a bad one is a caller's bug that no retry fixes.
+func parseDay(s string) (time.Time, error) {
+	d, err := parseDay(s)
+	if err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+func parseDays(list []string) ([]time.Time, error) {
+	out := make([]time.Time, 0, len(list))
+	for _, s := range list {
+		d, err := parseDay(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func temporalCheckFailure(rep lake.CheckReport) error {
+	return temporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("data checks of %v found %d problems, first: %s", rep.Days, rep.ProblemsTotal, strings.Join(rep.Problems, "; ")),
+		"DataCheckFailed", nil)
+}

@@ -1,0 +1,93 @@
+package lake
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+)
+
+// CheckReport is the outcome of the data checks over some days: counts and the problems found.
+type CheckReport struct {
+	Days          []string `json:"days"`
+	BronzeEvents  int      `json:"bronze_events"` // distinct typeable events in bronze
+	SilverEvents  int      `json:"silver_events"`
+	FactRows      int      `json:"fact_rows"`
+	Problems      []string `json:"problems"`
+	ProblemsTotal int      `json:"problems_total"` // Problems lists at most maxProblems
+}
+
+const maxProblems = 20
+
+func (r *CheckReport) problem(format string, args ...any) {
+	r.ProblemsTotal++
+	if len(r.Problems) < maxProblems {
+		r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+	}
+}
+
+// Check reconciles silver with bronze for the days and checks gold's keys and metric ranges:
+// every distinct typeable bronze event is in silver once, each fact grain appears once, and
+// rates and percentages lie in [0, 1], counts and durations are not negative.
+func (l *Lakehouse) Check(ctx context.Context, store Store, days []time.Time) (CheckReport, error) {
+	var rep CheckReport
+	for _, day := range days {
+		d := DayOf(day)
+		rep.Days = append(rep.Days, d.String())
+		bronze, _, err := readEventsDay(ctx, store, d)
+		if err != nil {
+			return rep, err
+		}
+		bronze = latest(bronze, eventsTable.key, eventsTable.version)
+		silver, err := ReadRows[Event](ctx, l, day, day)
+		if err != nil {
+			return rep, err
+		}
+		rep.BronzeEvents += len(bronze)
+		rep.SilverEvents += len(silver)
+		keys := make(map[string]bool, len(silver))
+		for _, e := range silver {
+			if keys[e.EventKey] {
+				rep.problem("silver.events: event_key %s appears more than once on %s", e.EventKey, d)
+			}
+			keys[e.EventKey] = true
+		}
+		for _, e := range bronze {
+			if !keys[e.EventKey] {
+				rep.problem("silver.events: bronze event %s of %s is missing", e.EventKey, d)
+			}
+		}
+
+		daily, err := ReadRows[FactMediaDaily](ctx, l, day, day)
+		if err != nil {
+			return rep, err
+		}
+		rep.FactRows += len(daily)
+		for i, f := range daily {
+			if i > 0 && mediaDailyTable.key(&daily[i-1], &f) == 0 {
+				rep.problem("gold.fact_media_daily: media %s appears twice on %s", f.MediaID, d)
+			}
+			if f.LoadCount < 0 || f.PlayCount < 0 || f.HoursWatched < 0 || !unit(f.PlayRate) {
+				rep.problem("gold.fact_media_daily: media %s on %s is out of range: loads %d plays %d rate %g hours %g",
+					f.MediaID, d, f.LoadCount, f.PlayCount, f.PlayRate, f.HoursWatched)
+			}
+		}
+		engagement, err := ReadRows[FactEngagement](ctx, l, day, day)
+		if err != nil {
+			return rep, err
+		}
+		rep.FactRows += len(engagement)
+		for i, f := range engagement {
+			if i > 0 && engagementTable.key(&engagement[i-1], &f) == 0 {
+				rep.problem("gold.fact_media_engagement: media %s visitor %s appears twice on %s", f.MediaID, f.VisitorID, d)
+			}
+			if f.PlayCount <= 0 || f.TotalWatchTime < 0 || !unit(f.WatchedPercent) || f.PlayRate < 0 || math.IsNaN(f.PlayRate) {
+				rep.problem("gold.fact_media_engagement: media %s visitor %s on %s is out of range", f.MediaID, f.VisitorID, d)
+			}
+		}
+	}
+	return rep, nil
+}
+
+// unit reports a ratio within [0, 1], allowing for rounding.
+func unit(x float64) bool { return x >= 0 && x <= 1+1e-9 }
