@@ -237,9 +237,9 @@ type CheckResult struct {
 
 // parseDay reads a date input; a bad one is a caller's bug that no retry fixes.
 func parseDay(s string) (time.Time, error) {
-	d, err := parseDay(s)
+	d, err := dates.Parse(s)
 	if err != nil {
-		return d, err
+		return d, temporal.NewNonRetryableApplicationError(err.Error(), "BadInput", nil)
 	}
 	return d, nil
 }
