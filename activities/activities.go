@@ -33,15 +33,17 @@ var NonRetryable = []string{ErrTypeRejected, ErrTypeNotFound, ErrTypeStorage}
 
 // Activities are the pipeline's activities, bound to one account's clients and stores.
 type Activities struct {
-	Account   string
-	Ingester  *ingest.Ingester
-	Store     lake.Store
-	Lake      *lake.Lakehouse
-	Marks     lake.Watermarks
-	Policy    lake.WindowPolicy
-	Alerts    *Alerter
-	Now       func() time.Time
-	OnRecords func(stream string, records, rejects int) // metrics hook; may be nil
+	Account  string
+	Ingester *ingest.Ingester
+	Store    lake.Store
+	Lake     *lake.Lakehouse
+	Marks    lake.Watermarks
+	Policy   lake.WindowPolicy
+	Alerts   *Alerter
+	Now      func() time.Time
+	// Metrics hooks; either may be nil.
+	OnRecords   func(stream string, landed ingest.Landed)
+	OnTransform func(lake.TransformReport)
 }
 
 // classify maps errors onto Temporal's retry semantics.
@@ -67,8 +69,33 @@ func classify(err error) error {
 
 func (a *Activities) counted(stream string, l ingest.Landed) {
 	if a.OnRecords != nil {
-		a.OnRecords(stream, l.Records, l.Rejects)
+		a.OnRecords(stream, l)
 	}
+}
+
+// keepAlive heartbeats until stop is called, so that a worker dying in the middle of a long
+// activity is noticed within the heartbeat timeout rather than the start-to-close timeout.
+func keepAlive(ctx context.Context) (stop func()) {
+	interval := activity.GetInfo(ctx).HeartbeatTimeout / 3
+	if interval <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // MediaList is the media snapshot of a run.
@@ -81,6 +108,7 @@ type MediaList struct {
 
 // ListMedias lands the account's media list in bronze and returns the hashed ids.
 func (a *Activities) ListMedias(ctx context.Context, date, runID string) (MediaList, error) {
+	defer keepAlive(ctx)()
 	day, err := parseDay(date)
 	if err != nil {
 		return MediaList{}, err
@@ -127,6 +155,7 @@ func (a *Activities) key(media string) lake.WatermarkKey {
 
 // IngestDailyStats lands one media's by_date rows for the window in the run date's bronze.
 func (a *Activities) IngestDailyStats(ctx context.Context, media string, w Window, date, runID string) (ingest.Landed, error) {
+	defer keepAlive(ctx)()
 	days, err := parseDays([]string{w.Start, w.End, date})
 	if err != nil {
 		return ingest.Landed{}, err
@@ -165,6 +194,7 @@ func (a *Activities) IngestEvents(ctx context.Context, media, day, runID string)
 
 // IngestVisitors lands the visitors seen in the media's events of the window.
 func (a *Activities) IngestVisitors(ctx context.Context, media string, w Window, date, runID string) (ingest.Landed, error) {
+	defer keepAlive(ctx)()
 	day, err := parseDay(date)
 	if err != nil {
 		return ingest.Landed{}, err
@@ -194,6 +224,7 @@ func (a *Activities) AdvanceWatermark(ctx context.Context, media, day, runID str
 // Transform merges the bronze of the days into silver and recomputes gold for the dates it
 // touched.
 func (a *Activities) Transform(ctx context.Context, days []string, runID string) (lake.TransformReport, error) {
+	defer keepAlive(ctx)()
 	list, err := parseDays(days)
 	if err != nil {
 		return lake.TransformReport{}, err
@@ -202,6 +233,9 @@ func (a *Activities) Transform(ctx context.Context, days []string, runID string)
 		return lake.TransformReport{}, err
 	}
 	rep, err := a.Lake.Transform(ctx, a.Store, list, runID)
+	if a.OnTransform != nil {
+		a.OnTransform(rep)
+	}
 	return rep, classify(err)
 }
 
@@ -213,6 +247,7 @@ func (a *Activities) ExpireSnapshots(ctx context.Context) error {
 // CheckData reconciles silver with bronze for the days and checks gold; problems fail the
 // activity without retry, so the run reports them.
 func (a *Activities) CheckData(ctx context.Context, days []string) (CheckResult, error) {
+	defer keepAlive(ctx)()
 	list, err := parseDays(days)
 	if err != nil {
 		return CheckResult{}, err

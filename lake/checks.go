@@ -38,7 +38,7 @@ func (l *Lakehouse) Check(ctx context.Context, store Store, days []time.Time) (C
 		if err != nil {
 			return rep, err
 		}
-		bronze = latest(bronze, eventsTable.key, eventsTable.version)
+		bronze = latest(bronze, eventsTable.key, eventsTable.version, nil)
 		silver, err := ReadRows[Event](ctx, l, day, day)
 		if err != nil {
 			return rep, err

@@ -18,6 +18,7 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/ingest"
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
+	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
@@ -139,104 +140,6 @@ func render(row []any) string {
 	return b.String()
 }
 
-const floatTolerance = 1e-9
-
-// assertMatchesTruth compares silver and gold for days with the simulator's ground truth.
-func assertMatchesTruth(t *testing.T, f *fixture, from, to time.Time) {
-	t.Helper()
-	ctx := context.Background()
-	truth := f.sim.Truth(from, to)
-	require.NotEmpty(t, truth.Events)
-
-	events, err := lake.ReadRows[lake.Event](ctx, f.lh, from, to)
-	require.NoError(t, err)
-	require.Len(t, events, len(truth.Events), "silver.events rows")
-	for i, want := range truth.Events {
-		got := events[i]
-		assert.Equal(t, want.EventKey, got.EventKey)
-		assert.Equal(t, want.MediaID, got.MediaID, want.EventKey)
-		assert.Equal(t, want.VisitorKey, got.VisitorKey, want.EventKey)
-		assert.True(t, want.ReceivedAt.Truncate(time.Microsecond).Equal(got.ReceivedAt), "received_at of %s", want.EventKey)
-		assert.Equal(t, lake.DayOf(want.ReceivedAt), got.Date, want.EventKey)
-		assert.Equal(t, want.PercentViewed, got.PercentViewed, want.EventKey)
-		assert.Equal(t, []string{want.EmbedURL, want.IP, want.Country, want.Region, want.City},
-			[]string{got.EmbedURL, got.IP, got.Country, got.Region, got.City}, want.EventKey)
-	}
-
-	quarantined, err := lake.ReadRows[lake.Quarantined](ctx, f.lh, from, to)
-	require.NoError(t, err)
-	n := 0
-	for _, q := range quarantined {
-		if q.Stream == lake.StreamEvents {
-			n++
-			assert.Contains(t, q.Reason, "event_key")
-			assert.NotEmpty(t, q.Raw)
-		}
-	}
-	assert.Equal(t, truth.Quarantined, n, "quarantined events")
-
-	stats, err := lake.ReadRows[lake.DailyStat](ctx, f.lh, from, to)
-	require.NoError(t, err)
-	require.Len(t, stats, len(truth.Daily), "silver.media_daily_stats rows")
-	wantStats := slices.Clone(truth.Daily)
-	slices.SortFunc(wantStats, func(a, b wistiasim.DailyStat) int {
-		return strings.Compare(a.MediaID+dates.Format(a.Date), b.MediaID+dates.Format(b.Date))
-	})
-	for i, want := range wantStats {
-		got := stats[i]
-		assert.Equal(t, []any{want.MediaID, lake.DayOf(want.Date), want.Loads, want.Plays},
-			[]any{got.MediaID, got.Date, got.LoadCount, got.PlayCount})
-		assert.InDelta(t, want.HoursWatched, got.HoursWatched, floatTolerance)
-	}
-
-	dims, err := lake.ReadRows[lake.DimMedia](ctx, f.lh, time.Time{}, time.Time{})
-	require.NoError(t, err)
-	require.Len(t, dims, len(truth.Medias), "gold.dim_media rows")
-	wantMedias := slices.Clone(truth.Medias)
-	slices.SortFunc(wantMedias, func(a, b wistiasim.TruthMedia) int { return strings.Compare(a.HashedID, b.HashedID) })
-	for i, want := range wantMedias {
-		got := dims[i]
-		assert.Equal(t, []any{want.HashedID, want.Name, want.URL, want.Channel, want.Project},
-			[]any{got.MediaID, got.Title, got.URL, got.Channel, got.Project})
-		assert.True(t, want.Created.Truncate(time.Microsecond).Equal(got.CreatedAt), "created_at of %s", want.HashedID)
-	}
-
-	visitors, err := lake.ReadRows[lake.DimVisitor](ctx, f.lh, time.Time{}, time.Time{})
-	require.NoError(t, err)
-	require.Len(t, visitors, len(truth.Visitors), "gold.dim_visitor rows")
-	for i, want := range truth.Visitors {
-		assert.Equal(t, []string{want.VisitorKey, want.IP, want.Country},
-			[]string{visitors[i].VisitorID, visitors[i].IPAddress, visitors[i].Country})
-	}
-
-	daily, err := lake.ReadRows[lake.FactMediaDaily](ctx, f.lh, from, to)
-	require.NoError(t, err)
-	require.Len(t, daily, len(truth.MediaDaily), "gold.fact_media_daily rows")
-	wantDaily := slices.Clone(truth.MediaDaily)
-	slices.SortFunc(wantDaily, func(a, b wistiasim.FactMediaDaily) int {
-		return strings.Compare(a.MediaID+dates.Format(a.Date), b.MediaID+dates.Format(b.Date))
-	})
-	for i, want := range wantDaily {
-		got := daily[i]
-		assert.Equal(t, []any{want.MediaID, lake.DayOf(want.Date), want.Loads, want.Plays},
-			[]any{got.MediaID, got.Date, got.LoadCount, got.PlayCount})
-		assert.InDelta(t, want.PlayRate, got.PlayRate, floatTolerance)
-		assert.InDelta(t, want.HoursWatched, got.HoursWatched, floatTolerance)
-	}
-
-	engagement, err := lake.ReadRows[lake.FactEngagement](ctx, f.lh, from, to)
-	require.NoError(t, err)
-	require.Len(t, engagement, len(truth.Engagement), "gold.fact_media_engagement rows")
-	for i, want := range truth.Engagement {
-		got := engagement[i]
-		assert.Equal(t, []any{want.MediaID, want.VisitorKey, lake.DayOf(want.Date), want.Plays},
-			[]any{got.MediaID, got.VisitorID, got.Date, got.PlayCount})
-		assert.InEpsilon(t, want.TotalWatchTime+1, got.TotalWatchTime+1, floatTolerance)
-		assert.InDelta(t, want.WatchedPercent, got.WatchedPercent, floatTolerance)
-		assert.InDelta(t, want.PlayRate, got.PlayRate, floatTolerance)
-	}
-}
-
 var simOptions = wistiasim.Options{
 	Seed: 44, Medias: 10, Visitors: 150, MeanEventsPerDay: 25,
 	LateShare: 0.15, LateDays: 2, QuirkShare: 0.1, CorruptShare: 0.02, DuplicateShare: 0.05,
@@ -265,7 +168,7 @@ func testGroundTruthAndRerun(t *testing.T, warehouse string) {
 	f.land(t, "run-1", days)
 	rep, err := f.lh.Transform(ctx, f.store, days, "run-1")
 	require.NoError(t, err)
-	assertMatchesTruth(t, f, days[0], days[len(days)-1])
+	truthcheck.AssertLakehouse(t, f.lh, f.sim.Truth(days[0], days[len(days)-1]))
 	assert.Positive(t, rep.Quarantined[lake.StreamEvents])
 
 	before := f.snapshot(t)
@@ -281,6 +184,13 @@ func testGroundTruthAndRerun(t *testing.T, warehouse string) {
 		}
 	}
 	assert.Equal(t, rep.Events, rep2.Events)
+
+	// The same days landed again by another run: unchanged records keep their rows exactly.
+	f.clock = f.clock.Add(time.Minute)
+	f.land(t, "run-2", days)
+	_, err = f.lh.Transform(ctx, f.store, days, "run-2")
+	require.NoError(t, err)
+	assert.Equal(t, before, f.snapshot(t), "re-landing unchanged data changes no row")
 }
 
 // files lists each table's data files by partition.
@@ -387,7 +297,7 @@ func testRacingMerges(t *testing.T, warehouse string) {
 		touched = append(touched, dates.Format(day))
 	}
 	require.NoError(t, f.lh.RecomputeGold(ctx, touched, "run-1", &lake.TransformReport{}))
-	assertMatchesTruth(t, f, days[0], days[len(days)-1])
+	truthcheck.AssertLakehouse(t, f.lh, f.sim.Truth(days[0], days[len(days)-1]))
 }
 
 func fmtAny(v any) string {

@@ -144,7 +144,7 @@ func mergeOnce[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], parts [
 				}
 				rows = append(old, rows...)
 			}
-			rows = latest(rows, t.key, t.version)
+			rows = latest(rows, t.key, t.version, t.same)
 			rowsWrites += int64(len(rows))
 			for chunk := range slices.Chunk(rows, batchRows) {
 				for i := range chunk {
@@ -190,8 +190,9 @@ func mergeOnce[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], parts [
 }
 
 // latest sorts rows by key and keeps the greatest version of each key; on equal versions the
-// row later in rows wins, so existing rows (placed first) yield to identical incoming ones.
-func latest[R any](rows []R, key, version func(a, b *R) int) []R {
+// row later in rows wins. A newer version whose content equals the one it follows (same, when
+// not nil) does not replace it: unchanged data landed again keeps its first lineage.
+func latest[R any](rows []R, key, version func(a, b *R) int, same func(a, b *R) bool) []R {
 	slices.SortStableFunc(rows, func(a, b R) int {
 		if c := key(&a, &b); c != 0 {
 			return c
@@ -200,8 +201,11 @@ func latest[R any](rows []R, key, version func(a, b *R) int) []R {
 	})
 	out := rows[:0]
 	for i := range rows {
-		if i+1 < len(rows) && key(&rows[i], &rows[i+1]) == 0 {
-			continue // a later version of the same key follows
+		if len(out) > 0 && key(&out[len(out)-1], &rows[i]) == 0 {
+			if same == nil || !same(&out[len(out)-1], &rows[i]) {
+				out[len(out)-1] = rows[i]
+			}
+			continue
 		}
 		out = append(out, rows[i])
 	}

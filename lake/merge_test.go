@@ -51,7 +51,7 @@ func TestLatestKeepsTheNewestVersionOfEachKey(t *testing.T) {
 		{MediaID: "c", Date: 1, LoadCount: 6, lineage: lineage{IngestedAt: t0, Source: "z"}}, // later source wins the tie
 		{MediaID: "c", Date: 1, LoadCount: 7, lineage: lineage{IngestedAt: t0, Source: "a"}},
 	}
-	got := latest(rows, dailyStatsTable.key, dailyStatsTable.version)
+	got := latest(rows, dailyStatsTable.key, dailyStatsTable.version, nil)
 	var loads []int64
 	for _, r := range got {
 		loads = append(loads, r.LoadCount)

@@ -3,6 +3,8 @@ package lake
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -56,12 +58,19 @@ func bronzeLines(ctx context.Context, store Store, stream string, day time.Time,
 	return nil
 }
 
-// quarantine makes the quarantine row of a bronze line.
+// quarantine makes the quarantine row of a bronze line: the API record as it came (the bronze
+// metadata is in the lineage columns) keyed by its content, so the same record landed by
+// another run is the same row.
 func quarantine(stream string, day Day, line Line, lin lineage, reason string) Quarantined {
 	if lin.Source == "" {
 		lin.Source = line.Key + "#" + strconv.Itoa(line.Number)
 	}
-	return Quarantined{Stream: stream, Date: day, Reason: reason, Raw: string(line.Bytes), lineage: lin}
+	record := bytes.Clone(line.Bytes)
+	for _, k := range []string{"_run_id", "_ingested_at", "_source", "_page"} {
+		record = jsonparser.Delete(record, k)
+	}
+	sum := sha256.Sum256([]byte(stream + "\x00" + day.String() + "\x00" + string(record)))
+	return Quarantined{RecordKey: hex.EncodeToString(sum[:]), Stream: stream, Date: day, Reason: reason, Raw: string(record), lineage: lin}
 }
 
 // eventPaths are the fields silver.events takes from a bronze event line, in eventField order.

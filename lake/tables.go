@@ -38,8 +38,12 @@ type tableDef[R any] struct {
 	key func(a, b *R) int
 	// version orders the versions of one key; the greatest wins. Ties keep the row read last.
 	version func(a, b *R) int
-	bucket  func(any) iceberg.Optional[int32]
-	partOf  func(r *R) int32
+	// same reports two versions with equal content apart from their bronze lineage: the older
+	// one is kept, so re-landing unchanged data leaves the rows exactly as they were. Nil for
+	// tables without lineage.
+	same   func(a, b *R) bool
+	bucket func(any) iceberg.Optional[int32]
+	partOf func(r *R) int32
 }
 
 func newTable[R any](layer Layer, name string, cols []column[R], partCol string, bucketed bool,
@@ -62,6 +66,15 @@ func (t *tableDef[R]) transform() iceberg.Transform {
 		return iceberg.BucketTransform{NumBuckets: entityBuckets}
 	}
 	return iceberg.IdentityTransform{}
+}
+
+// sameExceptLineage compares two rows ignoring their lineage.
+func sameExceptLineage[R comparable](lin func(*R) *lineage) func(a, b *R) bool {
+	return func(a, b *R) bool {
+		x, y := *a, *b
+		*lin(&x), *lin(&y) = lineage{}, lineage{}
+		return x == y
+	}
 }
 
 // lineage is the bronze provenance every silver row carries.
@@ -214,20 +227,22 @@ var visitorsTable = newTable(Silver, "visitors", append([]column[Visitor]{
 
 // Quarantined is one bronze line that could not be typed (silver.quarantine).
 type Quarantined struct {
-	Stream string
-	Date   Day // the bronze dt= day
-	Reason string
-	Raw    string
+	RecordKey string // sha256 of the stream, day and the API record without bronze metadata
+	Stream    string
+	Date      Day // the bronze dt= day
+	Reason    string
+	Raw       string
 	lineage
 }
 
 var quarantineTable = newTable(Silver, "quarantine", append([]column[Quarantined]{
+	strCol("record_key", true, "sha256 of stream, day and the API record: the same record landed again is one row", func(r *Quarantined) *string { return &r.RecordKey }),
 	strCol("stream", true, "bronze stream", func(r *Quarantined) *string { return &r.Stream }),
 	dateCol("date", true, "bronze dt= day", func(r *Quarantined) *Day { return &r.Date }),
 	strCol("reason", true, "why the line could not be typed", func(r *Quarantined) *string { return &r.Reason }),
-	strCol("raw", true, "the bronze line as landed", func(r *Quarantined) *string { return &r.Raw }),
+	strCol("raw", true, "the API record as it came, without bronze metadata", func(r *Quarantined) *string { return &r.Raw }),
 }, lineageCols(func(r *Quarantined) *lineage { return &r.lineage })...), "date", false,
-	func(a, b *Quarantined) int { return strings.Compare(a.Source, b.Source) },
+	func(a, b *Quarantined) int { return strings.Compare(a.RecordKey, b.RecordKey) },
 	func(a, b *Quarantined) int { return newerLine(&a.lineage, &b.lineage) },
 	nil, func(r *Quarantined) Day { return r.Date })
 
@@ -325,3 +340,11 @@ var mediaDailyTable = newTable(Gold, "fact_media_daily", []column[FactMediaDaily
 	},
 	func(a, b *FactMediaDaily) int { return 0 },
 	nil, func(r *FactMediaDaily) Day { return r.Date })
+
+func init() {
+	eventsTable.same = sameExceptLineage(func(r *Event) *lineage { return &r.lineage })
+	mediaTable.same = sameExceptLineage(func(r *Media) *lineage { return &r.lineage })
+	dailyStatsTable.same = sameExceptLineage(func(r *DailyStat) *lineage { return &r.lineage })
+	visitorsTable.same = sameExceptLineage(func(r *Visitor) *lineage { return &r.lineage })
+	quarantineTable.same = sameExceptLineage(func(r *Quarantined) *lineage { return &r.lineage })
+}

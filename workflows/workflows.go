@@ -57,6 +57,15 @@ type Options struct {
 	// server's GetContinueAsNewSuggested; 0 means only the server decides.
 	ChildrenPerRun int  `json:"children_per_run"`
 	SkipTransform  bool `json:"skip_transform"` // backfills transform once, at the end
+	// HeartbeatTimeout is how soon a dead worker's activity is retried elsewhere; default 1m.
+	HeartbeatTimeout time.Duration `json:"heartbeat_timeout,omitempty"`
+}
+
+func (o Options) heartbeat() time.Duration {
+	if o.HeartbeatTimeout > 0 {
+		return o.HeartbeatTimeout
+	}
+	return time.Minute
 }
 
 // DailyRunInput starts a day's run. Date is the logical date (YYYY-MM-DD); left empty, it is
@@ -108,15 +117,16 @@ func wistiaCalls(ctx workflow.Context, heartbeat time.Duration) workflow.Context
 
 func storageCalls(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 2 * time.Minute,
+		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
 			MaximumInterval: time.Minute, MaximumAttempts: 10, NonRetryableErrorTypes: activities.NonRetryable},
 	})
 }
 
-func transformCalls(ctx workflow.Context) workflow.Context {
+func transformCalls(ctx workflow.Context, heartbeat time.Duration) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 2 * time.Hour,
+		HeartbeatTimeout:    heartbeat,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 30 * time.Second, BackoffCoefficient: 2,
 			MaximumInterval: 10 * time.Minute, MaximumAttempts: 5,
 			NonRetryableErrorTypes: append(slices.Clone(activities.NonRetryable), "DataCheckFailed", "BadInput")},
@@ -155,7 +165,7 @@ func DailyRunWorkflow(ctx workflow.Context, in DailyRunInput) (DailyRunResult, e
 	if in.Medias == nil {
 		progress.Phase = PhaseMedias
 		var list activities.MediaList
-		if err := workflow.ExecuteActivity(wistiaCalls(ctx, 0), a.ListMedias, date, in.RunID).Get(ctx, &list); err != nil {
+		if err := workflow.ExecuteActivity(wistiaCalls(ctx, in.Options.heartbeat()), a.ListMedias, date, in.RunID).Get(ctx, &list); err != nil {
 			return fail(PhaseMedias, err)
 		}
 		in.Medias = list.Medias
@@ -181,14 +191,14 @@ func DailyRunWorkflow(ctx workflow.Context, in DailyRunInput) (DailyRunResult, e
 	if !in.Options.SkipTransform && len(in.Days) > 0 {
 		progress.Phase = PhaseTransform
 		var rep lake.TransformReport
-		if err := workflow.ExecuteActivity(transformCalls(ctx), a.Transform, in.Days, in.RunID).Get(ctx, &rep); err != nil {
+		if err := workflow.ExecuteActivity(transformCalls(ctx, in.Options.heartbeat()), a.Transform, in.Days, in.RunID).Get(ctx, &rep); err != nil {
 			return fail(PhaseTransform, err)
 		}
 		for _, n := range rep.Quarantined {
 			progress.Quarantined += n
 		}
 		progress.Phase = PhaseChecks
-		if err := workflow.ExecuteActivity(transformCalls(ctx), a.CheckData, in.Days).Get(ctx, nil); err != nil {
+		if err := workflow.ExecuteActivity(transformCalls(ctx, in.Options.heartbeat()), a.CheckData, in.Days).Get(ctx, nil); err != nil {
 			return fail(PhaseChecks, err)
 		}
 	}
@@ -227,7 +237,7 @@ func fanOut(ctx workflow.Context, in DailyRunInput, progress *Progress) ([]strin
 			WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 			ParentClosePolicy:     enums.PARENT_CLOSE_POLICY_TERMINATE,
 		})
-		fut := workflow.ExecuteChildWorkflow(cctx, MediaIngestWorkflow, MediaIngestInput{Media: media, Date: in.Date, RunID: in.RunID})
+		fut := workflow.ExecuteChildWorkflow(cctx, MediaIngestWorkflow, MediaIngestInput{Media: media, Date: in.Date, RunID: in.RunID, HeartbeatTimeout: in.Options.HeartbeatTimeout})
 		workflow.Go(ctx, func(gctx workflow.Context) {
 			defer func() { inFlight-- }()
 			var res MediaIngestResult
@@ -277,9 +287,10 @@ func notify(ctx workflow.Context, al activities.Alert) {
 
 // MediaIngestInput names one media's ingest for a date.
 type MediaIngestInput struct {
-	Media string `json:"media"`
-	Date  string `json:"date"`
-	RunID string `json:"run_id"`
+	Media            string        `json:"media"`
+	Date             string        `json:"date"`
+	RunID            string        `json:"run_id"`
+	HeartbeatTimeout time.Duration `json:"heartbeat_timeout,omitempty"`
 }
 
 // MediaIngestResult is what one media's ingest landed.
@@ -306,7 +317,7 @@ func MediaIngestWorkflow(ctx workflow.Context, in MediaIngestInput) (MediaIngest
 	if len(w.Days) == 0 {
 		return res, nil
 	}
-	api := wistiaCalls(ctx, 0)
+	api := wistiaCalls(ctx, Options{HeartbeatTimeout: in.HeartbeatTimeout}.heartbeat())
 	var stats ingest.Landed
 	if err := workflow.ExecuteActivity(api, a.IngestDailyStats, in.Media, w, in.Date, in.RunID).Get(ctx, &stats); err != nil {
 		if isNotFound(err) {
@@ -318,12 +329,11 @@ func MediaIngestWorkflow(ctx workflow.Context, in MediaIngestInput) (MediaIngest
 	}
 	res.add(stats)
 
-	paging := wistiaCalls(ctx, 2*time.Minute)
 	lastComplete := ""
 	broken := false
 	for _, day := range w.Days {
 		var ev ingest.Landed
-		if err := workflow.ExecuteActivity(paging, a.IngestEvents, in.Media, day, in.RunID).Get(ctx, &ev); err != nil {
+		if err := workflow.ExecuteActivity(api, a.IngestEvents, in.Media, day, in.RunID).Get(ctx, &ev); err != nil {
 			if isNotFound(err) {
 				res.Skipped = true
 				return res, nil
@@ -445,11 +455,11 @@ func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (BackfillProgress,
 	}
 	if len(touched) > 0 {
 		progress.Phase = PhaseTransform
-		if err := workflow.ExecuteActivity(transformCalls(ctx), a.Transform, touched, runID).Get(ctx, nil); err != nil {
+		if err := workflow.ExecuteActivity(transformCalls(ctx, in.Options.heartbeat()), a.Transform, touched, runID).Get(ctx, nil); err != nil {
 			return fail(PhaseTransform, err)
 		}
 		progress.Phase = PhaseChecks
-		if err := workflow.ExecuteActivity(transformCalls(ctx), a.CheckData, touched).Get(ctx, nil); err != nil {
+		if err := workflow.ExecuteActivity(transformCalls(ctx, in.Options.heartbeat()), a.CheckData, touched).Get(ctx, nil); err != nil {
 			return fail(PhaseChecks, err)
 		}
 	}

@@ -31,10 +31,11 @@ type Landed struct {
 	Rejects  int    `json:"rejects"` // records the client could not type (kept in bronze)
 	Complete bool   `json:"complete"`
 	Requests int    `json:"requests"` // API pages read (retries of one page count once)
+	Bytes    int64  `json:"bytes"`    // bronze bytes of the window
 }
 
 func landed(w lake.Window, m lake.Manifest, rejects, requests int) Landed {
-	return Landed{Manifest: w.ManifestKey(), Records: m.Records, Rejects: rejects, Complete: m.Complete, Requests: requests}
+	return Landed{Manifest: w.ManifestKey(), Records: m.Records, Rejects: rejects, Complete: m.Complete, Requests: requests, Bytes: m.Bytes}
 }
 
 // Medias lands the account's media list for day and returns the media hashed ids in API order.

@@ -73,7 +73,25 @@ type Server struct {
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
-	logs *bytes.Buffer
+	logs *lockedBuffer
+}
+
+// lockedBuffer collects a process's output while tests may read it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func startServer(t testing.TB, addr string, env []string, args ...string) *Server {
@@ -89,7 +107,7 @@ func (s *Server) Start() {
 	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.logs = &bytes.Buffer{}
+	s.logs = &lockedBuffer{}
 	cmd := exec.Command(s.args[0], s.args[1:]...)
 	cmd.Env = append(os.Environ(), s.env...)
 	cmd.Stdout, cmd.Stderr = s.logs, s.logs
@@ -162,4 +180,67 @@ func StartDynamoDB(t testing.TB) *DynamoDB {
 	d := &DynamoDB{Endpoint: "http://" + addr}
 	d.Server = startServer(t, addr, nil, Tool(t, "dynalite"), "--host", "127.0.0.1", "--port", strconv.Itoa(port))
 	return d
+}
+
+// Temporal is a Temporal dev server (the temporal CLI's start-dev), in memory, with the
+// pipeline's search attribute registered.
+type Temporal struct {
+	*Server
+	Address   string // gRPC host:port
+	UI        string // Web UI base URL
+	Namespace string
+	CLI       string // the temporal binary, for tests that drive the CLI
+}
+
+// StartTemporal starts a dev server on free ports and waits until its namespace answers.
+func StartTemporal(t testing.TB) *Temporal {
+	t.Helper()
+	port, uiPort := FreePort(t), FreePort(t)
+	cli := Tool(t, "temporal")
+	tp := &Temporal{Address: fmt.Sprintf("127.0.0.1:%d", port), UI: fmt.Sprintf("http://127.0.0.1:%d", uiPort), Namespace: "default", CLI: cli}
+	tp.Server = startServer(t, tp.Address, nil, cli, "server", "start-dev", "--ip", "127.0.0.1",
+		"--port", strconv.Itoa(port), "--ui-port", strconv.Itoa(uiPort), "--http-port", strconv.Itoa(FreePort(t)),
+		"--metrics-port", strconv.Itoa(FreePort(t)), "--namespace", tp.Namespace,
+		"--search-attribute", "WistiaDate=Keyword", "--log-level", "error")
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out, err := exec.Command(cli, "operator", "namespace", "describe", "--namespace", tp.Namespace, "--address", tp.Address).CombinedOutput()
+		if err == nil {
+			return tp
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("temporal dev server not ready: %v\n%s", err, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Build compiles a package of this module (for example "./worker") into a temporary folder.
+func Build(t testing.TB, pkg string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = moduleRoot(t)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return out
+}
+
+// StartProcess runs a binary with extra environment until the test ends; it is ready when it
+// listens on addr (for example its metrics endpoint). Stop kills it with SIGKILL.
+func StartProcess(t testing.TB, addr string, env []string, args ...string) *Server {
+	t.Helper()
+	return startServer(t, addr, env, args...)
+}
+
+// Logs returns what the process printed so far.
+func (s *Server) Logs() string {
+	s.mu.Lock()
+	logs := s.logs
+	s.mu.Unlock()
+	if logs == nil {
+		return ""
+	}
+	return logs.String()
 }

@@ -1,0 +1,283 @@
+// Package app wires the pipeline's parts from configuration: the Temporal client, the
+// activities with their Wistia client and stores, and the worker. The worker and starter
+// binaries and the demo all start here.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/marketing-data/wistia-pipeline/activities"
+	"github.com/marketing-data/wistia-pipeline/internal/config"
+	"github.com/marketing-data/wistia-pipeline/internal/ingest"
+	"github.com/marketing-data/wistia-pipeline/internal/metrics"
+	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/wistia"
+	"github.com/marketing-data/wistia-pipeline/workflows"
+)
+
+// TemporalConfig is how to reach Temporal.
+type TemporalConfig struct {
+	Address   string        `envconfig:"TEMPORAL_ADDRESS" default:"localhost:7233"`
+	Namespace string        `envconfig:"TEMPORAL_NAMESPACE" default:"default"`
+	TaskQueue string        `envconfig:"TEMPORAL_TASK_QUEUE" default:"wistia-pipeline"`
+	APIKey    config.Secret `envconfig:"TEMPORAL_API_KEY"` // Temporal Cloud API key; implies TLS
+	TLS       bool          `envconfig:"TEMPORAL_TLS" default:"false"`
+	TLSCert   string        `envconfig:"TEMPORAL_TLS_CERT"` // client certificate (mTLS), PEM file
+	TLSKey    string        `envconfig:"TEMPORAL_TLS_KEY"`
+}
+
+// Validate reports every bad value.
+func (c TemporalConfig) Validate() []error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Address); err != nil {
+		errs = append(errs, config.Invalid("TEMPORAL_ADDRESS", c.Address, "host:port"))
+	}
+	if c.Namespace == "" {
+		errs = append(errs, config.Invalid("TEMPORAL_NAMESPACE", c.Namespace, "a namespace name"))
+	}
+	if c.TaskQueue == "" {
+		errs = append(errs, config.Invalid("TEMPORAL_TASK_QUEUE", c.TaskQueue, "a task queue name"))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, config.Invalid("TEMPORAL_TLS_KEY", c.TLSKey, "set together with TEMPORAL_TLS_CERT"))
+	}
+	return errs
+}
+
+// Dial connects to Temporal, failing fast when it cannot be reached.
+func (c TemporalConfig) Dial(ctx context.Context, logger *slog.Logger, handler client.MetricsHandler) (client.Client, error) {
+	opts := client.Options{HostPort: c.Address, Namespace: c.Namespace, Logger: log.NewStructuredLogger(logger), MetricsHandler: handler}
+	if c.TLS || c.APIKey.IsSet() || c.TLSCert != "" {
+		tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		if c.TLSCert != "" {
+			cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+			if err != nil {
+				return nil, fmt.Errorf("TEMPORAL_TLS_CERT/KEY: %w", err)
+			}
+			tlsCfg.Certificates = []tls.Certificate{cert}
+		}
+		opts.ConnectionOptions.TLS = tlsCfg
+	}
+	if c.APIKey.IsSet() {
+		opts.Credentials = client.NewAPIKeyStaticCredentials(c.APIKey.Reveal())
+	}
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cl, err := client.DialContext(dctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach Temporal at %s (namespace %s): %w", c.Address, c.Namespace, err)
+	}
+	return cl, nil
+}
+
+// WorkerConfig tunes the worker process.
+type WorkerConfig struct {
+	MaxConcurrency      int    `envconfig:"MAX_CONCURRENCY" default:"20"`             // media ingests in flight per run
+	ActivityConcurrency int    `envconfig:"WORKER_ACTIVITY_CONCURRENCY" default:"16"` // activities at once in this worker
+	MetricsAddr         string `envconfig:"METRICS_ADDR" default:"127.0.0.1:9464"`    // empty disables /metrics
+	LogLevel            string `envconfig:"LOG_LEVEL" default:"info"`
+}
+
+// Validate reports every bad value.
+func (c WorkerConfig) Validate() []error {
+	var errs []error
+	if c.MaxConcurrency < 1 || c.MaxConcurrency > 2000 {
+		errs = append(errs, config.Invalid("MAX_CONCURRENCY", c.MaxConcurrency, "1 to 2000 (Temporal allows 2,000 pending children)"))
+	}
+	if c.ActivityConcurrency < 1 {
+		errs = append(errs, config.Invalid("WORKER_ACTIVITY_CONCURRENCY", c.ActivityConcurrency, "1 or more"))
+	}
+	if _, _, err := net.SplitHostPort(c.MetricsAddr); c.MetricsAddr != "" && err != nil {
+		errs = append(errs, config.Invalid("METRICS_ADDR", c.MetricsAddr, "host:port, or empty to disable"))
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		errs = append(errs, config.Invalid("LOG_LEVEL", c.LogLevel, "debug, info, warn or error"))
+	}
+	return errs
+}
+
+// Config is everything the worker reads from the environment.
+type Config struct {
+	Temporal TemporalConfig
+	Worker   WorkerConfig
+	Wistia   wistia.Config
+	Lake     lake.Config
+	Alerts   activities.AlertConfig
+}
+
+// LoadConfig reads and validates the worker's configuration.
+func LoadConfig() (Config, error) {
+	var c Config
+	err := config.Load(&c.Temporal, &c.Worker, &c.Wistia, &c.Lake, &c.Alerts)
+	return c, err
+}
+
+// Logger is the JSON logger at the configured level.
+func (c WorkerConfig) Logger() *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.LogLevel))
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+}
+
+// Options are the workflow options a run is started with.
+func (c Config) Options() workflows.Options {
+	return workflows.Options{Account: c.Lake.Account, MaxConcurrency: c.Worker.MaxConcurrency}
+}
+
+// Resources are the opened clients and stores behind the activities.
+type Resources struct {
+	Activities *activities.Activities
+	Lake       *lake.Lakehouse
+	Store      lake.Store
+	Client     *wistia.Client
+	closers    []func() error
+}
+
+// Close releases the stores.
+func (r *Resources) Close() error {
+	var errs []error
+	for _, c := range r.closers {
+		errs = append(errs, c())
+	}
+	return errors.Join(errs...)
+}
+
+// Open builds the activities' dependencies from configuration.
+func Open(ctx context.Context, c Config, pm *metrics.Pipeline) (*Resources, error) {
+	if !c.Wistia.APIToken.IsSet() {
+		return nil, errors.New("WISTIA_API_TOKEN is not set")
+	}
+	r := &Resources{}
+	wc, err := wistia.New(c.Wistia)
+	if err != nil {
+		return nil, err
+	}
+	r.Client = wc
+	if r.Store, err = c.Lake.OpenStore(ctx); err != nil {
+		return nil, err
+	}
+	marks, err := c.Lake.OpenWatermarks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.closers = append(r.closers, marks.Close)
+	if r.Lake, err = c.Lake.OpenLakehouse(ctx); err != nil {
+		r.Close()
+		return nil, err
+	}
+	r.closers = append(r.closers, r.Lake.Close)
+	if err := r.Lake.EnsureTables(ctx); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("create tables: %w", err)
+	}
+	var snsClient *sns.Client
+	if c.Alerts.SNSTopicARN != "" {
+		awsCfg, err := c.Lake.AWS(ctx)
+		if err != nil {
+			r.Close()
+			return nil, err
+		}
+		snsClient = sns.NewFromConfig(awsCfg)
+	}
+	r.Activities = &activities.Activities{
+		Account:  c.Lake.Account,
+		Ingester: &ingest.Ingester{Client: wc, Store: r.Store, Now: time.Now},
+		Store:    r.Store, Lake: r.Lake, Marks: marks, Policy: c.Lake.WindowPolicy(),
+		Alerts: activities.NewAlerter(c.Alerts, c.Temporal.Namespace, snsClient),
+		Now:    time.Now,
+	}
+	if pm != nil {
+		r.Activities.OnRecords = func(stream string, l ingest.Landed) {
+			pm.Requests.WithLabelValues(stream).Add(float64(l.Requests))
+			pm.Records.WithLabelValues(stream).Add(float64(l.Records))
+			pm.Rejects.WithLabelValues(stream).Add(float64(l.Rejects))
+			pm.Bytes.Add(float64(l.Bytes))
+		}
+		r.Activities.OnTransform = func(rep lake.TransformReport) {
+			for stream, n := range rep.Quarantined {
+				pm.Quarantined.WithLabelValues(stream).Add(float64(n))
+			}
+			for _, m := range rep.Merges {
+				pm.MergeDuration.WithLabelValues(m.Table).Observe(m.Duration.Seconds())
+			}
+		}
+	}
+	return r, nil
+}
+
+// Register adds the workflows and activities to a worker.
+func Register(w worker.Registry, acts *activities.Activities) {
+	w.RegisterWorkflowWithOptions(workflows.DailyRunWorkflow, workflow.RegisterOptions{Name: "DailyRunWorkflow"})
+	w.RegisterWorkflowWithOptions(workflows.MediaIngestWorkflow, workflow.RegisterOptions{Name: "MediaIngestWorkflow"})
+	w.RegisterWorkflowWithOptions(workflows.BackfillWorkflow, workflow.RegisterOptions{Name: "BackfillWorkflow"})
+	w.RegisterActivity(acts)
+}
+
+// RunWorker serves the task queue until ctx is cancelled, then stops gracefully: activities
+// in flight get WorkerStopTimeout to finish, and Temporal retries the others elsewhere.
+func RunWorker(ctx context.Context, c Config, logger *slog.Logger) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	pm := metrics.NewPipeline(reg)
+	tc, err := c.Temporal.Dial(ctx, logger, metrics.NewSDKHandler(reg))
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	res, err := Open(ctx, c, pm)
+	if err != nil {
+		return err
+	}
+	defer res.Close()
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "wistia", Name: "http_requests_total", Help: "HTTP requests sent to Wistia, retries included."},
+			func() float64 { return float64(res.Client.Stats().Requests) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "wistia", Name: "retries_total", Help: "Wistia requests retried."},
+			func() float64 { return float64(res.Client.Stats().Retries) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "wistia", Name: "rate_limited_total", Help: "429 (and 503 with Retry-After) answers from Wistia."},
+			func() float64 { return float64(res.Client.Stats().RateLimited) }),
+	)
+	if c.Worker.MetricsAddr != "" {
+		ln, err := net.Listen("tcp", c.Worker.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("METRICS_ADDR %s: %w", c.Worker.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		logger.Info("metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	}
+	w := worker.New(tc, c.Temporal.TaskQueue, worker.Options{
+		MaxConcurrentActivityExecutionSize: c.Worker.ActivityConcurrency,
+		WorkerStopTimeout:                  30 * time.Second,
+	})
+	Register(w, res.Activities)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	logger.Info("worker started", "task_queue", c.Temporal.TaskQueue, "namespace", c.Temporal.Namespace, "temporal", c.Temporal.Address)
+	<-ctx.Done()
+	logger.Info("stopping worker")
+	w.Stop()
+	return nil
+}
