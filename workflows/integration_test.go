@@ -1,19 +1,24 @@
 package workflows_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
+	"github.com/marketing-data/wistia-pipeline/internal/app"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
@@ -180,4 +185,84 @@ func recordHistories(t *testing.T, s *stack, parentID string) {
 func execCLI(s *stack, args ...string) ([]byte, error) {
 	cmd := testenvCommand(s.tp.CLI, append(args, "--address", s.tp.Address)...)
 	return cmd.CombinedOutput()
+}
+
+// starter runs the operator CLI in this process with the stack's environment.
+func (s *stack) starter(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	for _, kv := range s.env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	var out, errOut bytes.Buffer
+	code := app.Starter(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestScheduleBackfillIngestsExactlyThoseDays(t *testing.T) {
+	s := newStack(t, wistiasim.Options{Seed: 3, Medias: 3, Visitors: 30, MeanEventsPerDay: 4})
+	s.env = append(s.env, "INGEST_FIRST_DAY=2026-11-15") // the last setting wins
+	s.startWorker(t)
+	code, out, errOut := s.starter(t, "schedule", "create")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "schedule wistia-daily created")
+	code, out, _ = s.starter(t, "schedule", "describe")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "fires: hour 2 minute 0 (UTC)")
+
+	// Three scheduled times: the 16th, 17th and 18th at 02:00 UTC ingest the 15th to the 17th.
+	b, err := execCLI(s, "schedule", "backfill", "--schedule-id", "wistia-daily",
+		"--start-time", "2026-11-16T00:00:00Z", "--end-time", "2026-11-18T23:59:59Z", "--overlap-policy", "BufferAll")
+	require.NoError(t, err, string(b))
+
+	var got []string
+	require.Eventually(t, func() bool {
+		resp, err := s.tc.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
+			Query: `WorkflowType = "DailyRunWorkflow" AND ExecutionStatus = "Completed"`})
+		if err != nil || len(resp.Executions) < 3 {
+			return false
+		}
+		got = got[:0]
+		for _, e := range resp.Executions {
+			var date string
+			require.NoError(t, converter.GetDefaultDataConverter().FromPayload(e.SearchAttributes.IndexedFields["WistiaDate"], &date))
+			got = append(got, date)
+		}
+		return true
+	}, 3*time.Minute, time.Second)
+	slices.Sort(got)
+	assert.Equal(t, []string{"2026-11-15", "2026-11-16", "2026-11-17"}, got)
+
+	code, out, errOut = s.starter(t, "status", "--date", "2026-11-16")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, `"phase": "done"`)
+	code, out, errOut = s.starter(t, "query", "gold.fact_media_daily", "--from", "2026-11-15", "--to", "2026-11-17", "--format", "csv")
+	require.Equal(t, 0, code, errOut)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	assert.Equal(t, "media_id,date,load_count,play_count,play_rate,hours_watched", lines[0])
+	assert.Len(t, lines[1:], 3*3, "one row per media and day")
+
+	code, _, _ = s.starter(t, "schedule", "pause")
+	assert.Equal(t, 0, code)
+	code, _, _ = s.starter(t, "schedule", "delete")
+	assert.Equal(t, 0, code)
+}
+
+func TestStarterRejectsBadInput(t *testing.T) {
+	s := &stack{env: []string{"WISTIA_API_TOKEN=x", "DATA_DIR=" + t.TempDir(), "TEMPORAL_ADDRESS=127.0.0.1:1"}}
+	for _, c := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"run", "--date", "2026-13-01"}, 2, `--date "2026-13-01": want YYYY-MM-DD`},
+		{[]string{"backfill", "--from", "2026-11-10"}, 2, "backfill needs --from and --to"},
+		{[]string{"query", "gold.nope"}, 2, `unknown table "gold.nope"`},
+		{[]string{"launch"}, 2, `unknown command "launch"`},
+		{[]string{"run", "--date", "2026-11-01"}, 1, "cannot reach Temporal at 127.0.0.1:1"},
+	} {
+		code, _, errOut := s.starter(t, c.args...)
+		assert.Equal(t, c.code, code, "%v: %s", c.args, errOut)
+		assert.Contains(t, errOut, c.msg, c.args)
+	}
 }
