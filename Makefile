@@ -15,7 +15,7 @@ export PATH := $(BIN):$(TOOLS)/node_modules/.bin:$(PATH)
 
 GO_TEST_FLAGS ?= -count=1 -timeout 14m
 
-.PHONY: tools forget-missing-tools test lint bench fmt clean-tools
+.PHONY: tools forget-missing-tools test lint bench fmt clean-tools demo dev
 .NOTPARALLEL:
 
 # Stamps record the installed version; a stamp whose binary is gone is forgotten first.
@@ -52,6 +52,16 @@ test: tools
 	@if grep -E -- '--- SKIP' .data/test.log; then echo "skipped tests above: install what they need (make tools)"; exit 1; fi
 	@if grep -qE '^(--- FAIL|FAIL|panic:)' .data/test.log; then echo "tests failed"; exit 1; fi
 	@grep -qE '^ok ' .data/test.log
+
+# The whole pipeline on this machine, on embedded defaults: the Temporal dev server and Web UI,
+# the Wistia simulator (or WISTIA_API_TOKEN's account), a worker; ingests the last DEMO_DAYS
+# days, prints a summary from gold, and stops everything. State lives in DATA_DIR (./.data).
+demo: forget-missing-tools $(TOOLS)/.temporal-$(TEMPORAL_VERSION)
+	@go run ./cmd/demo
+
+# The same stack, kept running until Ctrl-C.
+dev: forget-missing-tools $(TOOLS)/.temporal-$(TEMPORAL_VERSION)
+	@go run ./cmd/demo --dev
 
 lint: tools
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go'; git ls-files --others --exclude-standard '*.go')); \

@@ -33,7 +33,11 @@ func OpenSQLiteWatermarks(ctx context.Context, path string) (*SQLiteWatermarks, 
 		key        TEXT PRIMARY KEY,
 		day        TEXT NOT NULL,
 		run_id     TEXT NOT NULL,
-		updated_at TEXT NOT NULL)`)
+		updated_at TEXT NOT NULL);
+		CREATE TABLE IF NOT EXISTS request_budget (
+		key     TEXT PRIMARY KEY,
+		n       INTEGER NOT NULL,
+		expires INTEGER NOT NULL)`)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("watermarks %s: create table: %w", path, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -185,6 +186,44 @@ func TestWindowPolicy(t *testing.T) {
 			assert.Equal(t, c.start, dates.Format(start))
 			assert.Equal(t, c.end, dates.Format(end))
 			assert.Equal(t, c.ok, ok)
+		})
+	}
+}
+
+// Many takers sharing one store never put more than the limit into any window of the period.
+func TestSharedBudgetHoldsAcrossTakers(t *testing.T) {
+	for name, marks := range watermarkStores(t) {
+		t.Run(name, func(t *testing.T) {
+			const limit, period = 66, 2 * time.Second // 3 per 100 ms slot
+			var (
+				mu    sync.Mutex
+				times []time.Time
+			)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			var wg sync.WaitGroup
+			for range 3 { // three "workers", each with its own budget object
+				b, err := NewSharedBudget(marks, "acct", limit, period)
+				require.NoError(t, err)
+				for range 4 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for b.Take(ctx) == nil {
+							mu.Lock()
+							times = append(times, time.Now())
+							mu.Unlock()
+						}
+					}()
+				}
+			}
+			wg.Wait()
+			slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+			require.Greater(t, len(times), limit, "the budget was used")
+			for i := range times {
+				j, _ := slices.BinarySearchFunc(times, times[i].Add(period), func(a, b time.Time) int { return a.Compare(b) })
+				assert.LessOrEqual(t, j-i, limit, "requests in the window starting at request %d", i)
+			}
 		})
 	}
 }

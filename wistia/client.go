@@ -83,6 +83,7 @@ type Client struct {
 	authorization func() string
 	http          *http.Client
 	limiter       *Limiter
+	gate          Gate
 	retry         RetryPolicy
 	timeout       time.Duration
 	perPage       int
@@ -100,6 +101,15 @@ func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h
 
 // WithLimiter shares a limiter between clients of the same account.
 func WithLimiter(l *Limiter) Option { return func(c *Client) { c.limiter = l } }
+
+// Gate grants each request a place in a budget shared beyond this process (see
+// lake.SharedBudget); Take blocks until the request may be sent.
+type Gate interface {
+	Take(ctx context.Context) error
+}
+
+// WithGate makes every request, retries included, pass the gate after the local limiter.
+func WithGate(g Gate) Option { return func(c *Client) { c.gate = g } }
 
 // New builds a client from validated settings.
 func New(cfg Config, opts ...Option) (*Client, error) {
@@ -204,6 +214,11 @@ func (c *Client) get(ctx context.Context, path string, query url.Values) (string
 		if err := c.limiter.Wait(ctx); err != nil {
 			return endpoint, nil, fmt.Errorf("wistia GET %s: %w", endpoint, err)
 		}
+		if c.gate != nil {
+			if err := c.gate.Take(ctx); err != nil {
+				return endpoint, nil, fmt.Errorf("wistia GET %s: shared request budget: %w", endpoint, err)
+			}
+		}
 		c.requests.Add(1)
 		body, err := c.attempt(ctx, target, endpoint)
 		if err == nil {
@@ -249,6 +264,9 @@ func (c *Client) attempt(ctx context.Context, target, endpoint string) ([]byte, 
 		if conns++; conns > 1 {
 			c.requests.Add(1)
 			_ = c.limiter.Wait(ctx) // on cancellation the request fails by itself
+			if c.gate != nil {
+				_ = c.gate.Take(ctx)
+			}
 		}
 	}})
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)

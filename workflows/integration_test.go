@@ -41,12 +41,20 @@ type stack struct {
 	date   string
 }
 
-func newStack(t *testing.T, opts wistiasim.Options) *stack {
+func newStack(t testing.TB, opts wistiasim.Options) *stack {
 	t.Helper()
 	opts.Now = simNow
-	opts.RateLimit, opts.RatePeriod = 100, time.Second
+	if opts.RateLimit == 0 {
+		opts.RateLimit, opts.RatePeriod = 100, time.Second
+	}
 	sim, err := wistiasim.New(opts)
 	require.NoError(t, err)
+	return newStackFor(t, sim, opts)
+}
+
+func newStackFor(t testing.TB, sim *wistiasim.Sim, opts wistiasim.Options) *stack {
+	t.Helper()
+	var err error
 	srv := httptest.NewServer(sim.Handler())
 	t.Cleanup(srv.Close)
 	s := &stack{tp: testenv.StartTemporal(t), sim: sim, dir: t.TempDir(), worker: testenv.Build(t, "./worker"),
@@ -54,7 +62,7 @@ func newStack(t *testing.T, opts wistiasim.Options) *stack {
 	s.env = []string{
 		"TEMPORAL_ADDRESS=" + s.tp.Address, "TEMPORAL_TASK_QUEUE=wistia-test",
 		"WISTIA_BASE_URL=" + srv.URL + wistiasim.BasePath, "WISTIA_API_TOKEN=" + sim.Token(),
-		"WISTIA_RATE_LIMIT=100", "WISTIA_RATE_PERIOD=1s", "WISTIA_BACKOFF_BASE=20ms", "WISTIA_BACKOFF_MAX=200ms", "WISTIA_MAX_ATTEMPTS=10",
+		fmt.Sprintf("WISTIA_RATE_LIMIT=%d", opts.RateLimit), "WISTIA_RATE_PERIOD=" + opts.RatePeriod.String(), "WISTIA_BACKOFF_BASE=20ms", "WISTIA_BACKOFF_MAX=200ms", "WISTIA_MAX_ATTEMPTS=10",
 		"DATA_DIR=" + s.dir, "WISTIA_ACCOUNT=acct", "INGEST_FIRST_DAY=" + dates.Format(dates.AddDays(dates.Day(simNow), -3)),
 		"MAX_CONCURRENCY=4", "LOG_LEVEL=warn", "TEMPORAL_UI_URL=" + s.tp.UI,
 	}
@@ -65,7 +73,7 @@ func newStack(t *testing.T, opts wistiasim.Options) *stack {
 }
 
 // startWorker runs a worker process; it is ready once its metrics endpoint listens.
-func (s *stack) startWorker(t *testing.T, extra ...string) *testenv.Server {
+func (s *stack) startWorker(t testing.TB, extra ...string) *testenv.Server {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	env := append(slices.Clone(s.env), "METRICS_ADDR="+addr)
@@ -264,5 +272,28 @@ func TestStarterRejectsBadInput(t *testing.T) {
 		code, _, errOut := s.starter(t, c.args...)
 		assert.Equal(t, c.code, code, "%v: %s", c.args, errOut)
 		assert.Contains(t, errOut, c.msg, c.args)
+	}
+}
+
+func TestThreeWorkersShareTheRateLimit(t *testing.T) {
+	// Each worker alone may send 30 requests a second, as many as the simulator allows: three
+	// without a shared budget go over it (the control), three sharing it never do.
+	for _, shared := range []bool{false, true} {
+		t.Run(fmt.Sprintf("shared=%v", shared), func(t *testing.T) {
+			s := newStack(t, wistiasim.Options{Seed: 11, Medias: 9, Visitors: 150, MeanEventsPerDay: 10, RateLimit: 30, RatePeriod: time.Second})
+			for range 3 {
+				s.startWorker(t, fmt.Sprintf("WISTIA_SHARED_BUDGET=%v", shared))
+			}
+			s.run(t, "daily-run/acct/"+s.date, nil)
+			stats := s.sim.Stats()
+			t.Logf("%d requests, %d over the limit", stats.Requests, stats.OverLimit)
+			require.Greater(t, stats.Requests, int64(100))
+			if shared {
+				assert.Zero(t, stats.OverLimit, "requests over the simulator's limit")
+				truthcheck.AssertLakehouse(t, s.lakehouse(t), s.truth())
+			} else {
+				assert.Positive(t, stats.OverLimit, "the control: unshared workers go over the limit")
+			}
+		})
 	}
 }

@@ -93,6 +93,9 @@ type WorkerConfig struct {
 	ActivityConcurrency int    `envconfig:"WORKER_ACTIVITY_CONCURRENCY" default:"16"` // activities at once in this worker
 	MetricsAddr         string `envconfig:"METRICS_ADDR" default:"127.0.0.1:9464"`    // empty disables /metrics
 	LogLevel            string `envconfig:"LOG_LEVEL" default:"info"`
+	// SharedBudget makes every worker of the account draw on one request budget kept in the
+	// watermark store, so WISTIA_RATE_LIMIT holds across all workers together.
+	SharedBudget bool `envconfig:"WISTIA_SHARED_BUDGET" default:"true"`
 }
 
 // Validate reports every bad value.
@@ -166,11 +169,7 @@ func Open(ctx context.Context, c Config, pm *metrics.Pipeline) (*Resources, erro
 		return nil, errors.New("WISTIA_API_TOKEN is not set")
 	}
 	r := &Resources{}
-	wc, err := wistia.New(c.Wistia)
-	if err != nil {
-		return nil, err
-	}
-	r.Client = wc
+	var err error
 	if r.Store, err = c.Lake.OpenStore(ctx); err != nil {
 		return nil, err
 	}
@@ -179,6 +178,21 @@ func Open(ctx context.Context, c Config, pm *metrics.Pipeline) (*Resources, erro
 		return nil, err
 	}
 	r.closers = append(r.closers, marks.Close)
+	var opts []wistia.Option
+	if c.Worker.SharedBudget {
+		budget, err := lake.NewSharedBudget(marks, c.Lake.Account, c.Wistia.RateLimit, c.Wistia.RatePeriod)
+		if err != nil {
+			r.Close()
+			return nil, fmt.Errorf("WISTIA_SHARED_BUDGET: %w", err)
+		}
+		opts = append(opts, wistia.WithGate(budget))
+	}
+	wc, err := wistia.New(c.Wistia, opts...)
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	r.Client = wc
 	if r.Lake, err = c.Lake.OpenLakehouse(ctx); err != nil {
 		r.Close()
 		return nil, err

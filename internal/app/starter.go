@@ -158,7 +158,7 @@ func scheduleCmd(ctx context.Context, tc client.Client, cfg Config, action, cron
 			Overlap: enums.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL, CatchupWindow: 24 * time.Hour,
 			Note: "Wistia daily ingest: each action ingests the day before its scheduled time (UTC)."})
 		if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-			return fmt.Errorf("schedule %s already exists; use 'starter schedule update'", ScheduleID)
+			return fmt.Errorf("%w; use 'starter schedule update'", errScheduleExists)
 		}
 		if err == nil {
 			fmt.Fprintf(out, "schedule %s created: %q UTC on task queue %s\n", ScheduleID, cron, cfg.Temporal.TaskQueue)

@@ -1,0 +1,21 @@
+// Command demo runs the whole pipeline on this machine (make demo), or keeps the stack up for
+// exploring it (make dev, or demo --dev). See the README.
+package main
+
+import (
+	"context"
+	"flag"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/marketing-data/wistia-pipeline/internal/app"
+)
+
+func main() {
+	dev := flag.Bool("dev", false, "keep the stack running until Ctrl-C")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(app.Demo(ctx, *dev, os.Stdout, os.Stderr))
+}

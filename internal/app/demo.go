@@ -1,0 +1,364 @@
+package app
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/marketing-data/wistia-pipeline/internal/config"
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
+)
+
+// DemoConfig tunes `make demo` and `make dev`.
+type DemoConfig struct {
+	Days         int    `envconfig:"DEMO_DAYS" default:"7"`
+	TemporalPort int    `envconfig:"DEMO_TEMPORAL_PORT" default:"7233"`
+	UIPort       int    `envconfig:"DEMO_UI_PORT" default:"8233"`
+	Medias       int    `envconfig:"DEMO_MEDIAS" default:"25"` // simulator medias
+	TemporalCLI  string `envconfig:"DEMO_TEMPORAL_CLI" default:"temporal"`
+}
+
+// Validate reports every bad value.
+func (c DemoConfig) Validate() []error {
+	var errs []error
+	if c.Days < 1 || c.Days > 60 {
+		errs = append(errs, config.Invalid("DEMO_DAYS", c.Days, "1 to 60"))
+	}
+	if c.Medias < 1 {
+		errs = append(errs, config.Invalid("DEMO_MEDIAS", c.Medias, "1 or more"))
+	}
+	return errs
+}
+
+// DemoSimOptions is the simulated account the demo ingests when no token is set.
+func DemoSimOptions(medias int) wistiasim.Options {
+	return wistiasim.Options{Seed: 2026, Medias: medias, MeanEventsPerDay: 12, LateShare: 0.05, QuirkShare: 0.05,
+		CorruptShare: 0.01, DuplicateShare: 0.02}
+}
+
+// DemoRange is the days a demo ingests: the last days closed days before now.
+func DemoRange(now time.Time, days int) (from, to time.Time) {
+	to = dates.AddDays(dates.Day(now), -1)
+	return dates.AddDays(to, -(days - 1)), to
+}
+
+// step runs one named step of the demo; a failure names it.
+func step(out io.Writer, name string, fn func() error) error {
+	fmt.Fprintf(out, "==> %s\n", name)
+	if err := fn(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// Demo runs the whole pipeline locally: the Temporal dev server with its Web UI, the Wistia
+// simulator (or the account of WISTIA_API_TOKEN), a worker; it creates the wistia-daily
+// schedule, ingests the last DEMO_DAYS days through the real workflows, prints a summary read
+// from gold, and stops everything it started. With dev set it keeps the stack running until
+// ctx is cancelled (Ctrl-C). It returns the exit status.
+func Demo(ctx context.Context, dev bool, out, errOut io.Writer) int {
+	if err := demo(ctx, dev, out); err != nil {
+		fmt.Fprintf(errOut, "demo failed at step %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func demo(ctx context.Context, dev bool, out io.Writer) error {
+	var (
+		cfg  Config
+		dcfg DemoConfig
+	)
+	if err := step(out, "read the configuration", func() error {
+		if err := config.Load(&dcfg); err != nil {
+			return err
+		}
+		var err error
+		cfg, err = LoadConfig()
+		return err
+	}); err != nil {
+		return err
+	}
+	dataDir, err := filepath.Abs(cfg.Lake.DataDir)
+	if err != nil {
+		return err
+	}
+	cfg.Lake.DataDir = dataDir
+	cfg.Temporal.Address = fmt.Sprintf("127.0.0.1:%d", dcfg.TemporalPort)
+	cfg.Alerts.UIURL = fmt.Sprintf("http://127.0.0.1:%d", dcfg.UIPort)
+	cfg.Worker.MetricsAddr = "127.0.0.1:0"
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return err
+	}
+
+	var stopServer func()
+	if err := step(out, "start the Temporal dev server (Web UI "+cfg.Alerts.UIURL+")", func() error {
+		var err error
+		stopServer, err = startDevServer(ctx, dcfg, cfg, dataDir)
+		return err
+	}); err != nil {
+		return err
+	}
+	defer stopServer()
+
+	from, to := DemoRange(time.Now(), dcfg.Days)
+	if !cfg.Wistia.APIToken.IsSet() {
+		if err := step(out, "start the Wistia simulator", func() error {
+			sim, err := wistiasim.New(DemoSimOptions(dcfg.Medias))
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return err
+			}
+			srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
+			go srv.Serve(ln)
+			context.AfterFunc(ctx, func() { srv.Close() })
+			cfg.Wistia.BaseURL = "http://" + ln.Addr().String() + wistiasim.BasePath
+			cfg.Wistia.APIToken = config.Secret(sim.Token())
+			return nil
+		}); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(out, "    ingesting the account behind WISTIA_API_TOKEN at %s\n", config.URL(cfg.Wistia.BaseURL))
+	}
+	if cfg.Lake.FirstDay == "" {
+		cfg.Lake.FirstDay = dates.Format(from) // no older history than the demo's days
+	}
+
+	workerCtx, stopWorker := context.WithCancel(ctx)
+	workerDone := make(chan error, 1)
+	if err := step(out, "start a worker (log in "+filepath.Join(dataDir, "worker.log")+")", func() error {
+		logFile, err := os.OpenFile(filepath.Join(dataDir, "worker.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		logger := slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		go func() {
+			workerDone <- RunWorker(workerCtx, cfg, logger)
+			logFile.Close()
+		}()
+		return nil
+	}); err != nil {
+		stopWorker()
+		return err
+	}
+	defer func() {
+		stopWorker()
+		<-workerDone
+	}()
+
+	tc, err := cfg.Temporal.Dial(ctx, discardLogger(), nil)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	if err := step(out, "create the "+ScheduleID+" schedule (daily at 02:00 UTC)", func() error {
+		err := scheduleCmd(ctx, tc, cfg, "create", DefaultCron, io.Discard)
+		if err != nil && errors.Is(err, errScheduleExists) {
+			return scheduleCmd(ctx, tc, cfg, "update", DefaultCron, io.Discard)
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := step(out, fmt.Sprintf("ingest %s to %s through the workflows", dates.Format(from), dates.Format(to)), func() error {
+		select {
+		case err := <-workerDone:
+			return fmt.Errorf("the worker stopped: %w", err)
+		default:
+		}
+		return backfillCmd(ctx, tc, cfg, dates.Format(from), dates.Format(to), 3, true, io.Discard, out)
+	}); err != nil {
+		return err
+	}
+	if err := step(out, "read the summary from gold", func() error {
+		lh, err := cfg.Lake.OpenLakehouse(ctx)
+		if err != nil {
+			return err
+		}
+		defer lh.Close()
+		s, err := Summarize(ctx, lh, from, to)
+		if err != nil {
+			return err
+		}
+		s.Print(out)
+		return nil
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, `
+Where to look next:
+  Web UI:      %s/namespaces/default/workflows
+  Warehouse:   %s (catalog %s)
+  Query gold:  go run ./starter query gold.fact_media_daily --from %s --to %s --format table
+  Backfill:    temporal schedule backfill --schedule-id %s --start-time %sT00:00:00Z --end-time %sT23:59:59Z --address %s
+`, cfg.Alerts.UIURL, cmpOr(cfg.Lake.Warehouse, "file://"+filepath.Join(dataDir, "warehouse")), filepath.Join(dataDir, "catalog.db"),
+		dates.Format(from), dates.Format(to), ScheduleID, dates.Format(dates.AddDays(from, 1)), dates.Format(dates.AddDays(to, 1)), cfg.Temporal.Address)
+	if dev {
+		fmt.Fprintln(out, "\nThe stack keeps running; press Ctrl-C to stop it.")
+		<-ctx.Done()
+	}
+	fmt.Fprintln(out, "==> stop everything")
+	return nil
+}
+
+var errScheduleExists = errors.New("schedule " + ScheduleID + " already exists")
+
+// startDevServer runs `temporal server start-dev` with its state in DATA_DIR, and waits until
+// the namespace answers. The returned func stops it.
+func startDevServer(ctx context.Context, dcfg DemoConfig, cfg Config, dataDir string) (func(), error) {
+	cli, err := exec.LookPath(dcfg.TemporalCLI)
+	if err != nil {
+		return nil, fmt.Errorf("the temporal CLI is not installed (run 'make tools'): %w", err)
+	}
+	logFile, err := os.Create(filepath.Join(dataDir, "temporal.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(cli, "server", "start-dev", "--ip", "127.0.0.1",
+		"--port", strconv.Itoa(dcfg.TemporalPort), "--ui-port", strconv.Itoa(dcfg.UIPort),
+		"--db-filename", filepath.Join(dataDir, "temporal.db"), "--namespace", cfg.Temporal.Namespace,
+		"--search-attribute", "WistiaDate=Keyword", "--log-level", "warn")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, err
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	stop := func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
+		}
+		logFile.Close()
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		check := exec.CommandContext(ctx, cli, "operator", "namespace", "describe", "--namespace", cfg.Temporal.Namespace, "--address", cfg.Temporal.Address)
+		if check.Run() == nil {
+			return stop, nil
+		}
+		select {
+		case <-exited:
+			return nil, fmt.Errorf("the dev server exited; see %s (is port %d or %d taken?)", logFile.Name(), dcfg.TemporalPort, dcfg.UIPort)
+		default:
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			stop()
+			return nil, fmt.Errorf("the dev server did not answer within 60s; see %s", logFile.Name())
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// Summary is what the demo prints, read from gold.
+type Summary struct {
+	From, To time.Time
+	Days     []string // days with rows in gold.fact_media_daily
+	Channels []ChannelTotal
+	Top      []MediaTotal
+}
+
+// ChannelTotal sums a channel's plays and hours watched (gold.fact_media_daily).
+type ChannelTotal struct {
+	Channel      string
+	Plays        int64
+	HoursWatched float64
+}
+
+// MediaTotal is one media's plays over the range.
+type MediaTotal struct {
+	MediaID, Title, Channel string
+	Plays                   int64
+}
+
+// Summarize reads the range's totals from gold.
+func Summarize(ctx context.Context, lh *lake.Lakehouse, from, to time.Time) (Summary, error) {
+	s := Summary{From: from, To: to}
+	daily, err := lake.ReadRows[lake.FactMediaDaily](ctx, lh, from, to)
+	if err != nil {
+		return s, err
+	}
+	dims, err := lake.ReadRows[lake.DimMedia](ctx, lh, time.Time{}, time.Time{})
+	if err != nil {
+		return s, err
+	}
+	media := map[string]lake.DimMedia{}
+	for _, d := range dims {
+		media[d.MediaID] = d
+	}
+	channels := map[string]*ChannelTotal{}
+	perMedia := map[string]*MediaTotal{}
+	days := map[string]bool{}
+	for _, f := range daily {
+		days[f.Date.String()] = true
+		d := media[f.MediaID]
+		ch := cmpOr(d.Channel, lake.UnknownChannel)
+		if channels[ch] == nil {
+			channels[ch] = &ChannelTotal{Channel: ch}
+		}
+		channels[ch].Plays += f.PlayCount
+		channels[ch].HoursWatched += f.HoursWatched
+		if perMedia[f.MediaID] == nil {
+			perMedia[f.MediaID] = &MediaTotal{MediaID: f.MediaID, Title: d.Title, Channel: ch}
+		}
+		perMedia[f.MediaID].Plays += f.PlayCount
+	}
+	for _, c := range channels {
+		s.Channels = append(s.Channels, *c)
+	}
+	slices.SortFunc(s.Channels, func(a, b ChannelTotal) int {
+		return cmp.Or(cmp.Compare(b.Plays, a.Plays), cmp.Compare(a.Channel, b.Channel))
+	})
+	for _, m := range perMedia {
+		s.Top = append(s.Top, *m)
+	}
+	slices.SortFunc(s.Top, func(a, b MediaTotal) int {
+		return cmp.Or(cmp.Compare(b.Plays, a.Plays), cmp.Compare(a.MediaID, b.MediaID))
+	})
+	s.Top = s.Top[:min(5, len(s.Top))]
+	for d := range days {
+		s.Days = append(s.Days, d)
+	}
+	slices.Sort(s.Days)
+	return s, nil
+}
+
+// Print renders the summary.
+func (s Summary) Print(w io.Writer) {
+	fmt.Fprintf(w, "\nDays covered: %d (%s to %s)\n\nPlays and watch time per channel:\n", len(s.Days), dates.Format(s.From), dates.Format(s.To))
+	for _, c := range s.Channels {
+		fmt.Fprintf(w, "  %s\n", c.Line())
+	}
+	fmt.Fprintln(w, "\nTop media by plays:")
+	for i, m := range s.Top {
+		fmt.Fprintf(w, "  %d. %-32s %-10s %6d plays  (%s)\n", i+1, m.Title, m.Channel, m.Plays, m.MediaID)
+	}
+}
+
+// Line is how a channel's totals print.
+func (c ChannelTotal) Line() string {
+	return fmt.Sprintf("%-10s %8d plays %10.2f hours watched", c.Channel, c.Plays, c.HoursWatched)
+}

@@ -1,0 +1,77 @@
+package workflows_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
+	"github.com/marketing-data/wistia-pipeline/workflows"
+)
+
+// BenchmarkDailyRunOrchestration runs a day of 1,000 medias without events through the dev
+// server and one worker, and reports the time per media and the parent's history size: the
+// cost of the orchestration itself (DESIGN §8: at most 50 ms per media).
+func BenchmarkDailyRunOrchestration(b *testing.B) {
+	const medias = 1000
+	opts := wistiasim.Options{Seed: 5, Medias: medias, Visitors: 1, MeanEventsPerDay: 1e-9, Now: simNow, RateLimit: 100_000, RatePeriod: time.Second}
+	sim, err := wistiasim.New(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := newStackFor(b, sim, opts)
+	s.startWorker(b, "INGEST_FIRST_DAY="+s.date)
+	for b.Loop() {
+		id := "daily-run/acct/" + s.date + "/bench-" + strconv.Itoa(b.N)
+		start := time.Now()
+		run, err := s.tc.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: id, TaskQueue: "wistia-test"}, workflows.DailyRunWorkflow,
+			workflows.DailyRunInput{Date: s.date, Options: workflows.Options{Account: "acct", MaxConcurrency: 50}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var res workflows.DailyRunResult
+		if err := run.Get(context.Background(), &res); err != nil {
+			b.Fatal(err)
+		}
+		elapsed := time.Since(start)
+		if res.Progress.MediasDone != medias {
+			b.Fatalf("%d medias done", res.Progress.MediasDone)
+		}
+		events, bytes, runs := historySize(b, s, id)
+		b.ReportMetric(elapsed.Seconds(), "s/day")
+		b.ReportMetric(float64(elapsed.Milliseconds())/medias, "ms/media")
+		b.ReportMetric(float64(events), "parent-events")
+		b.ReportMetric(float64(bytes)/1024, "parent-history-KiB")
+		b.ReportMetric(float64(runs), "parent-runs")
+	}
+}
+
+// historySize sums the history of every run of a workflow (continue-as-new makes several).
+func historySize(b *testing.B, s *stack, id string) (events, size, runs int) {
+	ctx := context.Background()
+	runID := ""
+	for {
+		iter := s.tc.GetWorkflowHistory(ctx, id, runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		runs++
+		next := ""
+		for iter.HasNext() {
+			e, err := iter.Next()
+			if err != nil {
+				b.Fatal(err)
+			}
+			events++
+			size += e.Size()
+			if a := e.GetWorkflowExecutionContinuedAsNewEventAttributes(); a != nil {
+				next = a.GetNewExecutionRunId()
+			}
+		}
+		if next == "" {
+			return events, size, runs
+		}
+		runID = next
+	}
+}
