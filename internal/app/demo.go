@@ -47,8 +47,12 @@ func (c DemoConfig) Validate() []error {
 // DemoSimOptions is the simulated account the demo ingests when no token is set.
 func DemoSimOptions(medias int) wistiasim.Options {
 	return wistiasim.Options{Seed: 2026, Medias: medias, MeanEventsPerDay: 12, LateShare: 0.05, QuirkShare: 0.05,
-		CorruptShare: 0.01, DuplicateShare: 0.02}
+		CorruptShare: 0.01, DuplicateShare: 0.02, RateLimit: demoSimRate, RatePeriod: time.Minute}
 }
+
+// demoSimRate is the simulator's budget in the demo: ten times Wistia's, so that a week
+// ingests in a minute or two rather than the quarter hour the real budget would take.
+const demoSimRate = 6000
 
 // DemoRange is the days a demo ingests: the last days closed days before now.
 func DemoRange(now time.Time, days int) (from, to time.Time) {
@@ -131,6 +135,7 @@ func demo(ctx context.Context, dev bool, out io.Writer) error {
 			context.AfterFunc(ctx, func() { srv.Close() })
 			cfg.Wistia.BaseURL = "http://" + ln.Addr().String() + wistiasim.BasePath
 			cfg.Wistia.APIToken = config.Secret(sim.Token())
+			cfg.Wistia.RateLimit, cfg.Wistia.RatePeriod = demoSimRate, time.Minute
 			return nil
 		}); err != nil {
 			return err
