@@ -2,11 +2,13 @@ package workflows_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
 
 	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
@@ -50,14 +52,32 @@ func BenchmarkDailyRunOrchestration(b *testing.B) {
 	}
 }
 
-// historySize sums the history of every run of a workflow (continue-as-new makes several).
+// historySize sums the history of every run of a workflow (continue-as-new makes several),
+// finding the runs through visibility.
 func historySize(b *testing.B, s *stack, id string) (events, size, runs int) {
 	ctx := context.Background()
-	runID := ""
+	var runIDs []string
+	deadline := time.Now().Add(30 * time.Second)
 	for {
+		resp, err := s.tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: fmt.Sprintf("WorkflowId = %q", id)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runIDs = runIDs[:0]
+		closed := 0
+		for _, e := range resp.Executions {
+			runIDs = append(runIDs, e.Execution.RunId)
+			if e.Status != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				closed++
+			}
+		}
+		if closed == len(runIDs) && closed > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond) // visibility is eventually consistent
+	}
+	for _, runID := range runIDs {
 		iter := s.tc.GetWorkflowHistory(ctx, id, runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		runs++
-		next := ""
 		for iter.HasNext() {
 			e, err := iter.Next()
 			if err != nil {
@@ -65,13 +85,7 @@ func historySize(b *testing.B, s *stack, id string) (events, size, runs int) {
 			}
 			events++
 			size += e.Size()
-			if a := e.GetWorkflowExecutionContinuedAsNewEventAttributes(); a != nil {
-				next = a.GetNewExecutionRunId()
-			}
 		}
-		if next == "" {
-			return events, size, runs
-		}
-		runID = next
 	}
+	return events, size, len(runIDs)
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -136,9 +138,15 @@ func TestDailyRunOnDevServer(t *testing.T) {
 	// Mid-crawl inserts are left out: they change the API's answers (by_date counts included)
 	// while the run reads them, so no fixed ground truth exists. wistia's end-to-end test covers them.
 	s.sim.SetFaults(wistiasim.Faults{ErrorRate: 0.05, ResetRate: 0.02, TruncateRate: 0.02})
-	s.startWorker(t)
+	w := s.startWorker(t)
 
 	res := s.run(t, "daily-run/acct/"+s.date, nil)
+	metrics := scrape(t, "http://"+w.Addr+"/metrics")
+	for _, m := range []string{`wistia_records_total{stream="events"}`, "wistia_retries_total", "wistia_merge_duration_seconds_count",
+		`wistia_quarantined_total{stream="events"}`, "temporal_workflow_completed"} {
+		assert.Contains(t, metrics, m, "the worker exposes %s", m)
+	}
+	assert.NotContains(t, metrics, s.sim.Token(), "no secret in metrics")
 	assert.Equal(t, workflows.PhaseDone, res.Progress.Phase)
 	assert.Equal(t, 8, res.Progress.MediasDone)
 	assert.Len(t, res.Days, 3)
@@ -296,4 +304,14 @@ func TestThreeWorkersShareTheRateLimit(t *testing.T) {
 			}
 		})
 	}
+}
+
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(b)
 }
