@@ -15,13 +15,16 @@ import (
 )
 
 // Recorded histories (workflows/testdata/record.sh) replay against today's workflow code: a
-// change that is not behind workflow.GetVersion breaks them.
+// change that is not behind workflow.GetVersion breaks them. Each recording is a parent and
+// one of its children; the *_v0 pair predates the local watermark activities.
 var recorded = []struct {
-	file, id string
+	parent, child string
 }{
-	{"daily_run.json", "daily-run/acct/2026-11-19"},
-	{"media_ingest.json", ""}, // the child's ID is read from its history
+	{"daily_run_v0.json", "media_ingest_v0.json"},
+	{"daily_run.json", "media_ingest.json"},
 }
+
+const parentID = "daily-run/acct/2026-11-19"
 
 func replay(t *testing.T, file, id string, register func(worker.WorkflowReplayer)) error {
 	t.Helper()
@@ -34,7 +37,7 @@ func replay(t *testing.T, file, id string, register func(worker.WorkflowReplayer
 	start := hist.Events[0].GetWorkflowExecutionStartedEventAttributes()
 	require.NotNil(t, start, "%s starts with WorkflowExecutionStarted", path)
 	if id == "" {
-		id = childID(t, path)
+		id = childID(t, filepath.Join("testdata", parentOf(file)), path)
 	}
 	r := worker.NewWorkflowReplayer()
 	register(r)
@@ -43,9 +46,18 @@ func replay(t *testing.T, file, id string, register func(worker.WorkflowReplayer
 		OriginalExecution: workflow.Execution{ID: id, RunID: start.GetOriginalExecutionRunId()}})
 }
 
+func parentOf(child string) string {
+	for _, r := range recorded {
+		if r.child == child {
+			return r.parent
+		}
+	}
+	return ""
+}
+
 // childID finds the media ingest's workflow ID in the parent's recorded history.
-func childID(t *testing.T, path string) string {
-	f, err := os.Open(filepath.Join("testdata", "daily_run.json"))
+func childID(t *testing.T, parentPath, path string) string {
+	f, err := os.Open(parentPath)
 	require.NoError(t, err)
 	defer f.Close()
 	parent, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
@@ -73,8 +85,11 @@ func registerAll(r worker.WorkflowReplayer) {
 
 func TestReplayRecordedHistories(t *testing.T) {
 	for _, h := range recorded {
-		t.Run(h.file, func(t *testing.T) {
-			require.NoError(t, replay(t, h.file, h.id, registerAll))
+		t.Run(h.parent, func(t *testing.T) {
+			require.NoError(t, replay(t, h.parent, parentID, registerAll))
+		})
+		t.Run(h.child, func(t *testing.T) {
+			require.NoError(t, replay(t, h.child, "", registerAll))
 		})
 	}
 }
@@ -87,7 +102,7 @@ func TestReplayCatchesANonDeterministicChange(t *testing.T) {
 		_ = workflow.ExecuteActivity(storageCalls(ctx), a.IngestDailyStats, in.Media, activities.Window{}, in.Date, in.RunID).Get(ctx, &ignored)
 		return MediaIngestWorkflow(ctx, in)
 	}
-	err := replay(t, "media_ingest.json", "", func(r worker.WorkflowReplayer) {
+	err := replay(t, "media_ingest_v0.json", "", func(r worker.WorkflowReplayer) {
 		r.RegisterWorkflowWithOptions(changed, workflow.RegisterOptions{Name: "MediaIngestWorkflow"})
 	})
 	require.Error(t, err)
