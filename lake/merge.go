@@ -157,7 +157,7 @@ func mergeOnce[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], parts [
 		}
 	}
 	var added []iceberg.DataFile
-	for df, err := range table.WriteRecords(ctx, tbl, arrowSchema, records, table.WithClusteredWrite()) {
+	for df, err := range table.WriteRecords(ctx, tbl, arrowSchema, records, table.WithClusteredWrite(), table.WithParquetRowGroupLimit(batchRows)) {
 		if err != nil {
 			return errors.Join(err, buildErr)
 		}
