@@ -241,6 +241,7 @@ func (a *Activities) Transform(ctx context.Context, days []string, runID string)
 
 // ExpireSnapshots drops table snapshots older than the retention.
 func (a *Activities) ExpireSnapshots(ctx context.Context) error {
+	defer keepAlive(ctx)()
 	return a.Lake.ExpireSnapshots(ctx)
 }
 

@@ -127,7 +127,23 @@ func storageLocal(ctx workflow.Context) workflow.Context {
 }
 
 // Change IDs for workflow.GetVersion; see the replay test.
-const versionLocalWatermarks = "local-watermark-activities"
+const (
+	versionLocalWatermarks = "local-watermark-activities"
+	versionExpireSnapshots = "expire-snapshots-after-checks"
+)
+
+// expireSnapshots drops table snapshots past SNAPSHOT_RETENTION_DAYS once a run's data is in
+// and checked. It is housekeeping: a failure is logged, never fails the run.
+func expireSnapshots(ctx workflow.Context, heartbeat time.Duration) {
+	if workflow.GetVersion(ctx, versionExpireSnapshots, workflow.DefaultVersion, 1) < 1 {
+		return
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Minute, HeartbeatTimeout: heartbeat,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 10 * time.Second, MaximumAttempts: 3}})
+	if err := workflow.ExecuteActivity(actx, a.ExpireSnapshots).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("snapshot expiration failed; the next run retries it", "error", err)
+	}
+}
 
 func storageCalls(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -215,6 +231,7 @@ func DailyRunWorkflow(ctx workflow.Context, in DailyRunInput) (DailyRunResult, e
 		if err := workflow.ExecuteActivity(transformCalls(ctx, in.Options.heartbeat()), a.CheckData, in.Days).Get(ctx, nil); err != nil {
 			return fail(PhaseChecks, err)
 		}
+		expireSnapshots(ctx, in.Options.heartbeat())
 	}
 	progress.Phase = PhaseDone
 	return DailyRunResult{Progress: progress, Days: in.Days}, nil
@@ -484,6 +501,7 @@ func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (BackfillProgress,
 		if err := workflow.ExecuteActivity(transformCalls(ctx, in.Options.heartbeat()), a.CheckData, touched).Get(ctx, nil); err != nil {
 			return fail(PhaseChecks, err)
 		}
+		expireSnapshots(ctx, in.Options.heartbeat())
 	}
 	progress.Phase = PhaseDone
 	return progress, nil

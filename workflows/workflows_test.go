@@ -27,6 +27,7 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env.RegisterWorkflow(MediaIngestWorkflow)
 	env.RegisterWorkflow(BackfillWorkflow)
 	env.RegisterActivity(a)
+	env.OnActivity(a.ExpireSnapshots, mock.Anything).Return(nil).Maybe()
 	t.Cleanup(func() { env.AssertExpectations(t) })
 	return env
 }
@@ -188,4 +189,28 @@ func TestLogicalDateComesFromTheSchedule(t *testing.T) {
 	var res DailyRunResult
 	require.NoError(t, env.GetWorkflowResult(&res))
 	assert.Equal(t, "2026-11-24", res.Progress.Date)
+}
+
+func TestSnapshotsExpireAfterChecksWithoutFailingTheRun(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(DailyRunWorkflow)
+	env.RegisterActivity(a)
+	env.OnActivity(a.ListMedias, mock.Anything, mock.Anything, mock.Anything).Return(activities.MediaList{Medias: []string{}}, nil)
+	// No medias, but the run still transforms nothing: expiration only follows a transform.
+	env.ExecuteWorkflow(DailyRunWorkflow, DailyRunInput{Date: "2026-11-24", Options: Options{Account: "acct", MaxConcurrency: 1}})
+	require.NoError(t, env.GetWorkflowError())
+	env.AssertNotCalled(t, "ExpireSnapshots", mock.Anything)
+
+	env = s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(DailyRunWorkflow)
+	env.RegisterActivity(a)
+	env.OnActivity(a.ListMedias, mock.Anything, mock.Anything, mock.Anything).Return(activities.MediaList{Medias: []string{"m0"}}, nil)
+	env.OnWorkflow(MediaIngestWorkflow, mock.Anything, mock.Anything).Return(MediaIngestResult{Media: "m0", Days: []string{"2026-11-24"}}, nil)
+	env.OnActivity(a.Transform, mock.Anything, mock.Anything, mock.Anything).Return(lake.TransformReport{}, nil).Once()
+	env.OnActivity(a.CheckData, mock.Anything, mock.Anything).Return(activities.CheckResult{}, nil).Once()
+	env.OnActivity(a.ExpireSnapshots, mock.Anything).Return(errors.New("catalog busy")).Times(3) // its retry policy's attempts
+	env.ExecuteWorkflow(DailyRunWorkflow, DailyRunInput{Date: "2026-11-24", Options: Options{Account: "acct", MaxConcurrency: 1}})
+	require.NoError(t, env.GetWorkflowError(), "a failed expiration does not fail the run")
+	env.AssertExpectations(t)
 }
