@@ -1,6 +1,7 @@
 package lake
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -42,7 +43,7 @@ type LakehouseOptions struct {
 // NewLakehouse wraps an open catalog.
 func NewLakehouse(cat catalog.Catalog, opts LakehouseOptions) *Lakehouse {
 	l := &Lakehouse{cat: cat, channels: opts.Channels, retention: opts.SnapshotRetention,
-		ns: map[Layer]table.Identifier{Silver: {cmpOr(opts.SilverNamespace, "wistia_silver")}, Gold: {cmpOr(opts.GoldNamespace, "wistia_gold")}}}
+		ns: map[Layer]table.Identifier{Silver: {cmp.Or(opts.SilverNamespace, "wistia_silver")}, Gold: {cmp.Or(opts.GoldNamespace, "wistia_gold")}}}
 	if l.channels == nil {
 		l.channels = DefaultChannelRules()
 	}
@@ -50,13 +51,6 @@ func NewLakehouse(cat catalog.Catalog, opts LakehouseOptions) *Lakehouse {
 		l.retention = 7 * 24 * time.Hour
 	}
 	return l
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // Close releases the catalog.
@@ -204,6 +198,23 @@ type LakehouseConfig struct {
 	ChannelRules      string `envconfig:"CHANNEL_RULES"`
 }
 
+// WarehouseURL is ICEBERG_WAREHOUSE, or the file:// URL of DATA_DIR/warehouse by default.
+func (c Config) WarehouseURL() (string, error) {
+	if c.Warehouse != "" {
+		return c.Warehouse, nil
+	}
+	abs, err := filepath.Abs(filepath.Join(c.DataDir, "warehouse"))
+	if err != nil {
+		return "", err
+	}
+	return "file://" + abs, nil
+}
+
+// CatalogPath is the sqlite file of the SQL catalog: ICEBERG_CATALOG_URI, or DATA_DIR/catalog.db.
+func (c Config) CatalogPath() string {
+	return cmp.Or(c.CatalogURI, filepath.Join(c.DataDir, "catalog.db"))
+}
+
 // OpenLakehouse opens the configured catalog and wraps it; tables are created by EnsureTables.
 func (c Config) OpenLakehouse(ctx context.Context) (*Lakehouse, error) {
 	rules := DefaultChannelRules()
@@ -213,13 +224,9 @@ func (c Config) OpenLakehouse(ctx context.Context) (*Lakehouse, error) {
 			return nil, fmt.Errorf("CHANNEL_RULES: %w", err)
 		}
 	}
-	warehouse := c.Warehouse
-	if warehouse == "" {
-		abs, err := filepath.Abs(filepath.Join(c.DataDir, "warehouse"))
-		if err != nil {
-			return nil, err
-		}
-		warehouse = "file://" + abs
+	warehouse, err := c.WarehouseURL()
+	if err != nil {
+		return nil, err
 	}
 	props := iceberg.Properties{"warehouse": warehouse}
 	if u, _ := url.Parse(warehouse); u != nil && u.Scheme == "s3" {
@@ -229,17 +236,10 @@ func (c Config) OpenLakehouse(ctx context.Context) (*Lakehouse, error) {
 			props[icebergio.S3EndpointURL] = c.S3Endpoint
 		}
 	}
-	var (
-		cat catalog.Catalog
-		err error
-	)
+	var cat catalog.Catalog
 	switch c.Catalog {
 	case "sql":
-		path := c.CatalogURI
-		if path == "" {
-			path = filepath.Join(c.DataDir, "catalog.db")
-		}
-		cat, err = OpenSQLCatalog(path, warehouse, props)
+		cat, err = OpenSQLCatalog(c.CatalogPath(), warehouse, props)
 	case "glue":
 		props["type"] = "glue"
 		props["glue.region"] = c.AWSRegion

@@ -114,8 +114,7 @@ var eventParserPool = sync.Pool{New: func() any { return &eventParser{intern: ma
 // read straight from the line; intern shares one copy of values that repeat across events.
 func (p *eventParser) text(i int, intern bool) (string, error) {
 	raw := p.raw[i]
-	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && plainASCII(raw[1:len(raw)-1]) {
-		v := raw[1 : len(raw)-1]
+	if v, ok := wistia.PlainString(raw); ok {
 		if !intern {
 			return string(v), nil
 		}
@@ -135,16 +134,6 @@ func (p *eventParser) text(i int, intern bool) (string, error) {
 	var t wistia.Text
 	err := t.UnmarshalJSON(raw)
 	return string(t), err
-}
-
-// plainASCII reports bytes that mean themselves inside a JSON string.
-func plainASCII(b []byte) bool {
-	for _, c := range b {
-		if c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
 }
 
 // parse types one line; reason is set when the line cannot be typed.

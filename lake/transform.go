@@ -316,12 +316,3 @@ func (l *Lakehouse) ExpireSnapshots(ctx context.Context) error {
 	}
 	return nil
 }
-
-// DayRange lists the days from..to inclusive as Days.
-func DayRange(from, to time.Time) []Day {
-	var out []Day
-	for _, d := range dates.Range(from, to) {
-		out = append(out, DayOf(d))
-	}
-	return out
-}

@@ -51,22 +51,27 @@ func unquote(b []byte) (string, bool, error) {
 // jsonString decodes a JSON string literal. Most values are plain ASCII without escapes and
 // are copied directly: this runs for every field of every record.
 func jsonString(b []byte) (string, error) {
-	if len(b) >= 2 && b[len(b)-1] == '"' && plainASCII(b[1:len(b)-1]) {
-		return string(b[1 : len(b)-1]), nil
+	if v, ok := PlainString(b); ok {
+		return string(v), nil
 	}
 	var s string
 	err := json.Unmarshal(b, &s)
 	return s, err
 }
 
-// plainASCII reports bytes that mean themselves inside a JSON string.
-func plainASCII(b []byte) bool {
-	for _, c := range b {
+// PlainString returns the content of a JSON string literal made only of printable ASCII
+// without escapes, which means itself; ok is false for any other value. Hot decoding paths
+// use it to skip encoding/json.
+func PlainString(b []byte) (content []byte, ok bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return nil, false
+	}
+	for _, c := range b[1 : len(b)-1] {
 		if c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
-			return false
+			return nil, false
 		}
 	}
-	return true
+	return b[1 : len(b)-1], true
 }
 
 func (t *Text) UnmarshalJSON(b []byte) error {

@@ -208,13 +208,17 @@ func demo(ctx context.Context, dev bool, out io.Writer) error {
 	}); err != nil {
 		return err
 	}
+	warehouse, err := cfg.Lake.WarehouseURL()
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(out, `
 Where to look next:
   Web UI:      %s/namespaces/default/workflows
   Warehouse:   %s (catalog %s)
   Query gold:  go run ./starter query gold.fact_media_daily --from %s --to %s --format table
   Backfill:    temporal schedule backfill --schedule-id %s --start-time %sT00:00:00Z --end-time %sT23:59:59Z --address %s
-`, cfg.Alerts.UIURL, cmpOr(cfg.Lake.Warehouse, "file://"+filepath.Join(dataDir, "warehouse")), filepath.Join(dataDir, "catalog.db"),
+`, cfg.Alerts.UIURL, warehouse, cfg.Lake.CatalogPath(),
 		dates.Format(from), dates.Format(to), ScheduleID, dates.Format(dates.AddDays(from, 1)), dates.Format(dates.AddDays(to, 1)), cfg.Temporal.Address)
 	if dev {
 		fmt.Fprintln(out, "\nThe stack keeps running; press Ctrl-C to stop it.")
@@ -320,7 +324,7 @@ func Summarize(ctx context.Context, lh *lake.Lakehouse, from, to time.Time) (Sum
 	for _, f := range daily {
 		days[f.Date.String()] = true
 		d := media[f.MediaID]
-		ch := cmpOr(d.Channel, lake.UnknownChannel)
+		ch := cmp.Or(d.Channel, lake.UnknownChannel)
 		if channels[ch] == nil {
 			channels[ch] = &ChannelTotal{Channel: ch}
 		}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -182,7 +183,7 @@ func scheduleCmd(ctx context.Context, tc client.Client, cfg Config, action, cron
 		}
 		fmt.Fprintf(out, "schedule %s\n  paused: %v\n  actions taken: %d\n", ScheduleID, d.Schedule.State.Paused, d.Info.NumActions)
 		for _, c := range d.Schedule.Spec.Calendars {
-			fmt.Fprintf(out, "  fires: hour %v minute %v (%s)\n", ranges(c.Hour), ranges(c.Minute), cmpOr(d.Schedule.Spec.TimeZoneName, "UTC"))
+			fmt.Fprintf(out, "  fires: hour %v minute %v (%s)\n", ranges(c.Hour), ranges(c.Minute), cmp.Or(d.Schedule.Spec.TimeZoneName, "UTC"))
 		}
 		for _, t := range d.Info.NextActionTimes {
 			fmt.Fprintf(out, "  next: %s (ingests %s)\n", t.UTC().Format(time.RFC3339), dates.Format(dates.AddDays(dates.Day(t), -1)))
@@ -222,13 +223,6 @@ func ranges(rs []client.ScheduleRange) string {
 		}
 	}
 	return strings.Join(parts, ",")
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
