@@ -61,9 +61,11 @@ type Options struct {
 	HeartbeatTimeout time.Duration `json:"heartbeat_timeout,omitempty"`
 }
 
-func (o Options) heartbeat() time.Duration {
-	if o.HeartbeatTimeout > 0 {
-		return o.HeartbeatTimeout
+func (o Options) heartbeat() time.Duration { return heartbeatOr(o.HeartbeatTimeout) }
+
+func heartbeatOr(d time.Duration) time.Duration {
+	if d > 0 {
+		return d
 	}
 	return time.Minute
 }
@@ -219,22 +221,33 @@ func DailyRunWorkflow(ctx workflow.Context, in DailyRunInput) (DailyRunResult, e
 	}
 
 	if !in.Options.SkipTransform && len(in.Days) > 0 {
-		progress.Phase = PhaseTransform
-		var rep lake.TransformReport
-		if err := workflow.ExecuteActivity(transformCalls(ctx, in.Options.heartbeat()), a.Transform, in.Days, in.RunID).Get(ctx, &rep); err != nil {
-			return fail(PhaseTransform, err)
-		}
+		rep, step, err := transformAndCheck(ctx, in.Days, in.RunID, in.Options.heartbeat(), &progress.Phase)
 		for _, n := range rep.Quarantined {
 			progress.Quarantined += n
 		}
-		progress.Phase = PhaseChecks
-		if err := workflow.ExecuteActivity(transformCalls(ctx, in.Options.heartbeat()), a.CheckData, in.Days).Get(ctx, nil); err != nil {
-			return fail(PhaseChecks, err)
+		if err != nil {
+			return fail(step, err)
 		}
-		expireSnapshots(ctx, in.Options.heartbeat())
 	}
 	progress.Phase = PhaseDone
 	return DailyRunResult{Progress: progress, Days: in.Days}, nil
+}
+
+// transformAndCheck merges the days' bronze into silver and gold, checks the result and
+// expires old snapshots, keeping phase current. On failure it names the step that failed.
+func transformAndCheck(ctx workflow.Context, days []string, runID string, heartbeat time.Duration, phase *string) (lake.TransformReport, string, error) {
+	tctx := transformCalls(ctx, heartbeat)
+	*phase = PhaseTransform
+	var rep lake.TransformReport
+	if err := workflow.ExecuteActivity(tctx, a.Transform, days, runID).Get(ctx, &rep); err != nil {
+		return rep, PhaseTransform, err
+	}
+	*phase = PhaseChecks
+	if err := workflow.ExecuteActivity(tctx, a.CheckData, days).Get(ctx, nil); err != nil {
+		return rep, PhaseChecks, err
+	}
+	expireSnapshots(ctx, heartbeat)
+	return rep, "", nil
 }
 
 // fanOut runs MediaIngestWorkflow children from the cursor on, at most MaxConcurrency at a
@@ -356,7 +369,7 @@ func MediaIngestWorkflow(ctx workflow.Context, in MediaIngestInput) (MediaIngest
 	if len(w.Days) == 0 {
 		return res, nil
 	}
-	api := wistiaCalls(ctx, Options{HeartbeatTimeout: in.HeartbeatTimeout}.heartbeat())
+	api := wistiaCalls(ctx, heartbeatOr(in.HeartbeatTimeout))
 	var stats ingest.Landed
 	if err := workflow.ExecuteActivity(api, a.IngestDailyStats, in.Media, w, in.Date, in.RunID).Get(ctx, &stats); err != nil {
 		if isNotFound(err) {
@@ -493,15 +506,9 @@ func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (BackfillProgress,
 		return fail(PhaseIngest, fmt.Errorf("days failed: %v", progress.Failed))
 	}
 	if len(touched) > 0 {
-		progress.Phase = PhaseTransform
-		if err := workflow.ExecuteActivity(transformCalls(ctx, in.Options.heartbeat()), a.Transform, touched, runID).Get(ctx, nil); err != nil {
-			return fail(PhaseTransform, err)
+		if _, step, err := transformAndCheck(ctx, touched, runID, in.Options.heartbeat(), &progress.Phase); err != nil {
+			return fail(step, err)
 		}
-		progress.Phase = PhaseChecks
-		if err := workflow.ExecuteActivity(transformCalls(ctx, in.Options.heartbeat()), a.CheckData, touched).Get(ctx, nil); err != nil {
-			return fail(PhaseChecks, err)
-		}
-		expireSnapshots(ctx, in.Options.heartbeat())
 	}
 	progress.Phase = PhaseDone
 	return progress, nil
