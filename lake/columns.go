@@ -67,7 +67,8 @@ func dateCol[R any](name string, required bool, doc string, f func(*R) *Day) col
 	}
 }
 
-// timeCol holds a UTC instant with microsecond precision; the zero time is null.
+// timeCol holds a UTC instant with microsecond precision; the zero time is null (decode
+// leaves nulls at the zero value).
 func timeCol[R any](name string, required bool, doc string, f func(*R) *time.Time) column[R] {
 	return column[R]{name: name, typ: iceberg.PrimitiveTypes.TimestampTz, required: required, doc: doc,
 		put: func(b array.Builder, r *R) {
@@ -78,13 +79,7 @@ func timeCol[R any](name string, required bool, doc string, f func(*R) *time.Tim
 			}
 			b.(*array.TimestampBuilder).Append(arrow.Timestamp(t.UnixMicro()))
 		},
-		get: func(a arrow.Array, i int, r *R) {
-			if a.IsNull(i) {
-				*f(r) = time.Time{}
-				return
-			}
-			*f(r) = time.UnixMicro(int64(a.(*array.Timestamp).Value(i))).UTC()
-		},
+		get: func(a arrow.Array, i int, r *R) { *f(r) = time.UnixMicro(int64(a.(*array.Timestamp).Value(i))).UTC() },
 	}
 }
 

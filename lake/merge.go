@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -352,4 +353,22 @@ func readAhead[R any](parts []int32, load incomingFunc[R]) incomingFunc[R] {
 		r := <-ch
 		return r.rows, r.err
 	}
+}
+
+// byPartition groups rows by their table partition.
+func byPartition[R any](t *tableDef[R], rows []R) map[int32][]R {
+	out := map[int32][]R{}
+	for _, r := range rows {
+		p := t.partOf(&r)
+		out[p] = append(out[p], r)
+	}
+	return out
+}
+
+// mergeGrouped merges rows already in memory into their partitions.
+func mergeGrouped[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], mode mergeMode, props map[string]string, groups map[int32][]R, extra ...int32) (MergeResult, error) {
+	parts := append(slices.Collect(maps.Keys(groups)), extra...)
+	return merge(ctx, l, t, parts, mode, props, func(_ context.Context, p int32) ([]R, error) {
+		return slices.Clone(groups[p]), nil
+	})
 }

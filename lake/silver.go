@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"maps"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,12 +71,6 @@ func quarantine(stream string, day Day, line Line, lin lineage, reason string) Q
 	return Quarantined{RecordKey: hex.EncodeToString(sum[:]), Stream: stream, Date: day, Reason: reason, Raw: string(record), lineage: lin}
 }
 
-// eventPaths are the fields silver.events takes from a bronze event line, in eventField order.
-var eventPaths = [][]string{
-	{"_ingested_at"}, {"_run_id"}, {"event_key"}, {"received_at"}, {"media_id"}, {"visitor_key"},
-	{"percent_viewed"}, {"embed_url"}, {"ip"}, {"country"}, {"region"}, {"city"}, {"org"}, {"conversion_type"},
-}
-
 const (
 	fIngestedAt = iota
 	fRunID
@@ -105,8 +97,18 @@ type eventParser struct {
 	intern map[string]string // repeated values (media ids, run ids, places) share one string
 }
 
+// eventFieldNames are the fields silver.events takes from a bronze event line, indexed by the
+// f* constants; eventPaths are the same, as jsonparser paths.
 var eventFieldNames = [...]string{"_ingested_at", "_run_id", "event_key", "received_at", "media_id", "visitor_key",
 	"percent_viewed", "embed_url", "ip", "country", "region", "city", "org", "conversion_type"}
+
+var eventPaths = func() [][]string {
+	paths := make([][]string, len(eventFieldNames))
+	for i, name := range eventFieldNames {
+		paths[i] = []string{name}
+	}
+	return paths
+}()
 
 var eventParserPool = sync.Pool{New: func() any { return &eventParser{intern: map[string]string{}} }}
 
@@ -311,22 +313,4 @@ func typeVisitor(raw []byte, lin lineage) (Visitor, string) {
 		LastActiveAt: v.LastActiveAt.Truncate(time.Microsecond), LoadCount: int64(v.LoadCount), PlayCount: int64(v.PlayCount),
 		Browser: string(v.UserAgentDetails.Browser), Platform: string(v.UserAgentDetails.Platform), Mobile: bool(v.UserAgentDetails.Mobile),
 		lineage: lin}, ""
-}
-
-// byPartition groups rows by their table partition.
-func byPartition[R any](t *tableDef[R], rows []R) map[int32][]R {
-	out := map[int32][]R{}
-	for _, r := range rows {
-		p := t.partOf(&r)
-		out[p] = append(out[p], r)
-	}
-	return out
-}
-
-// mergeGrouped merges rows already in memory into their partitions.
-func mergeGrouped[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], mode mergeMode, props map[string]string, groups map[int32][]R, extra ...int32) (MergeResult, error) {
-	parts := append(slices.Collect(maps.Keys(groups)), extra...)
-	return merge(ctx, l, t, parts, mode, props, func(_ context.Context, p int32) ([]R, error) {
-		return slices.Clone(groups[p]), nil
-	})
 }
