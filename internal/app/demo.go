@@ -13,12 +13,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/marketing-data/wistia-pipeline/internal/config"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/internal/devserver"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 )
@@ -230,8 +229,7 @@ Where to look next:
 
 var errScheduleExists = errors.New("schedule " + ScheduleID + " already exists")
 
-// startDevServer runs `temporal server start-dev` with its state in DATA_DIR, and waits until
-// the namespace answers. The returned func stops it.
+// startDevServer runs the dev server with its state in DATA_DIR and its log beside it.
 func startDevServer(ctx context.Context, dcfg DemoConfig, cfg Config, dataDir string) (func(), error) {
 	cli, err := exec.LookPath(dcfg.TemporalCLI)
 	if err != nil {
@@ -241,45 +239,13 @@ func startDevServer(ctx context.Context, dcfg DemoConfig, cfg Config, dataDir st
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(cli, "server", "start-dev", "--ip", "127.0.0.1",
-		"--port", strconv.Itoa(dcfg.TemporalPort), "--ui-port", strconv.Itoa(dcfg.UIPort),
-		"--db-filename", filepath.Join(dataDir, "temporal.db"), "--namespace", cfg.Temporal.Namespace,
-		"--search-attribute", "WistiaDate=Keyword", "--log-level", "warn")
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	srv, err := devserver.Start(ctx, devserver.Options{CLI: cli, Port: dcfg.TemporalPort, UIPort: dcfg.UIPort,
+		Namespace: cfg.Temporal.Namespace, DBFile: filepath.Join(dataDir, "temporal.db"), Log: logFile})
+	if err != nil {
 		logFile.Close()
-		return nil, err
+		return nil, fmt.Errorf("%w; see %s", err, logFile.Name())
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	stop := func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		logFile.Close()
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		check := exec.CommandContext(ctx, cli, "operator", "namespace", "describe", "--namespace", cfg.Temporal.Namespace, "--address", cfg.Temporal.Address)
-		if check.Run() == nil {
-			return stop, nil
-		}
-		select {
-		case <-exited:
-			return nil, fmt.Errorf("the dev server exited; see %s (is port %d or %d taken?)", logFile.Name(), dcfg.TemporalPort, dcfg.UIPort)
-		default:
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			stop()
-			return nil, fmt.Errorf("the dev server did not answer within 60s; see %s", logFile.Name())
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
+	return func() { srv.Stop(); logFile.Close() }, nil
 }
 
 // Summary is what the demo prints, read from gold.

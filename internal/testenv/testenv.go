@@ -1,10 +1,11 @@
 // Package testenv starts the real servers integration tests run against (versitygw for S3,
-// dynalite for DynamoDB) on free loopback ports with temporary data folders, and stops them
+// dynalite for DynamoDB, the Temporal dev server) on free loopback ports with temporary data folders, and stops them
 // when the test ends. A missing tool fails the test: `make tools` installs them.
 package testenv
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/marketing-data/wistia-pipeline/internal/devserver"
 )
 
 // Tool finds a pinned tool on PATH or in the project's .tools folder.
@@ -185,34 +188,21 @@ func StartDynamoDB(t testing.TB) *DynamoDB {
 // Temporal is a Temporal dev server (the temporal CLI's start-dev), in memory, with the
 // pipeline's search attribute registered.
 type Temporal struct {
-	*Server
-	Address   string // gRPC host:port
-	UI        string // Web UI base URL
-	Namespace string
-	CLI       string // the temporal binary, for tests that drive the CLI
+	*devserver.Server
+	CLI string // the temporal binary, for tests that drive the CLI
 }
 
-// StartTemporal starts a dev server on free ports and waits until its namespace answers.
+// StartTemporal starts a dev server on free ports; it stops when the test ends.
 func StartTemporal(t testing.TB) *Temporal {
 	t.Helper()
-	port, uiPort := FreePort(t), FreePort(t)
+	logs := &lockedBuffer{}
 	cli := Tool(t, "temporal")
-	tp := &Temporal{Address: fmt.Sprintf("127.0.0.1:%d", port), UI: fmt.Sprintf("http://127.0.0.1:%d", uiPort), Namespace: "default", CLI: cli}
-	tp.Server = startServer(t, tp.Address, nil, cli, "server", "start-dev", "--ip", "127.0.0.1",
-		"--port", strconv.Itoa(port), "--ui-port", strconv.Itoa(uiPort), "--http-port", strconv.Itoa(FreePort(t)),
-		"--metrics-port", strconv.Itoa(FreePort(t)), "--namespace", tp.Namespace,
-		"--search-attribute", "WistiaDate=Keyword", "--log-level", "error")
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		out, err := exec.Command(cli, "operator", "namespace", "describe", "--namespace", tp.Namespace, "--address", tp.Address).CombinedOutput()
-		if err == nil {
-			return tp
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("temporal dev server not ready: %v\n%s", err, out)
-		}
-		time.Sleep(200 * time.Millisecond)
+	srv, err := devserver.Start(context.Background(), devserver.Options{CLI: cli, Port: FreePort(t), UIPort: FreePort(t), LogLevel: "error", Log: logs})
+	if err != nil {
+		t.Fatalf("temporal dev server: %v\n%s", err, logs.String())
 	}
+	t.Cleanup(srv.Stop)
+	return &Temporal{Server: srv, CLI: cli}
 }
 
 // Build compiles a package of this module (for example "./worker") into a temporary folder.
