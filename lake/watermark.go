@@ -22,13 +22,15 @@ type Watermark struct {
 	UpdatedAt time.Time
 }
 
-// Watermarks stores watermarks that never move backwards.
+// Watermarks stores watermarks that never move backwards, and the pending-merge ledger and
+// leases, which need the same shared, atomic store.
 type Watermarks interface {
 	// Get returns the watermark of key; ok is false when it has none.
 	Get(ctx context.Context, key WatermarkKey) (w Watermark, ok bool, err error)
 	// Advance sets the watermark to w only if w.Day is later than the stored day, atomically.
 	// It reports whether it moved.
 	Advance(ctx context.Context, key WatermarkKey, w Watermark) (bool, error)
+	Ledger
 	Close() error
 }
 

@@ -18,11 +18,12 @@ import (
 type DynamoWatermarks struct {
 	client *dynamodb.Client
 	table  string
+	now    func() time.Time // lease expiry; tests may move it
 }
 
 // NewDynamoWatermarks uses an existing table.
 func NewDynamoWatermarks(client *dynamodb.Client, table string) *DynamoWatermarks {
-	return &DynamoWatermarks{client: client, table: table}
+	return &DynamoWatermarks{client: client, table: table, now: time.Now}
 }
 
 // Get reads one watermark with a strongly consistent read.

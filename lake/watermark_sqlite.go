@@ -18,6 +18,7 @@ import (
 type SQLiteWatermarks struct {
 	db   *sql.DB
 	path string
+	now  func() time.Time // lease expiry; tests may move it
 }
 
 // OpenSQLiteWatermarks opens (creating if needed) the sqlite file at path.
@@ -37,12 +38,22 @@ func OpenSQLiteWatermarks(ctx context.Context, path string) (*SQLiteWatermarks, 
 		CREATE TABLE IF NOT EXISTS request_budget (
 		key     TEXT PRIMARY KEY,
 		n       INTEGER NOT NULL,
-		expires INTEGER NOT NULL)`)
+		expires INTEGER NOT NULL);
+		CREATE TABLE IF NOT EXISTS pending (
+		account TEXT,
+		day     TEXT,
+		seq     INTEGER NOT NULL,
+		PRIMARY KEY (account, day));
+		CREATE TABLE IF NOT EXISTS leases (
+		name    TEXT PRIMARY KEY,
+		owner   TEXT NOT NULL,
+		expires INTEGER NOT NULL -- unix milliseconds
+		)`)
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("watermarks %s: create table: %w", path, err)
+		return nil, fmt.Errorf("watermarks %s: create tables: %w", path, err)
 	}
-	return &SQLiteWatermarks{db: db, path: path}, nil
+	return &SQLiteWatermarks{db: db, path: path, now: time.Now}, nil
 }
 
 // Get reads one watermark.
