@@ -193,6 +193,63 @@ func testGroundTruthAndRerun(t *testing.T, warehouse string) {
 	assert.Equal(t, before, f.snapshot(t), "re-landing unchanged data changes no row")
 }
 
+// The report counts, by stream, the rows a transform added to silver.quarantine: records
+// already there from an earlier transform, a reread lookback day or a landing again, are not
+// counted twice.
+func TestQuarantinedCountsRowsAdded(t *testing.T) {
+	ctx := context.Background()
+	opts := simOptions
+	opts.CorruptShare = 0.2
+	f := newFixture(t, "file", opts)
+	days := lastDays(3)
+	f.land(t, "run-1", days[:2])
+
+	quarantine := func() map[string]lake.Quarantined {
+		t.Helper()
+		rows, err := lake.ReadRows[lake.Quarantined](ctx, f.lh, time.Time{}, time.Time{})
+		require.NoError(t, err)
+		out := map[string]lake.Quarantined{}
+		for _, q := range rows {
+			out[q.RecordKey] = q
+		}
+		return out
+	}
+	transform := func(runID string, days []time.Time) map[string]int {
+		t.Helper()
+		before := quarantine()
+		rep, err := f.lh.Transform(ctx, f.store, days, runID)
+		require.NoError(t, err)
+		added := map[string]int{}
+		for key, q := range quarantine() {
+			if _, ok := before[key]; !ok {
+				added[q.Stream]++
+			}
+		}
+		assert.Equal(t, added, withoutZeros(rep.Quarantined), "transform of %v", rep.Days)
+		return added
+	}
+
+	first := transform("run-1", days[:2])
+	assert.Positive(t, first[lake.StreamEvents], "the simulator sends corrupt events")
+	assert.Empty(t, transform("run-1", days[:2]), "the same bronze again adds nothing")
+
+	// The next run lands the next day and its lookback day again, and transforms both.
+	f.clock = f.clock.Add(time.Minute)
+	f.land(t, "run-2", days[1:])
+	third := transform("run-2", days[1:])
+	assert.Positive(t, third[lake.StreamEvents], "the new day has corrupt events of its own")
+}
+
+func withoutZeros(m map[string]int) map[string]int {
+	out := map[string]int{}
+	for k, n := range m {
+		if n != 0 {
+			out[k] = n
+		}
+	}
+	return out
+}
+
 // files lists each table's data files by partition.
 func (f *fixture) files(t *testing.T) map[string]map[string][]string {
 	t.Helper()
@@ -292,6 +349,20 @@ func testRacingMerges(t *testing.T, warehouse string) {
 		}
 	}
 	t.Logf("commits redone after losing a race: %d", retried)
+	// Each worker counts what its committed attempt added to silver.quarantine, so together
+	// they count every row once.
+	counted, inTable := map[string]int{}, map[string]int{}
+	for _, r := range reports {
+		for stream, n := range r.Quarantined {
+			counted[stream] += n
+		}
+	}
+	quarantined, err := lake.ReadRows[lake.Quarantined](ctx, f.lh, time.Time{}, time.Time{})
+	require.NoError(t, err)
+	for _, q := range quarantined {
+		inTable[q.Stream]++
+	}
+	assert.Equal(t, inTable, withoutZeros(counted))
 	var touched []string
 	for _, day := range days {
 		touched = append(touched, dates.Format(day))

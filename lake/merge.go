@@ -53,12 +53,33 @@ type MergeResult struct {
 }
 
 // incomingFunc returns the incoming rows of one partition. It is called once per partition
-// and attempt, in the order of the partitions, so a caller can stream its input by partition.
+// of an attempt, in the order of the partitions, so a caller can stream its input by partition.
 type incomingFunc[R any] func(ctx context.Context, part int32) ([]R, error)
 
+// attempt is what one try at a merge brings in. When added is set, an upsert calls it with
+// each row it writes under a key its partition did not hold; it is called in attempts whose
+// commit is then refused too.
+type attempt[R any] struct {
+	incoming incomingFunc[R]
+	added    func(*R)
+}
+
+// prepareFunc readies one attempt of a merge. merge calls it at the start of every attempt,
+// after reading the table's current snapshot, so rows it derives from other tables are read no
+// earlier than those of the commits the attempt replaces, and an attempt redone after losing a
+// race derives them again. State it keeps per attempt (counts) it resets there; once merge
+// returns, the last attempt is the one that committed.
+type prepareFunc[R any] func(ctx context.Context) (attempt[R], error)
+
+// fixed prepares every attempt with the same incoming rows, for rows that do not derive from
+// the lakehouse's tables (bronze, rows already in memory).
+func fixed[R any](incoming incomingFunc[R]) prepareFunc[R] {
+	return func(context.Context) (attempt[R], error) { return attempt[R]{incoming: incoming}, nil }
+}
+
 // merge merges incoming rows into the given partitions of a table, retrying from a fresh read
-// when a concurrent commit changed the table underneath.
-func merge[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], parts []int32, mode mergeMode, props iceberg.Properties, incoming incomingFunc[R]) (MergeResult, error) {
+// (and a fresh prepare) when a concurrent commit changed the table underneath.
+func merge[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], parts []int32, mode mergeMode, props iceberg.Properties, prepare prepareFunc[R]) (MergeResult, error) {
 	start := time.Now()
 	parts = slices.Clone(parts)
 	slices.Sort(parts)
@@ -69,7 +90,7 @@ func merge[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], parts []int
 	}
 	for attempt := 1; ; attempt++ {
 		res.Attempts = attempt
-		err := mergeOnce(ctx, l, t, parts, mode, props, incoming, &res)
+		err := mergeOnce(ctx, l, t, parts, mode, props, prepare, &res)
 		if err == nil {
 			res.Duration = time.Since(start)
 			return res, nil
@@ -94,12 +115,16 @@ func isStaleBase(err error) bool {
 	return errors.Is(err, table.ErrCommitFailed) || strings.Contains(strings.ToLower(err.Error()), "requirement failed")
 }
 
-func mergeOnce[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], parts []int32, mode mergeMode, props iceberg.Properties, incoming incomingFunc[R], res *MergeResult) error {
+func mergeOnce[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], parts []int32, mode mergeMode, props iceberg.Properties, prepare prepareFunc[R], res *MergeResult) error {
 	tbl, err := l.cat.LoadTable(ctx, l.identifier(t))
 	if err != nil {
 		return err
 	}
 	existing, err := filesByPartition(ctx, tbl, t)
+	if err != nil {
+		return err
+	}
+	a, err := prepare(ctx)
 	if err != nil {
 		return err
 	}
@@ -125,7 +150,7 @@ func mergeOnce[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], parts [
 		}
 		defer enc.release()
 		for _, p := range parts {
-			rows, err := incoming(ctx, p)
+			rows, err := a.incoming(ctx, p)
 			if err != nil {
 				buildErr = err
 				return
@@ -137,15 +162,23 @@ func mergeOnce[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], parts [
 					return
 				}
 			}
+			var held []R // the partition's rows before the merge, by key, when a.added asks
 			if mode == upsert && len(existing[p]) > 0 {
 				old, err := readTasks(ctx, tbl, t, existing[p])
 				if err != nil {
 					buildErr = err
 					return
 				}
+				if a.added != nil {
+					held = slices.Clone(old)
+					slices.SortFunc(held, func(x, y R) int { return t.key(&x, &y) })
+				}
 				rows = append(old, rows...)
 			}
 			rows = latest(rows, t.key, t.version, t.same)
+			if mode == upsert && a.added != nil {
+				tellAdded(rows, held, t.key, a.added)
+			}
 			rowsWrites += int64(len(rows))
 			for chunk := range slices.Chunk(rows, batchRows) {
 				for i := range chunk {
@@ -212,6 +245,19 @@ func latest[R any](rows []R, key, version func(a, b *R) int, same func(a, b *R) 
 	}
 	clear(rows[len(out):])
 	return out
+}
+
+// tellAdded calls added with each of rows whose key is not among held's; both are sorted by key.
+func tellAdded[R any](rows, held []R, key func(a, b *R) int, added func(*R)) {
+	j := 0
+	for i := range rows {
+		for j < len(held) && key(&held[j], &rows[i]) < 0 {
+			j++
+		}
+		if j == len(held) || key(&held[j], &rows[i]) != 0 {
+			added(&rows[i])
+		}
+	}
 }
 
 // filesByPartition lists the table's current data files by partition value.
@@ -365,10 +411,17 @@ func byPartition[R any](t *tableDef[R], rows []R) map[int32][]R {
 	return out
 }
 
-// mergeGrouped merges rows already in memory into their partitions.
+// grouped serves rows already in memory, grouped by partition.
+func grouped[R any](groups map[int32][]R) incomingFunc[R] {
+	return func(_ context.Context, p int32) ([]R, error) {
+		return slices.Clone(groups[p]), nil
+	}
+}
+
+// mergeGrouped merges rows already in memory into their partitions. Every attempt merges the
+// same rows: a merge redone after losing a race does not derive them again, so rows derived
+// from other tables prepare each attempt instead (see recomputeGold).
 func mergeGrouped[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], mode mergeMode, props map[string]string, groups map[int32][]R, extra ...int32) (MergeResult, error) {
 	parts := append(slices.Collect(maps.Keys(groups)), extra...)
-	return merge(ctx, l, t, parts, mode, props, func(_ context.Context, p int32) ([]R, error) {
-		return slices.Clone(groups[p]), nil
-	})
+	return merge(ctx, l, t, parts, mode, props, fixed(grouped(groups)))
 }

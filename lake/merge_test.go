@@ -86,14 +86,14 @@ func TestMergeRedoneAfterLosingRace(t *testing.T) {
 	mergeStats(t, l, statRows(10, t0, 1))
 
 	raced := false
-	res, err := merge(context.Background(), l, dailyStatsTable, []int32{10}, upsert, nil, func(ctx context.Context, p int32) ([]DailyStat, error) {
+	res, err := merge(context.Background(), l, dailyStatsTable, []int32{10}, upsert, nil, fixed(func(ctx context.Context, p int32) ([]DailyStat, error) {
 		if !raced {
 			raced = true
 			// Another worker commits to the same partition after this merge read the table.
 			mergeStats(t, other, []DailyStat{{MediaID: "m07", Date: 10, LoadCount: 7, lineage: lineage{IngestedAt: t0}}})
 		}
 		return []DailyStat{{MediaID: "m08", Date: 10, LoadCount: 8, lineage: lineage{IngestedAt: t0}}}, nil
-	})
+	}))
 	require.NoError(t, err)
 	assert.Equal(t, 2, res.Attempts)
 

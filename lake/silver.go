@@ -41,6 +41,11 @@ func bronzeLines(ctx context.Context, store Store, stream string, day time.Time,
 	if err != nil {
 		return err
 	}
+	return manifestLines(ctx, store, manifests, visit)
+}
+
+// manifestLines streams every line of the manifests' objects.
+func manifestLines(ctx context.Context, store Store, manifests []Manifest, visit func(Line) error) error {
 	for _, m := range manifests {
 		for _, obj := range m.Objects {
 			for line, err := range ReadObject(ctx, store, obj) {
@@ -202,17 +207,17 @@ func (p *eventParser) parse(line []byte, out *Event) (reason string) {
 	return ""
 }
 
-// readEventsDay types the bronze events of one day. Events whose received_at falls on another
+// readEvents types the bronze events of one day in the given manifests. Events whose received_at falls on another
 // day than the window they were listed in are quarantined: the window is the unit of
 // completeness, so such an event cannot be placed without breaking another day's merge.
-func readEventsDay(ctx context.Context, store Store, day Day) ([]Event, []Quarantined, error) {
+func readEvents(ctx context.Context, store Store, day Day, manifests []Manifest) ([]Event, []Quarantined, error) {
 	p := eventParserPool.Get().(*eventParser)
 	defer eventParserPool.Put(p)
 	var (
 		rows []Event
 		bad  []Quarantined
 	)
-	err := bronzeLines(ctx, store, StreamEvents, day.Time(), func(line Line) error {
+	err := manifestLines(ctx, store, manifests, func(line Line) error {
 		var e Event
 		reason := p.parse(line.Bytes, &e)
 		if reason == "" && e.Date != day {

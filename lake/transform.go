@@ -21,10 +21,13 @@ import (
 type TransformReport struct {
 	Days         []string       // bronze days merged
 	Dates        []string       // dates whose gold facts were recomputed
-	Quarantined  map[string]int // lines sent to silver.quarantine by this transform, by stream
+	Quarantined  map[string]int // rows this transform added to silver.quarantine, by stream; records it already held are not counted
 	Events       int64          // typed event lines read from bronze
 	UnknownMedia int            // media no channel rule matched
 	Merges       []MergeResult
+	// Read is the events bronze the merge read, for checking silver against exactly that;
+	// it stays in the process (a payload carries counts only).
+	Read BronzeRead `json:"-"`
 }
 
 // Transform merges the bronze of the given days into silver, then recomputes gold for every
@@ -32,8 +35,9 @@ type TransformReport struct {
 // same rows.
 //
 // Silver merges may run concurrently (a merge that loses a commit race is redone on the
-// winner's result), but a gold recompute reads silver, so transforms whose dates overlap must
-// not interleave: the orchestration runs them one at a time.
+// winner's result). A gold merge that loses a race is redone from silver as it then is, but a
+// gold recompute commits its tables one at a time, each from its own read of silver, so
+// transforms whose dates overlap must not interleave: the orchestration runs them one at a time.
 func (l *Lakehouse) Transform(ctx context.Context, store Store, days []time.Time, runID string) (TransformReport, error) {
 	rep, err := l.MergeSilver(ctx, store, days, runID)
 	if err != nil {
@@ -93,19 +97,28 @@ func (l *Lakehouse) mergeSilver(ctx context.Context, store Store, days []Day, pr
 		mu     sync.Mutex
 		bad    = map[Day][]Quarantined{} // by bronze day; replaced when a retried merge rereads a day
 		events = map[Day]int64{}
+		read   = BronzeRead{}
 	)
 	parts := dayParts(days) // sorted, as merge visits them
-	res, err := merge(ctx, l, eventsTable, parts, upsert, props, readAhead(parts, func(ctx context.Context, p int32) ([]Event, error) {
-		rows, q, err := readEventsDay(ctx, store, Day(p))
-		mu.Lock()
-		bad[Day(p)] = q
-		events[Day(p)] = int64(len(rows))
-		mu.Unlock()
-		return rows, err
-	}))
+	res, err := merge(ctx, l, eventsTable, parts, upsert, props, func(context.Context) (attempt[Event], error) {
+		return attempt[Event]{incoming: readAhead(parts, func(ctx context.Context, p int32) ([]Event, error) {
+			manifests, err := Manifests(ctx, store, StreamEvents, Day(p).Time())
+			if err != nil {
+				return nil, err
+			}
+			rows, q, err := readEvents(ctx, store, Day(p), manifests)
+			mu.Lock()
+			bad[Day(p)] = q
+			events[Day(p)] = int64(len(rows))
+			read[Day(p)] = manifests
+			mu.Unlock()
+			return rows, err
+		})}, nil
+	})
 	for _, n := range events {
 		rep.Events += n
 	}
+	rep.Read = read
 	if err := rep.add(res, err); err != nil {
 		return nil, err
 	}
@@ -142,11 +155,19 @@ func (l *Lakehouse) mergeSilver(ctx context.Context, store Store, days []Day, pr
 		return nil, err
 	}
 
-	for _, q := range quarantined {
-		rep.Quarantined[q.Stream]++
-	}
-	if err := rep.add(mergeGrouped(ctx, l, quarantineTable, upsert, props, byPartition(quarantineTable, quarantined))); err != nil {
+	// Only rows new to silver.quarantine are counted, in the attempt that commits: lines read
+	// again (a lookback day, a record landed again) were counted when they were added.
+	var added map[string]int
+	groups := byPartition(quarantineTable, quarantined)
+	res, err = merge(ctx, l, quarantineTable, slices.Collect(maps.Keys(groups)), upsert, props, func(context.Context) (attempt[Quarantined], error) {
+		added = map[string]int{}
+		return attempt[Quarantined]{incoming: grouped(groups), added: func(q *Quarantined) { added[q.Stream]++ }}, nil
+	})
+	if err := rep.add(res, err); err != nil {
 		return nil, err
+	}
+	for stream, n := range added {
+		rep.Quarantined[stream] += n
 	}
 
 	touched := slices.Clone(days)
@@ -165,42 +186,103 @@ func dayParts(days []Day) []int32 {
 	return parts
 }
 
-// recomputeGold rebuilds gold for the given dates from silver.
+// recomputeGold rebuilds gold for the given dates from silver. Each gold merge reads the silver
+// it derives from in every attempt (see prepareFunc), so a merge redone after losing a commit
+// race writes what silver holds then, not what the lost attempt read.
 func (l *Lakehouse) recomputeGold(ctx context.Context, days []Day, props iceberg.Properties, rep *TransformReport) error {
-	medias, err := collectRows(ctx, l, mediaTable, iceberg.AlwaysTrue{})
-	if err != nil {
-		return err
-	}
-	duration := make(map[string]float64, len(medias))
-	dims := make([]DimMedia, 0, len(medias))
-	for _, m := range medias {
-		duration[m.HashedID] = m.Duration
-		d := DimMedia{MediaID: m.HashedID, Title: m.Name, URL: "https://home.wistia.com/medias/" + m.HashedID,
-			Channel: l.channels.Channel(m.ProjectName, m.FolderName, strings.Split(m.Tags, ",")), CreatedAt: m.Created,
-			Project: m.ProjectName, Duration: m.Duration, version: m.IngestedAt}
-		if d.Channel == UnknownChannel {
-			rep.UnknownMedia++
-		}
-		dims = append(dims, d)
-	}
 	// Silver holds the latest version of every media, so the dimension is rebuilt whole.
 	allBuckets := make([]int32, entityBuckets)
 	for i := range allBuckets {
 		allBuckets[i] = int32(i)
 	}
-	if err := rep.add(mergeGrouped(ctx, l, dimMediaTable, replace, props, byPartition(dimMediaTable, dims), allBuckets...)); err != nil {
+	unknown := 0
+	res, err := merge(ctx, l, dimMediaTable, allBuckets, replace, props, func(ctx context.Context) (attempt[DimMedia], error) {
+		dims, n, err := l.dimMedia(ctx)
+		unknown = n
+		return attempt[DimMedia]{incoming: grouped(byPartition(dimMediaTable, dims))}, err
+	})
+	if err := rep.add(res, err); err != nil {
+		return err
+	}
+	rep.UnknownMedia += unknown
+
+	parts := dayParts(days)
+	res, err = merge(ctx, l, mediaDailyTable, parts, replace, props, func(ctx context.Context) (attempt[FactMediaDaily], error) {
+		daily, err := mediaDaily(ctx, l, days)
+		return attempt[FactMediaDaily]{incoming: grouped(byPartition(mediaDailyTable, daily))}, err
+	})
+	if err := rep.add(res, err); err != nil {
 		return err
 	}
 
-	// Loads per media and day, for the facts' play rates.
-	loads := map[mediaDay]int64{}
+	// Engagement is built a day at a time from that day's silver events, with the durations and
+	// loads of the attempt; the visitors seen along the way feed dim_visitor.
+	var visitors map[string]DimVisitor
+	res, err = merge(ctx, l, engagementTable, parts, replace, props, func(ctx context.Context) (attempt[FactEngagement], error) {
+		duration, err := mediaDurations(ctx, l)
+		if err != nil {
+			return attempt[FactEngagement]{}, err
+		}
+		loads, err := dailyLoads(ctx, l, days)
+		if err != nil {
+			return attempt[FactEngagement]{}, err
+		}
+		var mu sync.Mutex
+		seen := map[string]DimVisitor{}
+		visitors = seen
+		return attempt[FactEngagement]{incoming: readAhead(parts, func(ctx context.Context, p int32) ([]FactEngagement, error) {
+			events, err := collectRows(ctx, l, eventsTable, dateIn("date", []Day{Day(p)}))
+			if err != nil {
+				return nil, err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, e := range events {
+				v := DimVisitor{VisitorID: e.VisitorKey, IPAddress: e.IP, Country: e.Country, LastSeenAt: e.ReceivedAt}
+				if old, ok := seen[e.VisitorKey]; !ok || dimVisitorTable.version(&v, &old) > 0 {
+					seen[e.VisitorKey] = v
+				}
+			}
+			return engagement(events, duration, loads), nil
+		})}, nil
+	})
+	if err := rep.add(res, err); err != nil {
+		return err
+	}
+	// dim_visitor is an upsert in which a visitor's latest sighting wins, so a retry may merge
+	// the visitors the committed engagement attempt saw.
+	dimVisitors := slices.Collect(maps.Values(visitors))
+	return rep.add(mergeGrouped(ctx, l, dimVisitorTable, upsert, props, byPartition(dimVisitorTable, dimVisitors)))
+}
+
+// dimMedia derives gold.dim_media from silver.media, counting the media no channel rule matched.
+func (l *Lakehouse) dimMedia(ctx context.Context) ([]DimMedia, int, error) {
+	medias, err := collectRows(ctx, l, mediaTable, iceberg.AlwaysTrue{})
+	if err != nil {
+		return nil, 0, err
+	}
+	unknown := 0
+	dims := make([]DimMedia, 0, len(medias))
+	for _, m := range medias {
+		d := DimMedia{MediaID: m.HashedID, Title: m.Name, URL: "https://home.wistia.com/medias/" + m.HashedID,
+			Channel: l.channels.Channel(m.ProjectName, m.FolderName, strings.Split(m.Tags, ",")), CreatedAt: m.Created,
+			Project: m.ProjectName, Duration: m.Duration, version: m.IngestedAt}
+		if d.Channel == UnknownChannel {
+			unknown++
+		}
+		dims = append(dims, d)
+	}
+	return dims, unknown, nil
+}
+
+// mediaDaily derives gold.fact_media_daily for the given days from silver.media_daily_stats.
+func mediaDaily(ctx context.Context, l *Lakehouse, days []Day) ([]FactMediaDaily, error) {
 	var daily []FactMediaDaily
 	for rows, err := range scanRows(ctx, l, dailyStatsTable, dateIn("date", days)) {
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, s := range rows {
-			loads[mediaDay{s.MediaID, s.Date}] = s.LoadCount
 			f := FactMediaDaily{MediaID: s.MediaID, Date: s.Date, LoadCount: s.LoadCount, PlayCount: s.PlayCount, HoursWatched: s.HoursWatched}
 			if s.LoadCount > 0 {
 				f.PlayRate = float64(s.PlayCount) / float64(s.LoadCount)
@@ -208,37 +290,35 @@ func (l *Lakehouse) recomputeGold(ctx context.Context, days []Day, props iceberg
 			daily = append(daily, f)
 		}
 	}
-	if err := rep.add(mergeGrouped(ctx, l, mediaDailyTable, replace, props, byPartition(mediaDailyTable, daily), dayParts(days)...)); err != nil {
-		return err
-	}
+	return daily, nil
+}
 
-	// Engagement is built a day at a time from that day's silver events; the visitors seen
-	// along the way feed dim_visitor.
-	var (
-		mu       sync.Mutex
-		visitors = map[string]DimVisitor{}
-	)
-	parts := dayParts(days)
-	res, err := merge(ctx, l, engagementTable, parts, replace, props, readAhead(parts, func(ctx context.Context, p int32) ([]FactEngagement, error) {
-		events, err := collectRows(ctx, l, eventsTable, dateIn("date", []Day{Day(p)}))
+// mediaDurations reads each media's duration in seconds from silver.media.
+func mediaDurations(ctx context.Context, l *Lakehouse) (map[string]float64, error) {
+	duration := map[string]float64{}
+	for rows, err := range scanRows(ctx, l, mediaTable, iceberg.AlwaysTrue{}) {
 		if err != nil {
 			return nil, err
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		for _, e := range events {
-			v := DimVisitor{VisitorID: e.VisitorKey, IPAddress: e.IP, Country: e.Country, LastSeenAt: e.ReceivedAt}
-			if old, ok := visitors[e.VisitorKey]; !ok || dimVisitorTable.version(&v, &old) > 0 {
-				visitors[e.VisitorKey] = v
-			}
+		for _, m := range rows {
+			duration[m.HashedID] = m.Duration
 		}
-		return engagement(events, duration, loads), nil
-	}))
-	if err := rep.add(res, err); err != nil {
-		return err
 	}
-	dimVisitors := slices.Collect(maps.Values(visitors))
-	return rep.add(mergeGrouped(ctx, l, dimVisitorTable, upsert, props, byPartition(dimVisitorTable, dimVisitors)))
+	return duration, nil
+}
+
+// dailyLoads reads the loads per media and day of the given days, for the facts' play rates.
+func dailyLoads(ctx context.Context, l *Lakehouse, days []Day) (map[mediaDay]int64, error) {
+	loads := map[mediaDay]int64{}
+	for rows, err := range scanRows(ctx, l, dailyStatsTable, dateIn("date", days)) {
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range rows {
+			loads[mediaDay{s.MediaID, s.Date}] = s.LoadCount
+		}
+	}
+	return loads, nil
 }
 
 type mediaDay struct {

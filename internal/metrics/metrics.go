@@ -18,7 +18,7 @@ type Pipeline struct {
 	Requests      *prometheus.CounterVec // API pages read, by stream
 	Records       *prometheus.CounterVec // records landed in bronze, by stream
 	Rejects       *prometheus.CounterVec // records the client could not type, by stream
-	Quarantined   *prometheus.CounterVec // bronze lines sent to silver.quarantine, by stream
+	Quarantined   *prometheus.CounterVec // rows added to silver.quarantine, by stream: each bad record once
 	Bytes         prometheus.Counter     // bronze bytes written
 	MergeDuration *prometheus.HistogramVec
 }
@@ -34,7 +34,7 @@ func NewPipeline(reg prometheus.Registerer) *Pipeline {
 		Requests:    f("pages_total", "Wistia API pages read, by stream.", "stream"),
 		Records:     f("records_total", "Records landed in bronze.", "stream"),
 		Rejects:     f("rejected_records_total", "Records the client could not type (kept in bronze).", "stream"),
-		Quarantined: f("quarantined_total", "Bronze lines sent to silver.quarantine.", "stream"),
+		Quarantined: f("quarantined_total", "Rows added to silver.quarantine: each bad record counts once, however often it is read.", "stream"),
 		Bytes:       prometheus.NewCounter(prometheus.CounterOpts{Namespace: "wistia", Name: "bronze_bytes_total", Help: "Bronze bytes written."}),
 		MergeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "wistia", Name: "merge_duration_seconds",
 			Help: "Duration of one table merge.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)}, []string{"table"}),
