@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
@@ -26,6 +27,8 @@ const (
 	ErrTypeNotFound = "WistiaNotFound"
 	// ErrTypeStorage is a storage failure that retrying cannot fix (missing bucket, denied).
 	ErrTypeStorage = "StorageMisconfigured"
+	// ErrTypeCheckFailed is a data check that found problems in the tables.
+	ErrTypeCheckFailed = "DataCheckFailed"
 )
 
 // NonRetryable lists the error types no retry policy retries.
@@ -41,6 +44,8 @@ type Activities struct {
 	Policy   lake.WindowPolicy
 	Alerts   *Alerter
 	Now      func() time.Time
+	// Temporal lets a run follow another run it attached to; nil in tests that need not.
+	Temporal client.Client
 	// Metrics hooks; either may be nil.
 	OnRecords   func(stream string, landed ingest.Landed)
 	OnTransform func(lake.TransformReport)
@@ -295,5 +300,5 @@ func parseDays(list []string) ([]time.Time, error) {
 func temporalCheckFailure(rep lake.CheckReport) error {
 	return temporal.NewNonRetryableApplicationError(
 		fmt.Sprintf("data checks of %v found %d problems, first: %s", rep.Days, rep.ProblemsTotal, strings.Join(rep.Problems, "; ")),
-		"DataCheckFailed", nil)
+		ErrTypeCheckFailed, nil)
 }

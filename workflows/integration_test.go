@@ -3,8 +3,10 @@ package workflows_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -45,7 +47,13 @@ type stack struct {
 
 func newStack(t testing.TB, opts wistiasim.Options) *stack {
 	t.Helper()
-	opts.Now = simNow
+	return newStackAt(t, opts, simNow)
+}
+
+// newStackAt is newStack with the simulator's clock at now.
+func newStackAt(t testing.TB, opts wistiasim.Options, now time.Time) *stack {
+	t.Helper()
+	opts.Now = now
 	if opts.RateLimit == 0 {
 		opts.RateLimit, opts.RatePeriod = 100, time.Second
 	}
@@ -59,13 +67,14 @@ func newStackFor(t testing.TB, sim *wistiasim.Sim, opts wistiasim.Options) *stac
 	var err error
 	srv := httptest.NewServer(sim.Handler())
 	t.Cleanup(srv.Close)
+	now := sim.Now()
 	s := &stack{tp: testenv.StartTemporal(t), sim: sim, dir: t.TempDir(), worker: testenv.Build(t, "./worker"),
-		date: dates.Format(dates.AddDays(dates.Day(simNow), -1))}
+		date: dates.Format(dates.AddDays(dates.Day(now), -1))}
 	s.env = []string{
 		"TEMPORAL_ADDRESS=" + s.tp.Address, "TEMPORAL_TASK_QUEUE=wistia-test",
 		"WISTIA_BASE_URL=" + srv.URL + wistiasim.BasePath, "WISTIA_API_TOKEN=" + sim.Token(),
 		fmt.Sprintf("WISTIA_RATE_LIMIT=%d", opts.RateLimit), "WISTIA_RATE_PERIOD=" + opts.RatePeriod.String(), "WISTIA_BACKOFF_BASE=20ms", "WISTIA_BACKOFF_MAX=200ms", "WISTIA_MAX_ATTEMPTS=10",
-		"DATA_DIR=" + s.dir, "WISTIA_ACCOUNT=acct", "INGEST_FIRST_DAY=" + dates.Format(dates.AddDays(dates.Day(simNow), -3)),
+		"DATA_DIR=" + s.dir, "WISTIA_ACCOUNT=acct", "INGEST_FIRST_DAY=" + dates.Format(dates.AddDays(dates.Day(now), -3)),
 		"MAX_CONCURRENCY=4", "LOG_LEVEL=warn", "TEMPORAL_UI_URL=" + s.tp.UI,
 	}
 	s.tc, err = client.Dial(client.Options{HostPort: s.tp.Address})
@@ -109,7 +118,7 @@ func (s *stack) lakehouse(t *testing.T) *lake.Lakehouse {
 }
 
 func (s *stack) truth() wistiasim.Truth {
-	last := dates.AddDays(dates.Day(simNow), -1)
+	last := dates.AddDays(dates.Day(s.sim.Now()), -1)
 	return s.sim.Truth(dates.AddDays(last, -2), last)
 }
 
@@ -152,7 +161,8 @@ func TestDailyRunOnDevServer(t *testing.T) {
 	assert.Len(t, res.Days, 3)
 	lh := s.lakehouse(t)
 	truthcheck.AssertLakehouse(t, lh, s.truth())
-	recordHistories(t, s, "daily-run/acct/"+s.date)
+	recordHistories(t, s, map[string]string{"daily_run_v2.json": workflows.DailyRunID("acct", s.date),
+		"media_ingest_v2.json": workflows.MediaIngestID("acct", s.date, s.sim.MediaIDs()[0])})
 
 	// The same day again: every table keeps exactly its rows.
 	before := tables(t, lh)
@@ -182,20 +192,31 @@ func TestWorkerKilledMidRun(t *testing.T) {
 	truthcheck.AssertLakehouse(t, s.lakehouse(t), s.truth())
 }
 
-// recordHistories exports the run's parent and first child histories into testdata when
-// RECORD_HISTORIES is set (see workflows/testdata/record.sh); the replay test replays them.
-func recordHistories(t *testing.T, s *stack, parentID string) {
+// recordHistories exports the histories of the given workflows (file name → workflow ID) into
+// testdata when RECORD_HISTORIES is set (see workflows/testdata/record.sh), and lists them in
+// testdata/histories.json; the replay test replays them.
+func recordHistories(t *testing.T, s *stack, histories map[string]string) {
+	t.Helper()
 	dir := os.Getenv("RECORD_HISTORIES")
 	if dir == "" {
 		return
 	}
-	ids := []string{parentID, workflows.MediaIngestID("acct", s.date, s.sim.MediaIDs()[0])}
-	for i, id := range ids {
+	index := filepath.Join(dir, "histories.json")
+	b, err := os.ReadFile(index)
+	require.NoError(t, err)
+	var list []map[string]string
+	require.NoError(t, json.Unmarshal(b, &list))
+	for _, name := range slices.Sorted(maps.Keys(histories)) {
+		id := histories[name]
 		out, err := execCLI(s, "workflow", "show", "--workflow-id", id, "--output", "json")
 		require.NoError(t, err, string(out))
-		name := []string{"daily_run.json", "media_ingest.json"}[i]
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), out, 0o644))
+		list = slices.DeleteFunc(list, func(e map[string]string) bool { return e["file"] == name })
+		list = append(list, map[string]string{"file": name, "workflow_id": id})
 	}
+	b, err = json.MarshalIndent(list, "", "  ")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(index, append(b, '\n'), 0o644))
 }
 
 func execCLI(s *stack, args ...string) ([]byte, error) {
@@ -235,16 +256,21 @@ func TestScheduleBackfillIngestsExactlyThoseDays(t *testing.T) {
 	require.Eventually(t, func() bool {
 		resp, err := s.tc.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
 			Query: `WorkflowType = "DailyRunWorkflow" AND ExecutionStatus = "Completed"`})
-		if err != nil || len(resp.Executions) < 3 {
+		if err != nil {
 			return false
 		}
 		got = got[:0]
 		for _, e := range resp.Executions {
-			var date string
-			require.NoError(t, converter.GetDefaultDataConverter().FromPayload(e.SearchAttributes.IndexedFields["WistiaDate"], &date))
-			got = append(got, date)
+			// The schedule's own executions hand each date to its run (DailyRunID), which
+			// carries the date; they carry none.
+			if p, ok := e.SearchAttributes.GetIndexedFields()["WistiaDate"]; ok {
+				var date string
+				require.NoError(t, converter.GetDefaultDataConverter().FromPayload(p, &date))
+				assert.Equal(t, workflows.DailyRunID("acct", date), e.Execution.WorkflowId)
+				got = append(got, date)
+			}
 		}
-		return true
+		return len(got) == 3
 	}, 3*time.Minute, time.Second)
 	slices.Sort(got)
 	assert.Equal(t, []string{"2026-11-15", "2026-11-16", "2026-11-17"}, got)

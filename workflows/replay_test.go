@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,20 +16,38 @@ import (
 )
 
 // Recorded histories (workflows/testdata/record.sh) replay against today's workflow code: a
-// change that is not behind workflow.GetVersion breaks them. Each recording is a parent and
-// one of its children; the *_v0 pair predates the local watermark activities.
-var recorded = []struct {
-	parent, child string
-}{
-	{"daily_run_v0.json", "media_ingest_v0.json"},
-	{"daily_run.json", "media_ingest.json"},
+// change that is not behind workflow.GetVersion breaks them. testdata/histories.json lists
+// each recording with the workflow ID it ran under (child IDs and the date's run ID derive
+// from it); the _v0 and _v1 recordings predate local watermark activities and run modes.
+type recording struct {
+	File       string `json:"file"`
+	WorkflowID string `json:"workflow_id"`
+	Note       string `json:"note,omitempty"`
 }
 
-const parentID = "daily-run/acct/2026-11-19"
-
-func replay(t *testing.T, file, id string, register func(worker.WorkflowReplayer)) error {
+func recordings(t *testing.T) []recording {
 	t.Helper()
-	path := filepath.Join("testdata", file)
+	b, err := os.ReadFile(filepath.Join("testdata", "histories.json"))
+	require.NoError(t, err)
+	var list []recording
+	require.NoError(t, json.Unmarshal(b, &list))
+	return list
+}
+
+func recordingOf(t *testing.T, file string) recording {
+	t.Helper()
+	for _, r := range recordings(t) {
+		if r.File == file {
+			return r
+		}
+	}
+	t.Fatalf("%s is not in testdata/histories.json", file)
+	return recording{}
+}
+
+func replay(t *testing.T, rec recording, register func(worker.WorkflowReplayer)) error {
+	t.Helper()
+	path := filepath.Join("testdata", rec.File)
 	f, err := os.Open(path)
 	require.NoError(t, err)
 	defer f.Close()
@@ -36,60 +55,26 @@ func replay(t *testing.T, file, id string, register func(worker.WorkflowReplayer
 	require.NoError(t, err)
 	start := hist.Events[0].GetWorkflowExecutionStartedEventAttributes()
 	require.NotNil(t, start, "%s starts with WorkflowExecutionStarted", path)
-	if id == "" {
-		id = childID(t, filepath.Join("testdata", parentOf(file)), path)
-	}
 	r := worker.NewWorkflowReplayer()
 	register(r)
 	// OriginalExecution gives the replay the run's real IDs, from which child IDs derive.
 	return r.ReplayWorkflowHistoryWithOptions(nil, hist, worker.ReplayWorkflowHistoryOptions{
-		OriginalExecution: workflow.Execution{ID: id, RunID: start.GetOriginalExecutionRunId()}})
-}
-
-func parentOf(child string) string {
-	for _, r := range recorded {
-		if r.child == child {
-			return r.parent
-		}
-	}
-	return ""
-}
-
-// childID finds the media ingest's workflow ID in the parent's recorded history.
-func childID(t *testing.T, parentPath, path string) string {
-	f, err := os.Open(parentPath)
-	require.NoError(t, err)
-	defer f.Close()
-	parent, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
-	require.NoError(t, err)
-	g, err := os.Open(path)
-	require.NoError(t, err)
-	defer g.Close()
-	child, err := client.HistoryFromJSON(g, client.HistoryJSONOptions{})
-	require.NoError(t, err)
-	runID := child.Events[0].GetWorkflowExecutionStartedEventAttributes().GetOriginalExecutionRunId()
-	for _, e := range parent.Events {
-		if a := e.GetChildWorkflowExecutionStartedEventAttributes(); a != nil && a.GetWorkflowExecution().GetRunId() == runID {
-			return a.GetWorkflowExecution().GetWorkflowId()
-		}
-	}
-	t.Fatalf("%s: its run %s is not among the parent's children", path, runID)
-	return ""
+		OriginalExecution: workflow.Execution{ID: rec.WorkflowID, RunID: start.GetOriginalExecutionRunId()}})
 }
 
 func registerAll(r worker.WorkflowReplayer) {
 	r.RegisterWorkflowWithOptions(DailyRunWorkflow, workflow.RegisterOptions{Name: "DailyRunWorkflow"})
 	r.RegisterWorkflowWithOptions(MediaIngestWorkflow, workflow.RegisterOptions{Name: "MediaIngestWorkflow"})
 	r.RegisterWorkflowWithOptions(BackfillWorkflow, workflow.RegisterOptions{Name: "BackfillWorkflow"})
+	r.RegisterWorkflowWithOptions(TransformWorkflow, workflow.RegisterOptions{Name: "TransformWorkflow"})
 }
 
 func TestReplayRecordedHistories(t *testing.T) {
-	for _, h := range recorded {
-		t.Run(h.parent, func(t *testing.T) {
-			require.NoError(t, replay(t, h.parent, parentID, registerAll))
-		})
-		t.Run(h.child, func(t *testing.T) {
-			require.NoError(t, replay(t, h.child, "", registerAll))
+	list := recordings(t)
+	require.GreaterOrEqual(t, len(list), 4)
+	for _, rec := range list {
+		t.Run(rec.File, func(t *testing.T) {
+			require.NoError(t, replay(t, rec, registerAll))
 		})
 	}
 }
@@ -102,7 +87,7 @@ func TestReplayCatchesANonDeterministicChange(t *testing.T) {
 		_ = workflow.ExecuteActivity(storageCalls(ctx), a.IngestDailyStats, in.Media, activities.Window{}, in.Date, in.RunID).Get(ctx, &ignored)
 		return MediaIngestWorkflow(ctx, in)
 	}
-	err := replay(t, "media_ingest_v0.json", "", func(r worker.WorkflowReplayer) {
+	err := replay(t, recordingOf(t, "media_ingest_v0.json"), func(r worker.WorkflowReplayer) {
 		r.RegisterWorkflowWithOptions(changed, workflow.RegisterOptions{Name: "MediaIngestWorkflow"})
 	})
 	require.Error(t, err)

@@ -4,6 +4,7 @@
 package workflows
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -39,14 +40,21 @@ const (
 // Progress is what a run has done so far.
 type Progress struct {
 	Date        string `json:"date"`
+	Mode        string `json:"mode,omitempty"`
 	Phase       string `json:"phase"`
 	MediasTotal int    `json:"medias_total"`
 	MediasDone  int    `json:"medias_done"`
 	Skipped     int    `json:"skipped"` // medias gone between listing and ingest (404)
 	Records     int    `json:"records"`
 	Requests    int    `json:"requests"` // API calls made by activities that completed
-	Quarantined int    `json:"quarantined"`
-	Error       string `json:"error,omitempty"`
+	// Quarantined is the rows the run's transform added to silver.quarantine.
+	Quarantined int `json:"quarantined"`
+	// Merged is the days the run merged: its own and those pending from earlier runs.
+	Merged []string `json:"merged,omitempty"`
+	// RunningAs is the ID of the date's run when this one was started under another ID (by
+	// the schedule) and handed the work to it.
+	RunningAs string `json:"running_as,omitempty"`
+	Error     string `json:"error,omitempty"`
 }
 
 // Options are the tunables of the workflows, fixed per run in its input.
@@ -74,12 +82,15 @@ func heartbeatOr(d time.Duration) time.Duration {
 // the day before the schedule's TemporalScheduledStartTime. The other fields carry state
 // across continue-as-new.
 type DailyRunInput struct {
-	Date    string   `json:"date,omitempty"`
-	Options Options  `json:"options"`
-	RunID   string   `json:"run_id,omitempty"`
-	Medias  []string `json:"medias,omitempty"`
-	Cursor  int      `json:"cursor,omitempty"` // medias before it are done
-	Days    []string `json:"days,omitempty"`   // days touched so far
+	Date string `json:"date,omitempty"`
+	// Mode is what the run reads; empty: explicit for a given Date, and for a scheduled run
+	// catch-up when its date is yesterday, else (a schedule backfill) exactly its date.
+	Mode    activities.Mode `json:"mode,omitempty"`
+	Options Options         `json:"options"`
+	RunID   string          `json:"run_id,omitempty"`
+	Medias  []string        `json:"medias,omitempty"`
+	Cursor  int             `json:"cursor,omitempty"` // medias before it are done
+	Days    []string        `json:"days,omitempty"`   // days touched so far
 	// Progress so far, carried over continue-as-new.
 	Progress Progress `json:"progress"`
 }
@@ -132,6 +143,10 @@ func storageLocal(ctx workflow.Context) workflow.Context {
 const (
 	versionLocalWatermarks = "local-watermark-activities"
 	versionExpireSnapshots = "expire-snapshots-after-checks"
+	// versionRunModes: runs read what they name (catch-up, explicit, backfill), one run per
+	// date, days pending merge in a ledger, merges serialised per account. Older runs
+	// replay on legacy.go.
+	versionRunModes = "run-modes"
 )
 
 // expireSnapshots drops table snapshots past SNAPSHOT_RETENTION_DAYS once a run's data is in
@@ -161,99 +176,19 @@ func transformCalls(ctx workflow.Context, heartbeat time.Duration) workflow.Cont
 		HeartbeatTimeout:    heartbeat,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 30 * time.Second, BackoffCoefficient: 2,
 			MaximumInterval: 10 * time.Minute, MaximumAttempts: 5,
-			NonRetryableErrorTypes: append(slices.Clone(activities.NonRetryable), "DataCheckFailed", "BadInput")},
+			NonRetryableErrorTypes: append(slices.Clone(activities.NonRetryable), activities.ErrTypeCheckFailed, "BadInput")},
 	})
 }
 
 // a names activities by method value; it is never called.
 var a *activities.Activities
 
-// DailyRunWorkflow ingests one logical date: the media list, one MediaIngestWorkflow per
-// media (at most MaxConcurrency at once), then the transform of the days touched and the
-// data checks. It continues as new before its history grows too large, carrying its cursor.
-func DailyRunWorkflow(ctx workflow.Context, in DailyRunInput) (DailyRunResult, error) {
-	date, err := LogicalDate(ctx, in.Date)
-	if err != nil {
-		return DailyRunResult{}, err
-	}
-	in.Date = date
-	progress := in.Progress
-	progress.Date = date
-	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return progress, nil }); err != nil {
-		return DailyRunResult{}, err
-	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, DateAttribute.ValueSet(date)); err != nil {
-		return DailyRunResult{}, err
-	}
-	if in.RunID == "" {
-		in.RunID = "daily-" + date + "-" + workflow.GetInfo(ctx).WorkflowExecution.RunID
-	}
-	fail := func(step string, err error) (DailyRunResult, error) {
-		progress.Phase, progress.Error = PhaseFailed, err.Error()
-		notify(ctx, activities.Alert{Workflow: "DailyRunWorkflow", Date: date, Step: step, Error: err.Error()})
-		return DailyRunResult{Progress: progress}, err
-	}
-
-	if in.Medias == nil {
-		progress.Phase = PhaseMedias
-		var list activities.MediaList
-		if err := workflow.ExecuteActivity(wistiaCalls(ctx, in.Options.heartbeat()), a.ListMedias, date, in.RunID).Get(ctx, &list); err != nil {
-			return fail(PhaseMedias, err)
-		}
-		in.Medias = list.Medias
-		if in.Medias == nil {
-			in.Medias = []string{}
-		}
-		progress.MediasTotal = len(list.Medias)
-		progress.Requests += list.Requests
-		progress.Quarantined += list.Rejects
-	}
-
-	progress.Phase = PhaseIngest
-	days, next, err := fanOut(ctx, in, &progress)
-	in.Days = mergeDays(in.Days, days)
-	if err != nil {
-		return fail(PhaseIngest, err)
-	}
-	if next < len(in.Medias) {
-		in.Cursor, in.Progress = next, progress
-		return DailyRunResult{}, workflow.NewContinueAsNewError(ctx, DailyRunWorkflow, in)
-	}
-
-	if !in.Options.SkipTransform && len(in.Days) > 0 {
-		rep, step, err := transformAndCheck(ctx, in.Days, in.RunID, in.Options.heartbeat(), &progress.Phase)
-		for _, n := range rep.Quarantined {
-			progress.Quarantined += n
-		}
-		if err != nil {
-			return fail(step, err)
-		}
-	}
-	progress.Phase = PhaseDone
-	return DailyRunResult{Progress: progress, Days: in.Days}, nil
-}
-
-// transformAndCheck merges the days' bronze into silver and gold, checks the result and
-// expires old snapshots, keeping phase current. On failure it names the step that failed.
-func transformAndCheck(ctx workflow.Context, days []string, runID string, heartbeat time.Duration, phase *string) (lake.TransformReport, string, error) {
-	tctx := transformCalls(ctx, heartbeat)
-	*phase = PhaseTransform
-	var rep lake.TransformReport
-	if err := workflow.ExecuteActivity(tctx, a.Transform, days, runID).Get(ctx, &rep); err != nil {
-		return rep, PhaseTransform, err
-	}
-	*phase = PhaseChecks
-	if err := workflow.ExecuteActivity(tctx, a.CheckData, days).Get(ctx, nil); err != nil {
-		return rep, PhaseChecks, err
-	}
-	expireSnapshots(ctx, heartbeat)
-	return rep, "", nil
-}
-
 // fanOut runs MediaIngestWorkflow children from the cursor on, at most MaxConcurrency at a
 // time. It stops starting children when the history should be continued as new, waits for
 // those in flight, and returns the index of the first media not started.
-func fanOut(ctx workflow.Context, in DailyRunInput, progress *Progress) ([]string, int, error) {
+// countRejects keeps v0's count of records the client could not type; since run modes, a run
+// reports the rows its transform added to silver.quarantine instead, so each counts once.
+func fanOut(ctx workflow.Context, in DailyRunInput, progress *Progress, countRejects bool) ([]string, int, error) {
 	limit := max(1, in.Options.MaxConcurrency)
 	var (
 		inFlight, started int
@@ -281,7 +216,7 @@ func fanOut(ctx workflow.Context, in DailyRunInput, progress *Progress) ([]strin
 			WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 			ParentClosePolicy:     enums.PARENT_CLOSE_POLICY_TERMINATE,
 		})
-		fut := workflow.ExecuteChildWorkflow(cctx, MediaIngestWorkflow, MediaIngestInput{Media: media, Date: in.Date, RunID: in.RunID, HeartbeatTimeout: in.Options.HeartbeatTimeout})
+		fut := workflow.ExecuteChildWorkflow(cctx, MediaIngestWorkflow, MediaIngestInput{Media: media, Date: in.Date, RunID: in.RunID, Mode: in.Mode, HeartbeatTimeout: in.Options.HeartbeatTimeout})
 		workflow.Go(ctx, func(gctx workflow.Context) {
 			defer func() { inFlight-- }()
 			var res MediaIngestResult
@@ -294,7 +229,9 @@ func fanOut(ctx workflow.Context, in DailyRunInput, progress *Progress) ([]strin
 			progress.MediasDone++
 			progress.Records += res.Records
 			progress.Requests += res.Requests
-			progress.Quarantined += res.Rejects
+			if countRejects {
+				progress.Quarantined += res.Rejects
+			}
 			if res.Skipped {
 				progress.Skipped++
 			}
@@ -331,10 +268,11 @@ func notify(ctx workflow.Context, al activities.Alert) {
 
 // MediaIngestInput names one media's ingest for a date.
 type MediaIngestInput struct {
-	Media            string        `json:"media"`
-	Date             string        `json:"date"`
-	RunID            string        `json:"run_id"`
-	HeartbeatTimeout time.Duration `json:"heartbeat_timeout,omitempty"`
+	Media            string          `json:"media"`
+	Date             string          `json:"date"`
+	RunID            string          `json:"run_id"`
+	Mode             activities.Mode `json:"mode,omitempty"` // empty: catch-up (runs before modes)
+	HeartbeatTimeout time.Duration   `json:"heartbeat_timeout,omitempty"`
 }
 
 // MediaIngestResult is what one media's ingest landed.
@@ -347,76 +285,6 @@ type MediaIngestResult struct {
 	Complete int      `json:"complete"` // windows read completely
 	Mark     string   `json:"mark,omitempty"`
 	Skipped  bool     `json:"skipped"` // the media was deleted before it could be read
-}
-
-// MediaIngestWorkflow lands one media's by_date stats, its events one day window at a time,
-// and the visitors seen, then advances its watermark to the last day before which every
-// window was read completely.
-func MediaIngestWorkflow(ctx workflow.Context, in MediaIngestInput) (MediaIngestResult, error) {
-	res := MediaIngestResult{Media: in.Media}
-	// Version 1: watermark reads and writes became local activities.
-	local := workflow.GetVersion(ctx, versionLocalWatermarks, workflow.DefaultVersion, 1) >= 1
-	storage := func(fn any, args ...any) workflow.Future {
-		if local {
-			return workflow.ExecuteLocalActivity(storageLocal(ctx), fn, args...)
-		}
-		return workflow.ExecuteActivity(storageCalls(ctx), fn, args...)
-	}
-	var w activities.Window
-	if err := storage(a.PlanWindow, in.Media, in.Date).Get(ctx, &w); err != nil {
-		return res, err
-	}
-	if len(w.Days) == 0 {
-		return res, nil
-	}
-	api := wistiaCalls(ctx, heartbeatOr(in.HeartbeatTimeout))
-	var stats ingest.Landed
-	if err := workflow.ExecuteActivity(api, a.IngestDailyStats, in.Media, w, in.Date, in.RunID).Get(ctx, &stats); err != nil {
-		if isNotFound(err) {
-			res.Skipped = true
-			workflow.GetLogger(ctx).Warn("media deleted since it was listed; skipped", "media", in.Media)
-			return res, nil
-		}
-		return res, err
-	}
-	res.add(stats)
-
-	lastComplete := ""
-	broken := false
-	for _, day := range w.Days {
-		var ev ingest.Landed
-		if err := workflow.ExecuteActivity(api, a.IngestEvents, in.Media, day, in.RunID).Get(ctx, &ev); err != nil {
-			if isNotFound(err) {
-				res.Skipped = true
-				return res, nil
-			}
-			return res, err
-		}
-		res.add(ev)
-		res.Days = append(res.Days, day)
-		if ev.Complete {
-			res.Complete++
-			if !broken {
-				lastComplete = day
-			}
-		} else {
-			broken = true
-		}
-	}
-
-	var visitors ingest.Landed
-	if err := workflow.ExecuteActivity(api, a.IngestVisitors, in.Media, w, in.Date, in.RunID).Get(ctx, &visitors); err != nil {
-		return res, err
-	}
-	res.add(visitors)
-
-	if lastComplete != "" {
-		if err := storage(a.AdvanceWatermark, in.Media, lastComplete, in.RunID).Get(ctx, nil); err != nil {
-			return res, err
-		}
-		res.Mark = lastComplete
-	}
-	return res, nil
 }
 
 func (r *MediaIngestResult) add(l ingest.Landed) {
@@ -440,24 +308,311 @@ type BackfillInput struct {
 
 // BackfillProgress is what the progress query of a backfill reports.
 type BackfillProgress struct {
-	From      string   `json:"from"`
-	To        string   `json:"to"`
-	Phase     string   `json:"phase"`
-	DaysTotal int      `json:"days_total"`
-	DaysDone  int      `json:"days_done"`
-	Records   int      `json:"records"`
-	Failed    []string `json:"failed,omitempty"`
-	Error     string   `json:"error,omitempty"`
+	From        string   `json:"from"`
+	To          string   `json:"to"`
+	Phase       string   `json:"phase"`
+	DaysTotal   int      `json:"days_total"`
+	DaysDone    int      `json:"days_done"`
+	Records     int      `json:"records"`
+	Quarantined int      `json:"quarantined"` // rows the backfill's merge added to silver.quarantine
+	Merged      []string `json:"merged,omitempty"`
+	Failed      []string `json:"failed,omitempty"`
+	Error       string   `json:"error,omitempty"`
 }
 
-// BackfillWorkflow runs the days From..To as DailyRunWorkflow children, Parallelism at a
-// time, without their transforms; then it transforms every touched day once and checks them.
-// One transform at the end keeps gold recomputes from interleaving.
+// DailyRunID is the workflow ID of a date's run. Every run of a date (scheduled, manual, a
+// backfill's day) executes under it, so two of them never fan out at once: a second start
+// attaches to the one in flight.
+func DailyRunID(account, date string) string { return "daily-run/" + account + "/" + date }
+
+// BackfillID is the workflow ID of a backfill.
+func BackfillID(account, from, to string) string {
+	return "backfill/" + account + "/" + from + "/" + to
+}
+
+// TransformID is the workflow ID of a rebuild from bronze.
+func TransformID(account, from, to string) string {
+	return "transform/" + account + "/" + from + "/" + to
+}
+
+// badDate fails a run of a date it cannot read, at once and for good.
+func badDate(err error) error {
+	return temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeBadDate, nil)
+}
+
+// checkRunDate refuses a date that has not ended or is past the API's retention.
+func checkRunDate(ctx workflow.Context, date string) error {
+	d, err := dates.Parse(date)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError(err.Error(), "BadInput", nil)
+	}
+	if err := lake.CheckRunDay(d, workflow.Now(ctx)); err != nil {
+		return badDate(err)
+	}
+	return nil
+}
+
+// scheduledMode is the mode of a run the schedule started for date: the regular daily fire
+// (its date is yesterday) catches up from the watermarks; an older scheduled time is a
+// schedule backfill and reads exactly its day.
+func scheduledMode(ctx workflow.Context, date string) activities.Mode {
+	if date == dates.Format(dates.AddDays(dates.Day(workflow.Now(ctx)), -1)) {
+		return activities.ModeCatchUp
+	}
+	return activities.ModeBackfill
+}
+
+// DailyRunWorkflow ingests one logical date in its mode: the media list, one
+// MediaIngestWorkflow per media (at most MaxConcurrency at once), then the merge of the days
+// it landed and of every day pending from earlier runs, and the data checks. It continues as
+// new before its history grows too large, carrying its cursor. Started under another ID than
+// DailyRunID (by the schedule), it runs the date under that ID, or follows the run in flight.
+func DailyRunWorkflow(ctx workflow.Context, in DailyRunInput) (DailyRunResult, error) {
+	if workflow.GetVersion(ctx, versionRunModes, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return dailyRunV0(ctx, in)
+	}
+	date, err := LogicalDate(ctx, in.Date)
+	if err != nil {
+		return DailyRunResult{}, err
+	}
+	if err := checkRunDate(ctx, date); err != nil {
+		return DailyRunResult{}, err
+	}
+	if in.Mode == "" {
+		in.Mode = activities.ModeExplicit
+		if in.Date == "" {
+			in.Mode = scheduledMode(ctx, date)
+		}
+	}
+	if !in.Mode.Valid() {
+		return DailyRunResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown run mode %q", in.Mode), "BadInput", nil)
+	}
+	in.Date = date
+	if id := DailyRunID(in.Options.Account, date); in.RunID == "" && workflow.GetInfo(ctx).WorkflowExecution.ID != id {
+		return runAs(ctx, id, DailyRunInput{Date: date, Mode: in.Mode, Options: in.Options})
+	}
+
+	progress := in.Progress
+	progress.Date, progress.Mode = date, string(in.Mode)
+	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return progress, nil }); err != nil {
+		return DailyRunResult{}, err
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, DateAttribute.ValueSet(date)); err != nil {
+		return DailyRunResult{}, err
+	}
+	if in.RunID == "" {
+		in.RunID = "daily-" + date + "-" + workflow.GetInfo(ctx).WorkflowExecution.RunID
+	}
+	fail := func(step string, err error) (DailyRunResult, error) {
+		progress.Phase, progress.Error = PhaseFailed, err.Error()
+		notify(ctx, activities.Alert{Workflow: "DailyRunWorkflow", Date: date, Step: step, Error: err.Error()})
+		return DailyRunResult{Progress: progress}, err
+	}
+
+	if in.Medias == nil {
+		progress.Phase = PhaseMedias
+		var list activities.MediaList
+		if err := workflow.ExecuteActivity(wistiaCalls(ctx, in.Options.heartbeat()), a.ListMedias, date, in.RunID).Get(ctx, &list); err != nil {
+			return fail(PhaseMedias, err)
+		}
+		// The media snapshot landed under the date: pending until merged, like every bronze day.
+		if err := workflow.ExecuteLocalActivity(storageLocal(ctx), a.MarkPending, []string{date}).Get(ctx, nil); err != nil {
+			return fail(PhaseMedias, err)
+		}
+		in.Medias = list.Medias
+		if in.Medias == nil {
+			in.Medias = []string{}
+		}
+		in.Days = mergeDays(in.Days, []string{date})
+		progress.MediasTotal = len(list.Medias)
+		progress.Requests += list.Requests
+	}
+
+	progress.Phase = PhaseIngest
+	days, next, err := fanOut(ctx, in, &progress, false)
+	in.Days = mergeDays(in.Days, days)
+	if err != nil {
+		return fail(PhaseIngest, err)
+	}
+	if next < len(in.Medias) {
+		in.Cursor, in.Progress = next, progress
+		return DailyRunResult{}, workflow.NewContinueAsNewError(ctx, DailyRunWorkflow, in)
+	}
+
+	if !in.Options.SkipTransform {
+		merged, step, err := mergePending(ctx, in.Days, in.RunID, in.Options.heartbeat(), &progress)
+		progress.Merged = merged
+		if err != nil {
+			return fail(step, err)
+		}
+	}
+	progress.Phase = PhaseDone
+	return DailyRunResult{Progress: progress, Days: in.Days}, nil
+}
+
+// runAs runs the date under its own workflow ID as a child, or, when a run of the date is
+// already in flight (started by hand, or by a backfill), follows that one to its end.
+func runAs(ctx workflow.Context, id string, in DailyRunInput) (DailyRunResult, error) {
+	progress := Progress{Date: in.Date, Mode: string(in.Mode), Phase: PhaseIngest, RunningAs: id}
+	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return progress, nil }); err != nil {
+		return DailyRunResult{}, err
+	}
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:            id,
+		WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		// The date's run is its own: others may have attached to it.
+		ParentClosePolicy: enums.PARENT_CLOSE_POLICY_ABANDON,
+	})
+	var res DailyRunResult
+	err := workflow.ExecuteChildWorkflow(cctx, DailyRunWorkflow, in).Get(ctx, &res)
+	if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+		workflow.GetLogger(ctx).Info("the date's run is in flight; following it", "workflow_id", id)
+		err = workflow.ExecuteActivity(followCalls(ctx), a.AwaitRun, id).Get(ctx, &res)
+	}
+	res.Progress.RunningAs = id
+	progress = res.Progress
+	return res, err
+}
+
+// followCalls waits for another run for as long as a run may take.
+func followCalls(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 24 * time.Hour,
+		HeartbeatTimeout:    time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
+			NonRetryableErrorTypes: []string{activities.ErrTypeAttachedRunFailed, "Misconfigured"}},
+	})
+}
+
+// mergePending merges the run's days and every day pending in the ledger, checks them, and
+// takes them off the ledger, except days whose bronze landed again meanwhile. It returns the
+// days merged and, on failure, the step that failed; the days then stay pending for the next
+// run, so nothing landed is stranded.
+func mergePending(ctx workflow.Context, days []string, runID string, heartbeat time.Duration, progress *Progress) ([]string, string, error) {
+	progress.Phase = PhaseTransform
+	var pending []lake.PendingDay
+	if err := workflow.ExecuteLocalActivity(storageLocal(ctx), a.PendingDays).Get(ctx, &pending); err != nil {
+		return nil, PhaseTransform, err
+	}
+	all := slices.Clone(days)
+	for _, p := range pending {
+		all = append(all, p.Day)
+	}
+	all = mergeDays(nil, all)
+	if len(all) == 0 {
+		return nil, "", nil
+	}
+	var res activities.MergeResult
+	if err := workflow.ExecuteActivity(transformCalls(ctx, heartbeat), a.MergeAndCheck, all, runID).Get(ctx, &res); err != nil {
+		step := PhaseTransform
+		if isCheckFailure(err) {
+			step = PhaseChecks
+		}
+		return all, step, err
+	}
+	for _, n := range res.Report.Quarantined {
+		progress.Quarantined += n
+	}
+	progress.Phase = PhaseChecks
+	if err := workflow.ExecuteLocalActivity(storageLocal(ctx), a.ClearPending, pending).Get(ctx, nil); err != nil {
+		// The days stay pending and are merged again, which changes nothing.
+		workflow.GetLogger(ctx).Warn("pending days not cleared; the next run merges them again", "error", err)
+	}
+	expireSnapshots(ctx, heartbeat)
+	return all, "", nil
+}
+
+func isCheckFailure(err error) bool {
+	var app *temporal.ApplicationError
+	return errors.As(err, &app) && app.Type() == activities.ErrTypeCheckFailed
+}
+
+// MediaIngestWorkflow lands one media's by_date stats, its events one day window at a time,
+// and the visitors seen, over the days its mode reads; then it records the days landed as
+// pending merge and, in a catch-up run, advances the watermark to the last day before which
+// every window was read completely.
+func MediaIngestWorkflow(ctx workflow.Context, in MediaIngestInput) (MediaIngestResult, error) {
+	if workflow.GetVersion(ctx, versionRunModes, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return mediaIngestV0(ctx, in)
+	}
+	res := MediaIngestResult{Media: in.Media}
+	mode := cmp.Or(in.Mode, activities.ModeCatchUp)
+	var w activities.Window
+	if err := workflow.ExecuteLocalActivity(storageLocal(ctx), a.PlanIngest, activities.PlanInput{Media: in.Media, Date: in.Date, Mode: mode}).Get(ctx, &w); err != nil {
+		return res, err
+	}
+	if len(w.Days) == 0 {
+		return res, nil
+	}
+	landed := []string{in.Date} // by_date stats land under the run's date
+	record := func(mark string) error {
+		err := workflow.ExecuteLocalActivity(storageLocal(ctx), a.RecordLanded, activities.LandedInput{
+			Media: in.Media, Days: mergeDays(landed, res.Days), Mark: mark, RunID: in.RunID, Advance: mode == activities.ModeCatchUp}).Get(ctx, nil)
+		if err == nil && mode == activities.ModeCatchUp {
+			res.Mark = mark
+		}
+		return err
+	}
+	api := wistiaCalls(ctx, heartbeatOr(in.HeartbeatTimeout))
+	var stats ingest.Landed
+	if err := workflow.ExecuteActivity(api, a.IngestDailyStats, in.Media, w, in.Date, in.RunID).Get(ctx, &stats); err != nil {
+		if isNotFound(err) {
+			res.Skipped = true
+			workflow.GetLogger(ctx).Warn("media deleted since it was listed; skipped", "media", in.Media)
+			return res, nil
+		}
+		return res, err
+	}
+	res.add(stats)
+
+	lastComplete := ""
+	broken := false
+	for _, day := range w.Days {
+		var ev ingest.Landed
+		if err := workflow.ExecuteActivity(api, a.IngestEvents, in.Media, day, in.RunID).Get(ctx, &ev); err != nil {
+			if isNotFound(err) {
+				res.Skipped = true
+				return res, record("") // what landed before the media went is merged
+			}
+			return res, err
+		}
+		res.add(ev)
+		res.Days = append(res.Days, day)
+		if ev.Complete {
+			res.Complete++
+			if !broken {
+				lastComplete = day
+			}
+		} else {
+			broken = true
+		}
+	}
+
+	var visitors ingest.Landed
+	if err := workflow.ExecuteActivity(api, a.IngestVisitors, in.Media, w, in.Date, in.RunID).Get(ctx, &visitors); err != nil {
+		return res, err
+	}
+	res.add(visitors)
+	return res, record(lastComplete)
+}
+
+// BackfillWorkflow runs each day From..To as that date's run (DailyRunID) reading exactly
+// that day, Parallelism at a time, without their own merges; a day whose run is already in
+// flight is followed instead. Then it merges every day that landed, and the pending ones,
+// once, even when some days failed; it fails afterwards, naming those days.
 func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (BackfillProgress, error) {
+	if workflow.GetVersion(ctx, versionRunModes, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return backfillV0(ctx, in)
+	}
 	from, err1 := dates.Parse(in.From)
 	to, err2 := dates.Parse(in.To)
 	if err := errors.Join(err1, err2); err != nil || to.Before(from) {
 		return BackfillProgress{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("bad range %s..%s: %v", in.From, in.To, err), "BadInput", nil)
+	}
+	for _, d := range []time.Time{from, to} {
+		if err := lake.CheckRunDay(d, workflow.Now(ctx)); err != nil {
+			return BackfillProgress{}, badDate(err)
+		}
 	}
 	days := dates.Range(from, to)
 	progress := BackfillProgress{From: in.From, To: in.To, Phase: PhaseIngest, DaysTotal: len(days)}
@@ -478,19 +633,16 @@ func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (BackfillProgress,
 		}
 		date := dates.Format(day)
 		inFlight++
-		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-			WorkflowID: fmt.Sprintf("daily-run/%s/%s/%s", opts.Account, date, runID), ParentClosePolicy: enums.PARENT_CLOSE_POLICY_TERMINATE})
-		fut := workflow.ExecuteChildWorkflow(cctx, DailyRunWorkflow, DailyRunInput{Date: date, Options: opts, RunID: runID + "-" + date})
 		workflow.Go(ctx, func(gctx workflow.Context) {
 			defer func() { inFlight-- }()
-			var res DailyRunResult
-			if err := fut.Get(gctx, &res); err != nil {
+			res, err := runAs(gctx, DailyRunID(opts.Account, date), DailyRunInput{Date: date, Mode: activities.ModeBackfill, Options: opts, RunID: runID + "-" + date})
+			touched = mergeDays(touched, res.Days)
+			if err != nil {
 				progress.Failed = append(progress.Failed, date)
 				return
 			}
 			progress.DaysDone++
 			progress.Records += res.Progress.Records
-			touched = mergeDays(touched, res.Days)
 		})
 	}
 	if err := workflow.Await(ctx, func() bool { return inFlight == 0 }); err != nil {
@@ -501,14 +653,53 @@ func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (BackfillProgress,
 		notify(ctx, activities.Alert{Workflow: "BackfillWorkflow", Date: in.From + ".." + in.To, Step: step, Error: err.Error()})
 		return progress, err
 	}
+	var merge Progress
+	merged, step, err := mergePending(ctx, touched, runID, in.Options.heartbeat(), &merge)
+	progress.Merged, progress.Quarantined = merged, merge.Quarantined
+	if err != nil {
+		return fail(step, err)
+	}
 	if len(progress.Failed) > 0 {
 		slices.Sort(progress.Failed)
 		return fail(PhaseIngest, fmt.Errorf("days failed: %v", progress.Failed))
 	}
-	if len(touched) > 0 {
-		if _, step, err := transformAndCheck(ctx, touched, runID, in.Options.heartbeat(), &progress.Phase); err != nil {
-			return fail(step, err)
-		}
+	progress.Phase = PhaseDone
+	return progress, nil
+}
+
+// TransformInput asks for silver and gold of the bronze days From..To to be merged again.
+type TransformInput struct {
+	From    string  `json:"from"`
+	To      string  `json:"to"`
+	Options Options `json:"options"`
+}
+
+// TransformWorkflow re-merges silver and gold from the bronze of From..To (and the days
+// pending) without calling the API: how an operator repairs the tables after a fix.
+func TransformWorkflow(ctx workflow.Context, in TransformInput) (Progress, error) {
+	progress := Progress{Date: in.From + ".." + in.To, Phase: PhaseTransform}
+	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return progress, nil }); err != nil {
+		return progress, err
+	}
+	from, err1 := dates.Parse(in.From)
+	to, err2 := dates.Parse(in.To)
+	if err := errors.Join(err1, err2); err != nil || to.Before(from) {
+		return progress, temporal.NewNonRetryableApplicationError(fmt.Sprintf("bad range %s..%s: %v", in.From, in.To, err), "BadInput", nil)
+	}
+	if err := lake.CheckEndedDay(to, workflow.Now(ctx)); err != nil {
+		return progress, badDate(err)
+	}
+	var days []string
+	for _, d := range dates.Range(from, to) {
+		days = append(days, dates.Format(d))
+	}
+	runID := "transform-" + workflow.GetInfo(ctx).WorkflowExecution.RunID
+	merged, step, err := mergePending(ctx, days, runID, in.Options.heartbeat(), &progress)
+	progress.Merged = merged
+	if err != nil {
+		progress.Phase, progress.Error = PhaseFailed, err.Error()
+		notify(ctx, activities.Alert{Workflow: "TransformWorkflow", Date: progress.Date, Step: step, Error: err.Error()})
+		return progress, err
 	}
 	progress.Phase = PhaseDone
 	return progress, nil

@@ -10,26 +10,50 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/marketing-data/wistia-pipeline/activities"
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/ingest"
 	"github.com/marketing-data/wistia-pipeline/lake"
 )
 
+// testNow is the workflows' clock in these tests: 2026-11-24 is the last day that has ended.
+var testNow = time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)
+
+// newEnv is a test environment whose DailyRunWorkflow runs under the date's own ID (as the
+// CLI starts it) with an empty ledger; tests add their own expectations.
 func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
+	env := bareEnv(t)
+	env.OnActivity(a.ExpireSnapshots, mock.Anything).Return(nil).Maybe()
+	env.OnActivity(a.ClearPending, mock.Anything, mock.Anything).Return(0, nil).Maybe()
+	return env
+}
+
+// bareEnv is newEnv without the housekeeping activities mocked, for tests that expect them.
+func bareEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
+	env.SetStartTime(testNow)
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: DailyRunID("acct", "2026-11-24")})
 	env.RegisterWorkflow(DailyRunWorkflow)
 	env.RegisterWorkflow(MediaIngestWorkflow)
 	env.RegisterWorkflow(BackfillWorkflow)
+	env.RegisterWorkflow(TransformWorkflow)
 	env.RegisterActivity(a)
-	env.OnActivity(a.ExpireSnapshots, mock.Anything).Return(nil).Maybe()
+	env.OnActivity(a.MarkPending, mock.Anything, mock.Anything).Return(nil).Maybe()
 	t.Cleanup(func() { env.AssertExpectations(t) })
 	return env
+}
+
+// noPending is an empty ledger.
+func noPending(env *testsuite.TestWorkflowEnvironment) {
+	env.OnActivity(a.PendingDays, mock.Anything).Return([]lake.PendingDay{}, nil).Maybe()
 }
 
 func medias(n int) []string {
@@ -59,8 +83,8 @@ func TestDailyRunNeverExceedsTheConcurrencyCap(t *testing.T) {
 	env := newEnv(t)
 	list := medias(20)
 	env.OnActivity(a.ListMedias, mock.Anything, "2026-11-24", mock.Anything).Return(activities.MediaList{Medias: list, Requests: 1}, nil).Once()
-	env.OnActivity(a.Transform, mock.Anything, []string{"2026-11-24"}, mock.Anything).Return(lake.TransformReport{}, nil).Once()
-	env.OnActivity(a.CheckData, mock.Anything, []string{"2026-11-24"}).Return(activities.CheckResult{}, nil).Once()
+	noPending(env)
+	env.OnActivity(a.MergeAndCheck, mock.Anything, []string{"2026-11-24"}, mock.Anything).Return(activities.MergeResult{}, nil).Once()
 	maxInFlight, ran := 0, map[string]int{}
 	stubChildren(env, &maxInFlight, ran)
 
@@ -71,7 +95,8 @@ func TestDailyRunNeverExceedsTheConcurrencyCap(t *testing.T) {
 	require.NoError(t, env.GetWorkflowResult(&res))
 	assert.Equal(t, 3, maxInFlight, "children in flight at most")
 	assert.Len(t, ran, 20)
-	assert.Equal(t, Progress{Date: "2026-11-24", Phase: PhaseDone, MediasTotal: 20, MediasDone: 20, Records: 200, Requests: 41}, res.Progress)
+	assert.Equal(t, Progress{Date: "2026-11-24", Mode: "explicit", Phase: PhaseDone, MediasTotal: 20, MediasDone: 20, Records: 200, Requests: 41,
+		Merged: []string{"2026-11-24"}}, res.Progress)
 }
 
 func TestContinueAsNewCarriesTheCursorAndLosesNoMedia(t *testing.T) {
@@ -86,8 +111,8 @@ func TestContinueAsNewCarriesTheCursorAndLosesNoMedia(t *testing.T) {
 		if in.Medias == nil {
 			env.OnActivity(a.ListMedias, mock.Anything, mock.Anything, mock.Anything).Return(activities.MediaList{Medias: list}, nil).Once()
 		}
-		env.OnActivity(a.Transform, mock.Anything, mock.Anything, mock.Anything).Return(lake.TransformReport{}, nil).Maybe()
-		env.OnActivity(a.CheckData, mock.Anything, mock.Anything).Return(activities.CheckResult{}, nil).Maybe()
+		noPending(env)
+		env.OnActivity(a.MergeAndCheck, mock.Anything, mock.Anything, mock.Anything).Return(activities.MergeResult{}, nil).Maybe()
 		maxInFlight := 0
 		stubChildren(env, &maxInFlight, ran)
 		env.ExecuteWorkflow(DailyRunWorkflow, in)
@@ -122,14 +147,14 @@ func notFound() error {
 func TestMediaDeletedAfterListingIsSkipped(t *testing.T) {
 	env := newEnv(t)
 	env.OnActivity(a.ListMedias, mock.Anything, mock.Anything, mock.Anything).Return(activities.MediaList{Medias: []string{"m000", "m001"}}, nil)
-	env.OnActivity(a.PlanWindow, mock.Anything, mock.Anything, "2026-11-24").Return(activities.Window{Start: "2026-11-24", End: "2026-11-24", Days: []string{"2026-11-24"}}, nil)
+	env.OnActivity(a.PlanIngest, mock.Anything, mock.Anything).Return(activities.Window{Start: "2026-11-24", End: "2026-11-24", Days: []string{"2026-11-24"}}, nil)
 	env.OnActivity(a.IngestDailyStats, mock.Anything, "m000", mock.Anything, mock.Anything, mock.Anything).Return(ingest.Landed{Records: 1, Requests: 1}, nil)
 	env.OnActivity(a.IngestDailyStats, mock.Anything, "m001", mock.Anything, mock.Anything, mock.Anything).Return(ingest.Landed{}, notFound()).Once()
 	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-24", mock.Anything).Return(ingest.Landed{Records: 5, Complete: true, Requests: 1}, nil)
 	env.OnActivity(a.IngestVisitors, mock.Anything, "m000", mock.Anything, mock.Anything, mock.Anything).Return(ingest.Landed{Records: 2, Requests: 2}, nil)
-	env.OnActivity(a.AdvanceWatermark, mock.Anything, "m000", "2026-11-24", mock.Anything).Return(true, nil).Once()
-	env.OnActivity(a.Transform, mock.Anything, []string{"2026-11-24"}, mock.Anything).Return(lake.TransformReport{}, nil)
-	env.OnActivity(a.CheckData, mock.Anything, mock.Anything).Return(activities.CheckResult{}, nil)
+	env.OnActivity(a.RecordLanded, mock.Anything, activities.LandedInput{Media: "m000", Days: []string{"2026-11-24"}, Mark: "2026-11-24", RunID: "daily-2026-11-24-default-test-run-id"}).Return(false, nil).Once()
+	noPending(env)
+	env.OnActivity(a.MergeAndCheck, mock.Anything, []string{"2026-11-24"}, mock.Anything).Return(activities.MergeResult{}, nil)
 
 	env.ExecuteWorkflow(DailyRunWorkflow, DailyRunInput{Date: "2026-11-24", Options: Options{Account: "acct", MaxConcurrency: 4}})
 	require.NoError(t, env.GetWorkflowError())
@@ -163,16 +188,16 @@ func TestRejectedTokenFailsAtOnceAndAlertsOnce(t *testing.T) {
 func TestTransientFailuresAreRetried(t *testing.T) {
 	env := newEnv(t)
 	w := activities.Window{Start: "2026-11-23", End: "2026-11-24", Days: []string{"2026-11-23", "2026-11-24"}}
-	env.OnActivity(a.PlanWindow, mock.Anything, "m000", "2026-11-24").Return(w, nil)
+	env.OnActivity(a.PlanIngest, mock.Anything, activities.PlanInput{Media: "m000", Date: "2026-11-24", Mode: activities.ModeCatchUp}).Return(w, nil)
 	env.OnActivity(a.IngestDailyStats, mock.Anything, "m000", w, "2026-11-24", "r").Return(ingest.Landed{Requests: 1}, nil)
 	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-23", "r").Return(ingest.Landed{}, errors.New("wistia: 503")).Twice()
 	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-23", "r").Return(ingest.Landed{Records: 3, Complete: true}, nil).Once()
 	// The second window is incomplete: the watermark stops at the first.
 	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-24", "r").Return(ingest.Landed{Records: 4, Complete: false}, nil).Once()
 	env.OnActivity(a.IngestVisitors, mock.Anything, "m000", w, "2026-11-24", "r").Return(ingest.Landed{}, nil)
-	env.OnActivity(a.AdvanceWatermark, mock.Anything, "m000", "2026-11-23", "r").Return(true, nil).Once()
+	env.OnActivity(a.RecordLanded, mock.Anything, activities.LandedInput{Media: "m000", Days: w.Days, Mark: "2026-11-23", RunID: "r", Advance: true}).Return(true, nil).Once()
 
-	env.ExecuteWorkflow(MediaIngestWorkflow, MediaIngestInput{Media: "m000", Date: "2026-11-24", RunID: "r"})
+	env.ExecuteWorkflow(MediaIngestWorkflow, MediaIngestInput{Media: "m000", Date: "2026-11-24", RunID: "r", Mode: activities.ModeCatchUp})
 	require.NoError(t, env.GetWorkflowError())
 	var res MediaIngestResult
 	require.NoError(t, env.GetWorkflowResult(&res))
@@ -184,33 +209,162 @@ func TestLogicalDateComesFromTheSchedule(t *testing.T) {
 	env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(
 		temporal.NewSearchAttributeKeyTime("TemporalScheduledStartTime").ValueSet(time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC))))
 	env.OnActivity(a.ListMedias, mock.Anything, "2026-11-24", mock.Anything).Return(activities.MediaList{Medias: []string{}}, nil).Once()
+	noPending(env)
+	env.OnActivity(a.MergeAndCheck, mock.Anything, []string{"2026-11-24"}, mock.Anything).Return(activities.MergeResult{}, nil).Once()
 	env.ExecuteWorkflow(DailyRunWorkflow, DailyRunInput{Options: Options{Account: "acct", MaxConcurrency: 1}})
 	require.NoError(t, env.GetWorkflowError())
 	var res DailyRunResult
 	require.NoError(t, env.GetWorkflowResult(&res))
 	assert.Equal(t, "2026-11-24", res.Progress.Date)
+	assert.Equal(t, "catch-up", res.Progress.Mode, "the daily fire of yesterday catches up")
 }
 
 func TestSnapshotsExpireAfterChecksWithoutFailingTheRun(t *testing.T) {
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflow(DailyRunWorkflow)
-	env.RegisterActivity(a)
-	env.OnActivity(a.ListMedias, mock.Anything, mock.Anything, mock.Anything).Return(activities.MediaList{Medias: []string{}}, nil)
-	// No medias, but the run still transforms nothing: expiration only follows a transform.
-	env.ExecuteWorkflow(DailyRunWorkflow, DailyRunInput{Date: "2026-11-24", Options: Options{Account: "acct", MaxConcurrency: 1}})
-	require.NoError(t, env.GetWorkflowError())
-	env.AssertNotCalled(t, "ExpireSnapshots", mock.Anything)
-
-	env = s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflow(DailyRunWorkflow)
-	env.RegisterActivity(a)
+	env := bareEnv(t)
+	env.OnActivity(a.ClearPending, mock.Anything, mock.Anything).Return(0, nil).Once()
 	env.OnActivity(a.ListMedias, mock.Anything, mock.Anything, mock.Anything).Return(activities.MediaList{Medias: []string{"m0"}}, nil)
 	env.OnWorkflow(MediaIngestWorkflow, mock.Anything, mock.Anything).Return(MediaIngestResult{Media: "m0", Days: []string{"2026-11-24"}}, nil)
-	env.OnActivity(a.Transform, mock.Anything, mock.Anything, mock.Anything).Return(lake.TransformReport{}, nil).Once()
-	env.OnActivity(a.CheckData, mock.Anything, mock.Anything).Return(activities.CheckResult{}, nil).Once()
+	noPending(env)
+	env.OnActivity(a.MergeAndCheck, mock.Anything, mock.Anything, mock.Anything).Return(activities.MergeResult{}, nil).Once()
 	env.OnActivity(a.ExpireSnapshots, mock.Anything).Return(errors.New("catalog busy")).Times(3) // its retry policy's attempts
 	env.ExecuteWorkflow(DailyRunWorkflow, DailyRunInput{Date: "2026-11-24", Options: Options{Account: "acct", MaxConcurrency: 1}})
 	require.NoError(t, env.GetWorkflowError(), "a failed expiration does not fail the run")
-	env.AssertExpectations(t)
+}
+
+func TestRunRefusesDatesItCannotRead(t *testing.T) {
+	// testNow is 2026-11-25 02:00 UTC: the 25th has not ended; the API keeps two years.
+	for _, c := range []struct{ date, msg string }{
+		{"2026-11-25", "date 2026-11-25 has not ended yet: pick a day from 2024-11-26 to 2026-11-24 (UTC)"},
+		{"2026-12-20", "date 2026-12-20 has not ended yet"},
+		{"2024-11-25", "date 2024-11-25 is past the API's 2-year retention: pick a day from 2024-11-26 to 2026-11-24 (UTC)"},
+	} {
+		t.Run(c.date, func(t *testing.T) {
+			env := newEnv(t) // no activity is mocked: calling one fails the test
+			env.ExecuteWorkflow(DailyRunWorkflow, DailyRunInput{Date: c.date, Options: Options{Account: "acct", MaxConcurrency: 1}})
+			err := env.GetWorkflowError()
+			require.Error(t, err)
+			var app *temporal.ApplicationError
+			require.ErrorAs(t, err, &app)
+			assert.Equal(t, activities.ErrTypeBadDate, app.Type())
+			assert.True(t, app.NonRetryable())
+			assert.Contains(t, err.Error(), c.msg)
+		})
+	}
+	t.Run("backfill", func(t *testing.T) {
+		env := newEnv(t)
+		env.ExecuteWorkflow(BackfillWorkflow, BackfillInput{From: "2026-11-20", To: "2026-11-26", Options: Options{Account: "acct"}})
+		require.ErrorContains(t, env.GetWorkflowError(), "date 2026-11-26 has not ended yet")
+	})
+	t.Run("transform", func(t *testing.T) {
+		env := newEnv(t)
+		env.ExecuteWorkflow(TransformWorkflow, TransformInput{From: "2026-11-20", To: "2026-11-25", Options: Options{Account: "acct"}})
+		require.ErrorContains(t, env.GetWorkflowError(), "date 2026-11-25 has not ended yet")
+	})
+}
+
+// scheduledRun runs DailyRunWorkflow as the schedule starts it, for the scheduled time at,
+// with a run of the date that lists no medias; it returns the run's result and the workflow
+// ID the date's activities ran under.
+func scheduledRun(t *testing.T, at time.Time) (DailyRunResult, string) {
+	env := newEnv(t)
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "daily-run/acct/scheduled-" + at.Format(time.RFC3339)})
+	env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(
+		temporal.NewSearchAttributeKeyTime("TemporalScheduledStartTime").ValueSet(at)))
+	date := dates.Format(dates.AddDays(dates.Day(at), -1))
+	var ranAs string
+	env.OnActivity(a.ListMedias, mock.Anything, date, mock.Anything).Return(func(ctx context.Context, _, _ string) (activities.MediaList, error) {
+		ranAs = activity.GetInfo(ctx).WorkflowExecution.ID
+		return activities.MediaList{Medias: []string{}}, nil
+	}).Once()
+	noPending(env)
+	env.OnActivity(a.MergeAndCheck, mock.Anything, []string{date}, mock.Anything).Return(activities.MergeResult{}, nil).Once()
+	env.ExecuteWorkflow(DailyRunWorkflow, DailyRunInput{Options: Options{Account: "acct", MaxConcurrency: 2}})
+	require.NoError(t, env.GetWorkflowError())
+	var res DailyRunResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	return res, ranAs
+}
+
+func TestScheduledRunRunsUnderTheDatesOwnID(t *testing.T) {
+	res, ranAs := scheduledRun(t, testNow)
+	assert.Equal(t, DailyRunID("acct", "2026-11-24"), ranAs, "the date's work runs under its own ID")
+	assert.Equal(t, DailyRunID("acct", "2026-11-24"), res.Progress.RunningAs)
+	assert.Equal(t, "catch-up", res.Progress.Mode, "the daily fire of yesterday catches up from the watermarks")
+	assert.Equal(t, PhaseDone, res.Progress.Phase)
+}
+
+func TestScheduleBackfillReadsExactlyItsDay(t *testing.T) {
+	res, ranAs := scheduledRun(t, time.Date(2026, 11, 11, 2, 0, 0, 0, time.UTC))
+	assert.Equal(t, DailyRunID("acct", "2026-11-10"), ranAs)
+	assert.Equal(t, "2026-11-10", res.Progress.Date)
+	assert.Equal(t, "backfill", res.Progress.Mode, "an older scheduled time is a schedule backfill")
+}
+
+func TestRunMergesPendingDaysAndClearsOnlyAfterChecks(t *testing.T) {
+	pending := []lake.PendingDay{{Day: "2026-11-02", Seq: 3}, {Day: "2026-11-24", Seq: 1}}
+	for _, fails := range []bool{false, true} {
+		t.Run(fmt.Sprintf("checks fail=%v", fails), func(t *testing.T) {
+			env := bareEnv(t)
+			env.OnActivity(a.ExpireSnapshots, mock.Anything).Return(nil).Maybe()
+			env.OnActivity(a.ListMedias, mock.Anything, mock.Anything, mock.Anything).Return(activities.MediaList{Medias: []string{"m0"}}, nil)
+			env.OnWorkflow(MediaIngestWorkflow, mock.Anything, mock.Anything).Return(MediaIngestResult{Media: "m0", Days: []string{"2026-11-22", "2026-11-23", "2026-11-24"}}, nil)
+			env.OnActivity(a.PendingDays, mock.Anything).Return(pending, nil).Once()
+			merge := env.OnActivity(a.MergeAndCheck, mock.Anything, []string{"2026-11-02", "2026-11-22", "2026-11-23", "2026-11-24"}, mock.Anything)
+			if fails {
+				merge.Return(activities.MergeResult{}, temporal.NewNonRetryableApplicationError("data checks found 1 problem", activities.ErrTypeCheckFailed, nil)).Once()
+				env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(nil).Once()
+			} else {
+				merge.Return(activities.MergeResult{Report: lake.TransformReport{Quarantined: map[string]int{"events": 2, "visitors": 1}}}, nil).Once()
+				env.OnActivity(a.ClearPending, mock.Anything, pending).Return(2, nil).Once()
+			}
+			env.ExecuteWorkflow(DailyRunWorkflow, DailyRunInput{Date: "2026-11-24", Options: Options{Account: "acct", MaxConcurrency: 1}})
+			if fails {
+				require.ErrorContains(t, env.GetWorkflowError(), "data checks")
+				env.AssertNotCalled(t, "ClearPending", mock.Anything, mock.Anything)
+				return
+			}
+			require.NoError(t, env.GetWorkflowError())
+			var res DailyRunResult
+			require.NoError(t, env.GetWorkflowResult(&res))
+			assert.Equal(t, 3, res.Progress.Quarantined, "the rows the merge added to silver.quarantine")
+			assert.Equal(t, []string{"2026-11-02", "2026-11-22", "2026-11-23", "2026-11-24"}, res.Progress.Merged)
+		})
+	}
+}
+
+func TestBackfillMergesWhatLandedEvenWhenADayFails(t *testing.T) {
+	env := newEnv(t)
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: BackfillID("acct", "2026-11-10", "2026-11-12")})
+	ids := map[string]DailyRunInput{}
+	env.OnWorkflow(DailyRunWorkflow, mock.Anything, mock.Anything).Return(func(ctx workflow.Context, in DailyRunInput) (DailyRunResult, error) {
+		ids[workflow.GetInfo(ctx).WorkflowExecution.ID] = in
+		if in.Date == "2026-11-11" {
+			return DailyRunResult{}, errors.New("wistia: 500")
+		}
+		return DailyRunResult{Days: []string{in.Date}, Progress: Progress{Records: 5}}, nil
+	})
+	noPending(env)
+	env.OnActivity(a.MergeAndCheck, mock.Anything, []string{"2026-11-10", "2026-11-12"}, mock.Anything).Return(activities.MergeResult{}, nil).Once()
+	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(nil).Once()
+	env.ExecuteWorkflow(BackfillWorkflow, BackfillInput{From: "2026-11-10", To: "2026-11-12", Parallelism: 2, Options: Options{Account: "acct"}})
+	require.ErrorContains(t, env.GetWorkflowError(), "days failed: [2026-11-11]")
+	require.Len(t, ids, 3)
+	for _, d := range []string{"2026-11-10", "2026-11-11", "2026-11-12"} {
+		in, ok := ids[DailyRunID("acct", d)]
+		require.True(t, ok, "day %s runs under its own ID", d)
+		assert.Equal(t, activities.ModeBackfill, in.Mode)
+		assert.True(t, in.Options.SkipTransform)
+	}
+}
+
+func TestTransformWorkflowMergesTheRangeAndThePending(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.PendingDays, mock.Anything).Return([]lake.PendingDay{{Day: "2026-11-01", Seq: 1}}, nil).Once()
+	env.OnActivity(a.MergeAndCheck, mock.Anything, []string{"2026-11-01", "2026-11-20", "2026-11-21"}, mock.Anything).Return(activities.MergeResult{}, nil).Once()
+	env.ExecuteWorkflow(TransformWorkflow, TransformInput{From: "2026-11-20", To: "2026-11-21", Options: Options{Account: "acct"}})
+	require.NoError(t, env.GetWorkflowError())
+	var res Progress
+	require.NoError(t, env.GetWorkflowResult(&res))
+	assert.Equal(t, PhaseDone, res.Phase)
+	assert.Equal(t, []string{"2026-11-01", "2026-11-20", "2026-11-21"}, res.Merged)
 }

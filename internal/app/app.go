@@ -242,6 +242,7 @@ func Register(w worker.Registry, acts *activities.Activities) {
 	w.RegisterWorkflowWithOptions(workflows.DailyRunWorkflow, workflow.RegisterOptions{Name: "DailyRunWorkflow"})
 	w.RegisterWorkflowWithOptions(workflows.MediaIngestWorkflow, workflow.RegisterOptions{Name: "MediaIngestWorkflow"})
 	w.RegisterWorkflowWithOptions(workflows.BackfillWorkflow, workflow.RegisterOptions{Name: "BackfillWorkflow"})
+	w.RegisterWorkflowWithOptions(workflows.TransformWorkflow, workflow.RegisterOptions{Name: "TransformWorkflow"})
 	w.RegisterActivity(acts)
 }
 
@@ -261,6 +262,7 @@ func RunWorker(ctx context.Context, c Config, logger *slog.Logger) error {
 		return err
 	}
 	defer res.Close()
+	res.Activities.Temporal = tc
 	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "wistia", Name: "http_requests_total", Help: "HTTP requests sent to Wistia, retries included."},
 			func() float64 { return float64(res.Client.Stats().Requests) }),

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/marketing-data/wistia-pipeline/activities"
 	"github.com/marketing-data/wistia-pipeline/internal/config"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/lake"
@@ -41,6 +42,7 @@ const usage = `usage:
   starter schedule create|update|describe|pause|unpause|delete [--cron EXPR]
   starter run --date YYYY-MM-DD [--wait]
   starter backfill --from YYYY-MM-DD --to YYYY-MM-DD [--parallelism N] [--wait]
+  starter transform --from YYYY-MM-DD --to YYYY-MM-DD [--wait]
   starter status [--date YYYY-MM-DD]
   starter query TABLE [--from YYYY-MM-DD --to YYYY-MM-DD] [--format table|csv|json] [--limit N]
 tables: ` + "%s\n"
@@ -101,6 +103,10 @@ func starter(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fs.StringVar(&to, "to", "", "last date")
 		fs.IntVar(&parallelism, "parallelism", 3, "days ingested at once")
 		fs.BoolVar(&wait, "wait", false, "wait, showing progress")
+	case "transform":
+		fs.StringVar(&from, "from", "", "first bronze date")
+		fs.StringVar(&to, "to", "", "last bronze date")
+		fs.BoolVar(&wait, "wait", false, "wait for the merge to end")
 	case "status":
 		fs.StringVar(&date, "date", "", "logical date; the latest run when empty")
 	default:
@@ -117,12 +123,15 @@ func starter(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	switch {
 	case cmd == "run" && date == "":
 		return usageError{"run needs --date"}
-	case cmd == "backfill" && (from == "" || to == "" || to < from):
-		return usageError{"backfill needs --from and --to, from <= to"}
+	case (cmd == "backfill" || cmd == "transform") && (from == "" || to == "" || to < from):
+		return usageError{cmd + " needs --from and --to, from <= to"}
 	case cmd == "backfill" && parallelism < 1:
 		return usageError{"--parallelism must be 1 or more"}
 	case cmd == "schedule" && !slices.Contains([]string{"create", "update", "describe", "pause", "unpause", "delete"}, sub):
 		return usageError{fmt.Sprintf("unknown schedule action %q", sub)}
+	}
+	if err := checkDates(cmd, date, from, to, time.Now()); err != nil {
+		return err
 	}
 	tc, err := cfg.Temporal.Dial(ctx, discardLogger(), nil)
 	if err != nil {
@@ -136,13 +145,46 @@ func starter(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return runCmd(ctx, tc, cfg, date, wait, stdout, stderr)
 	case "backfill":
 		return backfillCmd(ctx, tc, cfg, from, to, parallelism, wait, stdout, stderr)
+	case "transform":
+		return transformCmd(ctx, tc, cfg, from, to, wait, stdout, stderr)
 	default:
 		return statusCmd(ctx, tc, cfg, date, stdout)
 	}
 }
 
-// DailyRunID is the workflow ID of a run started by hand for a date.
-func DailyRunID(account, date string) string { return "daily-run/" + account + "/" + date }
+// checkDates refuses, as a usage error, dates a command cannot work on at now: runs and
+// backfills read days that have ended and that the API still serves; a transform reads
+// bronze, kept for good, so only days that have not ended are refused.
+func checkDates(cmd, date, from, to string, now time.Time) error {
+	check := lake.CheckRunDay
+	if cmd == "transform" {
+		check = lake.CheckEndedDay
+	}
+	for _, v := range []string{date, from, to} {
+		if d, err := dates.Parse(v); v != "" && err == nil {
+			if err := check(d, now); err != nil {
+				return usageError{err.Error()}
+			}
+		}
+	}
+	return nil
+}
+
+// startOrAttach starts the workflow, or, when one with its ID is in flight, attaches to it:
+// a second start of the same date or range never runs the work twice.
+func startOrAttach(ctx context.Context, tc client.Client, cfg Config, id string, wf, input any, out io.Writer) (client.WorkflowRun, error) {
+	if d, err := tc.DescribeWorkflow(ctx, id, ""); err == nil && d.Status == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		fmt.Fprintf(out, "attached to %s (run %s), already in flight\n", id, d.WorkflowExecution.RunID)
+	}
+	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: cfg.Temporal.TaskQueue,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE}, wf, input)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "started %s (run %s)\n", run.GetID(), run.GetRunID())
+	return run, nil
+}
 
 func scheduleCmd(ctx context.Context, tc client.Client, cfg Config, action, cron string, out io.Writer) error {
 	sc := tc.ScheduleClient()
@@ -228,13 +270,11 @@ func ranges(rs []client.ScheduleRange) string {
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func runCmd(ctx context.Context, tc client.Client, cfg Config, date string, wait bool, out, errOut io.Writer) error {
-	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: DailyRunID(cfg.Lake.Account, date), TaskQueue: cfg.Temporal.TaskQueue,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL}, workflows.DailyRunWorkflow,
-		workflows.DailyRunInput{Date: date, Options: cfg.Options()})
+	run, err := startOrAttach(ctx, tc, cfg, workflows.DailyRunID(cfg.Lake.Account, date), workflows.DailyRunWorkflow,
+		workflows.DailyRunInput{Date: date, Mode: activities.ModeExplicit, Options: cfg.Options()}, out)
 	if err != nil {
 		return fmt.Errorf("start run for %s: %w", date, err)
 	}
-	fmt.Fprintf(out, "started %s (run %s)\n", run.GetID(), run.GetRunID())
 	if !wait {
 		return nil
 	}
@@ -247,24 +287,17 @@ func runCmd(ctx context.Context, tc client.Client, cfg Config, date string, wait
 	if err != nil {
 		return fmt.Errorf("run %s failed: %w", run.GetID(), err)
 	}
-	fmt.Fprintf(out, "done: %d medias (%d skipped), %d records, %d quarantined, days %v\n",
-		res.Progress.MediasDone, res.Progress.Skipped, res.Progress.Records, res.Progress.Quarantined, res.Days)
+	fmt.Fprintf(out, "done: %d medias (%d skipped), %d records, %d quarantined, days %v, merged %v\n",
+		res.Progress.MediasDone, res.Progress.Skipped, res.Progress.Records, res.Progress.Quarantined, res.Days, res.Progress.Merged)
 	return nil
 }
 
-// BackfillID is the workflow ID of a backfill.
-func BackfillID(account, from, to string) string {
-	return "backfill/" + account + "/" + from + "/" + to
-}
-
 func backfillCmd(ctx context.Context, tc client.Client, cfg Config, from, to string, parallelism int, wait bool, out, errOut io.Writer) error {
-	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: BackfillID(cfg.Lake.Account, from, to), TaskQueue: cfg.Temporal.TaskQueue,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL}, workflows.BackfillWorkflow,
-		workflows.BackfillInput{From: from, To: to, Parallelism: parallelism, Options: cfg.Options()})
+	run, err := startOrAttach(ctx, tc, cfg, workflows.BackfillID(cfg.Lake.Account, from, to), workflows.BackfillWorkflow,
+		workflows.BackfillInput{From: from, To: to, Parallelism: parallelism, Options: cfg.Options()}, out)
 	if err != nil {
 		return fmt.Errorf("start backfill %s..%s: %w", from, to, err)
 	}
-	fmt.Fprintf(out, "started %s (run %s)\n", run.GetID(), run.GetRunID())
 	if !wait {
 		return nil
 	}
@@ -277,7 +310,29 @@ func backfillCmd(ctx context.Context, tc client.Client, cfg Config, from, to str
 	if err != nil {
 		return fmt.Errorf("backfill %s failed: %w", run.GetID(), err)
 	}
-	fmt.Fprintf(out, "done: %d days, %d records\n", res.DaysDone, res.Records)
+	fmt.Fprintf(out, "done: %d days, %d records, %d quarantined, merged %v\n", res.DaysDone, res.Records, res.Quarantined, res.Merged)
+	return nil
+}
+
+func transformCmd(ctx context.Context, tc client.Client, cfg Config, from, to string, wait bool, out, errOut io.Writer) error {
+	run, err := startOrAttach(ctx, tc, cfg, workflows.TransformID(cfg.Lake.Account, from, to), workflows.TransformWorkflow,
+		workflows.TransformInput{From: from, To: to, Options: cfg.Options()}, out)
+	if err != nil {
+		return fmt.Errorf("start transform %s..%s: %w", from, to, err)
+	}
+	if !wait {
+		return nil
+	}
+	stopBar := progressBar(ctx, tc, run.GetID(), errOut, func(v dailyOrBackfill) (int, int, string) {
+		return len(v.Merged), len(v.Merged), v.Phase
+	})
+	var res workflows.Progress
+	err = run.Get(ctx, &res)
+	stopBar()
+	if err != nil {
+		return fmt.Errorf("transform %s failed: %w", run.GetID(), err)
+	}
+	fmt.Fprintf(out, "done: merged %v, %d quarantined\n", res.Merged, res.Quarantined)
 	return nil
 }
 

@@ -7,5 +7,5 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 make tools >/dev/null
 export PATH="$PWD/.tools/bin:$PWD/.tools/node_modules/.bin:$PATH"
-RECORD_HISTORIES="$PWD/workflows/testdata" go test ./workflows -run '^TestDailyRunOnDevServer$' -count=1
+RECORD_HISTORIES="$PWD/workflows/testdata" go test ./workflows -run '^(TestDailyRunOnDevServer|TestRunsReadWhatTheyName)$' -count=1
 ls -l workflows/testdata/*.json

@@ -1,0 +1,201 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/lake"
+)
+
+// Mode is what a run of a date reads, and whether it may move watermarks.
+type Mode string
+
+const (
+	// ModeCatchUp is the schedule's run of yesterday: each media from its watermark minus the
+	// lookback to the date. The only mode that advances watermarks.
+	ModeCatchUp Mode = "catch-up"
+	// ModeExplicit is `starter run --date D`: D minus the lookback to D, whatever the watermarks say.
+	ModeExplicit Mode = "explicit"
+	// ModeBackfill is one day of a backfill (starter's or the schedule's): exactly that day.
+	ModeBackfill Mode = "backfill"
+)
+
+// Valid reports a known mode.
+func (m Mode) Valid() bool { return m == ModeCatchUp || m == ModeExplicit || m == ModeBackfill }
+
+// ErrTypeAttachedRunFailed is a run this one attached to that failed: its own alert says why.
+const ErrTypeAttachedRunFailed = "AttachedRunFailed"
+
+// ErrTypeBadDate is a run of a day that has not ended or is past the API's retention.
+const ErrTypeBadDate = "BadDate"
+
+// PlanInput asks which days one media's run reads.
+type PlanInput struct {
+	Media string `json:"media"`
+	Date  string `json:"date"`
+	Mode  Mode   `json:"mode"`
+}
+
+// PlanIngest returns the days a media's run reads in its mode: only a catch-up run looks at
+// the watermark. Every window is clipped to the days the API still serves.
+func (a *Activities) PlanIngest(ctx context.Context, in PlanInput) (Window, error) {
+	target, err := parseDay(in.Date)
+	if err != nil {
+		return Window{}, err
+	}
+	var start, end time.Time
+	switch in.Mode {
+	case ModeCatchUp:
+		mark, ok, err := a.Marks.Get(ctx, a.key(in.Media))
+		if err != nil {
+			return Window{}, classify(err)
+		}
+		var valid bool
+		if start, end, valid = a.Policy.Window(mark, ok, target, a.Now()); !valid {
+			return Window{}, nil
+		}
+	case ModeExplicit:
+		start, end = dates.AddDays(target, -a.Policy.LookbackDays), target
+	case ModeBackfill:
+		start, end = target, target
+	default:
+		return Window{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown run mode %q", in.Mode), "BadInput", nil)
+	}
+	if first, _ := lake.ServedDays(a.Now()); start.Before(first) {
+		start = first
+	}
+	w := Window{Start: dates.Format(start), End: dates.Format(end)}
+	for _, d := range dates.Range(start, end) {
+		w.Days = append(w.Days, dates.Format(d))
+	}
+	return w, nil
+}
+
+// LandedInput reports what one media's run landed.
+type LandedInput struct {
+	Media   string   `json:"media"`
+	Days    []string `json:"days"` // bronze dt= days written
+	Mark    string   `json:"mark,omitempty"`
+	RunID   string   `json:"run_id"`
+	Advance bool     `json:"advance"` // move the watermark to Mark (catch-up runs only)
+}
+
+// RecordLanded puts the landed days in the ledger of days pending merge, and only then, for a
+// catch-up run, advances the media's watermark: a day behind a watermark is always merged or
+// pending, so a failed transform never strands it.
+func (a *Activities) RecordLanded(ctx context.Context, in LandedInput) (bool, error) {
+	if err := a.MarkPending(ctx, in.Days); err != nil {
+		return false, err
+	}
+	if !in.Advance || in.Mark == "" {
+		return false, nil
+	}
+	return a.AdvanceWatermark(ctx, in.Media, in.Mark, in.RunID)
+}
+
+// MarkPending records bronze days landed and not yet merged.
+func (a *Activities) MarkPending(ctx context.Context, days []string) error {
+	list, err := parseDays(days)
+	if err != nil {
+		return err
+	}
+	return classify(a.Marks.MarkPending(ctx, a.Account, list))
+}
+
+// PendingDays lists the account's days whose bronze landed and is not yet merged and checked.
+func (a *Activities) PendingDays(ctx context.Context) ([]lake.PendingDay, error) {
+	days, err := a.Marks.Pending(ctx, a.Account)
+	return days, classify(err)
+}
+
+// ClearPending takes the days off the ledger, except those whose bronze landed again since
+// they were read.
+func (a *Activities) ClearPending(ctx context.Context, days []lake.PendingDay) (int, error) {
+	n, err := a.Marks.ClearPending(ctx, a.Account, days)
+	return n, classify(err)
+}
+
+// transformLeaseTTL is how long a dead worker can keep other transforms of its account waiting.
+const transformLeaseTTL = time.Minute
+
+// MergeResult is what MergeAndCheck did: the transform's counts and the checks'.
+type MergeResult struct {
+	Report lake.TransformReport `json:"report"`
+	Check  CheckResult          `json:"check"`
+}
+
+// MergeAndCheck merges the days' bronze into silver, recomputes gold and checks the result,
+// holding the account's transform lease throughout, so gold recomputes of one account never
+// interleave whichever workers run them. The checks compare silver with exactly the bronze
+// the merge read: bronze landing meanwhile is pending, and the next run merges it.
+func (a *Activities) MergeAndCheck(ctx context.Context, days []string, runID string) (MergeResult, error) {
+	defer keepAlive(ctx)()
+	list, err := parseDays(days)
+	if err != nil {
+		return MergeResult{}, err
+	}
+	info := activity.GetInfo(ctx)
+	owner := fmt.Sprintf("%s/%s/%s#%d", info.WorkflowExecution.ID, info.WorkflowExecution.RunID, info.ActivityID, info.Attempt)
+	release, lost, err := lake.HoldLease(ctx, a.Marks, a.Account+"#transform", owner, transformLeaseTTL, 2*time.Second)
+	if err != nil {
+		return MergeResult{}, fmt.Errorf("wait for the transform lease of %s: %w", a.Account, err)
+	}
+	defer release()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-lost:
+			cancel(errors.New("transform lease lost: another worker took it over"))
+		case <-ctx.Done():
+		}
+	}()
+
+	if err := a.Lake.EnsureTables(ctx); err != nil {
+		return MergeResult{}, classify(err)
+	}
+	rep, err := a.Lake.Transform(ctx, a.Store, list, runID)
+	if a.OnTransform != nil {
+		a.OnTransform(rep)
+	}
+	res := MergeResult{Report: rep}
+	if err != nil {
+		return res, classify(err)
+	}
+	check, err := a.Lake.CheckRead(ctx, a.Store, list, rep.Read)
+	if err != nil {
+		return res, classify(err)
+	}
+	res.Check = CheckResult{BronzeEvents: check.BronzeEvents, SilverEvents: check.SilverEvents, FactRows: check.FactRows}
+	if check.ProblemsTotal > 0 {
+		return res, temporalCheckFailure(check)
+	}
+	return res, nil
+}
+
+// AwaitRun waits for the workflow with the given ID (its latest run, across continue-as-new)
+// to end and returns its result as JSON. A run of a date that is already in flight is
+// attached to this way instead of being started twice.
+func (a *Activities) AwaitRun(ctx context.Context, workflowID string) (json.RawMessage, error) {
+	defer keepAlive(ctx)()
+	if a.Temporal == nil {
+		return nil, temporal.NewNonRetryableApplicationError("this worker has no Temporal client to follow other runs", "Misconfigured", nil)
+	}
+	var out json.RawMessage
+	err := a.Temporal.GetWorkflow(ctx, workflowID, "").Get(ctx, &out)
+	var failed *temporal.WorkflowExecutionError
+	if errors.As(err, &failed) {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("run %s, attached to, failed: %v", workflowID, err), ErrTypeAttachedRunFailed, nil)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("follow run %s: %w", workflowID, err) // unreachable server: retried
+	}
+	return out, nil
+}
