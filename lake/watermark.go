@@ -59,8 +59,7 @@ func (p WindowPolicy) Window(w Watermark, hasMark bool, target, now time.Time) (
 	default:
 		start = dates.AddDays(end, -DefaultHistoryDays)
 	}
-	// The first day the API still serves in full.
-	if oldest := dates.AddDays(dates.Day(now.AddDate(-retentionYears, 0, 0)), 1); start.Before(oldest) {
+	if oldest, _ := ServedDays(now); start.Before(oldest) {
 		start = oldest
 	}
 	if start.After(end) {

@@ -301,7 +301,10 @@ func TestStarterRejectsBadInput(t *testing.T) {
 		{[]string{"backfill", "--from", "2026-11-10"}, 2, "backfill needs --from and --to"},
 		{[]string{"query", "gold.nope"}, 2, `unknown table "gold.nope"`},
 		{[]string{"launch"}, 2, `unknown command "launch"`},
-		{[]string{"run", "--date", "2026-11-01"}, 1, "cannot reach Temporal at 127.0.0.1:1"},
+		{[]string{"run", "--date", dates.Format(dates.AddDays(dates.Day(time.Now()), -3))}, 1, "cannot reach Temporal at 127.0.0.1:1"},
+		{[]string{"run", "--date", dates.Format(dates.Day(time.Now()))}, 2, "has not ended yet: pick a day from"},
+		{[]string{"backfill", "--from", "2020-01-01", "--to", "2020-01-02"}, 2, "date 2020-01-01 is past the API's 2-year retention"},
+		{[]string{"transform", "--from", "2026-11-01"}, 2, "transform needs --from and --to"},
 	} {
 		code, _, errOut := s.starter(t, c.args...)
 		assert.Equal(t, c.code, code, "%v: %s", c.args, errOut)
