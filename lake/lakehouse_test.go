@@ -151,10 +151,17 @@ func lastDays(n int) []time.Time {
 }
 
 // TestLakehouse runs the silver/gold suite on a file:// and an s3:// warehouse.
+// TestLakehouse runs the whole transform on both warehouses. Late data and racing merges are
+// the merge's logic, the same whatever the warehouse (the catalog decides commit races), so
+// they run on file:// only; s3:// (versitygw) proves the IO path end to end, at a third of
+// the time the three cases took there.
 func TestLakehouse(t *testing.T) {
 	for _, warehouse := range []string{"file", "s3"} {
 		t.Run(warehouse, func(t *testing.T) {
 			t.Run("MatchesGroundTruthAndRerunIsIdentical", func(t *testing.T) { testGroundTruthAndRerun(t, warehouse) })
+			if warehouse != "file" {
+				return
+			}
 			t.Run("LateDataChangesOnlyItsDate", func(t *testing.T) { testLateData(t, warehouse) })
 			t.Run("RacingMergesBothLand", func(t *testing.T) { testRacingMerges(t, warehouse) })
 		})
