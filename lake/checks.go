@@ -42,6 +42,7 @@ type BronzeRead map[Day][]Manifest
 // read) are checked against all their bronze.
 func (l *Lakehouse) CheckRead(ctx context.Context, store Store, days []time.Time, read BronzeRead) (CheckReport, error) {
 	var rep CheckReport
+	silver := silverKeys{l: l, rep: &rep, byDay: map[Day]map[string]bool{}}
 	for _, day := range days {
 		d := DayOf(day)
 		rep.Days = append(rep.Days, d.String())
@@ -57,24 +58,24 @@ func (l *Lakehouse) CheckRead(ctx context.Context, store Store, days []time.Time
 			return rep, err
 		}
 		bronze = latest(bronze, eventsTable.key, eventsTable.version, nil)
-		silver, err := ReadRows[Event](ctx, l, day, day)
+		own, err := silver.keys(ctx, d)
 		if err != nil {
 			return rep, err
 		}
 		rep.BronzeEvents += len(bronze)
-		rep.SilverEvents += len(silver)
-		keys := make(map[string]bool, len(silver))
-		for _, e := range silver {
-			if keys[e.EventKey] {
-				rep.problem("silver.events: event_key %s appears more than once on %s", e.EventKey, d)
-			}
-			keys[e.EventKey] = true
-		}
+		rep.SilverEvents += len(own)
 		for _, e := range bronze {
+			// An event lives on the UTC day of its received_at, which may be next to its window's.
+			keys, err := silver.keys(ctx, e.Date)
+			if err != nil {
+				return rep, err
+			}
 			if !keys[e.EventKey] {
-				rep.problem("silver.events: bronze event %s of %s is missing", e.EventKey, d)
+				rep.problem("silver.events: bronze event %s listed on %s is missing from %s", e.EventKey, d, e.Date)
 			}
 		}
+
+		silver.forget(d - maxWindowSpill) // days are checked in order: earlier partitions are done
 
 		daily, err := ReadRows[FactMediaDaily](ctx, l, day, day)
 		if err != nil {
@@ -109,3 +110,39 @@ func (l *Lakehouse) CheckRead(ctx context.Context, store Store, days []time.Time
 
 // unit reports a ratio within [0, 1], allowing for rounding.
 func unit(x float64) bool { return x >= 0 && x <= 1+1e-9 }
+
+// silverKeys reads silver.events' keys a partition at a time, once each, reporting keys that
+// appear twice in a partition.
+type silverKeys struct {
+	l     *Lakehouse
+	rep   *CheckReport
+	byDay map[Day]map[string]bool
+}
+
+func (s *silverKeys) keys(ctx context.Context, d Day) (map[string]bool, error) {
+	if keys, ok := s.byDay[d]; ok {
+		return keys, nil
+	}
+	rows, err := ReadRows[Event](ctx, s.l, d.Time(), d.Time())
+	if err != nil {
+		return nil, err
+	}
+	keys := make(map[string]bool, len(rows))
+	for _, e := range rows {
+		if keys[e.EventKey] {
+			s.rep.problem("silver.events: event_key %s appears more than once on %s", e.EventKey, d)
+		}
+		keys[e.EventKey] = true
+	}
+	s.byDay[d] = keys
+	return keys, nil
+}
+
+// forget drops the keys of partitions before d.
+func (s *silverKeys) forget(d Day) {
+	for day := range s.byDay {
+		if day < d {
+			delete(s.byDay, day)
+		}
+	}
+}

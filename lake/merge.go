@@ -134,14 +134,10 @@ func mergeOnce[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], parts [
 	}
 	var (
 		removed            []iceberg.DataFile
+		rewritten          int
 		rowsIn, rowsWrites int64
 		buildErr           error
 	)
-	for _, p := range parts {
-		for _, task := range existing[p] {
-			removed = append(removed, task.File)
-		}
-	}
 	records := func(yield func(arrow.RecordBatch, error) bool) {
 		enc, err := t.codec.encoder(arrowSchema, memory.DefaultAllocator)
 		if err != nil {
@@ -155,6 +151,13 @@ func mergeOnce[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], parts [
 				buildErr = err
 				return
 			}
+			if mode == upsert && len(rows) == 0 {
+				continue // nothing comes in: the partition stays as it is
+			}
+			for _, task := range existing[p] {
+				removed = append(removed, task.File)
+			}
+			rewritten++
 			rowsIn += int64(len(rows))
 			for i := range rows {
 				if got := t.partOf(&rows[i]); got != p {
@@ -218,7 +221,7 @@ func mergeOnce[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], parts [
 		}
 		return err
 	}
-	res.Partitions, res.RowsIn, res.RowsWritten = len(parts), rowsIn, rowsWrites
+	res.Partitions, res.RowsIn, res.RowsWritten = rewritten, rowsIn, rowsWrites
 	res.FilesRemoved, res.FilesAdded = len(removed), len(added)
 	return nil
 }

@@ -207,9 +207,14 @@ func (p *eventParser) parse(line []byte, out *Event) (reason string) {
 	return ""
 }
 
-// readEvents types the bronze events of one day in the given manifests. Events whose received_at falls on another
-// day than the window they were listed in are quarantined: the window is the unit of
-// completeness, so such an event cannot be placed without breaking another day's merge.
+// maxWindowSpill is how far an event's UTC day may lie from the day of the window that listed
+// it. A window is a day in the API's stats zone, which is undocumented and need not be UTC:
+// any zone (UTC-12 to UTC+14) puts an event on the window's own UTC day or the one next to it.
+const maxWindowSpill = 1
+
+// readEvents types the bronze events of one window day in the given manifests. An event
+// belongs to the UTC day of its received_at, whichever window listed it; one further from the
+// window than any time zone explains is quarantined, with its reason, not dropped.
 func readEvents(ctx context.Context, store Store, day Day, manifests []Manifest) ([]Event, []Quarantined, error) {
 	p := eventParserPool.Get().(*eventParser)
 	defer eventParserPool.Put(p)
@@ -220,8 +225,8 @@ func readEvents(ctx context.Context, store Store, day Day, manifests []Manifest)
 	err := manifestLines(ctx, store, manifests, func(line Line) error {
 		var e Event
 		reason := p.parse(line.Bytes, &e)
-		if reason == "" && e.Date != day {
-			reason = fmt.Sprintf("received_at %s is outside its window's day %s", e.ReceivedAt.Format(time.RFC3339), day)
+		if reason == "" && (e.Date < day-maxWindowSpill || e.Date > day+maxWindowSpill) {
+			reason = fmt.Sprintf("received_at %s is more than a day from the day %s of the window that listed it", e.ReceivedAt.Format(time.RFC3339), day)
 		}
 		if reason != "" {
 			var meta bronzeMeta

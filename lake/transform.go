@@ -93,38 +93,24 @@ func (r *TransformReport) add(res MergeResult, err error) error {
 
 // mergeSilver merges bronze into the silver tables and returns the dates whose facts changed.
 func (l *Lakehouse) mergeSilver(ctx context.Context, store Store, days []Day, props iceberg.Properties, rep *TransformReport) ([]Day, error) {
-	var (
-		mu     sync.Mutex
-		bad    = map[Day][]Quarantined{} // by bronze day; replaced when a retried merge rereads a day
-		events = map[Day]int64{}
-		read   = BronzeRead{}
-	)
-	parts := dayParts(days) // sorted, as merge visits them
-	res, err := merge(ctx, l, eventsTable, parts, upsert, props, func(context.Context) (attempt[Event], error) {
-		return attempt[Event]{incoming: readAhead(parts, func(ctx context.Context, p int32) ([]Event, error) {
-			manifests, err := Manifests(ctx, store, StreamEvents, Day(p).Time())
-			if err != nil {
-				return nil, err
-			}
-			rows, q, err := readEvents(ctx, store, Day(p), manifests)
-			mu.Lock()
-			bad[Day(p)] = q
-			events[Day(p)] = int64(len(rows))
-			read[Day(p)] = manifests
-			mu.Unlock()
-			return rows, err
-		})}, nil
+	// Events go to the UTC day of their received_at, whichever window listed them, so the
+	// merge covers the days next to the windows too; a partition no event falls on is left as
+	// it is.
+	var windows *eventWindows
+	res, err := merge(ctx, l, eventsTable, newEventWindows(store, days).partitions(), upsert, props, func(context.Context) (attempt[Event], error) {
+		windows = newEventWindows(store, days) // an attempt redone after a lost race reads again
+		parts := windows.partitions()
+		return attempt[Event]{incoming: readAhead(parts, windows.partition)}, nil
 	})
-	for _, n := range events {
-		rep.Events += n
+	var (
+		quarantined []Quarantined
+		filled      []Day
+	)
+	if windows != nil {
+		quarantined, filled = windows.report(rep)
 	}
-	rep.Read = read
 	if err := rep.add(res, err); err != nil {
 		return nil, err
-	}
-	var quarantined []Quarantined
-	for _, q := range bad {
-		quarantined = append(quarantined, q...)
 	}
 
 	stats, q, err := readStream(ctx, store, StreamDailyStats, days, typeDailyStat)
@@ -170,7 +156,7 @@ func (l *Lakehouse) mergeSilver(ctx context.Context, store Store, days []Day, pr
 		rep.Quarantined[stream] += n
 	}
 
-	touched := slices.Clone(days)
+	touched := append(slices.Clone(days), filled...)
 	for p := range statGroups {
 		touched = append(touched, Day(p))
 	}

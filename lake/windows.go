@@ -1,0 +1,108 @@
+package lake
+
+import (
+	"context"
+	"slices"
+	"sync"
+)
+
+// eventWindows serves the events merge: it reads each window day's bronze at most once per
+// attempt and hands each silver partition (a UTC day) the events whose received_at falls on
+// it, from the windows that can hold them (the partition's day and the days either side).
+// A window's events are dropped from memory once every partition has taken its share.
+type eventWindows struct {
+	store Store
+	days  map[Day]bool // the window days being merged
+
+	mu      sync.Mutex
+	windows map[Day]*windowEvents
+	filled  map[Day]bool // partitions handed at least one event
+}
+
+// windowEvents is one window day's typed events by UTC day, and what reading it found.
+type windowEvents struct {
+	once      sync.Once
+	byDate    map[Day][]Event
+	bad       []Quarantined
+	manifests []Manifest
+	events    int
+	err       error
+}
+
+func newEventWindows(store Store, days []Day) *eventWindows {
+	w := &eventWindows{store: store, days: map[Day]bool{}, windows: map[Day]*windowEvents{}, filled: map[Day]bool{}}
+	for _, d := range days {
+		w.days[d] = true
+		w.windows[d] = &windowEvents{}
+	}
+	return w
+}
+
+// partitions are the UTC days the windows' events can fall on, sorted.
+func (w *eventWindows) partitions() []int32 {
+	var parts []int32
+	for d := range w.days {
+		for s := Day(-maxWindowSpill); s <= maxWindowSpill; s++ {
+			parts = append(parts, int32(d+s))
+		}
+	}
+	slices.Sort(parts)
+	return slices.Compact(parts)
+}
+
+// load reads one window day, once.
+func (w *eventWindows) load(ctx context.Context, d Day) *windowEvents {
+	we := w.windows[d]
+	we.once.Do(func() {
+		we.manifests, we.err = Manifests(ctx, w.store, StreamEvents, d.Time())
+		if we.err != nil {
+			return
+		}
+		var rows []Event
+		rows, we.bad, we.err = readEvents(ctx, w.store, d, we.manifests)
+		we.events = len(rows)
+		we.byDate = map[Day][]Event{}
+		for _, e := range rows {
+			we.byDate[e.Date] = append(we.byDate[e.Date], e)
+		}
+	})
+	return we
+}
+
+// partition returns the events of UTC day p from every window that can hold them.
+func (w *eventWindows) partition(ctx context.Context, p int32) ([]Event, error) {
+	var out []Event
+	for d := Day(p) - maxWindowSpill; d <= Day(p)+maxWindowSpill; d++ {
+		if !w.days[d] {
+			continue
+		}
+		we := w.load(ctx, d)
+		if we.err != nil {
+			return nil, we.err
+		}
+		w.mu.Lock()
+		out = append(out, we.byDate[Day(p)]...)
+		delete(we.byDate, Day(p))
+		w.mu.Unlock()
+	}
+	if len(out) > 0 {
+		w.mu.Lock()
+		w.filled[Day(p)] = true
+		w.mu.Unlock()
+	}
+	return out, nil
+}
+
+// report adds what the windows read to rep, once the merge is done.
+func (w *eventWindows) report(rep *TransformReport) (bad []Quarantined, filled []Day) {
+	rep.Read = BronzeRead{}
+	for d, we := range w.windows {
+		rep.Events += int64(we.events)
+		rep.Read[d] = we.manifests
+		bad = append(bad, we.bad...)
+	}
+	for d := range w.filled {
+		filled = append(filled, d)
+	}
+	return bad, filled
+}
