@@ -150,7 +150,6 @@ func lastDays(n int) []time.Time {
 	return dates.Range(dates.AddDays(last, -(n-1)), last)
 }
 
-// TestLakehouse runs the silver/gold suite on a file:// and an s3:// warehouse.
 // TestLakehouse runs the whole transform on both warehouses. Late data and racing merges are
 // the merge's logic, the same whatever the warehouse (the catalog decides commit races), so
 // they run on file:// only; s3:// (versitygw) proves the IO path end to end, at a third of

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 )
@@ -99,5 +100,28 @@ func TestEventsLandOnTheirUTCDayWhateverWindowListedThem(t *testing.T) {
 		if m.Table == "silver.events" {
 			assert.Equal(t, 1, m.Partitions, "only the 19th receives events; its neighbours stay as they are")
 		}
+	}
+}
+
+// With the API's stats days in a zone west or east of UTC, silver and gold equal the ground
+// truth, and the quarantine holds only the records that are truly bad.
+func TestAnyStatsZoneMatchesGroundTruth(t *testing.T) {
+	for _, name := range []string{"America/Los_Angeles", "Asia/Tokyo"} {
+		t.Run(name, func(t *testing.T) {
+			zone, err := time.LoadLocation(name)
+			require.NoError(t, err)
+			opts := simOptions
+			opts.Zone = zone
+			f := newFixture(t, "file", opts)
+			days := lastDays(3)
+			f.land(t, "run-1", days)
+			_, err = f.lh.Transform(context.Background(), f.store, days, "run-1")
+			require.NoError(t, err)
+			truth := f.sim.Truth(days[0], days[len(days)-1])
+			first, last := truth.EventDays()
+			require.True(t, first.Before(truth.From) || last.After(truth.To),
+				"some events fall on a UTC day outside the stats days (%s..%s)", dates.Format(first), dates.Format(last))
+			truthcheck.AssertLakehouse(t, f.lh, truth)
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -166,6 +167,11 @@ func TestRunsReadWhatTheyName(t *testing.T) {
 	code, out, errOut := s.starter(t, "backfill", "--from", s.day(-20), "--to", s.day(-15), "--wait")
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "done: 6 days")
+	v, err := s.tc.QueryWorkflow(context.Background(), workflows.BackfillID("acct", s.day(-20), s.day(-15)), "", workflows.ProgressQuery)
+	require.NoError(t, err)
+	var bp workflows.BackfillProgress
+	require.NoError(t, v.Get(&bp))
+	assert.Equal(t, []int{6, 6}, []int{bp.DaysTotal, bp.DaysDone}, "the backfill's progress query answers for the backfill")
 	for _, n := range []int{-21, -14, -3} {
 		events, err := lake.ReadRows[lake.Event](context.Background(), lh, dayOf(t, s.day(n)), dayOf(t, s.day(n)))
 		require.NoError(t, err)
@@ -250,7 +256,7 @@ func dayOf(t *testing.T, s string) time.Time {
 func TestStrandedDaysAreMergedByTheNextRun(t *testing.T) {
 	s := newStackAt(t, liveSim, time.Now().UTC())
 	s.env = append(s.env, "INGEST_FIRST_DAY="+s.day(-6)) // more days than the 2-day lookback
-	s.startWorker(t)
+	w := s.startWorker(t)
 	code, _, errOut := s.starter(t, "schedule", "create")
 	require.Equal(t, 0, code, errOut)
 
@@ -260,21 +266,39 @@ func TestStrandedDaysAreMergedByTheNextRun(t *testing.T) {
 	require.NoError(t, os.WriteFile(warehouse, nil, 0o644))
 
 	// The daily run lands D-6..D and advances the watermarks; its merge fails.
-	trigger(t, s)
 	id := workflows.DailyRunID("acct", s.date)
+	trigger(t, s)
+	defer func() {
+		if t.Failed() {
+			d, err := s.tc.DescribeWorkflow(context.Background(), id, "")
+			if err == nil {
+				t.Logf("%s: %s, pending activities %v", id, d.Status, d.RawResponse.PendingActivities)
+			}
+			t.Logf("worker log:\n%s", w.Logs())
+		}
+	}()
+	var retrying atomic.Bool
 	require.Eventually(t, func() bool {
 		d, err := s.tc.DescribeWorkflow(context.Background(), id, "")
 		if err != nil {
 			return false
 		}
+		if d.Status == enums.WORKFLOW_EXECUTION_STATUS_FAILED {
+			return true // the merge failed for good
+		}
 		for _, a := range d.RawResponse.PendingActivities {
 			if a.ActivityType.GetName() == "MergeAndCheck" && a.LastFailure != nil {
+				retrying.Store(true)
 				return true
 			}
 		}
 		return false
 	}, 3*time.Minute, 200*time.Millisecond, "the merge fails")
-	require.NoError(t, s.tc.TerminateWorkflow(context.Background(), id, "", "the warehouse is down"))
+	if retrying.Load() { // the operator gives up on this run
+		require.NoError(t, s.tc.TerminateWorkflow(context.Background(), id, "", "the warehouse is down"))
+	}
+	var failed workflows.DailyRunResult
+	assert.Error(t, s.tc.GetWorkflow(context.Background(), id, "").Get(context.Background(), &failed), "the run did not succeed")
 	for _, m := range s.sim.MediaIDs() {
 		assert.Equal(t, s.date, s.marks(t)[m], "bronze of %s landed through the date", m)
 	}

@@ -389,7 +389,13 @@ func DailyRunWorkflow(ctx workflow.Context, in DailyRunInput) (DailyRunResult, e
 	}
 	in.Date = date
 	if id := DailyRunID(in.Options.Account, date); in.RunID == "" && workflow.GetInfo(ctx).WorkflowExecution.ID != id {
-		return runAs(ctx, id, DailyRunInput{Date: date, Mode: in.Mode, Options: in.Options})
+		progress := Progress{Date: date, Mode: string(in.Mode), Phase: PhaseIngest, RunningAs: id}
+		if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return progress, nil }); err != nil {
+			return DailyRunResult{}, err
+		}
+		res, err := runAs(ctx, id, DailyRunInput{Date: date, Mode: in.Mode, Options: in.Options})
+		progress = res.Progress
+		return res, err
 	}
 
 	progress := in.Progress
@@ -453,10 +459,6 @@ func DailyRunWorkflow(ctx workflow.Context, in DailyRunInput) (DailyRunResult, e
 // runAs runs the date under its own workflow ID as a child, or, when a run of the date is
 // already in flight (started by hand, or by a backfill), follows that one to its end.
 func runAs(ctx workflow.Context, id string, in DailyRunInput) (DailyRunResult, error) {
-	progress := Progress{Date: in.Date, Mode: string(in.Mode), Phase: PhaseIngest, RunningAs: id}
-	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return progress, nil }); err != nil {
-		return DailyRunResult{}, err
-	}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:            id,
 		WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
@@ -470,7 +472,6 @@ func runAs(ctx workflow.Context, id string, in DailyRunInput) (DailyRunResult, e
 		err = workflow.ExecuteActivity(followCalls(ctx), a.AwaitRun, id).Get(ctx, &res)
 	}
 	res.Progress.RunningAs = id
-	progress = res.Progress
 	return res, err
 }
 

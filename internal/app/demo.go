@@ -29,6 +29,8 @@ type DemoConfig struct {
 	UIPort       int    `envconfig:"DEMO_UI_PORT" default:"8233"`
 	Medias       int    `envconfig:"DEMO_MEDIAS" default:"25"` // simulator medias
 	TemporalCLI  string `envconfig:"DEMO_TEMPORAL_CLI" default:"temporal"`
+	// SimTimeZone is the zone in which the simulator counts the API's stats days.
+	SimTimeZone string `envconfig:"SIM_TIMEZONE" default:"UTC"`
 }
 
 // Validate reports every bad value.
@@ -40,13 +42,17 @@ func (c DemoConfig) Validate() []error {
 	if c.Medias < 1 {
 		errs = append(errs, config.Invalid("DEMO_MEDIAS", c.Medias, "1 or more"))
 	}
+	if _, err := time.LoadLocation(c.SimTimeZone); err != nil || c.SimTimeZone == "" {
+		errs = append(errs, config.Invalid("SIM_TIMEZONE", c.SimTimeZone, "an IANA time zone such as UTC or America/Los_Angeles"))
+	}
 	return errs
 }
 
 // DemoSimOptions is the simulated account the demo ingests when no token is set.
-func DemoSimOptions(medias int) wistiasim.Options {
-	return wistiasim.Options{Seed: 2026, Medias: medias, MeanEventsPerDay: 12, LateShare: 0.05, QuirkShare: 0.05,
-		CorruptShare: 0.01, DuplicateShare: 0.02, RateLimit: demoSimRate, RatePeriod: time.Minute}
+func (c DemoConfig) DemoSimOptions() wistiasim.Options {
+	zone, _ := time.LoadLocation(c.SimTimeZone)
+	return wistiasim.Options{Seed: 2026, Medias: c.Medias, MeanEventsPerDay: 12, LateShare: 0.05, QuirkShare: 0.05,
+		CorruptShare: 0.01, DuplicateShare: 0.02, RateLimit: demoSimRate, RatePeriod: time.Minute, Zone: zone}
 }
 
 // demoSimRate is the simulator's budget in the demo: ten times Wistia's, so that a week
@@ -121,7 +127,7 @@ func demo(ctx context.Context, dev bool, out io.Writer) error {
 	from, to := DemoRange(time.Now(), dcfg.Days)
 	if !cfg.Wistia.APIToken.IsSet() {
 		if err := step(out, "start the Wistia simulator", func() error {
-			sim, err := wistiasim.New(DemoSimOptions(dcfg.Medias))
+			sim, err := wistiasim.New(dcfg.DemoSimOptions())
 			if err != nil {
 				return err
 			}

@@ -27,7 +27,10 @@ func AssertLakehouse(t *testing.T, lh *lake.Lakehouse, truth wistiasim.Truth) {
 	from, to := truth.From, truth.To
 	require.NotEmpty(t, truth.Events)
 
-	events, err := lake.ReadRows[lake.Event](ctx, lh, from, to)
+	// Events and engagement sit on the UTC day of each event, which reaches past the API's
+	// stats days when those are not UTC.
+	eventsFrom, eventsTo := truth.EventDays()
+	events, err := lake.ReadRows[lake.Event](ctx, lh, eventsFrom, eventsTo)
 	require.NoError(t, err)
 	require.Len(t, events, len(truth.Events), "silver.events rows")
 	for i, want := range truth.Events {
@@ -103,7 +106,7 @@ func AssertLakehouse(t *testing.T, lh *lake.Lakehouse, truth wistiasim.Truth) {
 		assert.InDelta(t, want.HoursWatched, got.HoursWatched, floatTolerance)
 	}
 
-	engagement, err := lake.ReadRows[lake.FactEngagement](ctx, lh, from, to)
+	engagement, err := lake.ReadRows[lake.FactEngagement](ctx, lh, eventsFrom, eventsTo)
 	require.NoError(t, err)
 	require.Len(t, engagement, len(truth.Engagement), "gold.fact_media_engagement rows")
 	for i, want := range truth.Engagement {

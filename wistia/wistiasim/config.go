@@ -15,6 +15,7 @@ type Config struct {
 	HistoryDays      int           `envconfig:"SIM_HISTORY_DAYS" default:"30"`
 	MeanEventsPerDay float64       `envconfig:"SIM_EVENTS_PER_DAY" default:"20"`
 	Now              string        `envconfig:"SIM_NOW"`
+	TimeZone         string        `envconfig:"SIM_TIMEZONE" default:"UTC"` // the zone of the API's stats days
 	LateShare        float64       `envconfig:"SIM_LATE_SHARE" default:"0.05"`
 	QuirkShare       float64       `envconfig:"SIM_QUIRK_SHARE" default:"0.05"`
 	CorruptShare     float64       `envconfig:"SIM_CORRUPT_SHARE" default:"0"`
@@ -37,6 +38,9 @@ func (c Config) Validate() []error {
 			errs = append(errs, config.Invalid("SIM_NOW", c.Now, "an RFC 3339 time such as 2026-11-25T06:00:00Z, or empty for the real clock"))
 		}
 	}
+	if _, err := time.LoadLocation(c.TimeZone); err != nil || c.TimeZone == "" {
+		errs = append(errs, config.Invalid("SIM_TIMEZONE", c.TimeZone, "an IANA time zone such as UTC or America/Los_Angeles"))
+	}
 	if c.Medias < 0 {
 		errs = append(errs, config.Invalid("SIM_MEDIAS", c.Medias, "0 or more"))
 	}
@@ -58,6 +62,7 @@ func (c Config) Options() Options {
 	if c.Now != "" {
 		now, _ = time.Parse(time.RFC3339, c.Now)
 	}
+	zone, _ := time.LoadLocation(c.TimeZone)
 	rate := c.RateLimit
 	if rate == 0 {
 		rate = -1 // SIM_RATE_LIMIT=0 turns the limit off
@@ -66,7 +71,7 @@ func (c Config) Options() Options {
 		Seed: c.Seed, Medias: c.Medias, Visitors: c.Visitors, HistoryDays: c.HistoryDays,
 		MeanEventsPerDay: c.MeanEventsPerDay, Now: now, LateShare: c.LateShare, QuirkShare: c.QuirkShare,
 		CorruptShare: c.CorruptShare, DuplicateShare: c.DuplicateShare, Token: c.Token,
-		RateLimit: rate, RatePeriod: c.RatePeriod,
+		RateLimit: rate, RatePeriod: c.RatePeriod, Zone: zone,
 	}
 }
 

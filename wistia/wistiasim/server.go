@@ -242,17 +242,18 @@ func (s *Sim) listEvents(r *http.Request) answer {
 			mediaIDs = append(mediaIDs, i)
 		}
 	}
+	// Stats days are in the API's zone: one day either side of UTC's can hold events.
 	first, last := dates.Day(start), end
-	if first.Before(s.firstDay()) {
-		first = s.firstDay()
+	if oldest := dates.AddDays(s.firstDay(), -1); first.Before(oldest) {
+		first = oldest
 	}
-	if last.After(today) {
-		last = today
+	if newest := dates.AddDays(today, 1); last.After(newest) {
+		last = newest
 	}
 	var listed []event
 	for _, m := range mediaIDs {
 		for _, day := range dates.Range(first, last) {
-			for _, e := range s.visibleEvents(m, day, now) {
+			for _, e := range s.statsEvents(m, day, now) {
 				if vk := q.Get("visitor_key"); vk != "" && s.visitors[e.visitor].key != vk {
 					continue
 				}
@@ -284,7 +285,7 @@ func (s *Sim) showVisitor(r *http.Request) answer {
 func (s *Sim) dailyStat(m int, day, now time.Time) DailyStat {
 	st := DailyStat{MediaID: s.medias[m].hashedID, Date: day}
 	var seconds float64
-	for _, e := range s.visibleEvents(m, day, now) {
+	for _, e := range s.statsEvents(m, day, now) {
 		st.Plays++
 		seconds += e.percent * s.medias[m].duration
 	}

@@ -82,7 +82,9 @@ type FactEngagement struct {
 	sumPercentViewed float64
 }
 
-// Truth is what the API holds for a range of days at the simulator's current time.
+// Truth is what the API holds for a range of its stats days at the simulator's current time.
+// Events are those the API lists for those days, whose UTC days may reach one day further on
+// either side when the stats zone is not UTC (see EventDays).
 type Truth struct {
 	From, To    time.Time
 	Events      []TruthEvent     // every typeable event once, sorted by EventKey
@@ -104,6 +106,13 @@ func (s *Sim) Truth(from, to time.Time) Truth {
 			HashedID: md.hashedID, Name: md.name, URL: "https://home.wistia.com/medias/" + md.hashedID,
 			Channel: md.channel, Project: projects[md.project].name, Tags: md.tags, Created: md.created, Duration: md.duration,
 		})
+		// Engagement is by the UTC day of each event, whichever stats day listed it; its play
+		// rate divides by the by_date loads of that date when the range holds that row.
+		loads := map[time.Time]int64{}
+		for _, day := range dates.Range(from, to) {
+			loads[day] = s.dailyStat(m, day, now).Loads
+		}
+		engagement := map[engagementKey]*FactEngagement{}
 		for _, day := range dates.Range(from, to) {
 			st := s.dailyStat(m, day, now)
 			t.Daily = append(t.Daily, st)
@@ -112,18 +121,18 @@ func (s *Sim) Truth(from, to time.Time) Truth {
 				fact.PlayRate = float64(st.Plays) / float64(st.Loads)
 			}
 			t.MediaDaily = append(t.MediaDaily, fact)
-			engagement := map[int]*FactEngagement{}
-			for _, e := range s.visibleEvents(m, day, now) {
+			for _, e := range s.statsEvents(m, day, now) {
 				if e.corrupt {
 					t.Quarantined++
 					continue
 				}
 				visitors[e.visitor] = true
-				f := engagement[e.visitor]
+				k := engagementKey{e.visitor, dates.Day(e.at)}
+				f := engagement[k]
 				if f == nil {
-					f = &FactEngagement{MediaID: md.hashedID, VisitorKey: s.visitors[e.visitor].key, Date: day,
-						mediaDuration: md.duration, mediaDailyLoads: st.Loads}
-					engagement[e.visitor] = f
+					f = &FactEngagement{MediaID: md.hashedID, VisitorKey: s.visitors[e.visitor].key, Date: k.date,
+						mediaDuration: md.duration, mediaDailyLoads: loads[k.date]}
+					engagement[k] = f
 				}
 				f.Plays++
 				f.sumPercentViewed += e.percent
@@ -135,16 +144,16 @@ func (s *Sim) Truth(from, to time.Time) Truth {
 					IP: v.ip, Country: pl.country, Region: pl.region, City: pl.city,
 				})
 			}
-			for _, f := range engagement {
-				f.TotalWatchTime = f.sumPercentViewed * f.mediaDuration
-				if f.Plays > 0 && f.mediaDuration > 0 {
-					f.WatchedPercent = f.TotalWatchTime / (float64(f.Plays) * f.mediaDuration)
-				}
-				if f.mediaDailyLoads > 0 {
-					f.PlayRate = float64(f.Plays) / float64(f.mediaDailyLoads)
-				}
-				t.Engagement = append(t.Engagement, *f)
+		}
+		for _, f := range engagement {
+			f.TotalWatchTime = f.sumPercentViewed * f.mediaDuration
+			if f.Plays > 0 && f.mediaDuration > 0 {
+				f.WatchedPercent = f.TotalWatchTime / (float64(f.Plays) * f.mediaDuration)
 			}
+			if f.mediaDailyLoads > 0 {
+				f.PlayRate = float64(f.Plays) / float64(f.mediaDailyLoads)
+			}
+			t.Engagement = append(t.Engagement, *f)
 		}
 	}
 	for i := range visitors {
@@ -159,6 +168,11 @@ func (s *Sim) Truth(from, to time.Time) Truth {
 	return t
 }
 
+type engagementKey struct {
+	visitor int
+	date    time.Time
+}
+
 type insertKey struct{}
 
 func withInsert(ctx context.Context) context.Context {
@@ -166,3 +180,16 @@ func withInsert(ctx context.Context) context.Context {
 }
 
 func insertRequested(ctx context.Context) bool { v, _ := ctx.Value(insertKey{}).(bool); return v }
+
+// EventDays is the range of UTC days the truth's events and engagement fall on.
+func (t Truth) EventDays() (first, last time.Time) {
+	first, last = t.From, t.To
+	for _, e := range t.Events {
+		if d := dates.Day(e.ReceivedAt); d.Before(first) {
+			first = d
+		} else if d.After(last) {
+			last = d
+		}
+	}
+	return first, last
+}
