@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -25,6 +24,32 @@ import (
 type bronzeMeta struct {
 	IngestedAt string `json:"_ingested_at"`
 	RunID      string `json:"_run_id"`
+}
+
+// readMeta reads a bronze line's metadata. The writer puts it in front of the API's fields, so
+// the first occurrence of each key is ours: an API record with fields of the same names
+// (they are kept in bronze as they came) cannot override the lineage.
+func readMeta(line []byte) (bronzeMeta, error) {
+	var (
+		m               bronzeMeta
+		haveAt, haveRun bool
+	)
+	err := jsonparser.ObjectEach(line, func(key, value []byte, vt jsonparser.ValueType, _ int) error {
+		var field *string
+		switch {
+		case !haveAt && string(key) == "_ingested_at":
+			haveAt, field = true, &m.IngestedAt
+		case !haveRun && string(key) == "_run_id":
+			haveRun, field = true, &m.RunID
+		default:
+			return nil
+		}
+		if vt == jsonparser.String {
+			*field, _ = jsonparser.ParseString(value)
+		}
+		return nil
+	})
+	return m, err
 }
 
 func (m bronzeMeta) lineage(line Line) (lineage, error) {
@@ -157,6 +182,9 @@ func (p *eventParser) parse(line []byte, out *Event) (reason string) {
 		if err != nil {
 			return
 		}
+		if found&(1<<i) != 0 && (i == fIngestedAt || i == fRunID) {
+			return // the writer's metadata comes first; an API field of that name does not override it
+		}
 		start := len(p.buf)
 		if vt == jsonparser.String {
 			p.buf = append(append(append(p.buf, '"'), v...), '"')
@@ -229,8 +257,7 @@ func readEvents(ctx context.Context, store Store, day Day, manifests []Manifest)
 			reason = fmt.Sprintf("received_at %s is more than a day from the day %s of the window that listed it", e.ReceivedAt.Format(time.RFC3339), day)
 		}
 		if reason != "" {
-			var meta bronzeMeta
-			_ = json.Unmarshal(line.Bytes, &meta)
+			meta, _ := readMeta(line.Bytes)
 			lin, _ := meta.lineage(line)
 			bad = append(bad, quarantine(StreamEvents, day, line, lin, reason))
 			return nil
@@ -251,8 +278,8 @@ func readStream[R any](ctx context.Context, store Store, stream string, days []D
 	)
 	for _, day := range days {
 		err := bronzeLines(ctx, store, stream, day.Time(), func(line Line) error {
-			var meta bronzeMeta
-			if err := json.Unmarshal(line.Bytes, &meta); err != nil {
+			meta, err := readMeta(line.Bytes)
+			if err != nil {
 				bad = append(bad, quarantine(stream, day, line, lineage{}, "not a JSON object: "+err.Error()))
 				return nil
 			}

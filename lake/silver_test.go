@@ -1,0 +1,55 @@
+package lake_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
+)
+
+// API fields named like the lineage columns are kept in bronze as they came, but the lineage
+// comes from the bronze writer's metadata.
+func TestAPIFieldsCannotOverrideLineage(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, "file", wistiasim.Options{Seed: 1, Medias: 1})
+	day := time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC)
+	evil := `"_run_id":"evil","_ingested_at":"2099-01-01T00:00:00Z","_source":"evil","_page":99`
+	write := func(w lake.Window, record string) {
+		bw := lake.NewBronzeWriter(f.store, w, nil, func() time.Time { return f.clock })
+		_, err := bw.WritePage(ctx, "/v1/test.json", 1, []json.RawMessage{json.RawMessage(record)})
+		require.NoError(t, err)
+		_, err = bw.Finish(ctx, true)
+		require.NoError(t, err)
+	}
+	write(lake.Window{Stream: lake.StreamEvents, Day: day, Media: "m1", RunID: "run-1"},
+		`{"event_key":"e1","received_at":"2026-11-18T10:00:00Z","media_id":"m1","visitor_key":"v1","percent_viewed":0.5,`+evil+`}`)
+	write(lake.Window{Stream: lake.StreamMedias, Day: day, Media: lake.AllMedia, RunID: "run-1"},
+		`{"hashed_id":"m1","name":"Demo","duration":60,"created":"2026-01-01T00:00:00Z","updated":"2026-01-02T00:00:00Z",`+evil+`}`)
+	_, err := f.lh.Transform(ctx, f.store, []time.Time{day}, "run-1")
+	require.NoError(t, err)
+
+	events, err := lake.ReadRows[lake.Event](ctx, f.lh, day, day)
+	require.NoError(t, err)
+	require.Len(t, events, 1)
+	medias, err := lake.ReadRows[lake.Media](ctx, f.lh, time.Time{}, time.Time{})
+	require.NoError(t, err)
+	require.Len(t, medias, 1)
+	for _, got := range []struct {
+		runID      string
+		ingestedAt time.Time
+		source     string
+	}{
+		{events[0].RunID, events[0].IngestedAt, events[0].Source},
+		{medias[0].RunID, medias[0].IngestedAt, medias[0].Source},
+	} {
+		assert.Equal(t, "run-1", got.runID)
+		assert.True(t, f.clock.Equal(got.ingestedAt), "ingested at %s, the writer's clock", got.ingestedAt)
+		assert.Contains(t, got.source, "/run=run-1/part-00001.jsonl.gz#1")
+	}
+}
