@@ -32,7 +32,8 @@ const bronzeRoot = "bronze/wistia/"
 // AllMedia is the Window.Media of windows that are not about one media (the media list).
 const AllMedia = "_all"
 
-// maxConflicts bounds how many taken part names a writer skips (see WritePage).
+// maxConflicts bounds how often a writer finds its next part name taken (see WritePage); each
+// time it skips past every name taken, so only writers racing on one window can reach it.
 const maxConflicts = 100
 
 // Window names one bronze window: the records of one stream, for one media (or "_all"), on
@@ -123,7 +124,10 @@ func (b *BronzeWriter) WritePage(ctx context.Context, source string, page int, r
 		key := fmt.Sprintf("%spart-%05d.jsonl.gz", b.window.Prefix(), b.next)
 		err := b.store.PutIfAbsent(ctx, key, body)
 		if errors.Is(err, ErrConflict) {
-			b.next++
+			// Orphans of a crashed attempt: skip past every part name taken, however many.
+			if err := b.skipTaken(ctx); err != nil {
+				return Object{}, err
+			}
 			continue
 		}
 		if err != nil {
@@ -134,7 +138,24 @@ func (b *BronzeWriter) WritePage(ctx context.Context, source string, page int, r
 		b.next++
 		return obj, nil
 	}
-	return Object{}, fmt.Errorf("bronze %s: %d part names in a row are taken", b.window.Prefix(), maxConflicts)
+	return Object{}, fmt.Errorf("bronze %s: the next part name was taken %d times in a row: is another writer landing this window?", b.window.Prefix(), maxConflicts)
+}
+
+// skipTaken moves the next part number past the highest one already in the window's folder.
+func (b *BronzeWriter) skipTaken(ctx context.Context) error {
+	keys, err := b.store.List(ctx, b.window.Prefix())
+	if err != nil {
+		return fmt.Errorf("bronze %s: list taken part names: %w", b.window.Prefix(), err)
+	}
+	next := b.next + 1
+	for _, key := range keys {
+		var n int
+		if _, err := fmt.Sscanf(strings.TrimPrefix(key, b.window.Prefix()), "part-%d.jsonl.gz", &n); err == nil && n >= next {
+			next = n + 1
+		}
+	}
+	b.next = next
+	return nil
 }
 
 // Finish lands the manifest. complete says whether every page of the window was read; a

@@ -113,6 +113,22 @@ func TestBronzeWriterIdempotence(t *testing.T) {
 				require.NoError(t, err)
 				assert.Equal(t, []byte("an earlier attempt's page"), got)
 			})
+			t.Run("however many pages a crash left, the next page finds a free name", func(t *testing.T) {
+				win := testWindow("crashed-long")
+				for n := 1; n <= 3*maxConflicts; n++ { // more orphans than a writer may skip one by one
+					require.NoError(t, store.PutIfAbsent(ctx, fmt.Sprintf("%spart-%05d.jsonl.gz", win.Prefix(), n), []byte("orphan")))
+				}
+				w := NewBronzeWriter(store, win, nil, fixedClock)
+				obj, err := w.WritePage(ctx, "/src", 1, page(0, 3))
+				require.NoError(t, err)
+				assert.Equal(t, fmt.Sprintf("%spart-%05d.jsonl.gz", win.Prefix(), 3*maxConflicts+1), obj.Key)
+				obj2, err := w.WritePage(ctx, "/src", 2, page(3, 3))
+				require.NoError(t, err)
+				assert.Equal(t, fmt.Sprintf("%spart-%05d.jsonl.gz", win.Prefix(), 3*maxConflicts+2), obj2.Key)
+				m, err := w.Finish(ctx, true)
+				require.NoError(t, err)
+				assert.Len(t, readAll(t, store, m), 6, "only this attempt's pages are in the manifest")
+			})
 			t.Run("a resumed writer continues after the landed objects", func(t *testing.T) {
 				win := testWindow("resumed")
 				first := NewBronzeWriter(store, win, nil, fixedClock)
