@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -225,6 +226,9 @@ func (p *eventParser) parse(line []byte, out *Event) (reason string) {
 			return "percent_viewed: " + err.Error()
 		}
 	}
+	if f := float64(percent); f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
+		return fmt.Sprintf("percent_viewed %v is negative or not a finite number", f)
+	}
 	*out = Event{
 		EventKey: text[fEventKey], Date: DayOf(received.Time), ReceivedAt: received.Time.Truncate(time.Microsecond),
 		MediaID: text[fMediaID], VisitorKey: text[fVisitorKey], PercentViewed: float64(percent), EmbedURL: text[fEmbedURL],
@@ -327,6 +331,9 @@ func typeDailyStat(raw []byte, lin lineage) (DailyStat, string) {
 	media, ok := mediaOfKey(lin.Source)
 	if !ok {
 		return DailyStat{}, fmt.Sprintf("bronze key %q does not name a media", lin.Source)
+	}
+	if h := float64(s.HoursWatched); s.LoadCount < 0 || s.PlayCount < 0 || h < 0 || math.IsNaN(h) || math.IsInf(h, 0) {
+		return DailyStat{}, fmt.Sprintf("impossible counts: load_count %d, play_count %d, hours_watched %v", int64(s.LoadCount), int64(s.PlayCount), h)
 	}
 	return DailyStat{MediaID: media, Date: DayOf(s.Date.Time), LoadCount: int64(s.LoadCount), PlayCount: int64(s.PlayCount),
 		HoursWatched: float64(s.HoursWatched), lineage: lin}, ""

@@ -53,3 +53,65 @@ func TestAPIFieldsCannotOverrideLineage(t *testing.T) {
 		assert.Contains(t, got.source, "/run=run-1/part-00001.jsonl.gz#1")
 	}
 }
+
+// Impossible values are quarantined with their reason when bronze is typed; a percent_viewed
+// above 1 is kept, counted, and capped at 1 in gold's watch time.
+func TestImpossibleValuesAreQuarantinedAndPercentAboveOneIsCapped(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, "file", wistiasim.Options{Seed: 1, Medias: 1})
+	day := time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC)
+	write := func(w lake.Window, records ...string) {
+		bw := lake.NewBronzeWriter(f.store, w, nil, func() time.Time { return f.clock })
+		var raw []json.RawMessage
+		for _, r := range records {
+			raw = append(raw, json.RawMessage(r))
+		}
+		_, err := bw.WritePage(ctx, "/v1/test.json", 1, raw)
+		require.NoError(t, err)
+		_, err = bw.Finish(ctx, true)
+		require.NoError(t, err)
+	}
+	event := func(key, percent string) string {
+		return `{"event_key":"` + key + `","received_at":"2026-11-18T10:00:00Z","media_id":"m1","visitor_key":"v-` + key + `","percent_viewed":` + percent + `}`
+	}
+	write(lake.Window{Stream: lake.StreamEvents, Day: day, Media: "m1", RunID: "run-1"},
+		event("ok", "0.5"), event("over", "1.5"), event("negative", "-0.2"), event("nan", `"NaN"`), event("inf", `"+Inf"`))
+	write(lake.Window{Stream: lake.StreamMedias, Day: day, Media: lake.AllMedia, RunID: "run-1"},
+		`{"hashed_id":"m1","name":"Demo","duration":60,"created":"2026-01-01T00:00:00Z","updated":"2026-01-02T00:00:00Z"}`)
+	write(lake.Window{Stream: lake.StreamDailyStats, Day: day, Media: "m1", RunID: "run-1", Start: day, End: day},
+		`{"date":"2026-11-18","load_count":4,"play_count":-3,"hours_watched":0.1}`)
+	rep, err := f.lh.Transform(ctx, f.store, []time.Time{day}, "run-1")
+	require.NoError(t, err)
+
+	events, err := lake.ReadRows[lake.Event](ctx, f.lh, day, day)
+	require.NoError(t, err)
+	var kept []string
+	for _, e := range events {
+		kept = append(kept, e.EventKey)
+	}
+	assert.Equal(t, []string{"ok", "over"}, kept)
+	assert.Equal(t, 1, rep.PercentOverOne)
+	assert.Equal(t, map[string]int{lake.StreamEvents: 3, lake.StreamDailyStats: 1}, rep.Quarantined)
+	q, err := lake.ReadRows[lake.Quarantined](ctx, f.lh, time.Time{}, time.Time{})
+	require.NoError(t, err)
+	reasons := map[string]string{}
+	for _, r := range q {
+		reasons[r.Stream+" "+r.Raw] = r.Reason
+	}
+	assert.Equal(t, "percent_viewed -0.2 is negative or not a finite number", reasons[lake.StreamEvents+" "+event("negative", "-0.2")])
+	assert.Equal(t, `percent_viewed: "NaN" is not a number`, reasons[lake.StreamEvents+" "+event("nan", `"NaN"`)])
+	assert.Equal(t, `percent_viewed: "+Inf" is not a number`, reasons[lake.StreamEvents+" "+event("inf", `"+Inf"`)])
+	assert.Equal(t, "impossible counts: load_count 4, play_count -3, hours_watched 0.1",
+		reasons[lake.StreamDailyStats+` {"date":"2026-11-18","load_count":4,"play_count":-3,"hours_watched":0.1}`])
+
+	engagement, err := lake.ReadRows[lake.FactEngagement](ctx, f.lh, day, day)
+	require.NoError(t, err)
+	watch := map[string]float64{}
+	for _, e := range engagement {
+		watch[e.VisitorID] = e.TotalWatchTime
+	}
+	assert.Equal(t, map[string]float64{"v-ok": 30, "v-over": 60}, watch, "0.5 × 60 s, and 1.5 capped at 1 × 60 s")
+	check, err := f.lh.CheckRead(ctx, f.store, []time.Time{day}, rep.Read)
+	require.NoError(t, err)
+	assert.Zero(t, check.ProblemsTotal, check.Problems)
+}

@@ -19,12 +19,15 @@ import (
 // TransformReport is what one transform did. It holds counts only, so it fits in a Temporal
 // payload.
 type TransformReport struct {
-	Days         []string       // bronze days merged
-	Dates        []string       // dates whose gold facts were recomputed
-	Quarantined  map[string]int // rows this transform added to silver.quarantine, by stream; records it already held are not counted
-	Events       int64          // typed event lines read from bronze
-	UnknownMedia int            // media no channel rule matched
-	Merges       []MergeResult
+	Days        []string       // bronze days merged
+	Dates       []string       // dates whose gold facts were recomputed
+	Quarantined map[string]int // rows this transform added to silver.quarantine, by stream; records it already held are not counted
+	Events      int64          // typed event lines read from bronze
+	// PercentOverOne is the distinct events read whose percent_viewed is above 1: kept, but capped
+	// at 1 where gold computes watch time.
+	PercentOverOne int
+	UnknownMedia   int // media no channel rule matched
+	Merges         []MergeResult
 	// Read is the events bronze the merge read, for checking silver against exactly that;
 	// it stays in the process (a payload carries counts only).
 	Read BronzeRead `json:"-"`
@@ -313,7 +316,7 @@ type mediaDay struct {
 }
 
 // engagement rolls one day's events up to (media, visitor): plays, seconds watched (percent
-// viewed × the media's duration), watched percent and play rate as ratios of sums.
+// viewed, capped at 1, × the media's duration), watched percent and play rate as ratios of sums.
 func engagement(events []Event, duration map[string]float64, loads map[mediaDay]int64) []FactEngagement {
 	slices.SortFunc(events, func(a, b Event) int {
 		return cmp.Or(strings.Compare(a.MediaID, b.MediaID), strings.Compare(a.VisitorKey, b.VisitorKey))
@@ -325,7 +328,7 @@ func engagement(events []Event, duration map[string]float64, loads map[mediaDay]
 		var percent float64
 		for ; i < len(events) && events[i].MediaID == e.MediaID && events[i].VisitorKey == e.VisitorKey; i++ {
 			f.PlayCount++
-			percent += events[i].PercentViewed
+			percent += min(events[i].PercentViewed, 1) // a session watches a media once at most
 		}
 		d := duration[e.MediaID]
 		f.TotalWatchTime = percent * d

@@ -26,6 +26,7 @@ type windowEvents struct {
 	bad       []Quarantined
 	manifests []Manifest
 	events    int
+	overOne   []string // keys of events whose percent_viewed is above 1
 	err       error
 }
 
@@ -64,6 +65,9 @@ func (w *eventWindows) load(ctx context.Context, d Day) *windowEvents {
 		we.byDate = map[Day][]Event{}
 		for _, e := range rows {
 			we.byDate[e.Date] = append(we.byDate[e.Date], e)
+			if e.PercentViewed > 1 {
+				we.overOne = append(we.overOne, e.EventKey)
+			}
 		}
 	})
 	return we
@@ -96,11 +100,16 @@ func (w *eventWindows) partition(ctx context.Context, p int32) ([]Event, error) 
 // report adds what the windows read to rep, once the merge is done.
 func (w *eventWindows) report(rep *TransformReport) (bad []Quarantined, filled []Day) {
 	rep.Read = BronzeRead{}
+	overOne := map[string]bool{} // an event listed twice counts once
 	for d, we := range w.windows {
 		rep.Events += int64(we.events)
+		for _, key := range we.overOne {
+			overOne[key] = true
+		}
 		rep.Read[d] = we.manifests
 		bad = append(bad, we.bad...)
 	}
+	rep.PercentOverOne = len(overOne)
 	for d := range w.filled {
 		filled = append(filled, d)
 	}

@@ -49,6 +49,8 @@ type Progress struct {
 	Requests    int    `json:"requests"` // API calls made by activities that completed
 	// Quarantined is the rows the run's transform added to silver.quarantine.
 	Quarantined int `json:"quarantined"`
+	// PercentOverOne is the events merged whose percent_viewed is above 1 (kept; capped in gold).
+	PercentOverOne int `json:"percent_over_one,omitempty"`
 	// Merged is the days the run merged: its own and those pending from earlier runs.
 	Merged []string `json:"merged,omitempty"`
 	// RunningAs is the ID of the date's run when this one was started under another ID (by
@@ -514,6 +516,7 @@ func mergePending(ctx workflow.Context, days []string, runID string, heartbeat t
 	for _, n := range res.Report.Quarantined {
 		progress.Quarantined += n
 	}
+	progress.PercentOverOne += res.Report.PercentOverOne
 	progress.Phase = PhaseChecks
 	if err := workflow.ExecuteLocalActivity(storageLocal(ctx), a.ClearPending, pending).Get(ctx, nil); err != nil {
 		// The days stay pending and are merged again, which changes nothing.

@@ -232,6 +232,7 @@ func Open(ctx context.Context, c Config, pm *metrics.Pipeline) (*Resources, erro
 			for _, m := range rep.Merges {
 				pm.MergeDuration.WithLabelValues(m.Table).Observe(m.Duration.Seconds())
 			}
+			pm.PercentOverOne.Add(float64(rep.PercentOverOne))
 		}
 	}
 	return r, nil

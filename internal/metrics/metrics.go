@@ -21,6 +21,8 @@ type Pipeline struct {
 	Quarantined   *prometheus.CounterVec // rows added to silver.quarantine, by stream: each bad record once
 	Bytes         prometheus.Counter     // bronze bytes written
 	MergeDuration *prometheus.HistogramVec
+	// PercentOverOne counts events merged whose percent_viewed is above 1 (kept; capped in gold).
+	PercentOverOne prometheus.Counter
 }
 
 // NewPipeline registers the pipeline's metrics in reg.
@@ -36,10 +38,12 @@ func NewPipeline(reg prometheus.Registerer) *Pipeline {
 		Rejects:     f("rejected_records_total", "Records the client could not type (kept in bronze).", "stream"),
 		Quarantined: f("quarantined_total", "Rows added to silver.quarantine: each bad record counts once, however often it is read.", "stream"),
 		Bytes:       prometheus.NewCounter(prometheus.CounterOpts{Namespace: "wistia", Name: "bronze_bytes_total", Help: "Bronze bytes written."}),
+		PercentOverOne: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "wistia", Name: "percent_viewed_over_one_total",
+			Help: "Events merged whose percent_viewed is above 1: kept in silver, capped at 1 in gold watch time."}),
 		MergeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "wistia", Name: "merge_duration_seconds",
 			Help: "Duration of one table merge.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)}, []string{"table"}),
 	}
-	reg.MustRegister(p.Bytes, p.MergeDuration)
+	reg.MustRegister(p.Bytes, p.MergeDuration, p.PercentOverOne)
 	return p
 }
 
