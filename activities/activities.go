@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -79,8 +80,14 @@ func (a *Activities) counted(stream string, l ingest.Landed) {
 }
 
 // keepAlive heartbeats until stop is called, so that a worker dying in the middle of a long
-// activity is noticed within the heartbeat timeout rather than the start-to-close timeout.
-func keepAlive(ctx context.Context) (stop func()) {
+// activity is noticed within the heartbeat timeout rather than the start-to-close timeout, and
+// an attempt that is only waiting (Retry-After, backoff, the shared budget, a slow answer) is
+// never timed out and run twice at once.
+func keepAlive(ctx context.Context) (stop func()) { return keepAliveWith(ctx, nil) }
+
+// keepAliveWith is keepAlive for activities that resume from their heartbeat details: each
+// heartbeat carries details(), the latest progress, so a beat never erases the cursor.
+func keepAliveWith(ctx context.Context, details func() any) (stop func()) {
 	interval := activity.GetInfo(ctx).HeartbeatTimeout / 3
 	if interval <= 0 {
 		return func() {}
@@ -96,7 +103,11 @@ func keepAlive(ctx context.Context) (stop func()) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				activity.RecordHeartbeat(ctx)
+				if details == nil {
+					activity.RecordHeartbeat(ctx)
+				} else {
+					activity.RecordHeartbeat(ctx, details())
+				}
 			}
 		}
 	}()
@@ -175,7 +186,8 @@ func (a *Activities) IngestDailyStats(ctx context.Context, media string, w Windo
 }
 
 // IngestEvents lands one media's events of one day. It heartbeats after every page with the
-// crawl state and the objects landed, and a retried attempt resumes from there.
+// crawl state and the objects landed, and while it waits, with the same; a retried attempt
+// resumes from there.
 func (a *Activities) IngestEvents(ctx context.Context, media, day, runID string) (ingest.Landed, error) {
 	d, err := parseDay(day)
 	if err != nil {
@@ -187,7 +199,15 @@ func (a *Activities) IngestEvents(ctx context.Context, media, day, runID string)
 			resume = ingest.EventsProgress{} // unreadable details: start the window over
 		}
 	}
+	var (
+		mu   sync.Mutex
+		last = resume
+	)
+	defer keepAliveWith(ctx, func() any { mu.Lock(); defer mu.Unlock(); return last })()
 	l, err := a.Ingester.Events(ctx, media, d, runID, resume, func(p ingest.EventsProgress) {
+		mu.Lock()
+		last = p
+		mu.Unlock()
 		activity.RecordHeartbeat(ctx, p)
 	})
 	if err != nil {

@@ -315,3 +315,36 @@ func TestStrandedDaysAreMergedByTheNextRun(t *testing.T) {
 	assert.Equal(t, []string{s.day(-6), s.day(-5), s.day(-4), s.day(-3), s.day(-2), s.day(-1), s.date}, res.Progress.Merged)
 	s.assertTruth(t, s.lakehouse(t), -6, 0)
 }
+
+// An attempt that is only waiting on a slow answer keeps heartbeating: the server never
+// times it out and starts a second attempt of the same crawl beside it.
+func TestWaitingAttemptsAreNeverTimedOut(t *testing.T) {
+	s := newStackAt(t, wistiasim.Options{Seed: 5, Medias: 1, Visitors: 2, MeanEventsPerDay: 3}, time.Now().UTC())
+	s.startWorker(t)
+	heartbeat := time.Second
+	s.sim.SetFaults(wistiasim.Faults{Latency: 2 * heartbeat}) // every answer takes longer than a heartbeat timeout
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	day := s.day(-1)
+	run, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.DailyRunID("acct", day), TaskQueue: "wistia-test"},
+		workflows.DailyRunWorkflow, workflows.DailyRunInput{Date: day, Mode: activities.ModeBackfill,
+			Options: workflows.Options{Account: "acct", MaxConcurrency: 1, HeartbeatTimeout: heartbeat}})
+	require.NoError(t, err)
+	var res workflows.DailyRunResult
+	require.NoError(t, run.Get(ctx, &res))
+	assert.Positive(t, res.Progress.Records)
+
+	child := workflows.MediaIngestID("acct", day, s.sim.MediaIDs()[0])
+	events := 0
+	iter := s.tc.GetWorkflowHistory(ctx, child, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		e, err := iter.Next()
+		require.NoError(t, err)
+		if a := e.GetActivityTaskStartedEventAttributes(); a != nil {
+			events++
+			assert.Equal(t, int32(1), a.GetAttempt(), "activity %d of %s ran in one attempt", e.GetEventId(), child)
+		}
+		assert.Nil(t, e.GetActivityTaskTimedOutEventAttributes(), "no activity of %s timed out", child)
+	}
+	assert.GreaterOrEqual(t, events, 3, "stats, events and visitors ran")
+}
