@@ -594,7 +594,9 @@ func MediaIngestWorkflow(ctx workflow.Context, in MediaIngestInput) (MediaIngest
 
 	var visitors ingest.Landed
 	if err := workflow.ExecuteActivity(api, a.IngestVisitors, in.Media, w, in.Date, in.RunID).Get(ctx, &visitors); err != nil {
-		return res, err
+		// The events landed whatever happened to their visitors: they are recorded and the
+		// watermark moves; the visitors are fetched again by the next run that reads those days.
+		return res, errors.Join(err, record(lastComplete))
 	}
 	res.add(visitors)
 	return res, record(lastComplete)

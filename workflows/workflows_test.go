@@ -368,3 +368,17 @@ func TestTransformWorkflowMergesTheRangeAndThePending(t *testing.T) {
 	assert.Equal(t, PhaseDone, res.Phase)
 	assert.Equal(t, []string{"2026-11-01", "2026-11-20", "2026-11-21"}, res.Merged)
 }
+
+func TestVisitorFailureDoesNotHoldBackTheEventsWatermark(t *testing.T) {
+	env := newEnv(t)
+	w := activities.Window{Start: "2026-11-24", End: "2026-11-24", Days: []string{"2026-11-24"}}
+	env.OnActivity(a.PlanIngest, mock.Anything, mock.Anything).Return(w, nil)
+	env.OnActivity(a.IngestDailyStats, mock.Anything, "m000", w, "2026-11-24", "r").Return(ingest.Landed{Requests: 1}, nil)
+	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-24", "r").Return(ingest.Landed{Records: 3, Complete: true}, nil)
+	env.OnActivity(a.IngestVisitors, mock.Anything, "m000", w, "2026-11-24", "r").Return(ingest.Landed{},
+		temporal.NewNonRetryableApplicationError("wistia GET /stats/visitors/x.json: 403 Forbidden", activities.ErrTypeRejected, nil)).Once()
+	env.OnActivity(a.RecordLanded, mock.Anything, activities.LandedInput{Media: "m000", Days: []string{"2026-11-24"}, Mark: "2026-11-24", RunID: "r", Advance: true}).Return(true, nil).Once()
+
+	env.ExecuteWorkflow(MediaIngestWorkflow, MediaIngestInput{Media: "m000", Date: "2026-11-24", RunID: "r", Mode: activities.ModeCatchUp})
+	require.ErrorContains(t, env.GetWorkflowError(), "403", "the visitors' failure is reported")
+}
