@@ -313,6 +313,9 @@ func typeMedia(raw []byte, lin lineage) (Media, string) {
 	if err != nil {
 		return Media{}, err.Error()
 	}
+	if err := wistia.CheckID("hashed_id", string(m.HashedID)); err != nil {
+		return Media{}, err.Error() // never ingested: it cannot name a bronze folder or a workflow
+	}
 	return Media{
 		HashedID: string(m.HashedID), ID: int64(m.ID), Name: string(m.Name), Type: string(m.Type), Archived: bool(m.Archived),
 		Created: m.Created.Truncate(time.Microsecond), Updated: m.Updated.Truncate(time.Microsecond), Duration: float64(m.Duration),
@@ -351,6 +354,9 @@ func mediaOfKey(key string) (string, bool) {
 func typeVisitor(raw []byte, lin lineage) (Visitor, string) {
 	v, err := wistia.DecodeVisitor(raw)
 	if err != nil {
+		return Visitor{}, err.Error()
+	}
+	if err := wistia.CheckID("visitor_key", string(v.VisitorKey)); err != nil {
 		return Visitor{}, err.Error()
 	}
 	return Visitor{VisitorKey: string(v.VisitorKey), CreatedAt: v.CreatedAt.Truncate(time.Microsecond),

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 )
@@ -114,4 +115,47 @@ func TestImpossibleValuesAreQuarantinedAndPercentAboveOneIsCapped(t *testing.T) 
 	check, err := f.lh.CheckRead(ctx, f.store, []time.Time{day}, rep.Read)
 	require.NoError(t, err)
 	assert.Zero(t, check.ProblemsTotal, check.Problems)
+}
+
+// IDs that are not plain tokens never reach an object key or a workflow: the media list drops
+// them (and a media listed twice is ingested once), and the transform quarantines their records.
+func TestHostileIDsAreQuarantinedAndNeverUsedAsNames(t *testing.T) {
+	ctx := context.Background()
+	opts := simOptions
+	opts.HostileIDs = true
+	f := newFixture(t, "file", opts)
+	days := lastDays(2)
+	f.land(t, "run-1", days)
+
+	_, listed, err := f.in.Medias(ctx, days[1], "run-2")
+	require.NoError(t, err)
+	assert.Equal(t, f.sim.MediaIDs(), listed, "every media once, none of the hostile IDs")
+	keys, err := f.store.List(ctx, "bronze/")
+	require.NoError(t, err)
+	for _, key := range keys {
+		assert.NotContains(t, key, "..", key)
+		assert.NotContains(t, key, " ", key)
+		assert.NotContains(t, key, "media=/", key)
+		assert.NotContains(t, key, "media=a/b", key)
+	}
+
+	rep, err := f.lh.Transform(ctx, f.store, days, "run-1")
+	require.NoError(t, err)
+	truthcheck.AssertLakehouse(t, f.lh, f.sim.Truth(days[0], days[1]))
+	q, err := lake.ReadRows[lake.Quarantined](ctx, f.lh, time.Time{}, time.Time{})
+	require.NoError(t, err)
+	var reasons []string
+	for _, r := range q {
+		if r.Stream == lake.StreamMedias {
+			reasons = append(reasons, r.Reason)
+		}
+	}
+	assert.ElementsMatch(t, []string{
+		`hashed_id "../../etc" holds '.': only letters, digits, '_' and '-' are allowed`,
+		`hashed_id "a/b" holds '/': only letters, digits, '_' and '-' are allowed`,
+		`hashed_id "has space" holds ' ': only letters, digits, '_' and '-' are allowed`,
+		`missing required field "hashed_id"`, // the decoder already refuses an empty one
+		`hashed_id "xxxxxxxxxxxxxxxxxxxx"… is 65 characters long, more than 64`,
+	}, reasons)
+	assert.Equal(t, len(wistiasim.HostileIDs), rep.Quarantined[lake.StreamMedias])
 }

@@ -45,6 +45,7 @@ func (in *Ingester) Medias(ctx context.Context, day time.Time, runID string) (La
 	bw := lake.NewBronzeWriter(in.Store, w, nil, in.Now)
 	var (
 		ids            []string
+		seen           = map[string]bool{}
 		rejects, pages int
 	)
 	for page, err := range in.Client.Medias(ctx, 1) {
@@ -56,7 +57,17 @@ func (in *Ingester) Medias(ctx context.Context, day time.Time, runID string) (La
 			return Landed{}, nil, err
 		}
 		for _, m := range page.Items {
-			ids = append(ids, string(m.HashedID))
+			id := string(m.HashedID)
+			// An ID that is not a plain token never reaches an object key or a workflow ID (the
+			// transform quarantines its record); a media listed twice is ingested once.
+			if err := wistia.CheckID("hashed_id", id); err != nil {
+				rejects++
+				continue
+			}
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
 		}
 		rejects += len(page.Rejects)
 	}
@@ -171,7 +182,7 @@ func (in *Ingester) visitorKeys(ctx context.Context, media string, days []time.T
 				if err != nil {
 					return nil, err
 				}
-				if key, err := jsonparser.GetString(line.Bytes, "visitor_key"); err == nil && key != "" {
+				if key, err := jsonparser.GetString(line.Bytes, "visitor_key"); err == nil && wistia.CheckID("visitor_key", key) == nil {
 					seen[key] = true
 				}
 			}

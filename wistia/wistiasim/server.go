@@ -192,12 +192,27 @@ func dateRange(r *http.Request, defStart, defEnd time.Time) (time.Time, time.Tim
 
 func (s *Sim) listMedias(r *http.Request) answer {
 	page, perPage := paging(r)
+	all := make([]map[string]any, 0, len(s.medias))
+	for _, m := range s.medias {
+		all = append(all, s.renderMedia(m))
+	}
+	if s.opts.HostileIDs && len(s.medias) > 0 {
+		for _, id := range HostileIDs {
+			m := s.renderMedia(s.medias[0])
+			m["hashed_id"] = id
+			all = append(all, m)
+		}
+		all = append(all, s.renderMedia(s.medias[0])) // listed twice
+	}
 	out := make([]any, 0, perPage)
-	for _, m := range slicePage(s.medias, page, perPage) {
-		out = append(out, s.renderMedia(m))
+	for _, m := range slicePage(all, page, perPage) {
+		out = append(out, m)
 	}
 	return jsonAnswer(http.StatusOK, out)
 }
+
+// HostileIDs are the hashed_ids Options.HostileIDs serves: none may name a folder or a workflow.
+var HostileIDs = []string{"../../etc", "a/b", "has space", "", strings.Repeat("x", 65)}
 
 func (s *Sim) mediaByDate(r *http.Request) answer {
 	m, ok := s.mediaByID[r.PathValue("id")]

@@ -29,6 +29,9 @@ type Options struct {
 	Token            string    // the one valid API token; default "sim-token"
 	RateLimit        int       // requests per RatePeriod; default 600; negative disables
 	RatePeriod       time.Duration
+	// HostileIDs adds to the media list records whose hashed_id is not a plain token ("../..",
+	// "a/b", whitespace, empty, 65 characters) and the first media listed a second time.
+	HostileIDs bool
 	// Zone is where the API counts its stats days (event windows and by_date rows); nil is
 	// UTC. Wistia does not document it, so the pipeline must hold whatever it is.
 	Zone *time.Location
