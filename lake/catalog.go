@@ -19,6 +19,8 @@ import (
 	icebergio "github.com/apache/iceberg-go/io"
 	_ "github.com/apache/iceberg-go/io/gocloud/s3" // registers s3:// warehouses
 	"github.com/apache/iceberg-go/table"
+
+	"github.com/marketing-data/wistia-pipeline/internal/config"
 )
 
 // catalogName is the catalog_name the SQL catalog stores its rows under.
@@ -31,6 +33,7 @@ type Lakehouse struct {
 	channels ChannelRules
 	// retention is how long snapshots are kept by ExpireSnapshots.
 	retention time.Duration
+	pii       PII
 }
 
 // LakehouseOptions configures OpenLakehouse beyond its catalog.
@@ -38,11 +41,12 @@ type LakehouseOptions struct {
 	SilverNamespace, GoldNamespace string
 	Channels                       ChannelRules
 	SnapshotRetention              time.Duration
+	PII                            PII
 }
 
 // NewLakehouse wraps an open catalog.
 func NewLakehouse(cat catalog.Catalog, opts LakehouseOptions) *Lakehouse {
-	l := &Lakehouse{cat: cat, channels: opts.Channels, retention: opts.SnapshotRetention,
+	l := &Lakehouse{cat: cat, channels: opts.Channels, retention: opts.SnapshotRetention, pii: opts.PII,
 		ns: map[Layer]table.Identifier{Silver: {cmp.Or(opts.SilverNamespace, "wistia_silver")}, Gold: {cmp.Or(opts.GoldNamespace, "wistia_gold")}}}
 	if l.channels == nil {
 		l.channels = DefaultChannelRules()
@@ -196,6 +200,9 @@ type LakehouseConfig struct {
 	GoldNamespace     string `envconfig:"ICEBERG_GOLD_NAMESPACE" default:"wistia_gold"`
 	SnapshotRetention int    `envconfig:"SNAPSHOT_RETENTION_DAYS" default:"7"`
 	ChannelRules      string `envconfig:"CHANNEL_RULES"`
+	// PIIInSilver lets silver (today: the quarantine's records) hold emails as they came.
+	PIIInSilver bool          `envconfig:"PII_COLUMNS_IN_SILVER" default:"false"`
+	PIISalt     config.Secret `envconfig:"PII_SALT"` // salts the hash that replaces emails
 }
 
 // WarehouseURL is ICEBERG_WAREHOUSE, or the file:// URL of DATA_DIR/warehouse by default.
@@ -253,5 +260,6 @@ func (c Config) OpenLakehouse(ctx context.Context) (*Lakehouse, error) {
 		return nil, fmt.Errorf("open %s catalog: %w", c.Catalog, err)
 	}
 	return NewLakehouse(cat, LakehouseOptions{SilverNamespace: c.SilverNamespace, GoldNamespace: c.GoldNamespace,
-		Channels: rules, SnapshotRetention: time.Duration(c.SnapshotRetention) * 24 * time.Hour}), nil
+		Channels: rules, SnapshotRetention: time.Duration(c.SnapshotRetention) * 24 * time.Hour,
+		PII: PII{InSilver: c.PIIInSilver, Salt: []byte(c.PIISalt.Reveal())}}), nil
 }

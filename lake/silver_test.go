@@ -2,6 +2,9 @@ package lake_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"testing"
 	"time"
@@ -9,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/marketing-data/wistia-pipeline/internal/config"
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
@@ -158,4 +162,51 @@ func TestHostileIDsAreQuarantinedAndNeverUsedAsNames(t *testing.T) {
 		`hashed_id "xxxxxxxxxxxxxxxxxxxx"… is 65 characters long, more than 64`,
 	}, reasons)
 	assert.Equal(t, len(wistiasim.HostileIDs), rep.Quarantined[lake.StreamMedias])
+}
+
+// The quarantine keeps a bad record as it came, but for its emails: a salted hash with
+// PII_SALT, "redacted" without, as they came with PII_COLUMNS_IN_SILVER. Bronze stays raw.
+func TestQuarantineHidesEmailsUnlessPIIIsAllowed(t *testing.T) {
+	ctx := context.Background()
+	day := time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC)
+	record := `{"received_at":"2026-11-18T10:00:00Z","media_id":"m1","visitor_key":"v1","email":"Ann@Example.com","visitor_identity":{"email":"ann@example.com"},"ip":"10.0.0.1"}`
+	mac := hmac.New(sha256.New, []byte("pepper"))
+	mac.Write([]byte("ann@example.com"))
+	hashed := "hmac-sha256:" + hex.EncodeToString(mac.Sum(nil))
+	for name, c := range map[string]struct {
+		inSilver bool
+		salt     string
+		want     string
+	}{
+		"default":  {want: `{"email":"redacted","ip":"10.0.0.1","media_id":"m1","received_at":"2026-11-18T10:00:00Z","visitor_identity":{"email":"redacted"},"visitor_key":"v1"}`},
+		"salted":   {salt: "pepper", want: `{"email":"` + hashed + `","ip":"10.0.0.1","media_id":"m1","received_at":"2026-11-18T10:00:00Z","visitor_identity":{"email":"` + hashed + `"},"visitor_key":"v1"}`},
+		"inSilver": {inSilver: true, salt: "pepper", want: record},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, "file", wistiasim.Options{Seed: 1, Medias: 1})
+			cfg := f.cfg
+			cfg.PIIInSilver, cfg.PIISalt = c.inSilver, config.Secret(c.salt)
+			lh, err := cfg.OpenLakehouse(ctx)
+			require.NoError(t, err)
+			t.Cleanup(func() { lh.Close() })
+			w := lake.Window{Stream: lake.StreamEvents, Day: day, Media: "m1", RunID: "run-1"}
+			bw := lake.NewBronzeWriter(f.store, w, nil, func() time.Time { return f.clock })
+			_, err = bw.WritePage(ctx, "/v1/stats/events.json", 1, []json.RawMessage{json.RawMessage(record)})
+			require.NoError(t, err)
+			m, err := bw.Finish(ctx, true)
+			require.NoError(t, err)
+			_, err = lh.Transform(ctx, f.store, []time.Time{day}, "run-1")
+			require.NoError(t, err)
+
+			q, err := lake.ReadRows[lake.Quarantined](ctx, lh, time.Time{}, time.Time{})
+			require.NoError(t, err)
+			require.Len(t, q, 1)
+			assert.Equal(t, "event_key is missing", q[0].Reason)
+			assert.Equal(t, c.want, q[0].Raw)
+			for line, err := range lake.ReadObject(ctx, f.store, m.Objects[0]) {
+				require.NoError(t, err)
+				assert.Contains(t, string(line.Bytes), `"email":"Ann@Example.com"`, "bronze keeps the record raw")
+			}
+		})
+	}
 }

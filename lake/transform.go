@@ -144,6 +144,10 @@ func (l *Lakehouse) mergeSilver(ctx context.Context, store Store, days []Day, pr
 		return nil, err
 	}
 
+	for i := range quarantined { // as the record came, but for its emails (see PII)
+		quarantined[i].Raw = l.pii.scrub(quarantined[i].Raw)
+	}
+
 	// Only rows new to silver.quarantine are counted, in the attempt that commits: lines read
 	// again (a lookback day, a record landed again) were counted when they were added.
 	var added map[string]int
