@@ -217,9 +217,9 @@ func (a *Activities) IngestEvents(ctx context.Context, media, day, runID string)
 	return l, nil
 }
 
-// IngestVisitors lands the visitors seen in the media's events of the window.
+// IngestVisitors lands the visitors seen in the media's events of the window: the per-media
+// activity of runs started before IngestRunVisitors, kept for them.
 func (a *Activities) IngestVisitors(ctx context.Context, media string, w Window, date, runID string) (ingest.Landed, error) {
-	defer keepAlive(ctx)()
 	day, err := parseDay(date)
 	if err != nil {
 		return ingest.Landed{}, err
@@ -228,7 +228,48 @@ func (a *Activities) IngestVisitors(ctx context.Context, media string, w Window,
 	if err != nil {
 		return ingest.Landed{}, err
 	}
-	l, err := a.Ingester.Visitors(ctx, media, days, day, runID)
+	return a.ingestVisitors(ctx, media, days, day, runID)
+}
+
+// VisitorsInput names a run's visitor fetch: the visitors of the events it landed on Days.
+type VisitorsInput struct {
+	Date  string   `json:"date"`
+	RunID string   `json:"run_id"`
+	Days  []string `json:"days"`
+}
+
+// IngestRunVisitors lands, once per run, the record of every visitor seen in the run's events,
+// across its medias; it heartbeats a cursor, and a retried attempt resumes from it.
+func (a *Activities) IngestRunVisitors(ctx context.Context, in VisitorsInput) (ingest.Landed, error) {
+	day, err := parseDay(in.Date)
+	if err != nil {
+		return ingest.Landed{}, err
+	}
+	days, err := parseDays(in.Days)
+	if err != nil {
+		return ingest.Landed{}, err
+	}
+	return a.ingestVisitors(ctx, lake.AllMedia, days, day, in.RunID)
+}
+
+func (a *Activities) ingestVisitors(ctx context.Context, media string, days []time.Time, day time.Time, runID string) (ingest.Landed, error) {
+	var resume ingest.VisitorsProgress
+	if activity.HasHeartbeatDetails(ctx) {
+		if err := activity.GetHeartbeatDetails(ctx, &resume); err != nil {
+			resume = ingest.VisitorsProgress{} // unreadable details: start over
+		}
+	}
+	var (
+		mu   sync.Mutex
+		last = resume
+	)
+	defer keepAliveWith(ctx, func() any { mu.Lock(); defer mu.Unlock(); return last })()
+	l, err := a.Ingester.Visitors(ctx, media, days, day, runID, resume, func(p ingest.VisitorsProgress) {
+		mu.Lock()
+		last = p
+		mu.Unlock()
+		activity.RecordHeartbeat(ctx, p)
+	})
 	if err != nil {
 		return l, classify(err)
 	}

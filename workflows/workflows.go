@@ -31,6 +31,7 @@ var DateAttribute = temporal.NewSearchAttributeKeyKeyword("WistiaDate")
 const (
 	PhaseMedias    = "listing medias"
 	PhaseIngest    = "ingesting"
+	PhaseVisitors  = "fetching visitors"
 	PhaseTransform = "transforming"
 	PhaseChecks    = "checking"
 	PhaseDone      = "done"
@@ -124,6 +125,18 @@ func LogicalDate(ctx workflow.Context, explicit string) (string, error) {
 func wistiaCalls(ctx workflow.Context, heartbeat time.Duration) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Minute,
+		HeartbeatTimeout:    heartbeat,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 5 * time.Second, BackoffCoefficient: 2,
+			MaximumInterval: 5 * time.Minute, MaximumAttempts: 10, NonRetryableErrorTypes: activities.NonRetryable},
+	})
+}
+
+// visitorCalls is wistiaCalls for a run's visitor fetch: thousands of requests at the shared
+// budget take longer than one page crawl, and the heartbeat cursor carries the fetch across
+// attempts.
+func visitorCalls(ctx workflow.Context, heartbeat time.Duration) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 2 * time.Hour,
 		HeartbeatTimeout:    heartbeat,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 5 * time.Second, BackoffCoefficient: 2,
 			MaximumInterval: 5 * time.Minute, MaximumAttempts: 10, NonRetryableErrorTypes: activities.NonRetryable},
@@ -447,12 +460,24 @@ func DailyRunWorkflow(ctx workflow.Context, in DailyRunInput) (DailyRunResult, e
 		return DailyRunResult{}, workflow.NewContinueAsNewError(ctx, DailyRunWorkflow, in)
 	}
 
+	// Each visitor once per run, whatever medias it watched. Its failure does not hold back the
+	// merge of the events (nor their watermarks): the run merges, then fails naming it.
+	progress.Phase = PhaseVisitors
+	var visitors ingest.Landed
+	visitorsErr := workflow.ExecuteActivity(visitorCalls(ctx, in.Options.heartbeat()), a.IngestRunVisitors,
+		activities.VisitorsInput{Date: date, RunID: in.RunID, Days: in.Days}).Get(ctx, &visitors)
+	progress.Records += visitors.Records
+	progress.Requests += visitors.Requests
+
 	if !in.Options.SkipTransform {
 		merged, step, err := mergePending(ctx, in.Days, in.RunID, in.Options.heartbeat(), &progress)
 		progress.Merged = merged
 		if err != nil {
 			return fail(step, err)
 		}
+	}
+	if visitorsErr != nil {
+		return fail(PhaseVisitors, visitorsErr)
 	}
 	progress.Phase = PhaseDone
 	return DailyRunResult{Progress: progress, Days: in.Days}, nil
@@ -531,8 +556,8 @@ func isCheckFailure(err error) bool {
 	return errors.As(err, &app) && app.Type() == activities.ErrTypeCheckFailed
 }
 
-// MediaIngestWorkflow lands one media's by_date stats, its events one day window at a time,
-// and the visitors seen, over the days its mode reads; then it records the days landed as
+// MediaIngestWorkflow lands one media's by_date stats and its events one day window at a time,
+// over the days its mode reads (the run fetches their visitors); then it records the days landed as
 // pending merge and, in a catch-up run, advances the watermark to the last day before which
 // every window was read completely.
 func MediaIngestWorkflow(ctx workflow.Context, in MediaIngestInput) (MediaIngestResult, error) {
@@ -592,14 +617,7 @@ func MediaIngestWorkflow(ctx workflow.Context, in MediaIngestInput) (MediaIngest
 		}
 	}
 
-	var visitors ingest.Landed
-	if err := workflow.ExecuteActivity(api, a.IngestVisitors, in.Media, w, in.Date, in.RunID).Get(ctx, &visitors); err != nil {
-		// The events landed whatever happened to their visitors: they are recorded and the
-		// watermark moves; the visitors are fetched again by the next run that reads those days.
-		return res, errors.Join(err, record(lastComplete))
-	}
-	res.add(visitors)
-	return res, record(lastComplete)
+	return res, record(lastComplete) // the run fetches the visitors of all its medias' events at once
 }
 
 // BackfillWorkflow runs each day From..To as that date's run (DailyRunID) reading exactly

@@ -32,6 +32,7 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env := bareEnv(t)
 	env.OnActivity(a.ExpireSnapshots, mock.Anything).Return(nil).Maybe()
 	env.OnActivity(a.ClearPending, mock.Anything, mock.Anything).Return(0, nil).Maybe()
+	env.OnActivity(a.IngestRunVisitors, mock.Anything, mock.Anything).Return(ingest.Landed{}, nil).Maybe()
 	return env
 }
 
@@ -151,7 +152,6 @@ func TestMediaDeletedAfterListingIsSkipped(t *testing.T) {
 	env.OnActivity(a.IngestDailyStats, mock.Anything, "m000", mock.Anything, mock.Anything, mock.Anything).Return(ingest.Landed{Records: 1, Requests: 1}, nil)
 	env.OnActivity(a.IngestDailyStats, mock.Anything, "m001", mock.Anything, mock.Anything, mock.Anything).Return(ingest.Landed{}, notFound()).Once()
 	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-24", mock.Anything).Return(ingest.Landed{Records: 5, Complete: true, Requests: 1}, nil)
-	env.OnActivity(a.IngestVisitors, mock.Anything, "m000", mock.Anything, mock.Anything, mock.Anything).Return(ingest.Landed{Records: 2, Requests: 2}, nil)
 	env.OnActivity(a.RecordLanded, mock.Anything, activities.LandedInput{Media: "m000", Days: []string{"2026-11-24"}, Mark: "2026-11-24", RunID: "daily-2026-11-24-default-test-run-id"}).Return(false, nil).Once()
 	noPending(env)
 	env.OnActivity(a.MergeAndCheck, mock.Anything, []string{"2026-11-24"}, mock.Anything).Return(activities.MergeResult{}, nil)
@@ -162,7 +162,7 @@ func TestMediaDeletedAfterListingIsSkipped(t *testing.T) {
 	require.NoError(t, env.GetWorkflowResult(&res))
 	assert.Equal(t, 1, res.Progress.Skipped)
 	assert.Equal(t, 2, res.Progress.MediasDone)
-	assert.Equal(t, 8, res.Progress.Records)
+	assert.Equal(t, 6, res.Progress.Records, "1 by_date row and 5 events")
 }
 
 func TestRejectedTokenFailsAtOnceAndAlertsOnce(t *testing.T) {
@@ -194,7 +194,6 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-23", "r").Return(ingest.Landed{Records: 3, Complete: true}, nil).Once()
 	// The second window is incomplete: the watermark stops at the first.
 	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-24", "r").Return(ingest.Landed{Records: 4, Complete: false}, nil).Once()
-	env.OnActivity(a.IngestVisitors, mock.Anything, "m000", w, "2026-11-24", "r").Return(ingest.Landed{}, nil)
 	env.OnActivity(a.RecordLanded, mock.Anything, activities.LandedInput{Media: "m000", Days: w.Days, Mark: "2026-11-23", RunID: "r", Advance: true}).Return(true, nil).Once()
 
 	env.ExecuteWorkflow(MediaIngestWorkflow, MediaIngestInput{Media: "m000", Date: "2026-11-24", RunID: "r", Mode: activities.ModeCatchUp})
@@ -221,6 +220,7 @@ func TestLogicalDateComesFromTheSchedule(t *testing.T) {
 
 func TestSnapshotsExpireAfterChecksWithoutFailingTheRun(t *testing.T) {
 	env := bareEnv(t)
+	env.OnActivity(a.IngestRunVisitors, mock.Anything, mock.Anything).Return(ingest.Landed{}, nil).Once()
 	env.OnActivity(a.ClearPending, mock.Anything, mock.Anything).Return(0, nil).Once()
 	env.OnActivity(a.ListMedias, mock.Anything, mock.Anything, mock.Anything).Return(activities.MediaList{Medias: []string{"m0"}}, nil)
 	env.OnWorkflow(MediaIngestWorkflow, mock.Anything, mock.Anything).Return(MediaIngestResult{Media: "m0", Days: []string{"2026-11-24"}}, nil)
@@ -306,6 +306,7 @@ func TestRunMergesPendingDaysAndClearsOnlyAfterChecks(t *testing.T) {
 		t.Run(fmt.Sprintf("checks fail=%v", fails), func(t *testing.T) {
 			env := bareEnv(t)
 			env.OnActivity(a.ExpireSnapshots, mock.Anything).Return(nil).Maybe()
+			env.OnActivity(a.IngestRunVisitors, mock.Anything, mock.Anything).Return(ingest.Landed{}, nil).Once()
 			env.OnActivity(a.ListMedias, mock.Anything, mock.Anything, mock.Anything).Return(activities.MediaList{Medias: []string{"m0"}}, nil)
 			env.OnWorkflow(MediaIngestWorkflow, mock.Anything, mock.Anything).Return(MediaIngestResult{Media: "m0", Days: []string{"2026-11-22", "2026-11-23", "2026-11-24"}}, nil)
 			env.OnActivity(a.PendingDays, mock.Anything).Return(pending, nil).Once()
@@ -369,16 +370,28 @@ func TestTransformWorkflowMergesTheRangeAndThePending(t *testing.T) {
 	assert.Equal(t, []string{"2026-11-01", "2026-11-20", "2026-11-21"}, res.Merged)
 }
 
-func TestVisitorFailureDoesNotHoldBackTheEventsWatermark(t *testing.T) {
-	env := newEnv(t)
-	w := activities.Window{Start: "2026-11-24", End: "2026-11-24", Days: []string{"2026-11-24"}}
-	env.OnActivity(a.PlanIngest, mock.Anything, mock.Anything).Return(w, nil)
-	env.OnActivity(a.IngestDailyStats, mock.Anything, "m000", w, "2026-11-24", "r").Return(ingest.Landed{Requests: 1}, nil)
-	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-24", "r").Return(ingest.Landed{Records: 3, Complete: true}, nil)
-	env.OnActivity(a.IngestVisitors, mock.Anything, "m000", w, "2026-11-24", "r").Return(ingest.Landed{},
+func TestRunFetchesVisitorsOnceAndTheirFailureDoesNotHoldBackTheMerge(t *testing.T) {
+	env := bareEnv(t)
+	env.OnActivity(a.ExpireSnapshots, mock.Anything).Return(nil).Maybe()
+	env.OnActivity(a.ClearPending, mock.Anything, mock.Anything).Return(0, nil).Maybe()
+	env.OnActivity(a.ListMedias, mock.Anything, mock.Anything, mock.Anything).Return(activities.MediaList{Medias: medias(3)}, nil)
+	env.OnWorkflow(MediaIngestWorkflow, mock.Anything, mock.Anything).Return(
+		func(ctx workflow.Context, in MediaIngestInput) (MediaIngestResult, error) {
+			return MediaIngestResult{Media: in.Media, Days: []string{"2026-11-23", "2026-11-24"}, Records: 4}, nil
+		})
+	env.OnActivity(a.IngestRunVisitors, mock.Anything, activities.VisitorsInput{Date: "2026-11-24", RunID: "daily-2026-11-24-default-test-run-id",
+		Days: []string{"2026-11-23", "2026-11-24"}}).Return(ingest.Landed{},
 		temporal.NewNonRetryableApplicationError("wistia GET /stats/visitors/x.json: 403 Forbidden", activities.ErrTypeRejected, nil)).Once()
-	env.OnActivity(a.RecordLanded, mock.Anything, activities.LandedInput{Media: "m000", Days: []string{"2026-11-24"}, Mark: "2026-11-24", RunID: "r", Advance: true}).Return(true, nil).Once()
+	noPending(env)
+	env.OnActivity(a.MergeAndCheck, mock.Anything, []string{"2026-11-23", "2026-11-24"}, mock.Anything).Return(activities.MergeResult{}, nil).Once()
+	var alerts []activities.Alert
+	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, al activities.Alert) error {
+		alerts = append(alerts, al)
+		return nil
+	}).Once()
 
-	env.ExecuteWorkflow(MediaIngestWorkflow, MediaIngestInput{Media: "m000", Date: "2026-11-24", RunID: "r", Mode: activities.ModeCatchUp})
-	require.ErrorContains(t, env.GetWorkflowError(), "403", "the visitors' failure is reported")
+	env.ExecuteWorkflow(DailyRunWorkflow, DailyRunInput{Date: "2026-11-24", Options: Options{Account: "acct", MaxConcurrency: 2}})
+	require.ErrorContains(t, env.GetWorkflowError(), "403", "the visitors' failure is reported, after the merge")
+	require.Len(t, alerts, 1)
+	assert.Equal(t, PhaseVisitors, alerts[0].Step)
 }

@@ -4,11 +4,11 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
@@ -23,6 +23,8 @@ type Ingester struct {
 	Client *wistia.Client
 	Store  lake.Store
 	Now    func() time.Time // the clock stamped on bronze lines
+	// VisitorsPerObject is how many visitor records land in one bronze object; 0 means 500.
+	VisitorsPerObject int
 }
 
 // Landed summarises one landed window: where its manifest is and what it holds.
@@ -133,60 +135,168 @@ func (in *Ingester) Events(ctx context.Context, media string, day time.Time, run
 	return landed(w, m, rejects, pages), nil
 }
 
-// Visitors lands the visitor records of every visitor seen in one media's events landed by this
-// run for the given days. It reads the visitor keys back from bronze, so no list of keys has to
-// travel through the orchestration.
-func (in *Ingester) Visitors(ctx context.Context, media string, days []time.Time, day time.Time, runID string) (Landed, error) {
-	keys, err := in.visitorKeys(ctx, media, days, runID)
+// VisitorsProgress is how far a run's visitor fetch got: small enough for a heartbeat, so that
+// a retried attempt resumes after the last object landed instead of starting over.
+type VisitorsProgress struct {
+	// Next is the first visitor key not yet landed (keys sort before it are landed or gone);
+	// a key rather than a position, since the list may differ when a retry computes it again.
+	Next     string        `json:"next"`
+	Objects  []lake.Object `json:"objects"`
+	Rejects  int           `json:"rejects"`
+	Requests int           `json:"requests"`
+}
+
+// doneKey sorts after every valid visitor key: the cursor of a finished fetch.
+const doneKey = "~"
+
+// defaultVisitorsPerObject is how many visitor records land in one bronze object.
+const defaultVisitorsPerObject = 500
+
+// refetchAfter is how long a visitor record an earlier run fetched stays good enough, unless
+// the visitor has played since.
+const refetchAfter = 24 * time.Hour
+
+// VisitorsSource is the _source of landed visitor records: one GET per visitor_key.
+const VisitorsSource = "/stats/visitors/{visitor_key}.json"
+
+// Visitors lands, once per run, the record of every visitor seen in the events the run landed
+// on the given days for media (lake.AllMedia: across all its medias), in objects of many
+// records, calling progress after each. A visitor whose record an earlier run fetched within
+// the last day is skipped, unless one of its events in this run is newer than that fetch.
+func (in *Ingester) Visitors(ctx context.Context, media string, days []time.Time, day time.Time, runID string, resume VisitorsProgress,
+	progress func(VisitorsProgress)) (Landed, error) {
+	keys, err := in.visitorsToFetch(ctx, media, days, day, runID)
 	if err != nil {
 		return Landed{}, err
 	}
 	w := lake.Window{Stream: lake.StreamVisitors, Day: day, Media: media, RunID: runID}
-	bw := lake.NewBronzeWriter(in.Store, w, nil, in.Now)
-	rejects, requests := 0, 0
-	for i, key := range keys {
-		requests++
-		page, err := in.Client.Visitor(ctx, key)
+	bw := lake.NewBronzeWriter(in.Store, w, resume.Objects, in.Now)
+	p := resume
+	var batch []json.RawMessage
+	rejects := 0
+	flush := func(next string) error {
+		if len(batch) > 0 {
+			if _, err := bw.WritePage(ctx, VisitorsSource, len(bw.Objects())+1, batch); err != nil {
+				return err
+			}
+		}
+		batch = batch[:0]
+		p.Next, p.Objects, p.Rejects = next, bw.Objects(), p.Rejects+rejects
+		rejects = 0
+		if progress != nil {
+			progress(p)
+		}
+		return nil
+	}
+	start, _ := slices.BinarySearch(keys, p.Next)
+	for i := start; i < len(keys); i++ {
+		p.Requests++
+		page, err := in.Client.Visitor(ctx, keys[i])
 		if err != nil {
 			if errors.Is(err, wistia.ErrNotFound) {
 				continue // Wistia no longer knows the visitor; its events stay in silver
 			}
 			return Landed{}, fmt.Errorf("visitor %d of %d: %w", i+1, len(keys), err)
 		}
-		if _, err := bw.WritePage(ctx, page.Endpoint, page.Number, page.Records); err != nil {
-			return Landed{}, err
-		}
+		batch = append(batch, page.Records...)
 		rejects += len(page.Rejects)
+		if len(batch) >= cmp.Or(in.VisitorsPerObject, defaultVisitorsPerObject) && i+1 < len(keys) {
+			if err := flush(keys[i+1]); err != nil {
+				return Landed{}, err
+			}
+		}
+	}
+	if err := flush(doneKey); err != nil {
+		return Landed{}, err
 	}
 	m, err := bw.Finish(ctx, true)
 	if err != nil {
 		return Landed{}, err
 	}
-	return landed(w, m, rejects, requests), nil
+	return landed(w, m, p.Rejects, p.Requests), nil
 }
 
-func (in *Ingester) visitorKeys(ctx context.Context, media string, days []time.Time, runID string) ([]string, error) {
-	seen := map[string]bool{}
-	for _, day := range days {
-		w := lake.Window{Stream: lake.StreamEvents, Day: day, Media: media, RunID: runID}
-		body, err := in.Store.Get(ctx, w.ManifestKey())
+// visitorsToFetch lists, sorted, the visitor keys of the events this run landed on the days,
+// less those an earlier run fetched within refetchAfter of now that have not played since.
+func (in *Ingester) visitorsToFetch(ctx context.Context, media string, days []time.Time, day time.Time, runID string) ([]string, error) {
+	latest := map[string]time.Time{} // visitor → newest event received_at in this run
+	for _, d := range days {
+		manifests, err := lake.Manifests(ctx, in.Store, lake.StreamEvents, d)
 		if err != nil {
-			return nil, fmt.Errorf("events manifest of %s on %s: %w", media, day.Format(time.DateOnly), err)
+			return nil, fmt.Errorf("events manifests of %s: %w", d.Format(time.DateOnly), err)
 		}
-		var m lake.Manifest
-		if err := json.Unmarshal(body, &m); err != nil {
-			return nil, fmt.Errorf("events manifest %s: %w", w.ManifestKey(), err)
-		}
-		for _, obj := range m.Objects {
-			for line, err := range lake.ReadObject(ctx, in.Store, obj) {
-				if err != nil {
-					return nil, err
-				}
-				if key, err := jsonparser.GetString(line.Bytes, "visitor_key"); err == nil && wistia.CheckID("visitor_key", key) == nil {
-					seen[key] = true
+		for _, m := range manifests {
+			if m.RunID != runID || (media != lake.AllMedia && m.Media != media) {
+				continue
+			}
+			for _, obj := range m.Objects {
+				for line, err := range lake.ReadObject(ctx, in.Store, obj) {
+					if err != nil {
+						return nil, err
+					}
+					key, err := jsonparser.GetString(line.Bytes, "visitor_key")
+					if err != nil || wistia.CheckID("visitor_key", key) != nil {
+						continue
+					}
+					var at wistia.Timestamp // unreadable: the zero time, which any fetch is newer than
+					if raw, vt, _, err := jsonparser.Get(line.Bytes, "received_at"); err == nil {
+						if vt == jsonparser.String {
+							raw = append(append([]byte{'"'}, raw...), '"')
+						}
+						_ = at.UnmarshalJSON(raw)
+					}
+					if prev, ok := latest[key]; !ok || at.Time.After(prev) {
+						latest[key] = at.Time
+					}
 				}
 			}
 		}
 	}
-	return slices.Sorted(maps.Keys(seen)), nil
+	fetched, err := in.recentlyFetched(ctx, day, runID)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, len(latest))
+	for key, at := range latest {
+		if f, ok := fetched[key]; ok && !at.After(f) {
+			continue
+		}
+		keys = append(keys, key)
+	}
+	slices.Sort(keys)
+	return keys, nil
+}
+
+// recentlyFetched is when earlier runs last landed each visitor's record, within refetchAfter.
+func (in *Ingester) recentlyFetched(ctx context.Context, day time.Time, runID string) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	since := in.Now().Add(-refetchAfter)
+	for _, d := range []time.Time{day.AddDate(0, 0, -1), day, day.AddDate(0, 0, 1)} {
+		manifests, err := lake.Manifests(ctx, in.Store, lake.StreamVisitors, d)
+		if err != nil {
+			return nil, fmt.Errorf("visitors manifests of %s: %w", d.Format(time.DateOnly), err)
+		}
+		for _, m := range manifests {
+			if m.RunID == runID {
+				continue
+			}
+			for _, obj := range m.Objects {
+				for line, err := range lake.ReadObject(ctx, in.Store, obj) {
+					if err != nil {
+						return nil, err
+					}
+					key, err1 := jsonparser.GetString(line.Bytes, "visitor_key")
+					at, err2 := jsonparser.GetString(line.Bytes, "_ingested_at")
+					t, err3 := time.Parse(time.RFC3339Nano, at)
+					if err1 != nil || err2 != nil || err3 != nil || t.Before(since) {
+						continue
+					}
+					if t.After(out[key]) {
+						out[key] = t
+					}
+				}
+			}
+		}
+	}
+	return out, nil
 }
