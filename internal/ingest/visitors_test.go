@@ -20,7 +20,7 @@ import (
 var simNow = time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)
 
 // ingester lands from a simulator into a local store, with a clock the test moves.
-func ingester(t *testing.T, opts wistiasim.Options) (*Ingester, *wistiasim.Sim, *time.Time) {
+func ingester(t testing.TB, opts wistiasim.Options) (*Ingester, *wistiasim.Sim, *time.Time) {
 	t.Helper()
 	opts.Now, opts.RateLimit = simNow, -1
 	sim, err := wistiasim.New(opts)
@@ -39,7 +39,7 @@ func ingester(t *testing.T, opts wistiasim.Options) (*Ingester, *wistiasim.Sim, 
 
 // landEvents lands every media's events of the days for runID and returns, by media, the
 // visitor keys of the events the simulator serves for those days (its own ground truth).
-func landEvents(t *testing.T, in *Ingester, sim *wistiasim.Sim, days []time.Time, runID string) map[string][]string {
+func landEvents(t testing.TB, in *Ingester, sim *wistiasim.Sim, days []time.Time, runID string) map[string][]string {
 	t.Helper()
 	for _, media := range sim.MediaIDs() {
 		for _, day := range days {
