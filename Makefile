@@ -15,7 +15,7 @@ export PATH := $(BIN):$(TOOLS)/node_modules/.bin:$(PATH)
 
 GO_TEST_FLAGS ?= -count=1 -timeout 14m
 
-.PHONY: tools forget-missing-tools test lint bench fmt clean-tools demo dev
+.PHONY: tools forget-missing-tools test lint bench bench-visitors fmt clean-tools demo dev
 .NOTPARALLEL:
 
 # Stamps record the installed version; a stamp whose binary is gone is forgotten first.
@@ -70,7 +70,11 @@ lint: tools
 	staticcheck ./...
 
 bench: tools
-	go test -run '^$$' -bench . -benchmem -benchtime 1x $(BENCH_FLAGS) ./...
+	go test -run '^$$' -bench . -skip 'AtBudget' -benchmem -benchtime 1x $(BENCH_FLAGS) ./...
+
+# A day's visitor fetch at Wistia's real budget (600/min): about a quarter of an hour.
+bench-visitors:
+	go test -run '^$$' -bench 'VisitorsOneDayAtBudget' -benchtime 1x -timeout 40m ./internal/ingest
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
