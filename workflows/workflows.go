@@ -123,20 +123,19 @@ func LogicalDate(ctx workflow.Context, explicit string) (string, error) {
 // Activity options per kind of work. Wistia calls back off long enough to ride out a
 // rate-limit pause; storage calls retry quickly; the transform is long and retried rarely.
 func wistiaCalls(ctx workflow.Context, heartbeat time.Duration) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Minute,
-		HeartbeatTimeout:    heartbeat,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 5 * time.Second, BackoffCoefficient: 2,
-			MaximumInterval: 5 * time.Minute, MaximumAttempts: 10, NonRetryableErrorTypes: activities.NonRetryable},
-	})
+	return wistiaCallsWithin(ctx, heartbeat, 30*time.Minute)
 }
 
 // visitorCalls is wistiaCalls for a run's visitor fetch: thousands of requests at the shared
 // budget take longer than one page crawl, and the heartbeat cursor carries the fetch across
 // attempts.
 func visitorCalls(ctx workflow.Context, heartbeat time.Duration) workflow.Context {
+	return wistiaCallsWithin(ctx, heartbeat, 2*time.Hour)
+}
+
+func wistiaCallsWithin(ctx workflow.Context, heartbeat, startToClose time.Duration) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 2 * time.Hour,
+		StartToCloseTimeout: startToClose,
 		HeartbeatTimeout:    heartbeat,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 5 * time.Second, BackoffCoefficient: 2,
 			MaximumInterval: 5 * time.Minute, MaximumAttempts: 10, NonRetryableErrorTypes: activities.NonRetryable},
