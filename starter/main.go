@@ -5,6 +5,7 @@
 //	starter run --date YYYY-MM-DD [--wait]
 //	starter backfill --from YYYY-MM-DD --to YYYY-MM-DD [--parallelism N] [--wait]
 //	starter status [--date YYYY-MM-DD]
+//	starter replay [--last N]
 //	starter query TABLE [--from D --to D] [--format table|csv|json] [--limit N]
 //
 // Configuration comes from the same environment as the worker (see the README).

@@ -21,6 +21,8 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/marketing-data/wistia-pipeline/internal/app"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
@@ -283,6 +285,25 @@ func TestScheduleBackfillIngestsExactlyThoseDays(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	assert.Equal(t, "media_id,date,load_count,play_count,play_rate,hours_watched", lines[0])
 	assert.Len(t, lines[1:], 3*3, "one row per media and day")
+
+	// The deploy gate: recent executions replay on this build, and a change that is not behind
+	// GetVersion is caught.
+	code, out, errOut = s.starter(t, "replay", "--last", "5")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "DailyRunWorkflow     5 replayed")
+	assert.Contains(t, out, "MediaIngestWorkflow  5 replayed")
+	changed := func(ctx workflow.Context, in workflows.MediaIngestInput) (workflows.MediaIngestResult, error) {
+		_ = workflow.Sleep(ctx, time.Second) // someone adds a pause in front, without GetVersion
+		return workflows.MediaIngestWorkflow(ctx, in)
+	}
+	var report bytes.Buffer
+	err = app.ReplayRecent(context.Background(), s.tc, "default", 2, func(r worker.WorkflowReplayer) {
+		app.RegisterWorkflows(r)
+		r.RegisterWorkflowWithOptions(changed, workflow.RegisterOptions{Name: "MediaIngestWorkflow", DisableAlreadyRegisteredCheck: true})
+	}, &report)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "2 executions do not replay on this build")
+	assert.Contains(t, err.Error(), "TMPRL1100")
 
 	code, _, _ = s.starter(t, "schedule", "pause")
 	assert.Equal(t, 0, code)

@@ -240,11 +240,29 @@ func Open(ctx context.Context, c Config, pm *metrics.Pipeline) (*Resources, erro
 
 // Register adds the workflows and activities to a worker.
 func Register(w worker.Registry, acts *activities.Activities) {
-	w.RegisterWorkflowWithOptions(workflows.DailyRunWorkflow, workflow.RegisterOptions{Name: "DailyRunWorkflow"})
-	w.RegisterWorkflowWithOptions(workflows.MediaIngestWorkflow, workflow.RegisterOptions{Name: "MediaIngestWorkflow"})
-	w.RegisterWorkflowWithOptions(workflows.BackfillWorkflow, workflow.RegisterOptions{Name: "BackfillWorkflow"})
-	w.RegisterWorkflowWithOptions(workflows.TransformWorkflow, workflow.RegisterOptions{Name: "TransformWorkflow"})
+	RegisterWorkflows(w)
 	w.RegisterActivity(acts)
+}
+
+// registeredWorkflows are the workflows a worker runs, under the names schedules, the CLI and
+// recorded histories use.
+var registeredWorkflows = []struct {
+	name string
+	fn   any
+}{
+	{"DailyRunWorkflow", workflows.DailyRunWorkflow},
+	{"MediaIngestWorkflow", workflows.MediaIngestWorkflow},
+	{"BackfillWorkflow", workflows.BackfillWorkflow},
+	{"TransformWorkflow", workflows.TransformWorkflow},
+}
+
+// RegisterWorkflows registers the workflows with a worker or a replayer.
+func RegisterWorkflows(r interface {
+	RegisterWorkflowWithOptions(w any, options workflow.RegisterOptions)
+}) {
+	for _, wf := range registeredWorkflows {
+		r.RegisterWorkflowWithOptions(wf.fn, workflow.RegisterOptions{Name: wf.name})
+	}
 }
 
 // RunWorker serves the task queue until ctx is cancelled, then stops gracefully: activities

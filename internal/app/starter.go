@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/marketing-data/wistia-pipeline/activities"
 	"github.com/marketing-data/wistia-pipeline/internal/config"
@@ -44,6 +45,7 @@ const usage = `usage:
   starter backfill --from YYYY-MM-DD --to YYYY-MM-DD [--parallelism N] [--wait]
   starter transform --from YYYY-MM-DD --to YYYY-MM-DD [--wait]
   starter status [--date YYYY-MM-DD]
+  starter replay [--last N]
   starter query TABLE [--from YYYY-MM-DD --to YYYY-MM-DD] [--format table|csv|json] [--limit N]
 tables: ` + "%s\n"
 
@@ -85,7 +87,7 @@ func starter(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var (
 		date, from, to, cron string
 		wait                 bool
-		parallelism          int
+		parallelism, last    int
 	)
 	sub := ""
 	switch cmd {
@@ -109,6 +111,8 @@ func starter(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fs.BoolVar(&wait, "wait", false, "wait for the merge to end")
 	case "status":
 		fs.StringVar(&date, "date", "", "logical date; the latest run when empty")
+	case "replay":
+		fs.IntVar(&last, "last", 20, "executions of each workflow type to replay")
 	default:
 		return usageError{fmt.Sprintf("unknown command %q", cmd)}
 	}
@@ -127,6 +131,8 @@ func starter(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError{cmd + " needs --from and --to, from <= to"}
 	case cmd == "backfill" && parallelism < 1:
 		return usageError{"--parallelism must be 1 or more"}
+	case cmd == "replay" && (last < 1 || last > 1000):
+		return usageError{"--last must be 1 to 1000"}
 	case cmd == "schedule" && !slices.Contains([]string{"create", "update", "describe", "pause", "unpause", "delete"}, sub):
 		return usageError{fmt.Sprintf("unknown schedule action %q", sub)}
 	}
@@ -147,6 +153,8 @@ func starter(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return backfillCmd(ctx, tc, cfg, from, to, parallelism, wait, stdout, stderr)
 	case "transform":
 		return transformCmd(ctx, tc, cfg, from, to, wait, stdout, stderr)
+	case "replay":
+		return ReplayRecent(ctx, tc, cfg.Temporal.Namespace, last, func(r worker.WorkflowReplayer) { RegisterWorkflows(r) }, stdout)
 	default:
 		return statusCmd(ctx, tc, cfg, date, stdout)
 	}
