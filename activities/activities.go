@@ -114,6 +114,31 @@ func keepAliveWith(ctx context.Context, details func() any) (stop func()) {
 	return func() { close(done) }
 }
 
+// resumable serves an activity that resumes from its heartbeat details: resume is the progress
+// an earlier attempt recorded (zero when none, or unreadable: start over), beat records new
+// progress, and until stop the latest progress is also sent on keepAlive's ticker, so that
+// waiting never times the attempt out nor erases its cursor.
+func resumable[P any](ctx context.Context) (resume P, beat func(P), stop func()) {
+	if activity.HasHeartbeatDetails(ctx) {
+		if err := activity.GetHeartbeatDetails(ctx, &resume); err != nil {
+			var zero P
+			resume = zero
+		}
+	}
+	var (
+		mu   sync.Mutex
+		last = resume
+	)
+	stop = keepAliveWith(ctx, func() any { mu.Lock(); defer mu.Unlock(); return last })
+	beat = func(p P) {
+		mu.Lock()
+		last = p
+		mu.Unlock()
+		activity.RecordHeartbeat(ctx, p)
+	}
+	return resume, beat, stop
+}
+
 // MediaList is the media snapshot of a run.
 type MediaList struct {
 	Manifest string   `json:"manifest"`
@@ -193,23 +218,9 @@ func (a *Activities) IngestEvents(ctx context.Context, media, day, runID string)
 	if err != nil {
 		return ingest.Landed{}, err
 	}
-	var resume ingest.EventsProgress
-	if activity.HasHeartbeatDetails(ctx) {
-		if err := activity.GetHeartbeatDetails(ctx, &resume); err != nil {
-			resume = ingest.EventsProgress{} // unreadable details: start the window over
-		}
-	}
-	var (
-		mu   sync.Mutex
-		last = resume
-	)
-	defer keepAliveWith(ctx, func() any { mu.Lock(); defer mu.Unlock(); return last })()
-	l, err := a.Ingester.Events(ctx, media, d, runID, resume, func(p ingest.EventsProgress) {
-		mu.Lock()
-		last = p
-		mu.Unlock()
-		activity.RecordHeartbeat(ctx, p)
-	})
+	resume, beat, stop := resumable[ingest.EventsProgress](ctx)
+	defer stop()
+	l, err := a.Ingester.Events(ctx, media, d, runID, resume, beat)
 	if err != nil {
 		return l, classify(err)
 	}
@@ -253,23 +264,9 @@ func (a *Activities) IngestRunVisitors(ctx context.Context, in VisitorsInput) (i
 }
 
 func (a *Activities) ingestVisitors(ctx context.Context, media string, days []time.Time, day time.Time, runID string) (ingest.Landed, error) {
-	var resume ingest.VisitorsProgress
-	if activity.HasHeartbeatDetails(ctx) {
-		if err := activity.GetHeartbeatDetails(ctx, &resume); err != nil {
-			resume = ingest.VisitorsProgress{} // unreadable details: start over
-		}
-	}
-	var (
-		mu   sync.Mutex
-		last = resume
-	)
-	defer keepAliveWith(ctx, func() any { mu.Lock(); defer mu.Unlock(); return last })()
-	l, err := a.Ingester.Visitors(ctx, media, days, day, runID, resume, func(p ingest.VisitorsProgress) {
-		mu.Lock()
-		last = p
-		mu.Unlock()
-		activity.RecordHeartbeat(ctx, p)
-	})
+	resume, beat, stop := resumable[ingest.VisitorsProgress](ctx)
+	defer stop()
+	l, err := a.Ingester.Visitors(ctx, media, days, day, runID, resume, beat)
 	if err != nil {
 		return l, classify(err)
 	}

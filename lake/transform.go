@@ -100,9 +100,9 @@ func (l *Lakehouse) mergeSilver(ctx context.Context, store Store, days []Day, pr
 	// merge covers the days next to the windows too; a partition no event falls on is left as
 	// it is.
 	var windows *eventWindows
-	res, err := merge(ctx, l, eventsTable, newEventWindows(store, days).partitions(), upsert, props, func(context.Context) (attempt[Event], error) {
+	parts := spillPartitions(days)
+	res, err := merge(ctx, l, eventsTable, parts, upsert, props, func(context.Context) (attempt[Event], error) {
 		windows = newEventWindows(store, days) // an attempt redone after a lost race reads again
-		parts := windows.partitions()
 		return attempt[Event]{incoming: readAhead(parts, windows.partition)}, nil
 	})
 	var (

@@ -39,10 +39,10 @@ func newEventWindows(store Store, days []Day) *eventWindows {
 	return w
 }
 
-// partitions are the UTC days the windows' events can fall on, sorted.
-func (w *eventWindows) partitions() []int32 {
+// spillPartitions are the UTC days the events listed by the window days can fall on, sorted.
+func spillPartitions(days []Day) []int32 {
 	var parts []int32
-	for d := range w.days {
+	for _, d := range days {
 		for s := Day(-maxWindowSpill); s <= maxWindowSpill; s++ {
 			parts = append(parts, int32(d+s))
 		}

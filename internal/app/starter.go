@@ -181,16 +181,19 @@ func checkDates(cmd, date, from, to string, now time.Time) error {
 // startOrAttach starts the workflow, or, when one with its ID is in flight, attaches to it:
 // a second start of the same date or range never runs the work twice.
 func startOrAttach(ctx context.Context, tc client.Client, cfg Config, id string, wf, input any, out io.Writer) (client.WorkflowRun, error) {
-	if d, err := tc.DescribeWorkflow(ctx, id, ""); err == nil && d.Status == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		fmt.Fprintf(out, "attached to %s (run %s), already in flight\n", id, d.WorkflowExecution.RunID)
-	}
+	d, err := tc.DescribeWorkflow(ctx, id, "")
+	inFlight := err == nil && d.Status == enums.WORKFLOW_EXECUTION_STATUS_RUNNING
 	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: cfg.Temporal.TaskQueue,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE}, wf, input)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(out, "started %s (run %s)\n", run.GetID(), run.GetRunID())
+	verb := "started"
+	if inFlight && d.WorkflowExecution.RunID == run.GetRunID() {
+		verb = "attached to" // already in flight
+	}
+	fmt.Fprintf(out, "%s %s (run %s)\n", verb, run.GetID(), run.GetRunID())
 	return run, nil
 }
 

@@ -267,7 +267,9 @@ func (in *Ingester) visitorsToFetch(ctx context.Context, media string, days []ti
 	return keys, nil
 }
 
-// recentlyFetched is when earlier runs last landed each visitor's record, within refetchAfter.
+// recentlyFetched is when earlier runs last landed each visitor's record, within refetchAfter,
+// among the visitors landed under the run's date and the days either side (where the runs of
+// the last day land them; a record found nowhere is fetched, the safe side).
 func (in *Ingester) recentlyFetched(ctx context.Context, day time.Time, runID string) (map[string]time.Time, error) {
 	out := map[string]time.Time{}
 	since := in.Now().Add(-refetchAfter)
