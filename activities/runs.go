@@ -115,11 +115,19 @@ func (a *Activities) PendingDays(ctx context.Context) ([]lake.PendingDay, error)
 	return days, classify(err)
 }
 
+// VerifiedMergeMessage is logged each time a run's days passed their checks and left the
+// ledger: deploy/cdk counts these lines, and alarms when none appears for a day.
+const VerifiedMergeMessage = "days merged and checked"
+
 // ClearPending takes the days off the ledger, except those whose bronze landed again since
-// they were read.
+// they were read. Workflows call it only after the days' checks passed.
 func (a *Activities) ClearPending(ctx context.Context, days []lake.PendingDay) (int, error) {
 	n, err := a.Marks.ClearPending(ctx, a.Account, days)
-	return n, classify(err)
+	if err != nil {
+		return n, classify(err)
+	}
+	activity.GetLogger(ctx).Info(VerifiedMergeMessage, "account", a.Account, "days", len(days), "cleared", n)
+	return n, nil
 }
 
 // transformLeaseTTL is how long a dead worker can keep other transforms of its account waiting.

@@ -93,10 +93,10 @@ func (s *SQLiteWatermarks) incrementBelow(ctx context.Context, key string, limit
 func (d *DynamoWatermarks) incrementBelow(ctx context.Context, key string, limit int, expires time.Time) (bool, error) {
 	_, err := d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(d.table),
-		Key:                      map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: key}},
+		Key:                      map[string]types.AttributeValue{WatermarkTableKey: &types.AttributeValueMemberS{Value: key}},
 		UpdateExpression:         aws.String("ADD #n :one SET #ttl = :ttl"),
 		ConditionExpression:      aws.String("attribute_not_exists(#n) OR #n < :limit"),
-		ExpressionAttributeNames: map[string]string{"#n": "n", "#ttl": "expires"},
+		ExpressionAttributeNames: map[string]string{"#n": "n", "#ttl": WatermarkTableTTLAttribute},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":one":   &types.AttributeValueMemberN{Value: "1"},
 			":limit": &types.AttributeValueMemberN{Value: strconv.Itoa(limit)},

@@ -130,7 +130,7 @@ func (s *SQLiteWatermarks) ReleaseLease(ctx context.Context, name, owner string)
 const leaseKeyPrefix = "lease#"
 
 func leaseKey(name string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: leaseKeyPrefix + name}}
+	return map[string]types.AttributeValue{WatermarkTableKey: &types.AttributeValueMemberS{Value: leaseKeyPrefix + name}}
 }
 
 // AcquireLease sets owner and expiry with a conditional update: only when the lease is free,
@@ -144,7 +144,7 @@ func (d *DynamoWatermarks) AcquireLease(ctx context.Context, name, owner string,
 		UpdateExpression:    aws.String("SET #owner = :me, #until = :until, #ttl = :ttl"),
 		ConditionExpression: aws.String("attribute_not_exists(#owner) OR #owner = :me OR #until < :now"),
 		ExpressionAttributeNames: map[string]string{
-			"#owner": "owner", "#until": "until_ms", "#ttl": "expires",
+			"#owner": "owner", "#until": "until_ms", "#ttl": WatermarkTableTTLAttribute,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":me":    &types.AttributeValueMemberS{Value: owner},

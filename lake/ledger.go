@@ -128,7 +128,7 @@ const (
 )
 
 func pendingKey(account string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: account + pendingKeySuffix}}
+	return map[string]types.AttributeValue{WatermarkTableKey: &types.AttributeValueMemberS{Value: account + pendingKeySuffix}}
 }
 
 // MarkPending adds 1 to each day's attribute, a hundred days per update.

@@ -30,7 +30,7 @@ func NewDynamoWatermarks(client *dynamodb.Client, table string) *DynamoWatermark
 func (d *DynamoWatermarks) Get(ctx context.Context, key WatermarkKey) (Watermark, bool, error) {
 	out, err := d.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(d.table),
-		Key:            map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: key.String()}},
+		Key:            map[string]types.AttributeValue{WatermarkTableKey: &types.AttributeValueMemberS{Value: key.String()}},
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -47,7 +47,7 @@ func (d *DynamoWatermarks) Get(ctx context.Context, key WatermarkKey) (Watermark
 func (d *DynamoWatermarks) Advance(ctx context.Context, key WatermarkKey, w Watermark) (bool, error) {
 	_, err := d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(d.table),
-		Key:                 map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: key.String()}},
+		Key:                 map[string]types.AttributeValue{WatermarkTableKey: &types.AttributeValueMemberS{Value: key.String()}},
 		UpdateExpression:    aws.String("SET #day = :day, #run = :run, #at = :at"),
 		ConditionExpression: aws.String("attribute_not_exists(#day) OR #day < :day"),
 		ExpressionAttributeNames: map[string]string{
@@ -83,13 +83,20 @@ func str(v types.AttributeValue) string {
 	return ""
 }
 
+// The watermark table's key and TTL attribute. deploy/cdk creates the production table from
+// these, so the table's TTL is on the attribute the rate budget and leases write.
+const (
+	WatermarkTableKey          = "pk"
+	WatermarkTableTTLAttribute = "expires"
+)
+
 // EnsureWatermarkTable creates the table if it is missing and waits until it is ACTIVE: for
 // dev and tests (production tables come from deploy/).
 func EnsureWatermarkTable(ctx context.Context, client *dynamodb.Client, table string) error {
 	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName:            aws.String(table),
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}},
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(WatermarkTableKey), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(WatermarkTableKey), KeyType: types.KeyTypeHash}},
 		BillingMode:          types.BillingModePayPerRequest,
 	})
 	var inUse *types.ResourceInUseException
