@@ -1,0 +1,17 @@
+package lake
+
+import "github.com/apache/iceberg-go"
+
+// GoldTableSchemas returns the Iceberg schema of every gold table, keyed by table name
+// ("dim_media", "fact_media_daily", …), as the pipeline creates the tables in the gold
+// namespace. The schemas are built from the table definitions on each call, so a caller may
+// keep or change what it gets.
+func GoldTableSchemas() map[string]*iceberg.Schema {
+	schemas := map[string]*iceberg.Schema{}
+	for _, t := range allTables {
+		if layer, name := t.ident(); layer == Gold {
+			schemas[name] = t.icebergSchema()
+		}
+	}
+	return schemas
+}
