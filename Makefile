@@ -10,20 +10,22 @@ TEMPORAL_VERSION    := v1.5.1
 VERSITYGW_VERSION   := v1.8.0
 DYNALITE_VERSION    := 4.0.0
 STATICCHECK_VERSION := v0.8.2
+ACTIONLINT_VERSION  := v1.7.12
 
 export PATH := $(BIN):$(TOOLS)/node_modules/.bin:$(PATH)
 
 GO_TEST_FLAGS ?= -count=1 -timeout 14m
 
-.PHONY: tools forget-missing-tools test lint bench bench-visitors fmt clean-tools demo dev
+.PHONY: tools forget-missing-tools test test-deploy synth lint bench bench-visitors fmt clean-tools demo dev
 .NOTPARALLEL:
 
 # Stamps record the installed version; a stamp whose binary is gone is forgotten first.
 tools: forget-missing-tools $(TOOLS)/.temporal-$(TEMPORAL_VERSION) $(TOOLS)/.versitygw-$(VERSITYGW_VERSION) \
-       $(TOOLS)/.dynalite-$(DYNALITE_VERSION) $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION)
+       $(TOOLS)/.dynalite-$(DYNALITE_VERSION) $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION) \
+       $(TOOLS)/.actionlint-$(ACTIONLINT_VERSION)
 
 forget-missing-tools:
-	@for t in temporal versitygw staticcheck; do [ -x $(BIN)/$$t ] || rm -f $(TOOLS)/.$$t-*; done
+	@for t in temporal versitygw staticcheck actionlint; do [ -x $(BIN)/$$t ] || rm -f $(TOOLS)/.$$t-*; done
 	@[ -x $(TOOLS)/node_modules/.bin/dynalite ] || rm -f $(TOOLS)/.dynalite-*
 
 $(TOOLS)/.temporal-$(TEMPORAL_VERSION):
@@ -43,15 +45,29 @@ $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION):
 	GOBIN=$(BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	@touch $@
 
+$(TOOLS)/.actionlint-$(ACTIONLINT_VERSION):
+	GOBIN=$(BIN) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+	@touch $@
+
 # Every test, with the servers the tests start themselves (they find the tools on PATH). The
 # output names each test that ran; a skipped test fails the run, since it proves nothing.
 test: tools
 	@mkdir -p .data
-	@go test -race -v $(GO_TEST_FLAGS) ./... 2>&1 | tee .data/test.log \
+	@{ go test -race -v $(GO_TEST_FLAGS) ./... && $(MAKE) --no-print-directory test-deploy; } 2>&1 | tee .data/test.log \
 	  | grep -vE '^(=== (RUN|PAUSE|CONT|NAME)|\s+--- PASS)' || true
 	@if grep -E -- '--- SKIP' .data/test.log; then echo "skipped tests above: install what they need (make tools)"; exit 1; fi
 	@if grep -qE '^(--- FAIL|FAIL|panic:)' .data/test.log; then echo "tests failed"; exit 1; fi
 	@grep -qE '^ok ' .data/test.log
+
+# The CDK app's tests (deploy/cdk, its own module in go.work): they synthesize the stacks on
+# node and check the templates. Without -race: the CDK's Go bindings take minutes to compile
+# with it, and the app is single-threaded calls into jsii.
+test-deploy:
+	go test -v $(GO_TEST_FLAGS) ./deploy/cdk/...
+
+# The CloudFormation templates, offline, in deploy/cdk/cdk.out.
+synth:
+	go run ./deploy/cdk
 
 # The whole pipeline on this machine, on embedded defaults: the Temporal dev server and Web UI,
 # the Wistia simulator (or WISTIA_API_TOKEN's account), a worker; ingests the last DEMO_DAYS
@@ -66,8 +82,9 @@ dev: forget-missing-tools $(TOOLS)/.temporal-$(TEMPORAL_VERSION)
 lint: tools
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go'; git ls-files --others --exclude-standard '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "not gofmt-clean:"; echo "$$unformatted"; exit 1; fi
-	go vet ./...
-	staticcheck ./...
+	go vet ./... ./deploy/cdk/...
+	staticcheck ./... ./deploy/cdk/...
+	actionlint
 
 bench: tools
 	go test -run '^$$' -bench . -skip 'AtBudget' -benchmem -benchtime 1x $(BENCH_FLAGS) ./...
@@ -75,6 +92,16 @@ bench: tools
 # A day's visitor fetch at Wistia's real budget (600/min): about a quarter of an hour.
 bench-visitors:
 	go test -run '^$$' -bench 'VisitorsOneDayAtBudget' -benchtime 1x -timeout 40m ./internal/ingest
+
+# The live contract check against the real API of WISTIA_API_TOKEN's account (read-only, a
+# handful of requests, under 1% of the hourly budget): each answer is validated against
+# Wistia's OpenAPI spec and typed by the tolerant decoder. Not part of `make test`; CI runs it
+# nightly (.github/workflows/nightly-contract.yml).
+.PHONY: contract-live
+contract-live:
+	@if [ -z "$${WISTIA_API_TOKEN:-}" ]; then \
+	  echo "contract-live: WISTIA_API_TOKEN is not set; it checks the live Wistia API and needs a (read-only) API token" >&2; exit 2; fi
+	go run ./cmd/contract
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

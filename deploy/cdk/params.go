@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/aws/constructs-go/constructs/v10"
+)
+
+// param is one deployment setting: a CDK context key (`-c key=value`), else the environment
+// variable DEPLOY_<KEY> (imageTag: DEPLOY_IMAGE_TAG), else the default. The prefix keeps a
+// worker's own settings in a shell (TEMPORAL_ADDRESS, say) out of a deploy. deploy/README.md
+// lists them all, and a test keeps that list complete.
+type param struct {
+	Key, Default, Doc string
+}
+
+// Env is the environment variable of the param.
+func (p param) Env() string {
+	var b strings.Builder
+	b.WriteString("DEPLOY_")
+	for i, r := range p.Key {
+		if unicode.IsUpper(r) && i > 0 {
+			b.WriteByte('_')
+		}
+		b.WriteRune(unicode.ToUpper(r))
+	}
+	return b.String()
+}
+
+var params = []param{
+	{"githubRepository", "marketing-data/wistia-pipeline", "owner/name of the repository whose main branch may deploy"},
+	{"githubOidcProviderArn", "", "an existing token.actions.githubusercontent.com provider (an account has at most one); empty creates it"},
+	{"repositoryName", "wistia-pipeline", "ECR repository the worker image is pushed to"},
+	{"imageTag", "latest", "worker image tag to run (CI passes the commit SHA)"},
+	{"desiredCount", "1", "worker tasks"},
+	{"cpu", "1024", "task CPU units (1024 = 1 vCPU)"},
+	{"memoryMib", "2048", "task memory; GOMEMLIMIT is 90% of it"},
+	{"temporalAddress", "", "Temporal frontend; empty means Temporal Cloud's API-key endpoint in the stack's region"},
+	{"temporalNamespace", "wistia-pipeline", "Temporal namespace (Temporal Cloud: <name>.<account-id>)"},
+	{"temporalUiUrl", "https://cloud.temporal.io", "Web UI base for links in alerts"},
+	{"temporalApiKeySecret", "wistia-pipeline/temporal-api-key", "Secrets Manager secret holding the Temporal Cloud API key; empty for a cluster without API keys"},
+	{"wistiaTokenSecret", "wistia-pipeline/wistia-api-token", "Secrets Manager secret holding the Wistia API token"},
+	{"wistiaAccount", "default", "account label used in watermark keys and workflow IDs"},
+	{"bronzeColdAfterDays", "90", "days before bronze objects move to S3 Standard-IA"},
+	{"bronzeLockDays", "0", "S3 Object Lock (governance) retention of bronze objects; 0 leaves it off"},
+	{"kms", "false", "encrypt buckets, table, topic with a customer-managed KMS key instead of AWS-managed keys"},
+	{"athenaScanLimitGb", "10", "bytes-scanned cutoff per Athena query"},
+	{"logRetentionDays", "90", "CloudWatch retention of worker logs"},
+	{"alertEmail", "", "email subscribed to the alert topic; empty subscribes none"},
+}
+
+// settings are the resolved params, with typed accessors that report a bad value by name.
+type settings struct {
+	values map[string]string
+	errs   []string
+}
+
+func resolveParams(scope constructs.Construct) *settings {
+	s := &settings{values: map[string]string{}}
+	for _, p := range params {
+		v := p.Default
+		if env, ok := os.LookupEnv(p.Env()); ok {
+			v = env
+		}
+		if c := scope.Node().TryGetContext(&p.Key); c != nil {
+			v = fmt.Sprint(c)
+		}
+		s.values[p.Key] = strings.TrimSpace(v)
+	}
+	return s
+}
+
+func (s *settings) str(key string) string {
+	v, ok := s.values[key]
+	if !ok {
+		panic("unknown deploy parameter " + key)
+	}
+	return v
+}
+
+func (s *settings) num(key string, min int) float64 {
+	n, err := strconv.Atoi(s.str(key))
+	if err != nil || n < min {
+		s.errs = append(s.errs, fmt.Sprintf("%s=%q: want a whole number >= %d", key, s.str(key), min))
+	}
+	return float64(n)
+}
+
+func (s *settings) flag(key string) bool {
+	b, err := strconv.ParseBool(s.str(key))
+	if err != nil {
+		s.errs = append(s.errs, fmt.Sprintf("%s=%q: want true or false", key, s.str(key)))
+	}
+	return b
+}
+
+// err names every bad parameter at once.
+func (s *settings) err() error {
+	if len(s.errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("deploy parameters: %s", strings.Join(s.errs, "; "))
+}

@@ -1,0 +1,360 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/marketing-data/wistia-pipeline/activities"
+	"github.com/marketing-data/wistia-pipeline/lake"
+)
+
+func TestMain(m *testing.M) {
+	// Node.js 20 runs jsii fine, but jsii prints a banner about its end of life on start.
+	os.Setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+	for _, p := range params { // the defaults are what these tests describe
+		os.Unsetenv(p.Env())
+	}
+	code := m.Run()
+	jsii.Close()
+	os.Exit(code)
+}
+
+// synth builds both stacks with the given context and returns their templates.
+func synth(t *testing.T, context map[string]any) (pipeline, ci *template) {
+	t.Helper()
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir()), Context: &context})
+	require.NoError(t, build(app))
+	stacks := map[string]*template{}
+	for _, name := range []string{pipelineStackName, ciStackName} {
+		stack := app.Node().FindChild(jsii.String(name)).(awscdk.Stack)
+		a := assertions.Template_FromStack(stack, nil)
+		raw, err := json.Marshal(a.ToJSON())
+		require.NoError(t, err)
+		tpl := &template{t: t, assert: a}
+		require.NoError(t, json.Unmarshal(raw, &tpl.json))
+		stacks[name] = tpl
+	}
+	return stacks[pipelineStackName], stacks[ciStackName]
+}
+
+type template struct {
+	t      *testing.T
+	assert assertions.Template
+	json   struct {
+		Resources map[string]resource `json:"Resources"`
+	}
+}
+
+type resource struct {
+	Type       string         `json:"Type"`
+	Properties map[string]any `json:"Properties"`
+}
+
+// has runs a CDK assertion, reporting its failure (a panic from jsii) as a test error.
+func (tpl *template) has(typ string, props any) {
+	tpl.t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			tpl.t.Errorf("%s: %v", typ, r)
+		}
+	}()
+	tpl.assert.HasResourceProperties(jsii.String(typ), props)
+}
+
+func (tpl *template) ofType(typ string) map[string]resource {
+	out := map[string]resource{}
+	for id, r := range tpl.json.Resources {
+		if r.Type == typ {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+// statements are every IAM policy statement in the template: role, managed and inline policies,
+// bucket, topic and key policies, and assume-role policies.
+func (tpl *template) statements() []map[string]any {
+	var out []map[string]any
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if st, ok := v["Statement"].([]any); ok {
+				for _, s := range st {
+					out = append(out, s.(map[string]any))
+				}
+			}
+			for _, c := range v {
+				walk(c)
+			}
+		case []any:
+			for _, c := range v {
+				walk(c)
+			}
+		}
+	}
+	for _, r := range tpl.json.Resources {
+		walk(r.Properties)
+	}
+	return out
+}
+
+func strs(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, e := range v {
+			out = append(out, fmt.Sprint(e))
+		}
+		return out
+	}
+	return nil
+}
+
+func only[T any](t *testing.T, m map[string]T) T {
+	t.Helper()
+	require.Len(t, m, 1)
+	for _, v := range m {
+		return v
+	}
+	panic("unreachable")
+}
+
+func TestPipelineStackHasEveryPart(t *testing.T) {
+	pipeline, ci := synth(t, nil)
+
+	t.Run("buckets are private, encrypted, TLS-only", func(t *testing.T) {
+		buckets := pipeline.ofType("AWS::S3::Bucket")
+		require.Len(t, buckets, 3, "bronze, warehouse, Athena results")
+		for id, b := range buckets {
+			assert.Equal(t, map[string]any{"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true,
+				"RestrictPublicBuckets": true}, b.Properties["PublicAccessBlockConfiguration"], id)
+			enc := b.Properties["BucketEncryption"].(map[string]any)["ServerSideEncryptionConfiguration"].([]any)[0].(map[string]any)
+			assert.Equal(t, "AES256", enc["ServerSideEncryptionByDefault"].(map[string]any)["SSEAlgorithm"], id)
+		}
+		policies := pipeline.ofType("AWS::S3::BucketPolicy")
+		require.Len(t, policies, 3)
+		for id, p := range policies {
+			raw, _ := json.Marshal(p.Properties)
+			assert.Contains(t, string(raw), `"aws:SecureTransport":"false"`, "%s denies plain HTTP", id)
+		}
+		pipeline.has("AWS::S3::Bucket", map[string]any{
+			"VersioningConfiguration": map[string]any{"Status": "Enabled"},
+			"LifecycleConfiguration": map[string]any{"Rules": []any{assertions.Match_ObjectLike(&map[string]any{
+				"Status":      "Enabled",
+				"Transitions": []any{map[string]any{"StorageClass": "STANDARD_IA", "TransitionInDays": 90}},
+			})}},
+		})
+	})
+
+	t.Run("Glue databases and the Athena workgroup", func(t *testing.T) {
+		for _, db := range []string{"wistia_silver", "wistia_gold"} {
+			pipeline.has("AWS::Glue::Database", map[string]any{"DatabaseInput": assertions.Match_ObjectLike(&map[string]any{"Name": db})})
+		}
+		pipeline.has("AWS::Athena::WorkGroup", map[string]any{
+			"Name": "wistia",
+			"WorkGroupConfiguration": assertions.Match_ObjectLike(&map[string]any{
+				"BytesScannedCutoffPerQuery":    10_000_000_000,
+				"EnforceWorkGroupConfiguration": true,
+				"ResultConfiguration":           assertions.Match_ObjectLike(&map[string]any{"OutputLocation": assertions.Match_AnyValue()}),
+			}),
+		})
+	})
+
+	t.Run("the watermark table expires what the worker marks to expire", func(t *testing.T) {
+		pipeline.has("AWS::DynamoDB::Table", map[string]any{
+			"KeySchema":                        []any{map[string]any{"AttributeName": lake.WatermarkTableKey, "KeyType": "HASH"}},
+			"AttributeDefinitions":             []any{map[string]any{"AttributeName": lake.WatermarkTableKey, "AttributeType": "S"}},
+			"BillingMode":                      "PAY_PER_REQUEST",
+			"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
+			"TimeToLiveSpecification":          map[string]any{"AttributeName": lake.WatermarkTableTTLAttribute, "Enabled": true},
+		})
+	})
+
+	t.Run("workers on Fargate with secrets from Secrets Manager", func(t *testing.T) {
+		task := only(t, pipeline.ofType("AWS::ECS::TaskDefinition"))
+		assert.Equal(t, "1024", task.Properties["Cpu"])
+		assert.Equal(t, "2048", task.Properties["Memory"])
+		assert.Equal(t, []any{"FARGATE"}, task.Properties["RequiresCompatibilities"])
+		container := task.Properties["ContainerDefinitions"].([]any)[0].(map[string]any)
+		env := map[string]any{}
+		for _, e := range container["Environment"].([]any) {
+			env[e.(map[string]any)["Name"].(string)] = e.(map[string]any)["Value"]
+		}
+		assert.Equal(t, "1843MiB", env["GOMEMLIMIT"], "90% of 2048 MiB")
+		assert.Equal(t, "glue", env["ICEBERG_CATALOG"])
+		secrets := map[string]bool{}
+		for _, s := range container["Secrets"].([]any) {
+			secrets[s.(map[string]any)["Name"].(string)] = true
+		}
+		assert.Equal(t, map[string]bool{"WISTIA_API_TOKEN": true, "TEMPORAL_API_KEY": true}, secrets)
+		assert.Equal(t, "awslogs", container["LogConfiguration"].(map[string]any)["LogDriver"])
+		pipeline.has("AWS::ECS::Service", map[string]any{"DesiredCount": 1, "LaunchType": "FARGATE"})
+		assert.Empty(t, pipeline.ofType("AWS::ECR::Repository"), "the CI stack owns the repository")
+		ci.has("AWS::ECR::Repository", map[string]any{"RepositoryName": "wistia-pipeline", "ImageScanningConfiguration": map[string]any{"ScanOnPush": true}})
+	})
+
+	t.Run("the worker may do only what it does", func(t *testing.T) {
+		roles := pipeline.ofType("AWS::IAM::Role")
+		var taskRole string
+		for id, r := range roles {
+			raw, _ := json.Marshal(r.Properties["AssumeRolePolicyDocument"])
+			if strings.Contains(string(raw), "ecs-tasks.amazonaws.com") && strings.HasPrefix(id, "WorkerTaskRole") {
+				taskRole = id
+			}
+		}
+		require.NotEmpty(t, taskRole)
+		var actions []string
+		for _, p := range pipeline.ofType("AWS::IAM::Policy") {
+			if fmt.Sprint(p.Properties["Roles"]) != fmt.Sprint([]any{map[string]any{"Ref": taskRole}}) {
+				continue
+			}
+			for _, st := range p.Properties["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+				actions = append(actions, strs(st.(map[string]any)["Action"])...)
+			}
+		}
+		sort.Strings(actions)
+		// The calls in lake/store_s3.go, iceberg-go's S3 IO and Glue catalog, lake's DynamoDB
+		// stores and activities/alerts.go, read from the code.
+		assert.Equal(t, []string{
+			"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:UpdateItem",
+			"glue:CreateDatabase", "glue:CreateTable", "glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:UpdateTable",
+			"s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:GetObject", "s3:ListBucket", "s3:ListBucket",
+			"s3:PutObject", "s3:PutObject", "sns:Publish",
+		}, actions)
+	})
+
+	t.Run("alert topic and alarms on silence", func(t *testing.T) {
+		only(t, pipeline.ofType("AWS::SNS::Topic"))
+		pipeline.has("AWS::Logs::MetricFilter", map[string]any{
+			"FilterPattern": fmt.Sprintf(`{ $.msg = "%s" }`, activities.VerifiedMergeMessage),
+		})
+		alarms := pipeline.ofType("AWS::CloudWatch::Alarm")
+		require.Len(t, alarms, 2)
+		var windows []float64
+		for id, a := range alarms {
+			assert.Equal(t, "breaching", a.Properties["TreatMissingData"], id)
+			assert.Len(t, a.Properties["AlarmActions"], 1, id)
+			windows = append(windows, a.Properties["Period"].(float64)*a.Properties["EvaluationPeriods"].(float64))
+		}
+		sort.Float64s(windows)
+		assert.Equal(t, []float64{15 * 60, 26 * 3600}, windows, "no worker for 15 min; no verified run for 26 h")
+		pipeline.has("AWS::CloudWatch::Alarm", map[string]any{"MetricName": "RunningTaskCount", "Namespace": "ECS/ContainerInsights"})
+	})
+
+	t.Run("GitHub deploys only from main of this repository", func(t *testing.T) {
+		ci.has("AWS::IAM::OIDCProvider", map[string]any{"Url": "https://token.actions.githubusercontent.com", "ClientIdList": []any{"sts.amazonaws.com"}})
+		ci.has("AWS::IAM::Role", map[string]any{"AssumeRolePolicyDocument": map[string]any{"Statement": []any{assertions.Match_ObjectLike(&map[string]any{
+			"Action": "sts:AssumeRoleWithWebIdentity",
+			"Condition": map[string]any{"StringEquals": map[string]any{
+				"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+				"token.actions.githubusercontent.com:sub": "repo:marketing-data/wistia-pipeline:ref:refs/heads/main",
+			}},
+		})}}})
+	})
+
+	for name, tpl := range map[string]*template{"pipeline": pipeline, "ci": ci} {
+		t.Run(name+": no wildcard action is allowed", func(t *testing.T) { noWildcardAllows(t, tpl) })
+		t.Run(name+": no secret value in a task environment", func(t *testing.T) { noSecretsInEnvironment(t, tpl) })
+	}
+}
+
+// An Allow naming "*" or a pattern ("s3:Get*") grants actions nobody listed. Deny statements
+// may: the TLS-only bucket and topic policies deny every action over plain HTTP.
+func noWildcardAllows(t *testing.T, tpl *template) {
+	statements := tpl.statements()
+	require.NotEmpty(t, statements)
+	for _, st := range statements {
+		if st["Effect"] != "Allow" {
+			continue
+		}
+		for _, a := range strs(st["Action"]) {
+			assert.NotContains(t, a, "*", "statement %v allows a wildcard action", st)
+		}
+		assert.Nil(t, st["NotAction"], "statement %v", st)
+	}
+}
+
+var secretName = regexp.MustCompile(`(?i)(TOKEN|SECRET|PASSWORD|API_KEY|SALT|WEBHOOK)`)
+
+func noSecretsInEnvironment(t *testing.T, tpl *template) {
+	for id, task := range tpl.ofType("AWS::ECS::TaskDefinition") {
+		for _, c := range task.Properties["ContainerDefinitions"].([]any) {
+			envs, _ := c.(map[string]any)["Environment"].([]any)
+			for _, e := range envs {
+				name := e.(map[string]any)["Name"].(string)
+				assert.False(t, secretName.MatchString(name), "%s: %s is a secret; pass it through Secrets", id, name)
+			}
+			raw, _ := json.Marshal(envs)
+			for _, credential := range []string{"sim-token", "AKIA", "minioadmin"} {
+				assert.NotContains(t, string(raw), credential, id)
+			}
+		}
+	}
+}
+
+func TestKMSAndObjectLockVariant(t *testing.T) {
+	pipeline, _ := synth(t, map[string]any{"kms": "true", "bronzeLockDays": "30", "temporalApiKeySecret": ""})
+	key := only(t, pipeline.ofType("AWS::KMS::Key"))
+	assert.Equal(t, true, key.Properties["EnableKeyRotation"])
+	for id, b := range pipeline.ofType("AWS::S3::Bucket") {
+		enc := b.Properties["BucketEncryption"].(map[string]any)["ServerSideEncryptionConfiguration"].([]any)[0].(map[string]any)
+		assert.Equal(t, "aws:kms", enc["ServerSideEncryptionByDefault"].(map[string]any)["SSEAlgorithm"], id)
+	}
+	pipeline.has("AWS::S3::Bucket", map[string]any{
+		"ObjectLockEnabled":       true,
+		"ObjectLockConfiguration": map[string]any{"ObjectLockEnabled": "Enabled", "Rule": map[string]any{"DefaultRetention": map[string]any{"Mode": "GOVERNANCE", "Days": 30}}},
+	})
+	pipeline.has("AWS::DynamoDB::Table", map[string]any{"SSESpecification": assertions.Match_ObjectLike(&map[string]any{"SSEEnabled": true, "SSEType": "KMS"})})
+	pipeline.has("AWS::SNS::Topic", map[string]any{"KmsMasterKeyId": assertions.Match_AnyValue()})
+	noWildcardAllows(t, pipeline)
+
+	task := only(t, pipeline.ofType("AWS::ECS::TaskDefinition"))
+	secrets := task.Properties["ContainerDefinitions"].([]any)[0].(map[string]any)["Secrets"].([]any)
+	require.Len(t, secrets, 1, "a cluster without API keys gets only the Wistia token")
+}
+
+func TestBadParametersAreNamed(t *testing.T) {
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir()),
+		Context: &map[string]any{"desiredCount": "two", "kms": "maybe", "logRetentionDays": "10"}})
+	err := build(app)
+	require.Error(t, err)
+	for _, want := range []string{`desiredCount="two"`, `kms="maybe"`, "logRetentionDays=10"} {
+		assert.Contains(t, err.Error(), want)
+	}
+}
+
+func TestEnvironmentSetsParameters(t *testing.T) {
+	t.Setenv("DEPLOY_IMAGE_TAG", "abc123")
+	t.Setenv("DEPLOY_MEMORY_MIB", "4096")
+	pipeline, _ := synth(t, map[string]any{"desiredCount": "3"})
+	pipeline.has("AWS::ECS::Service", map[string]any{"DesiredCount": 3})
+	task := only(t, pipeline.ofType("AWS::ECS::TaskDefinition"))
+	assert.Equal(t, "4096", task.Properties["Memory"])
+	raw, _ := json.Marshal(task.Properties["ContainerDefinitions"])
+	assert.Contains(t, string(raw), ":abc123")
+	assert.Contains(t, string(raw), "3686MiB")
+}
+
+// deploy/README.md documents every parameter by its context key and environment variable.
+func TestReadmeListsEveryParameter(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	for _, p := range params {
+		assert.Contains(t, string(readme), "`"+p.Key+"`", "deploy/README.md documents %s", p.Key)
+		assert.Contains(t, string(readme), "`"+p.Env()+"`", "deploy/README.md documents %s", p.Env())
+	}
+}
