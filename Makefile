@@ -93,6 +93,14 @@ bench: tools
 bench-visitors:
 	go test -run '^$$' -bench 'VisitorsOneDayAtBudget' -benchtime 1x -timeout 40m ./internal/ingest
 
+# Our transform against DuckDB on the same seeded bronze, each side in a process of its own
+# (bench/peer: a module of its own, built only with the duckdb tag; cgo). See
+# bench/peer/README.md; the figures are in docs/performance.md.
+PEER_FLAGS ?= -events 1000000
+.PHONY: bench-peer
+bench-peer:
+	go run -tags duckdb ./bench/peer $(PEER_FLAGS)
+
 # The live contract check against the real API of WISTIA_API_TOKEN's account (read-only, a
 # handful of requests, under 1% of the hourly budget): each answer is validated against
 # Wistia's OpenAPI spec and typed by the tolerant decoder. Not part of `make test`; CI runs it
