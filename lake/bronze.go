@@ -13,6 +13,7 @@ import (
 	"iter"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
@@ -273,6 +274,24 @@ type Line struct {
 	Bytes  []byte // valid until the next line is read
 }
 
+// objectReader is a gunzip state and a line buffer, reused across objects: a transform reads
+// thousands of small objects, and allocating both for each was a large share of its garbage.
+type objectReader struct {
+	zr  *gzip.Reader
+	buf []byte
+}
+
+var objectReaders = sync.Pool{New: func() any { return &objectReader{buf: make([]byte, 0, 64<<10)} }}
+
+func (r *objectReader) reset(body []byte) error {
+	if r.zr == nil {
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		r.zr = zr
+		return err
+	}
+	return r.zr.Reset(bytes.NewReader(body))
+}
+
 // ReadObject streams the lines of one manifest object, checking its sha256 first.
 func ReadObject(ctx context.Context, store Store, obj Object) iter.Seq2[Line, error] {
 	return func(yield func(Line, error) bool) {
@@ -285,13 +304,14 @@ func ReadObject(ctx context.Context, store Store, obj Object) iter.Seq2[Line, er
 			yield(Line{}, fmt.Errorf("bronze %s/%s: sha256 does not match its manifest", store.Location(), obj.Key))
 			return
 		}
-		zr, err := gzip.NewReader(bytes.NewReader(body))
-		if err != nil {
+		r := objectReaders.Get().(*objectReader)
+		defer objectReaders.Put(r)
+		if err := r.reset(body); err != nil {
 			yield(Line{}, fmt.Errorf("bronze %s/%s: %w", store.Location(), obj.Key, err))
 			return
 		}
-		sc := bufio.NewScanner(zr)
-		sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
+		sc := bufio.NewScanner(r.zr)
+		sc.Buffer(r.buf, 16<<20)
 		n := 0
 		for sc.Scan() {
 			n++

@@ -7,12 +7,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/buger/jsonparser"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/marketing-data/wistia-pipeline/wistia"
 )
@@ -248,13 +250,52 @@ const maxWindowSpill = 1
 // belongs to the UTC day of its received_at, whichever window listed it; one further from the
 // window than any time zone explains is quarantined, with its reason, not dropped.
 func readEvents(ctx context.Context, store Store, day Day, manifests []Manifest) ([]Event, []Quarantined, error) {
+	// The objects are read in contiguous chunks, one per core (gunzip and typing are most of a
+	// merge's time), and the chunks' rows joined in object order: the result is the serial one.
+	var objects []Object
+	for _, m := range manifests {
+		objects = append(objects, m.Objects...)
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(objects))
+	if workers <= 1 {
+		return readEventObjects(ctx, store, day, objects)
+	}
+	type chunk struct {
+		rows []Event
+		bad  []Quarantined
+	}
+	chunks := make([]chunk, workers)
+	g, gctx := errgroup.WithContext(ctx)
+	for i := range workers {
+		lo, hi := i*len(objects)/workers, (i+1)*len(objects)/workers
+		g.Go(func() (err error) {
+			chunks[i].rows, chunks[i].bad, err = readEventObjects(gctx, store, day, objects[lo:hi])
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	n := 0
+	for _, c := range chunks {
+		n += len(c.rows)
+	}
+	rows := make([]Event, 0, n)
+	var bad []Quarantined
+	for _, c := range chunks {
+		rows, bad = append(rows, c.rows...), append(bad, c.bad...)
+	}
+	return rows, bad, nil
+}
+
+func readEventObjects(ctx context.Context, store Store, day Day, objects []Object) ([]Event, []Quarantined, error) {
 	p := eventParserPool.Get().(*eventParser)
 	defer eventParserPool.Put(p)
 	var (
 		rows []Event
 		bad  []Quarantined
 	)
-	err := manifestLines(ctx, store, manifests, func(line Line) error {
+	err := manifestLines(ctx, store, []Manifest{{Objects: objects}}, func(line Line) error {
 		var e Event
 		reason := p.parse(line.Bytes, &e)
 		if reason == "" && (e.Date < day-maxWindowSpill || e.Date > day+maxWindowSpill) {
