@@ -120,7 +120,7 @@ func mergeOnce[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], parts [
 	if err != nil {
 		return err
 	}
-	existing, err := filesByPartition(ctx, tbl, t)
+	existing, err := filesByPartition(ctx, tbl, t, parts)
 	if err != nil {
 		return err
 	}
@@ -263,13 +263,24 @@ func tellAdded[R any](rows, held []R, key func(a, b *R) int, added func(*R)) {
 	}
 }
 
-// filesByPartition lists the table's current data files by partition value.
-func filesByPartition[R any](ctx context.Context, tbl *table.Table, t *tableDef[R]) (map[int32][]table.FileScanTask, error) {
+// filesByPartition lists the table's current data files by partition value: of the given
+// partitions, or of all when parts is nil. Planning only the partitions of a date-partitioned
+// table lets the scan skip the manifests of other days by their partition summaries, so a daily
+// merge does not slow down as the table's history grows.
+func filesByPartition[R any](ctx context.Context, tbl *table.Table, t *tableDef[R], parts []int32) (map[int32][]table.FileScanTask, error) {
 	out := map[int32][]table.FileScanTask{}
 	if tbl.CurrentSnapshot() == nil {
 		return out, nil
 	}
-	tasks, err := tbl.Scan().PlanFiles(ctx)
+	var opts []table.ScanOption
+	if parts != nil && !t.bucketed {
+		days := make([]Day, len(parts))
+		for i, p := range parts {
+			days[i] = Day(p)
+		}
+		opts = append(opts, table.WithRowFilter(dateIn(t.partCol, days)))
+	}
+	tasks, err := tbl.Scan(opts...).PlanFiles(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -132,7 +132,7 @@ func (t *tableDef[R]) dataFiles(ctx context.Context, l *Lakehouse) (map[string][
 	if err != nil {
 		return nil, err
 	}
-	byPart, err := filesByPartition(ctx, tbl, t)
+	byPart, err := filesByPartition(ctx, tbl, t, nil)
 	if err != nil {
 		return nil, err
 	}

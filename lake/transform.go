@@ -372,7 +372,8 @@ func collectRows[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], filte
 }
 
 // ExpireSnapshots drops snapshots older than the retention from every table (keeping each
-// table's current one) and deletes the files only they referenced.
+// table's current one), deletes the files only they referenced, and compacts the manifests of a
+// table that has gathered more than maxManifests.
 func (l *Lakehouse) ExpireSnapshots(ctx context.Context) error {
 	for _, t := range allTables {
 		tbl, err := l.cat.LoadTable(ctx, l.identifier(t))
@@ -383,9 +384,55 @@ func (l *Lakehouse) ExpireSnapshots(ctx context.Context) error {
 		if err := tx.ExpireSnapshots(table.WithOlderThan(l.retention), table.WithRetainLast(1)); err != nil {
 			return fmt.Errorf("expire snapshots of %s: %w", t.TableName(), err)
 		}
-		if _, err := tx.Commit(ctx); err != nil {
+		if tbl, err = tx.Commit(ctx); err != nil {
 			return fmt.Errorf("expire snapshots of %s: %w", t.TableName(), err)
+		}
+		if err := compactManifests(ctx, tbl); err != nil {
+			return fmt.Errorf("compact the manifests of %s: %w", t.TableName(), err)
 		}
 	}
 	return nil
+}
+
+// maxManifests bounds a table's data manifests. Every merge commit adds one, and planning a
+// merge and committing it read them all, so without compaction a year of daily runs makes each
+// run several times slower than the first (BenchmarkDailyTransformOnHistory).
+const maxManifests = 16
+
+// compactManifests rewrites the manifests of a table that has more than maxManifests. Those of
+// a date-partitioned table are grouped by month, so a day's merge plans and rewrites the
+// manifest of its month and skips the others by their partition summaries.
+func compactManifests(ctx context.Context, tbl *table.Table) error {
+	snap := tbl.CurrentSnapshot()
+	if snap == nil {
+		return nil
+	}
+	fs, err := tbl.FS(ctx)
+	if err != nil {
+		return err
+	}
+	manifests, err := snap.Manifests(fs)
+	if err != nil || len(manifests) <= maxManifests {
+		return err
+	}
+	var opts []table.RewriteManifestsOpt
+	if spec := tbl.Spec(); spec.NumFields() == 1 {
+		if _, identity := spec.Field(0).Transform.(iceberg.IdentityTransform); identity {
+			field := spec.Field(0).FieldID
+			opts = append(opts, table.WithRewriteManifestClusterBy(func(df iceberg.DataFile) any {
+				day, err := partitionValue(df.Partition()[field])
+				if err != nil {
+					return "" // not a date: one group for whatever it is
+				}
+				return Day(day).Time().Format("2006-01")
+			}))
+		}
+	}
+	tx := tbl.NewTransaction()
+	res, err := tx.RewriteManifests(ctx, opts...)
+	if err != nil || res.IsNoOp() {
+		return err
+	}
+	_, err = tx.Commit(ctx)
+	return err
 }

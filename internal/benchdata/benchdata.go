@@ -40,6 +40,10 @@ type Shape struct {
 	Visitors       int     // distinct visitor keys the events cycle through
 	DuplicateShare float64 // share of the events listed twice (next to themselves), 0 to 1
 	Seed           uint64  // times, percentages, IPs and visitor keys derive from it
+	// StatsPerDay lands each day's by_date rows in that day's window, as daily runs do; by
+	// default each media's rows for all the days are one window on the last day, as a backfill
+	// lands them.
+	StatsPerDay bool
 }
 
 // NewShape is a shape with the default visitors, duplicate share and seed.
@@ -150,9 +154,19 @@ func Land(ctx context.Context, store lake.Store, s Shape) (Landed, error) {
 			stats[d] = json.RawMessage(fmt.Sprintf(`{"date":%q,"load_count":%d,"play_count":%d,"hours_watched":1.25}`,
 				day.Format(time.DateOnly), 2*plays, plays))
 		}
-		w := lake.Window{Stream: lake.StreamDailyStats, Day: lastDay, Media: media, RunID: runID, Start: out.Days[0], End: lastDay}
-		if err := landWindow(ctx, store, w, now, "/stats/medias/"+media+"/by_date.json", [][]json.RawMessage{stats}); err != nil {
-			return Landed{}, err
+		windows := []lake.Window{{Stream: lake.StreamDailyStats, Day: lastDay, Media: media, RunID: runID, Start: out.Days[0], End: lastDay}}
+		pages := [][][]json.RawMessage{{stats}}
+		if s.StatsPerDay {
+			windows, pages = nil, nil
+			for d, day := range out.Days {
+				windows = append(windows, lake.Window{Stream: lake.StreamDailyStats, Day: day, Media: media, RunID: runID, Start: day, End: day})
+				pages = append(pages, [][]json.RawMessage{stats[d : d+1]})
+			}
+		}
+		for i, w := range windows {
+			if err := landWindow(ctx, store, w, now, "/stats/medias/"+media+"/by_date.json", pages[i]); err != nil {
+				return Landed{}, err
+			}
 		}
 	}
 	return out, nil

@@ -1,0 +1,74 @@
+package lake_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/marketing-data/wistia-pipeline/internal/benchdata"
+	"github.com/marketing-data/wistia-pipeline/lake"
+)
+
+// Every merge commit adds a manifest; maintenance compacts a table's manifests once they pass
+// lake.MaxManifests, the tables read exactly as before, and merges go on as before.
+func TestMaintenanceCompactsManifestsAndKeepsRows(t *testing.T) {
+	ctx := context.Background()
+	store, err := lake.NewLocalStore(t.TempDir())
+	require.NoError(t, err)
+	shape := benchdata.NewShape(2_000, lake.MaxManifests+4, 2)
+	shape.Visitors, shape.StatsPerDay = 50, true
+	set, err := benchdata.Land(ctx, store, shape)
+	require.NoError(t, err)
+
+	dir := t.TempDir()
+	cat, err := lake.OpenSQLCatalog(filepath.Join(dir, "catalog.db"), "file://"+filepath.Join(dir, "warehouse"), nil)
+	require.NoError(t, err)
+	l := lake.NewLakehouse(cat, lake.LakehouseOptions{})
+	defer l.Close()
+	require.NoError(t, l.EnsureTables(ctx))
+	for _, day := range set.Days { // a commit per day, as daily runs make them
+		_, err := l.Transform(ctx, store, []time.Time{day}, "daily")
+		require.NoError(t, err)
+	}
+	before, err := lake.ManifestCount(ctx, l, "silver.events")
+	require.NoError(t, err)
+	require.Greater(t, before, lake.MaxManifests, "the daily commits left more manifests than maintenance allows")
+	rows := readAll(t, l)
+
+	require.NoError(t, l.ExpireSnapshots(ctx))
+	for _, name := range lake.TableNames() {
+		n, err := lake.ManifestCount(ctx, l, name)
+		require.NoError(t, err)
+		assert.LessOrEqual(t, n, lake.MaxManifests, "%s after maintenance", name)
+	}
+	assert.Equal(t, rows, readAll(t, l), "compacting manifests changed no row")
+
+	// Merging on the compacted tables: the last day again, unchanged rows, and the checks pass.
+	_, err = l.Transform(ctx, store, set.Days[len(set.Days)-1:], "again")
+	require.NoError(t, err)
+	assert.Equal(t, rows, readAll(t, l))
+	rep, err := l.Check(ctx, store, set.Days)
+	require.NoError(t, err)
+	assert.Empty(t, rep.Problems)
+}
+
+// readAll renders every table's rows, sorted, so two reads compare regardless of file order.
+func readAll(t *testing.T, l *lake.Lakehouse) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, name := range lake.TableNames() {
+		res, err := l.Read(context.Background(), name, time.Time{}, time.Time{})
+		require.NoError(t, err)
+		for _, r := range res.Rows {
+			out[name] = append(out[name], fmt.Sprint(r))
+		}
+		sort.Strings(out[name])
+	}
+	return out
+}
