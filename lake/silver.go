@@ -291,8 +291,12 @@ func readEvents(ctx context.Context, store Store, day Day, manifests []Manifest)
 func readEventObjects(ctx context.Context, store Store, day Day, objects []Object) ([]Event, []Quarantined, error) {
 	p := eventParserPool.Get().(*eventParser)
 	defer eventParserPool.Put(p)
+	records := 0 // manifests count each object's lines: growing rows would copy every event
+	for _, obj := range objects {
+		records += obj.Records
+	}
 	var (
-		rows []Event
+		rows = make([]Event, 0, records)
 		bad  []Quarantined
 	)
 	err := manifestLines(ctx, store, []Manifest{{Objects: objects}}, func(line Line) error {

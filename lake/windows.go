@@ -62,9 +62,19 @@ func (w *eventWindows) load(ctx context.Context, d Day) *windowEvents {
 		var rows []Event
 		rows, we.bad, we.err = readEvents(ctx, w.store, d, we.manifests)
 		we.events = len(rows)
-		we.byDate = map[Day][]Event{}
-		for _, e := range rows {
-			we.byDate[e.Date] = append(we.byDate[e.Date], e)
+		// Sized first: most of a window's events fall on its own day, and growing that slice
+		// would copy them again and again.
+		sizes := map[Day]int{}
+		for i := range rows {
+			sizes[rows[i].Date]++
+		}
+		we.byDate = make(map[Day][]Event, len(sizes))
+		for day, n := range sizes {
+			we.byDate[day] = make([]Event, 0, n)
+		}
+		for i := range rows {
+			e := &rows[i]
+			we.byDate[e.Date] = append(we.byDate[e.Date], *e)
 			if e.PercentViewed > 1 {
 				we.overOne = append(we.overOne, e.EventKey)
 			}
@@ -75,7 +85,7 @@ func (w *eventWindows) load(ctx context.Context, d Day) *windowEvents {
 
 // partition returns the events of UTC day p from every window that can hold them.
 func (w *eventWindows) partition(ctx context.Context, p int32) ([]Event, error) {
-	var out []Event
+	var parts [][]Event
 	for d := Day(p) - maxWindowSpill; d <= Day(p)+maxWindowSpill; d++ {
 		if !w.days[d] {
 			continue
@@ -85,10 +95,11 @@ func (w *eventWindows) partition(ctx context.Context, p int32) ([]Event, error) 
 			return nil, we.err
 		}
 		w.mu.Lock()
-		out = append(out, we.byDate[Day(p)]...)
+		parts = append(parts, we.byDate[Day(p)])
 		delete(we.byDate, Day(p))
 		w.mu.Unlock()
 	}
+	out := slices.Concat(parts...) // sized once
 	if len(out) > 0 {
 		w.mu.Lock()
 		w.filled[Day(p)] = true

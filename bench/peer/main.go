@@ -58,6 +58,7 @@ func main() {
 	side := flag.String("side", "", "internal: run one side ("+sideOurs+" or "+sideDuckDB+") and print its result as JSON")
 	bronze := flag.String("bronze", "", "internal: the bronze folder a side reads")
 	out := flag.String("out", "", "internal: the folder a side writes to")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of our transform (only the transform) to this file")
 	flag.Parse()
 
 	ctx := context.Background()
@@ -130,7 +131,15 @@ func compare(ctx context.Context, shape benchdata.Shape, keep bool) error {
 		if err := os.MkdirAll(out, 0o755); err != nil {
 			return err
 		}
-		cmd := exec.CommandContext(ctx, exe, "-side", side, "-bronze", bronze, "-out", out, "-days", strconv.Itoa(shape.Days))
+		args := []string{"-side", side, "-bronze", bronze, "-out", out, "-days", strconv.Itoa(shape.Days)}
+		if cpuProfile != "" {
+			abs, err := filepath.Abs(cpuProfile)
+			if err != nil {
+				return err
+			}
+			args = append(args, "-cpuprofile", abs)
+		}
+		cmd := exec.CommandContext(ctx, exe, args...)
 		cmd.Dir = out // where DuckDB spills, if it must
 		var stdout bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, os.Stderr

@@ -5,11 +5,16 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/marketing-data/wistia-pipeline/lake"
 )
+
+// cpuProfile is where the ours side writes its CPU profile, when set.
+var cpuProfile string
 
 // runOurs runs lake.Lakehouse.Transform of the days into an empty file:// lakehouse with a
 // sqlite catalog, as BenchmarkTransform does; the clock runs around the transform only.
@@ -28,9 +33,20 @@ func runOurs(ctx context.Context, bronze string, days []time.Time, out string) (
 		return result{}, err
 	}
 
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return result{}, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return result{}, err
+		}
+	}
 	start := time.Now()
 	rep, err := l.Transform(ctx, store, days, "peer")
 	elapsed := time.Since(start)
+	pprof.StopCPUProfile()
 	if err != nil {
 		return result{}, err
 	}
