@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -53,7 +54,8 @@ func (l *Lakehouse) CheckRead(ctx context.Context, store Store, days []time.Time
 				return rep, err
 			}
 		}
-		bronze, _, err := readEvents(ctx, store, d, manifests)
+		chunks, _, err := readEvents(ctx, store, d, manifests)
+		bronze := slices.Concat(chunks...)
 		if err != nil {
 			return rep, err
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -249,43 +250,29 @@ const maxWindowSpill = 1
 // readEvents types the bronze events of one window day in the given manifests. An event
 // belongs to the UTC day of its received_at, whichever window listed it; one further from the
 // window than any time zone explains is quarantined, with its reason, not dropped.
-func readEvents(ctx context.Context, store Store, day Day, manifests []Manifest) ([]Event, []Quarantined, error) {
+func readEvents(ctx context.Context, store Store, day Day, manifests []Manifest) ([][]Event, []Quarantined, error) {
 	// The objects are read in contiguous chunks, one per core (gunzip and typing are most of a
-	// merge's time), and the chunks' rows joined in object order: the result is the serial one.
+	// merge's time). The chunks come back in object order, not joined: callers walk them, and
+	// joining would copy every event once more.
 	var objects []Object
 	for _, m := range manifests {
 		objects = append(objects, m.Objects...)
 	}
-	workers := min(runtime.GOMAXPROCS(0), len(objects))
-	if workers <= 1 {
-		return readEventObjects(ctx, store, day, objects)
-	}
-	type chunk struct {
-		rows []Event
-		bad  []Quarantined
-	}
-	chunks := make([]chunk, workers)
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(objects)))
+	rows := make([][]Event, workers)
+	bad := make([][]Quarantined, workers)
 	g, gctx := errgroup.WithContext(ctx)
 	for i := range workers {
 		lo, hi := i*len(objects)/workers, (i+1)*len(objects)/workers
 		g.Go(func() (err error) {
-			chunks[i].rows, chunks[i].bad, err = readEventObjects(gctx, store, day, objects[lo:hi])
+			rows[i], bad[i], err = readEventObjects(gctx, store, day, objects[lo:hi])
 			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, nil, err
 	}
-	n := 0
-	for _, c := range chunks {
-		n += len(c.rows)
-	}
-	rows := make([]Event, 0, n)
-	var bad []Quarantined
-	for _, c := range chunks {
-		rows, bad = append(rows, c.rows...), append(bad, c.bad...)
-	}
-	return rows, bad, nil
+	return rows, slices.Concat(bad...), nil
 }
 
 func readEventObjects(ctx context.Context, store Store, day Day, objects []Object) ([]Event, []Quarantined, error) {

@@ -59,24 +59,28 @@ func (w *eventWindows) load(ctx context.Context, d Day) *windowEvents {
 		if we.err != nil {
 			return
 		}
-		var rows []Event
-		rows, we.bad, we.err = readEvents(ctx, w.store, d, we.manifests)
-		we.events = len(rows)
+		var chunks [][]Event
+		chunks, we.bad, we.err = readEvents(ctx, w.store, d, we.manifests)
 		// Sized first: most of a window's events fall on its own day, and growing that slice
 		// would copy them again and again.
 		sizes := map[Day]int{}
-		for i := range rows {
-			sizes[rows[i].Date]++
+		for _, rows := range chunks {
+			we.events += len(rows)
+			for i := range rows {
+				sizes[rows[i].Date]++
+			}
 		}
 		we.byDate = make(map[Day][]Event, len(sizes))
 		for day, n := range sizes {
 			we.byDate[day] = make([]Event, 0, n)
 		}
-		for i := range rows {
-			e := &rows[i]
-			we.byDate[e.Date] = append(we.byDate[e.Date], *e)
-			if e.PercentViewed > 1 {
-				we.overOne = append(we.overOne, e.EventKey)
+		for _, rows := range chunks {
+			for i := range rows {
+				e := &rows[i]
+				we.byDate[e.Date] = append(we.byDate[e.Date], *e)
+				if e.PercentViewed > 1 {
+					we.overOne = append(we.overOne, e.EventKey)
+				}
 			}
 		}
 	})
@@ -95,11 +99,18 @@ func (w *eventWindows) partition(ctx context.Context, p int32) ([]Event, error) 
 			return nil, we.err
 		}
 		w.mu.Lock()
-		parts = append(parts, we.byDate[Day(p)])
+		if rows := we.byDate[Day(p)]; len(rows) > 0 {
+			parts = append(parts, rows)
+		}
 		delete(we.byDate, Day(p))
 		w.mu.Unlock()
 	}
-	out := slices.Concat(parts...) // sized once
+	var out []Event
+	if len(parts) == 1 {
+		out = parts[0] // no other window spilled into p: taken as it is, not copied
+	} else {
+		out = slices.Concat(parts...) // sized once
+	}
 	if len(out) > 0 {
 		w.mu.Lock()
 		w.filled[Day(p)] = true
