@@ -38,9 +38,6 @@ func simPage(b *testing.B) []json.RawMessage {
 	return records
 }
 
-// PeakHeap is peakHeap, for the benchmarks of package lake_test (transform_bench_test.go).
-var PeakHeap = peakHeap
-
 // peakHeap samples the live heap until stop is called, returning the highest value seen.
 func peakHeap() (stop func() uint64) {
 	var peak atomic.Uint64

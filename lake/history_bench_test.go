@@ -28,7 +28,7 @@ func BenchmarkDailyTransformOnHistory(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			l := benchLakehouse(b)
+			l := emptyLakehouse(b)
 			defer l.Close()
 			// The history is merged a week at a time, so the tables' manifests are shaped by many
 			// commits, as a year of daily runs leaves them, rather than by one; snapshots are

@@ -3,7 +3,6 @@ package lake_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"testing"
 	"time"
@@ -26,12 +25,8 @@ func TestMaintenanceCompactsManifestsAndKeepsRows(t *testing.T) {
 	set, err := benchdata.Land(ctx, store, shape)
 	require.NoError(t, err)
 
-	dir := t.TempDir()
-	cat, err := lake.OpenSQLCatalog(filepath.Join(dir, "catalog.db"), "file://"+filepath.Join(dir, "warehouse"), nil)
-	require.NoError(t, err)
-	l := lake.NewLakehouse(cat, lake.LakehouseOptions{})
+	l := emptyLakehouse(t)
 	defer l.Close()
-	require.NoError(t, l.EnsureTables(ctx))
 	for _, day := range set.Days { // a commit per day, as daily runs make them
 		_, err := l.Transform(ctx, store, []time.Time{day}, "daily")
 		require.NoError(t, err)

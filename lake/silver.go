@@ -76,14 +76,22 @@ func bronzeLines(ctx context.Context, store Store, stream string, day time.Time,
 // manifestLines streams every line of the manifests' objects.
 func manifestLines(ctx context.Context, store Store, manifests []Manifest, visit func(Line) error) error {
 	for _, m := range manifests {
-		for _, obj := range m.Objects {
-			for line, err := range ReadObject(ctx, store, obj) {
-				if err != nil {
-					return err
-				}
-				if err := visit(line); err != nil {
-					return err
-				}
+		if err := objectLines(ctx, store, m.Objects, visit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// objectLines streams every line of the objects.
+func objectLines(ctx context.Context, store Store, objects []Object, visit func(Line) error) error {
+	for _, obj := range objects {
+		for line, err := range ReadObject(ctx, store, obj) {
+			if err != nil {
+				return err
+			}
+			if err := visit(line); err != nil {
+				return err
 			}
 		}
 	}
@@ -286,7 +294,7 @@ func readEventObjects(ctx context.Context, store Store, day Day, objects []Objec
 		rows = make([]Event, 0, records)
 		bad  []Quarantined
 	)
-	err := manifestLines(ctx, store, []Manifest{{Objects: objects}}, func(line Line) error {
+	err := objectLines(ctx, store, objects, func(line Line) error {
 		var e Event
 		reason := p.parse(line.Bytes, &e)
 		if reason == "" && (e.Date < day-maxWindowSpill || e.Date > day+maxWindowSpill) {

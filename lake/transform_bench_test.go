@@ -32,7 +32,7 @@ func BenchmarkTransform(b *testing.B) {
 			runs := 0
 			for b.Loop() {
 				b.StopTimer()
-				l := benchLakehouse(b)
+				l := emptyLakehouse(b)
 				runtime.GC()
 				stop := lake.PeakHeap()
 				start := time.Now()
@@ -55,17 +55,17 @@ func BenchmarkTransform(b *testing.B) {
 	}
 }
 
-// benchLakehouse is an empty lakehouse in a temporary folder, with a sqlite catalog.
-func benchLakehouse(b *testing.B) *lake.Lakehouse {
-	b.Helper()
-	dir := b.TempDir()
+// emptyLakehouse is an empty lakehouse in a temporary folder, with a sqlite catalog.
+func emptyLakehouse(tb testing.TB) *lake.Lakehouse {
+	tb.Helper()
+	dir := tb.TempDir()
 	cat, err := lake.OpenSQLCatalog(filepath.Join(dir, "catalog.db"), "file://"+filepath.Join(dir, "warehouse"), nil)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	l := lake.NewLakehouse(cat, lake.LakehouseOptions{})
 	if err := l.EnsureTables(context.Background()); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return l
 }
