@@ -133,10 +133,23 @@ func (a *Activities) ClearPending(ctx context.Context, days []lake.PendingDay) (
 // transformLeaseTTL is how long a dead worker can keep other transforms of its account waiting.
 const transformLeaseTTL = time.Minute
 
-// MergeResult is what MergeAndCheck did: the transform's counts and the checks'.
+// MergeResult is what MergeAndCheck (or a part of a spread merge) did: the transform's
+// counts and the checks'.
 type MergeResult struct {
 	Report lake.TransformReport `json:"report"`
 	Check  CheckResult          `json:"check"`
+}
+
+// checked adds the checks' outcome; problems fail the activity for good.
+func (r MergeResult) checked(check lake.CheckReport, err error) (MergeResult, error) {
+	if err != nil {
+		return r, classify(err)
+	}
+	r.Check = CheckResult{BronzeEvents: check.BronzeEvents, SilverEvents: check.SilverEvents, FactRows: check.FactRows}
+	if check.ProblemsTotal > 0 {
+		return r, temporalCheckFailure(check)
+	}
+	return r, nil
 }
 
 // MergeAndCheck merges the days' bronze into silver, recomputes gold and checks the result,
@@ -150,25 +163,12 @@ func (a *Activities) MergeAndCheck(ctx context.Context, days []string, runID str
 		return MergeResult{}, err
 	}
 	info := activity.GetInfo(ctx)
-	owner := fmt.Sprintf("%s/%s/%s#%d", info.WorkflowExecution.ID, info.WorkflowExecution.RunID, info.ActivityID, info.Attempt)
-	release, lost, err := lake.HoldLease(ctx, a.Marks, a.Account+"#transform", owner, transformLeaseTTL, 2*time.Second)
+	ctx, lease, err := a.holdTransform(ctx, fmt.Sprintf("%s/%s/%s#%d", info.WorkflowExecution.ID, info.WorkflowExecution.RunID, info.ActivityID, info.Attempt))
 	if err != nil {
-		return MergeResult{}, fmt.Errorf("wait for the transform lease of %s: %w", a.Account, err)
+		return MergeResult{}, err
 	}
-	defer release()
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	go func() {
-		select {
-		case <-lost:
-			cancel(errors.New("transform lease lost: another worker took it over"))
-		case <-ctx.Done():
-		}
-	}()
+	defer lease.Release()
 
-	if err := a.Lake.EnsureTables(ctx); err != nil {
-		return MergeResult{}, classify(err)
-	}
 	rep, err := a.Lake.Transform(ctx, a.Store, list, runID)
 	if a.OnTransform != nil {
 		a.OnTransform(rep)
@@ -178,16 +178,119 @@ func (a *Activities) MergeAndCheck(ctx context.Context, days []string, runID str
 		return res, classify(err)
 	}
 	check, err := a.Lake.CheckRead(ctx, a.Store, list, rep.Read)
+	return res.checked(check, err)
+}
+
+// MergeSilverDays is one part of a merge spread over workers: it merges the days' bronze into
+// silver and checks silver against exactly what it read. It holds the account's transform
+// lease with its workflow run as owner, so the run's other MergeSilverDays merge beside it on
+// any worker (a silver commit that loses a race is redone), while no other run's transform
+// interleaves; it leaves the lease to run out rather than freeing it, and the run's
+// RecomputeGoldAndCheck, last, frees it.
+func (a *Activities) MergeSilverDays(ctx context.Context, days []string, runID string) (MergeResult, error) {
+	defer keepAlive(ctx)()
+	list, err := parseDays(days)
+	if err != nil {
+		return MergeResult{}, err
+	}
+	ctx, lease, err := a.holdTransform(ctx, spreadOwner(ctx))
+	if err != nil {
+		return MergeResult{}, err
+	}
+	defer lease.Leave()
+
+	rep, err := a.Lake.MergeSilver(ctx, a.Store, list, runID)
+	if a.OnTransform != nil {
+		a.OnTransform(rep)
+	}
+	res := MergeResult{Report: rep}
 	if err != nil {
 		return res, classify(err)
 	}
-	res.Check = CheckResult{BronzeEvents: check.BronzeEvents, SilverEvents: check.SilverEvents, FactRows: check.FactRows}
-	if check.ProblemsTotal > 0 {
-		return res, temporalCheckFailure(check)
-	}
-	return res, nil
+	check, err := a.Lake.CheckSilver(ctx, a.Store, list, rep.Read)
+	return res.checked(check, err)
 }
 
+// GoldInput asks for gold of Dates to be recomputed and of Days to be checked, after the
+// silver of Days was merged by MergeSilverDays.
+type GoldInput struct {
+	Dates []string `json:"dates"` // dates whose facts the silver merges touched
+	Days  []string `json:"days"`  // days merged
+	RunID string   `json:"run_id"`
+}
+
+// RecomputeGoldAndCheck ends a merge spread over workers: under the lease its MergeSilverDays
+// held, it recomputes gold from silver, checks it, and frees the lease.
+func (a *Activities) RecomputeGoldAndCheck(ctx context.Context, in GoldInput) (MergeResult, error) {
+	defer keepAlive(ctx)()
+	days, err := parseDays(in.Days)
+	if err != nil {
+		return MergeResult{}, err
+	}
+	if _, err := parseDays(in.Dates); err != nil {
+		return MergeResult{}, err
+	}
+	ctx, lease, err := a.holdTransform(ctx, spreadOwner(ctx))
+	if err != nil {
+		return MergeResult{}, err
+	}
+	defer lease.Release()
+
+	rep := lake.TransformReport{Quarantined: map[string]int{}}
+	err = a.Lake.RecomputeGold(ctx, in.Dates, in.RunID, &rep)
+	if a.OnTransform != nil {
+		a.OnTransform(rep)
+	}
+	res := MergeResult{Report: rep}
+	if err != nil {
+		return res, classify(err)
+	}
+	check, err := a.Lake.CheckGold(ctx, days)
+	return res.checked(check, err)
+}
+
+// spreadOwner is the transform lease's owner for the activities of one merge spread over
+// workers: their workflow run.
+func spreadOwner(ctx context.Context) string {
+	info := activity.GetInfo(ctx)
+	return info.WorkflowExecution.ID + "/" + info.WorkflowExecution.RunID + "#spread"
+}
+
+// transformHold is the transform lease an activity holds, and the cancellation of the context
+// that lives while it is held.
+type transformHold struct {
+	lease  *lake.Lease
+	cancel context.CancelCauseFunc
+}
+
+// Release frees the lease.
+func (h transformHold) Release() { h.cancel(nil); h.lease.Release() }
+
+// Leave lets the lease run out for its owner's next holder (see lake.Lease.Leave).
+func (h transformHold) Leave() { h.cancel(nil); h.lease.Leave() }
+
+// holdTransform waits for the account's transform lease under owner, makes sure the tables
+// exist, and returns a context that is cancelled if the lease is lost.
+func (a *Activities) holdTransform(ctx context.Context, owner string) (context.Context, transformHold, error) {
+	lease, err := lake.HoldLease(ctx, a.Marks, a.Account+"#transform", owner, transformLeaseTTL, 2*time.Second)
+	if err != nil {
+		return ctx, transformHold{}, fmt.Errorf("wait for the transform lease of %s: %w", a.Account, err)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		select {
+		case <-lease.Lost():
+			cancel(errors.New("transform lease lost: another worker took it over"))
+		case <-ctx.Done():
+		}
+	}()
+	if err := a.Lake.EnsureTables(ctx); err != nil {
+		cancel(nil)
+		lease.Release()
+		return ctx, transformHold{}, classify(err)
+	}
+	return ctx, transformHold{lease: lease, cancel: cancel}, nil
+}
 // AwaitRun waits for the workflow with the given ID (its latest run, across continue-as-new)
 // to end and returns its result as JSON. A run of a date that is already in flight is
 // attached to this way instead of being started twice.

@@ -20,15 +20,31 @@ import (
 // releaseTimeout bounds the best-effort release, which runs on a fresh context.
 const releaseTimeout = 5 * time.Second
 
+// Lease is a lease HoldLease holds and renews.
+type Lease struct {
+	lost <-chan struct{}
+	stop func(free bool)
+}
+
+// Lost is closed when a renewal finds the lease taken by someone else, or renewals failed for
+// longer than its ttl: the holder must stop the work the lease guards.
+func (l *Lease) Lost() <-chan struct{} { return l.lost }
+
+// Release stops renewing and frees the lease (best effort, with a short fresh context, so it
+// works after the holder's context was cancelled). It may be called more than once.
+func (l *Lease) Release() { l.stop(true) }
+
+// Leave stops renewing and leaves the lease held until its ttl runs out, so that other holders
+// under the same owner (the other activities of one workflow run) keep others out between
+// them; the last of them releases it.
+func (l *Lease) Leave() { l.stop(false) }
+
 // HoldLease waits until owner holds the named lease (polling every poll, returning ctx's error if
-// ctx ends first), then renews it every ttl/3 in a goroutine until release is called. If a
-// renewal finds the lease taken by someone else or fails for longer than ttl, lost is closed
-// (callers cancel their work on it). release stops renewing and frees the lease (best effort,
-// with a short fresh context so it works after ctx was cancelled); it may be called more than once.
-func HoldLease(ctx context.Context, l Ledger, name, owner string, ttl, poll time.Duration) (release func(), lost <-chan struct{}, err error) {
+// ctx ends first), then renews it every ttl/3 in a goroutine until it is released or left.
+func HoldLease(ctx context.Context, l Ledger, name, owner string, ttl, poll time.Duration) (*Lease, error) {
 	every := ttl / 3
 	if every <= 0 || poll <= 0 {
-		return nil, nil, fmt.Errorf("hold lease %s: ttl %v and poll %v must be positive", name, ttl, poll)
+		return nil, fmt.Errorf("hold lease %s: ttl %v and poll %v must be positive", name, ttl, poll)
 	}
 	// held is when the last successful acquire started: the lease is ours until held+ttl at least.
 	var held time.Time
@@ -36,17 +52,17 @@ func HoldLease(ctx context.Context, l Ledger, name, owner string, ttl, poll time
 		held = time.Now()
 		ok, err := l.AcquireLease(ctx, name, owner, ttl)
 		if err != nil && ctx.Err() != nil {
-			return nil, nil, context.Cause(ctx)
+			return nil, context.Cause(ctx)
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if ok {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			return nil, nil, context.Cause(ctx)
+			return nil, context.Cause(ctx)
 		case <-time.After(poll):
 		}
 	}
@@ -84,17 +100,20 @@ func HoldLease(ctx context.Context, l Ledger, name, owner string, ttl, poll time
 	}()
 
 	var once sync.Once
-	release = func() {
+	stopRenewing := func(free bool) {
 		once.Do(func() {
 			close(stop)
 			<-done
+			if !free {
+				return
+			}
 			rctx, cancel := context.WithTimeout(bg, releaseTimeout)
 			defer cancel()
 			// Best effort: a lease not released expires after ttl.
 			_ = l.ReleaseLease(rctx, name, owner)
 		})
 	}
-	return release, lostCh, nil
+	return &Lease{lost: lostCh, stop: stopRenewing}, nil
 }
 
 // AcquireLease inserts the lease, or takes it over in the same statement when it is owner's or

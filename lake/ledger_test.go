@@ -210,7 +210,7 @@ func TestHoldLeaseIsExclusive(t *testing.T) {
 			for i, owner := range owners {
 				wg.Go(func() {
 					for range rounds {
-						release, lost, err := HoldLease(ctx, wm, "transform#acct", owner, 5*time.Second, 5*time.Millisecond)
+						lease, err := HoldLease(ctx, wm, "transform#acct", owner, 5*time.Second, 5*time.Millisecond)
 						if !assert.NoError(t, err) {
 							return
 						}
@@ -220,12 +220,12 @@ func TestHoldLeaseIsExclusive(t *testing.T) {
 						got[i].Add(1)
 						time.Sleep(2 * time.Millisecond) // hold it while the others poll
 						select {
-						case <-lost:
+						case <-lease.Lost():
 							t.Errorf("%s lost a lease nobody could take", owner)
 						default:
 						}
 						holders.Add(-1)
-						release()
+						lease.Release()
 					}
 				})
 			}
@@ -277,27 +277,27 @@ func TestHoldLeaseLost(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Run("taken by another owner after it expired", func(t *testing.T) {
 				flaky := &flakyRenewals{Ledger: wm}
-				release, lost, err := HoldLease(ctx, flaky, "steal", "a", 300*time.Millisecond, 10*time.Millisecond)
+				lease, err := HoldLease(ctx, flaky, "steal", "a", 300*time.Millisecond, 10*time.Millisecond)
 				require.NoError(t, err)
-				defer release()
+				defer lease.Release()
 				flaky.mode.Store(renewStalled)
 				acquireEventually(t, wm, "steal", "b", time.Minute)
 
 				flaky.mode.Store(renewNormally)
-				require.Eventually(t, func() bool { return closed(lost) }, 10*time.Second, 10*time.Millisecond,
+				require.Eventually(t, func() bool { return closed(lease.Lost()) }, 10*time.Second, 10*time.Millisecond,
 					"a's next renewal finds b holding the lease")
-				release()
+				lease.Release()
 				ok, err := wm.AcquireLease(ctx, "steal", "c", time.Minute)
 				require.NoError(t, err)
 				assert.False(t, ok, "a's release left b's lease alone")
 			})
 			t.Run("renewals failing for longer than ttl", func(t *testing.T) {
 				flaky := &flakyRenewals{Ledger: wm}
-				release, lost, err := HoldLease(ctx, flaky, "unreachable", "a", 300*time.Millisecond, 10*time.Millisecond)
+				lease, err := HoldLease(ctx, flaky, "unreachable", "a", 300*time.Millisecond, 10*time.Millisecond)
 				require.NoError(t, err)
-				defer release()
+				defer lease.Release()
 				flaky.mode.Store(renewFailing)
-				require.Eventually(t, func() bool { return closed(lost) }, 10*time.Second, 10*time.Millisecond)
+				require.Eventually(t, func() bool { return closed(lease.Lost()) }, 10*time.Second, 10*time.Millisecond)
 			})
 			t.Run("waiting ends with ctx", func(t *testing.T) {
 				ok, err := wm.AcquireLease(ctx, "busy", "a", time.Minute)
@@ -307,9 +307,35 @@ func TestHoldLeaseLost(t *testing.T) {
 				stop := errors.New("run cancelled")
 				// Whether b is mid-attempt or between polls when this fires, it returns ctx's cause.
 				time.AfterFunc(50*time.Millisecond, func() { cancel(stop) })
-				_, _, err = HoldLease(wait, wm, "busy", "b", time.Minute, 10*time.Millisecond)
+				_, err = HoldLease(wait, wm, "busy", "b", time.Minute, 10*time.Millisecond)
 				assert.ErrorIs(t, err, stop)
 			})
+		})
+	}
+}
+
+func TestLeftLeaseKeepsOthersOutUntilItExpires(t *testing.T) {
+	ctx := context.Background()
+	for name, wm := range watermarkStores(t) {
+		t.Run(name, func(t *testing.T) {
+			lease, err := HoldLease(ctx, wm, "shared", "run-1", 500*time.Millisecond, 10*time.Millisecond)
+			require.NoError(t, err)
+			lease.Leave()
+			ok, err := wm.AcquireLease(ctx, "shared", "run-2", time.Minute)
+			require.NoError(t, err)
+			assert.False(t, ok, "a left lease still keeps another owner out")
+
+			again, err := HoldLease(ctx, wm, "shared", "run-1", 500*time.Millisecond, 10*time.Millisecond)
+			require.NoError(t, err, "the same owner takes it on at once")
+			again.Release()
+			ok, err = wm.AcquireLease(ctx, "shared", "run-2", time.Minute)
+			require.NoError(t, err)
+			assert.True(t, ok, "released, it is free")
+
+			left, err := HoldLease(ctx, wm, "expiring", "run-1", 300*time.Millisecond, 10*time.Millisecond)
+			require.NoError(t, err)
+			left.Leave()
+			acquireEventually(t, wm, "expiring", "run-2", time.Minute) // once its ttl ran out
 		})
 	}
 }

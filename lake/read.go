@@ -69,14 +69,9 @@ type Result struct {
 // Read returns the rows of the table named "<layer>.<name>" (see TableNames), limited to the
 // days from..to on day-partitioned tables when both are set.
 func (l *Lakehouse) Read(ctx context.Context, name string, from, to time.Time) (*Result, error) {
-	var info tableInfo
-	for _, t := range allTables {
-		if t.TableName() == name {
-			info = t
-		}
-	}
-	if info == nil {
-		return nil, fmt.Errorf("unknown table %q: the tables are %s", name, strings.Join(TableNames(), ", "))
+	info, err := tableNamed(name)
+	if err != nil {
+		return nil, err
 	}
 	tbl, err := l.cat.LoadTable(ctx, l.identifier(info))
 	if err != nil {
@@ -119,12 +114,57 @@ func (l *Lakehouse) Read(ctx context.Context, name string, from, to time.Time) (
 
 // DataFiles lists a table's current data files by partition ("YYYY-MM-DD" or "bucket=N").
 func (l *Lakehouse) DataFiles(ctx context.Context, name string) (map[string][]string, error) {
+	info, err := tableNamed(name)
+	if err != nil {
+		return nil, err
+	}
+	return info.dataFiles(ctx, l)
+}
+
+// tableNamed finds a table by its "<layer>.<name>".
+func tableNamed(name string) (tableInfo, error) {
 	for _, t := range allTables {
 		if t.TableName() == name {
-			return t.dataFiles(ctx, l)
+			return t, nil
 		}
 	}
-	return nil, fmt.Errorf("unknown table %q", name)
+	return nil, fmt.Errorf("unknown table %q: the tables are %s", name, strings.Join(TableNames(), ", "))
+}
+
+// Commit is one snapshot of a table, as its history shows it.
+type Commit struct {
+	SnapshotID int64     `json:"snapshot_id"`
+	At         time.Time `json:"at"`
+	Operation  string    `json:"operation"`
+	RunID      string    `json:"run_id,omitempty"` // the pipeline run that committed it
+	Days       []string  `json:"days,omitempty"`   // the days it merged
+}
+
+// Commits lists the snapshots a table still holds (see ExpireSnapshots), oldest first: which
+// run merged which days, for operators and for tests that count merges. Metadata keeps
+// snapshots in commit order.
+func (l *Lakehouse) Commits(ctx context.Context, name string) ([]Commit, error) {
+	info, err := tableNamed(name)
+	if err != nil {
+		return nil, err
+	}
+	tbl, err := l.cat.LoadTable(ctx, l.identifier(info))
+	if err != nil {
+		return nil, fmt.Errorf("history of %s: %w", name, err)
+	}
+	var out []Commit
+	for _, s := range tbl.Metadata().Snapshots() {
+		c := Commit{SnapshotID: s.SnapshotID, At: time.UnixMilli(s.TimestampMs).UTC()}
+		if s.Summary != nil {
+			c.Operation = string(s.Summary.Operation)
+			c.RunID = s.Summary.Properties[runIDProperty]
+			if days := s.Summary.Properties[daysProperty]; days != "" {
+				c.Days = strings.Split(days, ",")
+			}
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 func (t *tableDef[R]) dataFiles(ctx context.Context, l *Lakehouse) (map[string][]string, error) {

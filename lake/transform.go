@@ -84,9 +84,15 @@ func (l *Lakehouse) RecomputeGold(ctx context.Context, dateList []string, runID 
 	return l.recomputeGold(ctx, days, l.props(runID, dateList), rep)
 }
 
-// props are the summary properties of a merge's snapshot, for operators reading history.
+// Snapshot summary properties a merge sets, for operators reading history (see Commits).
+const (
+	runIDProperty = "wistia.run-id"
+	daysProperty  = "wistia.days"
+)
+
+// props are the summary properties of a merge's snapshot.
 func (l *Lakehouse) props(runID string, days []string) iceberg.Properties {
-	return iceberg.Properties{"wistia.run-id": runID, "wistia.days": strings.Join(days, ",")}
+	return iceberg.Properties{runIDProperty: runID, daysProperty: strings.Join(days, ",")}
 }
 
 func (r *TransformReport) add(res MergeResult, err error) error {

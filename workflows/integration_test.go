@@ -18,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -364,4 +365,65 @@ func scrape(t *testing.T, url string) string {
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return string(b)
+}
+
+func TestBackfillMergeSpreadsOverThreeWorkers(t *testing.T) {
+	s := newStack(t, wistiasim.Options{Seed: 5, Medias: 3, Visitors: 40, MeanEventsPerDay: 6, LateShare: 0.1, DuplicateShare: 0.05})
+	// One merge at a time per worker: merges queued together must go to different workers.
+	s.env = append(s.env, "WORKER_MERGE_CONCURRENCY=1", "MERGE_SPREAD=3")
+	for range 3 {
+		s.startWorker(t)
+	}
+	const from, to = "2026-11-14", "2026-11-19"
+	code, out, errOut := s.starter(t, "backfill", "--from", from, "--to", to, "--wait")
+	require.Equal(t, 0, code, errOut)
+	t.Log(out)
+
+	// Every day of the range is merged into silver exactly once, by one MergeSilverDays of the
+	// backfill: its days' runs leave the merge to it.
+	lh := s.lakehouse(t)
+	commits, err := lh.Commits(context.Background(), "silver.events")
+	require.NoError(t, err)
+	merged := map[string]int{}
+	for _, c := range commits {
+		for _, d := range c.Days {
+			merged[d]++
+		}
+		if len(c.Days) > 0 {
+			assert.True(t, strings.HasPrefix(c.RunID, "backfill-"), "commit %d by %s", c.SnapshotID, c.RunID)
+			assert.Len(t, c.Days, 1, "a spread merge commits one day at a time")
+		}
+	}
+	var want []string
+	for _, d := range dates.Range(dayOf(t, from), dayOf(t, to)) {
+		want = append(want, dates.Format(d))
+		assert.Equal(t, 1, merged[dates.Format(d)], "silver.events merges of %s", dates.Format(d))
+	}
+	assert.ElementsMatch(t, want, slices.Collect(maps.Keys(merged)))
+
+	f, l := dayOf(t, from), dayOf(t, to)
+	truthcheck.AssertLakehouse(t, lh, s.sim.Truth(f, l))
+
+	// The day merges ran on more than one worker.
+	workers := map[string]bool{}
+	id := workflows.BackfillID("acct", from, to)
+	types := map[int64]string{}
+	iter := s.tc.GetWorkflowHistory(context.Background(), id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		e, err := iter.Next()
+		require.NoError(t, err)
+		if sch := e.GetActivityTaskScheduledEventAttributes(); sch != nil {
+			name := sch.ActivityType.GetName()
+			types[e.EventId] = name
+			if name == "MergeSilverDays" || name == "RecomputeGoldAndCheck" {
+				assert.Equal(t, "wistia-test-merge", sch.TaskQueue.GetName(), "%s's task queue", name)
+			}
+		}
+		if st := e.GetActivityTaskStartedEventAttributes(); st != nil && types[st.ScheduledEventId] == "MergeSilverDays" {
+			workers[st.Identity] = true
+		}
+	}
+	t.Logf("day merges ran on %d workers", len(workers))
+	assert.GreaterOrEqual(t, len(workers), 2, "day merges spread over the workers")
+	recordHistories(t, s, map[string]string{"backfill_v3.json": id})
 }

@@ -70,6 +70,10 @@ type Options struct {
 	SkipTransform  bool `json:"skip_transform"` // backfills transform once, at the end
 	// HeartbeatTimeout is how soon a dead worker's activity is retried elsewhere; default 1m.
 	HeartbeatTimeout time.Duration `json:"heartbeat_timeout,omitempty"`
+	// MergeSpread is how many days' silver merges a backfill or transform has queued at once,
+	// one activity per day on the merge task queue (MergeTaskQueue), which every worker serves
+	// one merge at a time; 0 or 1 merges all days in one activity.
+	MergeSpread int `json:"merge_spread,omitempty"`
 }
 
 func (o Options) heartbeat() time.Duration { return heartbeatOr(o.HeartbeatTimeout) }
@@ -161,7 +165,24 @@ const (
 	// date, days pending merge in a ledger, merges serialised per account. Older runs
 	// replay on legacy.go.
 	versionRunModes = "run-modes"
+	// versionSpreadMerge: backfills and transforms merge each day's silver as its own activity
+	// on the merge task queue, then gold once.
+	versionSpreadMerge = "spread-merge"
 )
+
+// MergeTaskQueue is the task queue of the spread merge's activities next to a workflow task
+// queue. Each worker serves it with few slots (WORKER_MERGE_CONCURRENCY), so merges, which
+// take a core and a day's rows of memory, go to idle workers instead of piling onto one.
+func MergeTaskQueue(taskQueue string) string { return taskQueue + "-merge" }
+
+// spreadOf is the merge spread a backfill or transform uses: none on runs started before
+// spread merges.
+func spreadOf(ctx workflow.Context, opts Options) int {
+	if workflow.GetVersion(ctx, versionSpreadMerge, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return 0
+	}
+	return opts.MergeSpread
+}
 
 // expireSnapshots drops table snapshots past SNAPSHOT_RETENTION_DAYS once a run's data is in
 // and checked. It is housekeeping: a failure is logged, never fails the run.
@@ -469,7 +490,7 @@ func DailyRunWorkflow(ctx workflow.Context, in DailyRunInput) (DailyRunResult, e
 	progress.Requests += visitors.Requests
 
 	if !in.Options.SkipTransform {
-		merged, step, err := mergePending(ctx, in.Days, in.RunID, in.Options.heartbeat(), &progress)
+		merged, step, err := mergePending(ctx, in.Days, in.RunID, in.Options.heartbeat(), 0, &progress)
 		progress.Merged = merged
 		if err != nil {
 			return fail(step, err)
@@ -512,10 +533,12 @@ func followCalls(ctx workflow.Context) workflow.Context {
 }
 
 // mergePending merges the run's days and every day pending in the ledger, checks them, and
-// takes them off the ledger, except days whose bronze landed again meanwhile. It returns the
-// days merged and, on failure, the step that failed; the days then stay pending for the next
-// run, so nothing landed is stranded.
-func mergePending(ctx workflow.Context, days []string, runID string, heartbeat time.Duration, progress *Progress) ([]string, string, error) {
+// takes them off the ledger, except days whose bronze landed again meanwhile. With a spread
+// above 1 the days' silver merges run as separate activities, spread at most that many at once
+// over the workers of the merge task queue, then gold is recomputed once; otherwise one
+// MergeAndCheck does it all. It returns the days merged and, on failure, the step that
+// failed; the days then stay pending for the next run, so nothing landed is stranded.
+func mergePending(ctx workflow.Context, days []string, runID string, heartbeat time.Duration, spread int, progress *Progress) ([]string, string, error) {
 	progress.Phase = PhaseTransform
 	var pending []lake.PendingDay
 	if err := workflow.ExecuteLocalActivity(storageLocal(ctx), a.PendingDays).Get(ctx, &pending); err != nil {
@@ -529,18 +552,21 @@ func mergePending(ctx workflow.Context, days []string, runID string, heartbeat t
 	if len(all) == 0 {
 		return nil, "", nil
 	}
-	var res activities.MergeResult
-	if err := workflow.ExecuteActivity(transformCalls(ctx, heartbeat), a.MergeAndCheck, all, runID).Get(ctx, &res); err != nil {
+	var err error
+	if spread > 1 {
+		err = mergeSpread(ctx, all, runID, heartbeat, spread, progress)
+	} else {
+		var res activities.MergeResult
+		err = workflow.ExecuteActivity(transformCalls(ctx, heartbeat), a.MergeAndCheck, all, runID).Get(ctx, &res)
+		progress.countMerge(res.Report)
+	}
+	if err != nil {
 		step := PhaseTransform
 		if isCheckFailure(err) {
 			step = PhaseChecks
 		}
 		return all, step, err
 	}
-	for _, n := range res.Report.Quarantined {
-		progress.Quarantined += n
-	}
-	progress.PercentOverOne += res.Report.PercentOverOne
 	progress.Phase = PhaseChecks
 	if err := workflow.ExecuteLocalActivity(storageLocal(ctx), a.ClearPending, pending).Get(ctx, nil); err != nil {
 		// The days stay pending and are merged again, which changes nothing.
@@ -548,6 +574,56 @@ func mergePending(ctx workflow.Context, days []string, runID string, heartbeat t
 	}
 	expireSnapshots(ctx, heartbeat)
 	return all, "", nil
+}
+
+// mergeSpread merges each day's silver in its own MergeSilverDays on the merge task queue, at
+// most spread at once, then recomputes gold of every date they touched and checks it. A day
+// that fails stops new ones from starting; gold is then left to the next merge of the days.
+func mergeSpread(ctx workflow.Context, days []string, runID string, heartbeat time.Duration, spread int, progress *Progress) error {
+	mctx := workflow.WithTaskQueue(transformCalls(ctx, heartbeat), MergeTaskQueue(workflow.GetInfo(ctx).TaskQueueName))
+	var (
+		inFlight int
+		touched  []string
+		firstErr error
+	)
+	for _, day := range days {
+		if err := workflow.Await(ctx, func() bool { return inFlight < spread || firstErr != nil }); err != nil {
+			return err
+		}
+		if firstErr != nil {
+			break
+		}
+		inFlight++
+		fut := workflow.ExecuteActivity(mctx, a.MergeSilverDays, []string{day}, runID)
+		workflow.Go(ctx, func(gctx workflow.Context) {
+			defer func() { inFlight-- }()
+			var res activities.MergeResult
+			err := fut.Get(gctx, &res)
+			progress.countMerge(res.Report)
+			if err != nil && firstErr == nil {
+				firstErr = fmt.Errorf("merge of %s: %w", day, err)
+			}
+			touched = mergeDays(touched, res.Report.Dates)
+		})
+	}
+	if err := workflow.Await(ctx, func() bool { return inFlight == 0 }); err != nil {
+		return err
+	}
+	if firstErr != nil {
+		return firstErr
+	}
+	var res activities.MergeResult
+	err := workflow.ExecuteActivity(mctx, a.RecomputeGoldAndCheck, activities.GoldInput{Dates: touched, Days: days, RunID: runID}).Get(ctx, &res)
+	progress.countMerge(res.Report)
+	return err
+}
+
+// countMerge adds what a merge reported to the run's counts.
+func (p *Progress) countMerge(rep lake.TransformReport) {
+	for _, n := range rep.Quarantined {
+		p.Quarantined += n
+	}
+	p.PercentOverOne += rep.PercentOverOne
 }
 
 func isCheckFailure(err error) bool {
@@ -677,7 +753,7 @@ func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (BackfillProgress,
 		return progress, err
 	}
 	var merge Progress
-	merged, step, err := mergePending(ctx, touched, runID, in.Options.heartbeat(), &merge)
+	merged, step, err := mergePending(ctx, touched, runID, in.Options.heartbeat(), spreadOf(ctx, in.Options), &merge)
 	progress.Merged, progress.Quarantined = merged, merge.Quarantined
 	if err != nil {
 		return fail(step, err)
@@ -717,7 +793,7 @@ func TransformWorkflow(ctx workflow.Context, in TransformInput) (Progress, error
 		days = append(days, dates.Format(d))
 	}
 	runID := "transform-" + workflow.GetInfo(ctx).WorkflowExecution.RunID
-	merged, step, err := mergePending(ctx, days, runID, in.Options.heartbeat(), &progress)
+	merged, step, err := mergePending(ctx, days, runID, in.Options.heartbeat(), spreadOf(ctx, in.Options), &progress)
 	progress.Merged = merged
 	if err != nil {
 		progress.Phase, progress.Error = PhaseFailed, err.Error()

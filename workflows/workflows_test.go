@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -394,4 +395,93 @@ func TestRunFetchesVisitorsOnceAndTheirFailureDoesNotHoldBackTheMerge(t *testing
 	require.ErrorContains(t, env.GetWorkflowError(), "403", "the visitors' failure is reported, after the merge")
 	require.Len(t, alerts, 1)
 	assert.Equal(t, PhaseVisitors, alerts[0].Step)
+}
+
+// spreadMerges mocks MergeSilverDays: each day touches itself and the day before and adds one
+// quarantined row; it records the days merged, the task queues used and how many ran at once.
+type spreadMerges struct {
+	mu                  sync.Mutex
+	days                map[string]int
+	queues              map[string]int
+	inFlight, most      int
+	fail                string // a day whose merge fails
+	goldInput           *activities.GoldInput
+	goldBeforeAllMerged bool
+}
+
+func (s *spreadMerges) mock(env *testsuite.TestWorkflowEnvironment) {
+	s.days, s.queues = map[string]int{}, map[string]int{}
+	env.OnActivity(a.MergeSilverDays, mock.Anything, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, days []string, _ string) (activities.MergeResult, error) {
+			s.mu.Lock()
+			s.inFlight++
+			s.most = max(s.most, s.inFlight)
+			s.queues[activity.GetInfo(ctx).TaskQueue]++
+			for _, d := range days {
+				s.days[d]++
+			}
+			s.mu.Unlock()
+			time.Sleep(20 * time.Millisecond) // long enough for the others queued to start beside it
+			s.mu.Lock()
+			s.inFlight--
+			s.mu.Unlock()
+			if len(days) == 1 && days[0] == s.fail {
+				return activities.MergeResult{}, temporal.NewNonRetryableApplicationError("merge into silver.events: disk full", "Test", nil)
+			}
+			d, _ := dates.Parse(days[0])
+			return activities.MergeResult{Report: lake.TransformReport{Days: days, Dates: []string{dates.Format(dates.AddDays(d, -1)), days[0]},
+				Quarantined: map[string]int{"events": 1}}}, nil
+		})
+}
+
+func TestBackfillSpreadsItsMergeOverDaysThenRecomputesGoldOnce(t *testing.T) {
+	env := newEnv(t)
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: BackfillID("acct", "2026-11-10", "2026-11-13"), TaskQueue: "wistia-test"})
+	env.OnWorkflow(DailyRunWorkflow, mock.Anything, mock.Anything).Return(func(ctx workflow.Context, in DailyRunInput) (DailyRunResult, error) {
+		return DailyRunResult{Days: []string{in.Date}}, nil
+	})
+	env.OnActivity(a.PendingDays, mock.Anything).Return([]lake.PendingDay{{Day: "2026-11-01", Seq: 1}}, nil).Once()
+	var merges spreadMerges
+	merges.mock(env)
+	env.OnActivity(a.RecomputeGoldAndCheck, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.GoldInput) (activities.MergeResult, error) {
+		merges.mu.Lock()
+		defer merges.mu.Unlock()
+		merges.goldInput = &in
+		merges.goldBeforeAllMerged = len(merges.days) < 5 || merges.inFlight > 0
+		assert.Equal(t, "wistia-test-merge", activity.GetInfo(ctx).TaskQueue)
+		return activities.MergeResult{}, nil
+	}).Once()
+
+	env.ExecuteWorkflow(BackfillWorkflow, BackfillInput{From: "2026-11-10", To: "2026-11-13", Parallelism: 2, Options: Options{Account: "acct", MergeSpread: 2}})
+	require.NoError(t, env.GetWorkflowError())
+	var res BackfillProgress
+	require.NoError(t, env.GetWorkflowResult(&res))
+
+	all := []string{"2026-11-01", "2026-11-10", "2026-11-11", "2026-11-12", "2026-11-13"}
+	for _, d := range all {
+		assert.Equal(t, 1, merges.days[d], "day %s merged exactly once", d)
+	}
+	assert.Len(t, merges.days, len(all))
+	assert.Equal(t, map[string]int{"wistia-test-merge": len(all)}, merges.queues, "every day merge goes to the merge task queue")
+	assert.Equal(t, 2, merges.most, "at most MergeSpread day merges at once, and that many")
+	require.NotNil(t, merges.goldInput)
+	assert.False(t, merges.goldBeforeAllMerged, "gold is recomputed after every day merged")
+	assert.Equal(t, all, merges.goldInput.Days)
+	assert.Equal(t, []string{"2026-10-31", "2026-11-01", "2026-11-09", "2026-11-10", "2026-11-11", "2026-11-12", "2026-11-13"},
+		merges.goldInput.Dates, "gold covers every date the day merges touched")
+	assert.Equal(t, all, res.Merged)
+	assert.Equal(t, len(all), res.Quarantined, "each day merge's quarantined rows count once")
+}
+
+func TestSpreadMergeFailingADayLeavesEveryDayPending(t *testing.T) {
+	env := bareEnv(t)
+	env.OnActivity(a.PendingDays, mock.Anything).Return([]lake.PendingDay{}, nil).Once()
+	merges := spreadMerges{fail: "2026-11-20"}
+	merges.mock(env)
+	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(nil).Once()
+	// Neither RecomputeGoldAndCheck nor ClearPending is mocked: calling either fails the test.
+	env.ExecuteWorkflow(TransformWorkflow, TransformInput{From: "2026-11-20", To: "2026-11-22", Options: Options{Account: "acct", MergeSpread: 1000}})
+	require.ErrorContains(t, env.GetWorkflowError(), "merge of 2026-11-20")
+	require.ErrorContains(t, env.GetWorkflowError(), "disk full")
+	assert.Equal(t, 1, merges.days["2026-11-20"])
 }

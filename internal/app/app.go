@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
@@ -91,6 +92,12 @@ func (c TemporalConfig) Dial(ctx context.Context, logger *slog.Logger, handler c
 type WorkerConfig struct {
 	MaxConcurrency      int    `envconfig:"MAX_CONCURRENCY" default:"20"`             // media ingests in flight per run
 	ActivityConcurrency int    `envconfig:"WORKER_ACTIVITY_CONCURRENCY" default:"16"` // activities at once in this worker
+	// MergeConcurrency is the day merges of a spread merge this worker runs at once: each takes
+	// a core and a day's rows of memory.
+	MergeConcurrency int `envconfig:"WORKER_MERGE_CONCURRENCY" default:"1"`
+	// MergeSpread is how many days' merges a backfill or transform queues at once for all
+	// workers; 1 merges a backfill's days in one activity.
+	MergeSpread int `envconfig:"MERGE_SPREAD" default:"4"`
 	MetricsAddr         string `envconfig:"METRICS_ADDR" default:"127.0.0.1:9464"`    // empty disables /metrics
 	LogLevel            string `envconfig:"LOG_LEVEL" default:"info"`
 	// SharedBudget makes every worker of the account draw on one request budget kept in the
@@ -106,6 +113,12 @@ func (c WorkerConfig) Validate() []error {
 	}
 	if c.ActivityConcurrency < 1 {
 		errs = append(errs, config.Invalid("WORKER_ACTIVITY_CONCURRENCY", c.ActivityConcurrency, "1 or more"))
+	}
+	if c.MergeConcurrency < 1 {
+		errs = append(errs, config.Invalid("WORKER_MERGE_CONCURRENCY", c.MergeConcurrency, "1 or more"))
+	}
+	if c.MergeSpread < 1 || c.MergeSpread > 1000 {
+		errs = append(errs, config.Invalid("MERGE_SPREAD", c.MergeSpread, "1 to 1000"))
 	}
 	if _, _, err := net.SplitHostPort(c.MetricsAddr); c.MetricsAddr != "" && err != nil {
 		errs = append(errs, config.Invalid("METRICS_ADDR", c.MetricsAddr, "host:port, or empty to disable"))
@@ -142,7 +155,7 @@ func (c WorkerConfig) Logger() *slog.Logger {
 
 // Options are the workflow options a run is started with.
 func (c Config) Options() workflows.Options {
-	return workflows.Options{Account: c.Lake.Account, MaxConcurrency: c.Worker.MaxConcurrency}
+	return workflows.Options{Account: c.Lake.Account, MaxConcurrency: c.Worker.MaxConcurrency, MergeSpread: c.Worker.MergeSpread}
 }
 
 // Resources are the opened clients and stores behind the activities.
@@ -244,6 +257,13 @@ func Register(w worker.Registry, acts *activities.Activities) {
 	w.RegisterActivity(acts)
 }
 
+// RegisterMerges adds the activities of a spread merge to the worker of the merge task queue
+// (workflows.MergeTaskQueue).
+func RegisterMerges(w worker.ActivityRegistry, acts *activities.Activities) {
+	w.RegisterActivityWithOptions(acts.MergeSilverDays, activity.RegisterOptions{Name: "MergeSilverDays"})
+	w.RegisterActivityWithOptions(acts.RecomputeGoldAndCheck, activity.RegisterOptions{Name: "RecomputeGoldAndCheck"})
+}
+
 // registeredWorkflows are the workflows a worker runs, under the names schedules, the CLI and
 // recorded histories use.
 var registeredWorkflows = []struct {
@@ -307,12 +327,22 @@ func RunWorker(ctx context.Context, c Config, logger *slog.Logger) error {
 		WorkerStopTimeout:                  30 * time.Second,
 	})
 	Register(w, res.Activities)
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("start worker: %w", err)
+	mergeQueue := workflows.MergeTaskQueue(c.Temporal.TaskQueue)
+	mw := worker.New(tc, mergeQueue, worker.Options{
+		MaxConcurrentActivityExecutionSize: c.Worker.MergeConcurrency,
+		WorkerStopTimeout:                  30 * time.Second,
+	})
+	RegisterMerges(mw, res.Activities)
+	for _, wk := range []worker.Worker{w, mw} {
+		if err := wk.Start(); err != nil {
+			w.Stop()
+			return fmt.Errorf("start worker: %w", err)
+		}
 	}
-	logger.Info("worker started", "task_queue", c.Temporal.TaskQueue, "namespace", c.Temporal.Namespace, "temporal", c.Temporal.Address)
+	logger.Info("worker started", "task_queue", c.Temporal.TaskQueue, "merge_task_queue", mergeQueue, "namespace", c.Temporal.Namespace, "temporal", c.Temporal.Address)
 	<-ctx.Done()
 	logger.Info("stopping worker")
+	mw.Stop()
 	w.Stop()
 	return nil
 }
