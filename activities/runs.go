@@ -291,6 +291,7 @@ func (a *Activities) holdTransform(ctx context.Context, owner string) (context.C
 	}
 	return ctx, transformHold{lease: lease, cancel: cancel}, nil
 }
+
 // AwaitRun waits for the workflow with the given ID (its latest run, across continue-as-new)
 // to end and returns its result as JSON. A run of a date that is already in flight is
 // attached to this way instead of being started twice.

@@ -90,16 +90,16 @@ func (c TemporalConfig) Dial(ctx context.Context, logger *slog.Logger, handler c
 
 // WorkerConfig tunes the worker process.
 type WorkerConfig struct {
-	MaxConcurrency      int    `envconfig:"MAX_CONCURRENCY" default:"20"`             // media ingests in flight per run
-	ActivityConcurrency int    `envconfig:"WORKER_ACTIVITY_CONCURRENCY" default:"16"` // activities at once in this worker
+	MaxConcurrency      int `envconfig:"MAX_CONCURRENCY" default:"20"`             // media ingests in flight per run
+	ActivityConcurrency int `envconfig:"WORKER_ACTIVITY_CONCURRENCY" default:"16"` // activities at once in this worker
 	// MergeConcurrency is the day merges of a spread merge this worker runs at once: each takes
 	// a core and a day's rows of memory.
 	MergeConcurrency int `envconfig:"WORKER_MERGE_CONCURRENCY" default:"1"`
 	// MergeSpread is how many days' merges a backfill or transform queues at once for all
 	// workers; 1 merges a backfill's days in one activity.
-	MergeSpread int `envconfig:"MERGE_SPREAD" default:"4"`
-	MetricsAddr         string `envconfig:"METRICS_ADDR" default:"127.0.0.1:9464"`    // empty disables /metrics
-	LogLevel            string `envconfig:"LOG_LEVEL" default:"info"`
+	MergeSpread int    `envconfig:"MERGE_SPREAD" default:"4"`
+	MetricsAddr string `envconfig:"METRICS_ADDR" default:"127.0.0.1:9464"` // empty disables /metrics
+	LogLevel    string `envconfig:"LOG_LEVEL" default:"info"`
 	// SharedBudget makes every worker of the account draw on one request budget kept in the
 	// watermark store, so WISTIA_RATE_LIMIT holds across all workers together.
 	SharedBudget bool `envconfig:"WISTIA_SHARED_BUDGET" default:"true"`
