@@ -123,7 +123,7 @@ func (f *fixture) snapshot(t *testing.T) snapshot {
 	t.Helper()
 	s := snapshot{}
 	for _, name := range lake.TableNames() {
-		res, err := f.lh.Read(context.Background(), name, time.Time{}, time.Time{})
+		res, err := f.lh.Read(context.Background(), name, time.Time{}, time.Time{}, 0)
 		require.NoError(t, err)
 		rows := res.Rows
 		slices.SortFunc(rows, func(a, b []any) int { return strings.Compare(render(a), render(b)) })
@@ -179,6 +179,28 @@ func testGroundTruthAndRerun(t *testing.T, warehouse string) {
 	assert.Positive(t, rep.Quarantined[lake.StreamEvents])
 
 	before := f.snapshot(t)
+	all := map[string]bool{}
+	for _, r := range before["silver.events"] {
+		all[render(r)] = true
+	}
+	limited, err := f.lh.Read(ctx, "silver.events", time.Time{}, time.Time{}, 5)
+	require.NoError(t, err)
+	require.Len(t, limited.Rows, 5, "a read stops at its limit")
+	for _, r := range limited.Rows {
+		assert.True(t, all[render(r)], "a limited read returns rows of the table")
+	}
+	var dayList []string
+	for _, d := range days {
+		dayList = append(dayList, dates.Format(d))
+	}
+	commits, err := f.lh.Commits(ctx, "silver.events")
+	require.NoError(t, err)
+	require.NotEmpty(t, commits)
+	last := commits[len(commits)-1]
+	assert.Equal(t, "run-1", last.RunID, "the history names the run that merged")
+	assert.Equal(t, dayList, last.Days)
+	assert.Equal(t, "append", last.Operation, "the first merge into an empty table only adds files")
+
 	filesBefore := f.files(t)
 	rep2, err := f.lh.Transform(ctx, f.store, days, "run-1")
 	require.NoError(t, err)

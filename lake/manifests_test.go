@@ -58,7 +58,7 @@ func readAll(t *testing.T, l *lake.Lakehouse) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
 	for _, name := range lake.TableNames() {
-		res, err := l.Read(context.Background(), name, time.Time{}, time.Time{})
+		res, err := l.Read(context.Background(), name, time.Time{}, time.Time{}, 0)
 		require.NoError(t, err)
 		for _, r := range res.Rows {
 			out[name] = append(out[name], fmt.Sprint(r))

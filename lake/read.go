@@ -67,8 +67,9 @@ type Result struct {
 }
 
 // Read returns the rows of the table named "<layer>.<name>" (see TableNames), limited to the
-// days from..to on day-partitioned tables when both are set.
-func (l *Lakehouse) Read(ctx context.Context, name string, from, to time.Time) (*Result, error) {
+// days from..to on day-partitioned tables when both are set, and to the first limit rows when
+// limit is positive: reading stops there.
+func (l *Lakehouse) Read(ctx context.Context, name string, from, to time.Time, limit int) (*Result, error) {
 	info, err := tableNamed(name)
 	if err != nil {
 		return nil, err
@@ -88,7 +89,11 @@ func (l *Lakehouse) Read(ctx context.Context, name string, from, to time.Time) (
 	if _, ok := tbl.Schema().FindFieldByName("date"); ok && !from.IsZero() && !to.IsZero() {
 		filter = dateBetween("date", from, to)
 	}
-	scan := tbl.Scan(table.WithRowFilter(filter))
+	opts := []table.ScanOption{table.WithRowFilter(filter)}
+	if limit > 0 {
+		opts = append(opts, table.WithLimit(int64(limit)))
+	}
+	scan := tbl.Scan(opts...)
 	defer scan.Close()
 	_, batches, err := scan.ToArrowRecords(ctx)
 	if err != nil {
@@ -99,6 +104,9 @@ func (l *Lakehouse) Read(ctx context.Context, name string, from, to time.Time) (
 			return nil, fmt.Errorf("read %s: %w", name, err)
 		}
 		for i := range int(rec.NumRows()) {
+			if limit > 0 && len(res.Rows) == limit {
+				break
+			}
 			row := make([]any, rec.NumCols())
 			for j, col := range rec.Columns() {
 				if !col.IsNull(i) {
@@ -108,6 +116,9 @@ func (l *Lakehouse) Read(ctx context.Context, name string, from, to time.Time) (
 			res.Rows = append(res.Rows, row)
 		}
 		rec.Release()
+		if limit > 0 && len(res.Rows) == limit {
+			break
+		}
 	}
 	return res, nil
 }

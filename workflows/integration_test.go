@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -44,8 +46,10 @@ type stack struct {
 	env    []string
 	dir    string
 	worker string // the worker binary
-	tc     client.Client
-	date   string
+	// starterBin is the operator CLI's binary, built on first use.
+	starterBin string
+	tc         client.Client
+	date       string
 }
 
 func newStack(t testing.TB, opts wistiasim.Options) *stack {
@@ -130,7 +134,7 @@ func tables(t *testing.T, lh *lake.Lakehouse) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
 	for _, name := range lake.TableNames() {
-		res, err := lh.Read(context.Background(), name, time.Time{}, time.Time{})
+		res, err := lh.Read(context.Background(), name, time.Time{}, time.Time{}, 0)
 		require.NoError(t, err)
 		rows := make([]string, len(res.Rows))
 		for i, r := range res.Rows {
@@ -227,16 +231,22 @@ func execCLI(s *stack, args ...string) ([]byte, error) {
 	return cmd.CombinedOutput()
 }
 
-// starter runs the operator CLI in this process with the stack's environment.
+// starter runs the operator CLI, built from ./starter, with the stack's environment.
 func (s *stack) starter(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	for _, kv := range s.env {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
+	if s.starterBin == "" {
+		s.starterBin = testenv.Build(t, "./starter")
 	}
 	var out, errOut bytes.Buffer
-	code := app.Starter(context.Background(), args, &out, &errOut)
-	return code, out.String(), errOut.String()
+	cmd := exec.Command(s.starterBin, args...)
+	cmd.Env = append(os.Environ(), s.env...) // the last setting of a variable wins
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("starter %v: %v", args, err)
+	}
+	return cmd.ProcessState.ExitCode(), out.String(), errOut.String()
 }
 
 func TestScheduleBackfillIngestsExactlyThoseDays(t *testing.T) {
@@ -278,9 +288,16 @@ func TestScheduleBackfillIngestsExactlyThoseDays(t *testing.T) {
 	slices.Sort(got)
 	assert.Equal(t, []string{"2026-11-15", "2026-11-16", "2026-11-17"}, got)
 
-	code, out, errOut = s.starter(t, "status", "--date", "2026-11-16")
+	code, out, errOut = s.starter(t, "status", "--date", "2026-11-16", "--format", "json")
 	require.Equal(t, 0, code, errOut)
-	assert.Contains(t, out, `"phase": "done"`)
+	var status struct {
+		Status   string             `json:"status"`
+		Progress workflows.Progress `json:"progress"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &status), "status --format json prints JSON only: %s", out)
+	assert.Equal(t, "completed", status.Status)
+	assert.Equal(t, workflows.PhaseDone, status.Progress.Phase)
+	assert.Equal(t, "2026-11-16", status.Progress.Date)
 	code, out, errOut = s.starter(t, "query", "gold.fact_media_daily", "--from", "2026-11-15", "--to", "2026-11-17", "--format", "csv")
 	require.Equal(t, 0, code, errOut)
 	lines := strings.Split(strings.TrimSpace(out), "\n")

@@ -40,7 +40,7 @@ func dailyRunV0(ctx workflow.Context, in DailyRunInput) (DailyRunResult, error) 
 	}
 	fail := func(step string, err error) (DailyRunResult, error) {
 		progress.Phase, progress.Error = PhaseFailed, err.Error()
-		notify(ctx, activities.Alert{Workflow: "DailyRunWorkflow", Date: date, Step: step, Error: err.Error()})
+		notify(ctx, activities.Alert{Workflow: DailyRunType, Date: date, Step: step, Error: err.Error()})
 		return DailyRunResult{Progress: progress}, err
 	}
 
@@ -215,7 +215,7 @@ func backfillV0(ctx workflow.Context, in BackfillInput) (BackfillProgress, error
 	}
 	fail := func(step string, err error) (BackfillProgress, error) {
 		progress.Phase, progress.Error = PhaseFailed, err.Error()
-		notify(ctx, activities.Alert{Workflow: "BackfillWorkflow", Date: in.From + ".." + in.To, Step: step, Error: err.Error()})
+		notify(ctx, activities.Alert{Workflow: BackfillType, Date: in.From + ".." + in.To, Step: step, Error: err.Error()})
 		return progress, err
 	}
 	if len(progress.Failed) > 0 {

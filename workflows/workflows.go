@@ -170,11 +170,6 @@ const (
 	versionSpreadMerge = "spread-merge"
 )
 
-// MergeTaskQueue is the task queue of the spread merge's activities next to a workflow task
-// queue. Each worker serves it with few slots (WORKER_MERGE_CONCURRENCY), so merges, which
-// take a core and a day's rows of memory, go to idle workers instead of piling onto one.
-func MergeTaskQueue(taskQueue string) string { return taskQueue + "-merge" }
-
 // spreadOf is the merge spread a backfill or transform uses: none on runs started before
 // spread merges.
 func spreadOf(ctx workflow.Context, opts Options) int {
@@ -279,11 +274,6 @@ func fanOut(ctx workflow.Context, in DailyRunInput, progress *Progress, countRej
 	return days, next, firstErr
 }
 
-// MediaIngestID is the deterministic workflow ID of a media's ingest for a date.
-func MediaIngestID(account, date, media string) string {
-	return fmt.Sprintf("media-ingest/%s/%s/%s", account, date, media)
-}
-
 func mergeDays(a, b []string) []string {
 	out := append(slices.Clone(a), b...)
 	slices.Sort(out)
@@ -353,21 +343,6 @@ type BackfillProgress struct {
 	Merged      []string `json:"merged,omitempty"`
 	Failed      []string `json:"failed,omitempty"`
 	Error       string   `json:"error,omitempty"`
-}
-
-// DailyRunID is the workflow ID of a date's run. Every run of a date (scheduled, manual, a
-// backfill's day) executes under it, so two of them never fan out at once: a second start
-// attaches to the one in flight.
-func DailyRunID(account, date string) string { return "daily-run/" + account + "/" + date }
-
-// BackfillID is the workflow ID of a backfill.
-func BackfillID(account, from, to string) string {
-	return "backfill/" + account + "/" + from + "/" + to
-}
-
-// TransformID is the workflow ID of a rebuild from bronze.
-func TransformID(account, from, to string) string {
-	return "transform/" + account + "/" + from + "/" + to
 }
 
 // badDate fails a run of a date it cannot read, at once and for good.
@@ -446,7 +421,7 @@ func DailyRunWorkflow(ctx workflow.Context, in DailyRunInput) (DailyRunResult, e
 	}
 	fail := func(step string, err error) (DailyRunResult, error) {
 		progress.Phase, progress.Error = PhaseFailed, err.Error()
-		notify(ctx, activities.Alert{Workflow: "DailyRunWorkflow", Date: date, Step: step, Error: err.Error()})
+		notify(ctx, activities.Alert{Workflow: DailyRunType, Date: date, Step: step, Error: err.Error()})
 		return DailyRunResult{Progress: progress}, err
 	}
 
@@ -749,7 +724,7 @@ func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (BackfillProgress,
 	}
 	fail := func(step string, err error) (BackfillProgress, error) {
 		progress.Phase, progress.Error = PhaseFailed, err.Error()
-		notify(ctx, activities.Alert{Workflow: "BackfillWorkflow", Date: in.From + ".." + in.To, Step: step, Error: err.Error()})
+		notify(ctx, activities.Alert{Workflow: BackfillType, Date: in.From + ".." + in.To, Step: step, Error: err.Error()})
 		return progress, err
 	}
 	var merge Progress
@@ -797,7 +772,7 @@ func TransformWorkflow(ctx workflow.Context, in TransformInput) (Progress, error
 	progress.Merged = merged
 	if err != nil {
 		progress.Phase, progress.Error = PhaseFailed, err.Error()
-		notify(ctx, activities.Alert{Workflow: "TransformWorkflow", Date: progress.Date, Step: step, Error: err.Error()})
+		notify(ctx, activities.Alert{Workflow: TransformType, Date: progress.Date, Step: step, Error: err.Error()})
 		return progress, err
 	}
 	progress.Phase = PhaseDone

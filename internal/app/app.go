@@ -270,10 +270,10 @@ var registeredWorkflows = []struct {
 	name string
 	fn   any
 }{
-	{"DailyRunWorkflow", workflows.DailyRunWorkflow},
-	{"MediaIngestWorkflow", workflows.MediaIngestWorkflow},
-	{"BackfillWorkflow", workflows.BackfillWorkflow},
-	{"TransformWorkflow", workflows.TransformWorkflow},
+	{workflows.DailyRunType, workflows.DailyRunWorkflow},
+	{workflows.MediaIngestType, workflows.MediaIngestWorkflow},
+	{workflows.BackfillType, workflows.BackfillWorkflow},
+	{workflows.TransformType, workflows.TransformWorkflow},
 }
 
 // RegisterWorkflows registers the workflows with a worker or a replayer.

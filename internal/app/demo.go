@@ -3,7 +3,6 @@ package app
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,8 +17,10 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/config"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/devserver"
+	"github.com/marketing-data/wistia-pipeline/internal/operate"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
+	"github.com/marketing-data/wistia-pipeline/workflows"
 )
 
 // DemoConfig tunes `make demo` and `make dev`.
@@ -174,17 +175,14 @@ func demo(ctx context.Context, dev bool, out io.Writer) error {
 		<-workerDone
 	}()
 
-	tc, err := cfg.Temporal.Dial(ctx, discardLogger(), nil)
+	tc, err := cfg.Temporal.Dial(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
-	if err := step(out, "create the "+ScheduleID+" schedule (daily at 02:00 UTC)", func() error {
-		err := scheduleCmd(ctx, tc, cfg, "create", DefaultCron, io.Discard)
-		if err != nil && errors.Is(err, errScheduleExists) {
-			return scheduleCmd(ctx, tc, cfg, "update", DefaultCron, io.Discard)
-		}
-		return err
+	pipeline := operate.Pipeline{Client: tc, TaskQueue: cfg.Temporal.TaskQueue, Options: cfg.Options()}
+	if err := step(out, "create the "+workflows.ScheduleID+" schedule (daily at 02:00 UTC)", func() error {
+		return pipeline.EnsureSchedule(ctx, workflows.DefaultCron)
 	}); err != nil {
 		return err
 	}
@@ -194,7 +192,22 @@ func demo(ctx context.Context, dev bool, out io.Writer) error {
 			return fmt.Errorf("the worker stopped: %w", err)
 		default:
 		}
-		return backfillCmd(ctx, tc, cfg, dates.Format(from), dates.Format(to), 3, true, io.Discard, out)
+		started, err := pipeline.Backfill(ctx, dates.Format(from), dates.Format(to), 3)
+		if err != nil {
+			return err
+		}
+		// The demo's output is usually a log: plain progress lines, not a redrawn bar.
+		stop := operate.Follower{W: out}.Follow(ctx, tc, started.Run.GetID(), func(v operate.Snapshot) (int, int, string) {
+			return v.DaysDone, v.DaysTotal, v.Phase
+		})
+		var res workflows.BackfillProgress
+		err = started.Run.Get(ctx, &res)
+		stop()
+		if err != nil {
+			return fmt.Errorf("%s failed: %w", started.Run.GetID(), err)
+		}
+		fmt.Fprintf(out, "done: %d days, %d records, %d quarantined, merged %v\n", res.DaysDone, res.Records, res.Quarantined, res.Merged)
+		return nil
 	}); err != nil {
 		return err
 	}
@@ -224,7 +237,7 @@ Where to look next:
   Query gold:  go run ./starter query gold.fact_media_daily --from %s --to %s --format table
   Backfill:    temporal schedule backfill --schedule-id %s --start-time %sT00:00:00Z --end-time %sT23:59:59Z --address %s
 `, cfg.Alerts.UIURL, warehouse, cfg.Lake.CatalogPath(),
-		dates.Format(from), dates.Format(to), ScheduleID, dates.Format(dates.AddDays(from, 1)), dates.Format(dates.AddDays(to, 1)), cfg.Temporal.Address)
+		dates.Format(from), dates.Format(to), workflows.ScheduleID, dates.Format(dates.AddDays(from, 1)), dates.Format(dates.AddDays(to, 1)), cfg.Temporal.Address)
 	if dev {
 		fmt.Fprintln(out, "\nThe stack keeps running; press Ctrl-C to stop it.")
 		<-ctx.Done()
@@ -232,8 +245,6 @@ Where to look next:
 	fmt.Fprintln(out, "==> stop everything")
 	return nil
 }
-
-var errScheduleExists = errors.New("schedule " + ScheduleID + " already exists")
 
 // startDevServer runs the dev server with its state in DATA_DIR and its log beside it.
 func startDevServer(ctx context.Context, dcfg DemoConfig, cfg Config, dataDir string) (func(), error) {

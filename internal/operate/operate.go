@@ -1,0 +1,187 @@
+// Package operate is what operators do through Temporal: manage the daily schedule, start a
+// run, backfill or transform (or attach to the one in flight), and follow its progress. The
+// starter CLI and the demo both go through it.
+package operate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/marketing-data/wistia-pipeline/activities"
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/workflows"
+)
+
+// Pipeline is one account's pipeline in a Temporal namespace.
+type Pipeline struct {
+	Client    client.Client
+	TaskQueue string
+	Options   workflows.Options // every run's tunables, Account included
+}
+
+// Started is a workflow the pipeline started, or attached to when it was already in flight.
+type Started struct {
+	Run      client.WorkflowRun
+	Attached bool
+}
+
+// Verb says which: "started" or "attached to".
+func (s Started) Verb() string {
+	if s.Attached {
+		return "attached to"
+	}
+	return "started"
+}
+
+// Run starts the run of a date, reading date minus the lookback to date (explicit mode).
+func (p Pipeline) Run(ctx context.Context, date string) (Started, error) {
+	return p.startOrAttach(ctx, workflows.DailyRunID(p.Options.Account, date), workflows.DailyRunWorkflow,
+		workflows.DailyRunInput{Date: date, Mode: activities.ModeExplicit, Options: p.Options})
+}
+
+// Backfill starts the backfill of from..to, parallelism days at once.
+func (p Pipeline) Backfill(ctx context.Context, from, to string, parallelism int) (Started, error) {
+	return p.startOrAttach(ctx, workflows.BackfillID(p.Options.Account, from, to), workflows.BackfillWorkflow,
+		workflows.BackfillInput{From: from, To: to, Parallelism: parallelism, Options: p.Options})
+}
+
+// Transform starts the merge of the bronze of from..to into silver and gold again.
+func (p Pipeline) Transform(ctx context.Context, from, to string) (Started, error) {
+	return p.startOrAttach(ctx, workflows.TransformID(p.Options.Account, from, to), workflows.TransformWorkflow,
+		workflows.TransformInput{From: from, To: to, Options: p.Options})
+}
+
+// startOrAttach starts the workflow, or, when one with its ID is in flight, attaches to it:
+// a second start of the same date or range never runs the work twice.
+func (p Pipeline) startOrAttach(ctx context.Context, id string, wf, input any) (Started, error) {
+	d, err := p.Client.DescribeWorkflow(ctx, id, "")
+	inFlight := err == nil && d.Status == enums.WORKFLOW_EXECUTION_STATUS_RUNNING
+	run, err := p.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: p.TaskQueue,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE}, wf, input)
+	if err != nil {
+		return Started{}, err
+	}
+	return Started{Run: run, Attached: inFlight && d.WorkflowExecution.RunID == run.GetRunID()}, nil
+}
+
+// ErrScheduleExists is CreateSchedule finding the schedule already there.
+var ErrScheduleExists = errors.New("schedule " + workflows.ScheduleID + " already exists; use 'starter schedule update'")
+
+// schedule is the daily schedule's spec and action for cron (UTC).
+func (p Pipeline) schedule(cron string) (client.ScheduleSpec, *client.ScheduleWorkflowAction) {
+	return client.ScheduleSpec{CronExpressions: []string{cron}, TimeZoneName: "UTC"},
+		&client.ScheduleWorkflowAction{ID: workflows.ScheduledRunID(p.Options.Account), Workflow: workflows.DailyRunType,
+			TaskQueue: p.TaskQueue, Args: []any{workflows.DailyRunInput{Options: p.Options}}}
+}
+
+// CreateSchedule creates the wistia-daily schedule firing at cron (UTC).
+func (p Pipeline) CreateSchedule(ctx context.Context, cron string) error {
+	spec, action := p.schedule(cron)
+	_, err := p.Client.ScheduleClient().Create(ctx, client.ScheduleOptions{ID: workflows.ScheduleID, Spec: spec, Action: action,
+		// A backfill's days run one after another, none dropped; a missed fire catches up.
+		Overlap: enums.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL, CatchupWindow: 24 * time.Hour,
+		Note: "Wistia daily ingest: each action ingests the day before its scheduled time (UTC)."})
+	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return ErrScheduleExists
+	}
+	return err
+}
+
+// UpdateSchedule sets the schedule's cron and its action's options to the pipeline's.
+func (p Pipeline) UpdateSchedule(ctx context.Context, cron string) error {
+	spec, action := p.schedule(cron)
+	return p.Client.ScheduleClient().GetHandle(ctx, workflows.ScheduleID).Update(ctx, client.ScheduleUpdateOptions{
+		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+			s := in.Description.Schedule
+			s.Spec = &spec
+			s.Action = action
+			return &client.ScheduleUpdate{Schedule: &s}, nil
+		}})
+}
+
+// EnsureSchedule creates the schedule, or updates it when it exists.
+func (p Pipeline) EnsureSchedule(ctx context.Context, cron string) error {
+	err := p.CreateSchedule(ctx, cron)
+	if errors.Is(err, ErrScheduleExists) {
+		return p.UpdateSchedule(ctx, cron)
+	}
+	return err
+}
+
+// ScheduleState is what DescribeSchedule reports.
+type ScheduleState struct {
+	ID       string            `json:"id"`
+	Paused   bool              `json:"paused"`
+	Actions  int64             `json:"actions_taken"`
+	Fires    []string          `json:"fires"` // "hour 2 minute 0 (UTC)"
+	Next     []ScheduledAction `json:"next"`
+	Recent   []ScheduledAction `json:"recent"`
+	TimeZone string            `json:"time_zone"`
+}
+
+// ScheduledAction is one fire of the schedule: when, the date it ingests, and the workflow.
+type ScheduledAction struct {
+	At         time.Time `json:"at"`
+	Date       string    `json:"date"`
+	WorkflowID string    `json:"workflow_id,omitempty"`
+}
+
+// DescribeSchedule reads the schedule's state.
+func DescribeSchedule(ctx context.Context, tc client.Client) (ScheduleState, error) {
+	d, err := tc.ScheduleClient().GetHandle(ctx, workflows.ScheduleID).Describe(ctx)
+	if err != nil {
+		return ScheduleState{}, err
+	}
+	st := ScheduleState{ID: workflows.ScheduleID, Paused: d.Schedule.State.Paused, Actions: int64(d.Info.NumActions),
+		TimeZone: d.Schedule.Spec.TimeZoneName}
+	if st.TimeZone == "" {
+		st.TimeZone = "UTC"
+	}
+	for _, c := range d.Schedule.Spec.Calendars {
+		st.Fires = append(st.Fires, fmt.Sprintf("hour %v minute %v (%s)", ranges(c.Hour), ranges(c.Minute), st.TimeZone))
+	}
+	for _, t := range d.Info.NextActionTimes {
+		st.Next = append(st.Next, ScheduledAction{At: t.UTC(), Date: ingests(t)})
+	}
+	for _, r := range d.Info.RecentActions {
+		st.Recent = append(st.Recent, ScheduledAction{At: r.ScheduleTime.UTC(), Date: ingests(r.ScheduleTime), WorkflowID: r.StartWorkflowResult.WorkflowID})
+	}
+	return st, nil
+}
+
+// ingests is the date a fire at t ingests: the day before.
+func ingests(t time.Time) string { return dates.Format(dates.AddDays(dates.Day(t), -1)) }
+
+func ranges(rs []client.ScheduleRange) string {
+	var parts []string
+	for _, r := range rs {
+		if r.End > r.Start {
+			parts = append(parts, fmt.Sprintf("%d-%d", r.Start, r.End))
+		} else {
+			parts = append(parts, fmt.Sprint(r.Start))
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// PauseSchedule pauses the schedule, or unpauses it.
+func PauseSchedule(ctx context.Context, tc client.Client, pause bool) error {
+	h := tc.ScheduleClient().GetHandle(ctx, workflows.ScheduleID)
+	if pause {
+		return h.Pause(ctx, client.SchedulePauseOptions{Note: "paused with starter"})
+	}
+	return h.Unpause(ctx, client.ScheduleUnpauseOptions{Note: "unpaused with starter"})
+}
+
+// DeleteSchedule deletes the schedule; runs it started are left alone.
+func DeleteSchedule(ctx context.Context, tc client.Client) error {
+	return tc.ScheduleClient().GetHandle(ctx, workflows.ScheduleID).Delete(ctx)
+}

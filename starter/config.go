@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/marketing-data/wistia-pipeline/internal/app"
+	"github.com/marketing-data/wistia-pipeline/internal/config"
+	"github.com/marketing-data/wistia-pipeline/internal/operate"
+	"github.com/marketing-data/wistia-pipeline/lake"
+)
+
+// temporalConfig reads the Temporal settings, with the flags over the environment: a flag
+// stands in for its variable, so it is checked like one.
+func (c *cli) temporalConfig() (app.TemporalConfig, error) {
+	for name, v := range map[string]string{"TEMPORAL_ADDRESS": c.address, "TEMPORAL_NAMESPACE": c.namespace} {
+		if v != "" {
+			if err := os.Setenv(name, v); err != nil {
+				return app.TemporalConfig{}, err
+			}
+		}
+	}
+	var t app.TemporalConfig
+	return t, config.Load(&t)
+}
+
+// dial connects to Temporal.
+func (c *cli) dial(ctx context.Context) (client.Client, app.TemporalConfig, error) {
+	t, err := c.temporalConfig()
+	if err != nil {
+		return nil, t, err
+	}
+	tc, err := t.Dial(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	return tc, t, err
+}
+
+// pipeline connects to Temporal and reads the settings runs are started with.
+func (c *cli) pipeline(ctx context.Context) (operate.Pipeline, func(), error) {
+	var (
+		w  app.WorkerConfig
+		lk lake.Config
+	)
+	if err := config.Load(&w, &lk); err != nil {
+		return operate.Pipeline{}, nil, err
+	}
+	tc, t, err := c.dial(ctx)
+	if err != nil {
+		return operate.Pipeline{}, nil, err
+	}
+	cfg := app.Config{Temporal: t, Worker: w, Lake: lk}
+	return operate.Pipeline{Client: tc, TaskQueue: t.TaskQueue, Options: cfg.Options()}, tc.Close, nil
+}
