@@ -3,7 +3,6 @@ package lake_test
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -12,15 +11,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sync/errgroup"
 
-	"github.com/marketing-data/wistia-pipeline/internal/config"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
-	"github.com/marketing-data/wistia-pipeline/internal/ingest"
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
-	"github.com/marketing-data/wistia-pipeline/wistia"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 )
 
@@ -28,12 +23,8 @@ var simNow = time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)
 
 // fixture is a simulator, a bronze store fed from it and a lakehouse, all on real servers.
 type fixture struct {
-	sim   *wistiasim.Sim
-	in    *ingest.Ingester
-	store lake.Store
-	cfg   lake.Config
-	lh    *lake.Lakehouse
-	clock time.Time
+	*truthcheck.SimLake
+	lh *lake.Lakehouse
 }
 
 func newFixture(t *testing.T, warehouse string, opts wistiasim.Options) *fixture {
@@ -41,19 +32,7 @@ func newFixture(t *testing.T, warehouse string, opts wistiasim.Options) *fixture
 	if opts.Now.IsZero() {
 		opts.Now = simNow
 	}
-	opts.RateLimit = -1
-	sim, err := wistiasim.New(opts)
-	require.NoError(t, err)
-	srv := httptest.NewServer(sim.Handler())
-	t.Cleanup(srv.Close)
-	client, err := wistia.New(wistia.Config{
-		BaseURL: srv.URL + wistiasim.BasePath, APIToken: config.Secret(sim.Token()), RateLimit: 10_000, RatePeriod: time.Second,
-		RequestTimeout: 5 * time.Second, MaxAttempts: 6, BackoffBase: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
-		MaxRetryAfter: 10 * time.Second, PerPage: 100,
-	})
-	require.NoError(t, err)
-
-	cfg := lake.Config{DataDir: t.TempDir(), Account: "acct", AWSRegion: "us-east-1", LookbackDays: 2,
+	cfg := lake.Config{Account: "acct", AWSRegion: "us-east-1", LookbackDays: 2,
 		LakehouseConfig: lake.LakehouseConfig{Catalog: "sql", SilverNamespace: "wistia_silver", GoldNamespace: "wistia_gold", SnapshotRetention: 7}}
 	if warehouse == "s3" {
 		s3 := testenv.StartS3(t)
@@ -63,58 +42,17 @@ func newFixture(t *testing.T, warehouse string, opts wistiasim.Options) *fixture
 		cfg.BronzeURL = "s3://lake/bronze-root"
 		cfg.Warehouse = "s3://lake/warehouse"
 	}
-	store, err := cfg.OpenStore(context.Background())
-	require.NoError(t, err)
-	if s, ok := store.(*lake.S3Store); ok {
-		require.NoError(t, s.EnsureBucket(context.Background()))
-	}
-	f := &fixture{sim: sim, store: store, cfg: cfg, clock: simNow}
-	f.in = &ingest.Ingester{Client: client, Store: store, Now: func() time.Time { return f.clock }}
-	f.lh = f.open(t)
+	f := &fixture{SimLake: truthcheck.NewSimLake(t, opts, cfg)}
+	f.Clock = simNow
+	f.lh = f.Lakehouse(t)
 	return f
 }
 
 // open opens another lakehouse on the fixture's catalog, as a second worker would.
-func (f *fixture) open(t *testing.T) *lake.Lakehouse {
-	t.Helper()
-	lh, err := f.cfg.OpenLakehouse(context.Background())
-	require.NoError(t, err)
-	t.Cleanup(func() { lh.Close() })
-	require.NoError(t, lh.EnsureTables(context.Background()))
-	return lh
-}
+func (f *fixture) open(t *testing.T) *lake.Lakehouse { return f.Lakehouse(t) }
 
-// land ingests days as one run would: the media list and by_date stats on the last day's
-// bronze, events by day window, then, once for the run, the visitors seen.
-func (f *fixture) land(t *testing.T, runID string, days []time.Time) {
-	t.Helper()
-	ctx := context.Background()
-	last := days[len(days)-1]
-	_, medias, err := f.in.Medias(ctx, last, runID)
-	require.NoError(t, err)
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
-	for _, media := range medias {
-		g.Go(func() error {
-			if _, err := f.in.DailyStats(ctx, media, days[0], last, last, runID); err != nil {
-				return err
-			}
-			for _, day := range days {
-				l, err := f.in.Events(ctx, media, day, runID, ingest.EventsProgress{}, nil)
-				if err != nil {
-					return err
-				}
-				if !l.Complete {
-					t.Errorf("events window %s %s incomplete", media, dates.Format(day))
-				}
-			}
-			return nil
-		})
-	}
-	require.NoError(t, g.Wait())
-	_, err = f.in.Visitors(context.Background(), lake.AllMedia, days, last, runID, ingest.VisitorsProgress{}, nil)
-	require.NoError(t, err)
-}
+// land ingests days as one run would (see truthcheck.SimLake.Land).
+func (f *fixture) land(t *testing.T, runID string, days []time.Time) { f.Land(t, runID, days) }
 
 // snapshot is every table's rows, for comparing two states.
 type snapshot map[string][][]any
@@ -173,9 +111,9 @@ func testGroundTruthAndRerun(t *testing.T, warehouse string) {
 	f := newFixture(t, warehouse, simOptions)
 	days := lastDays(4)
 	f.land(t, "run-1", days)
-	rep, err := f.lh.Transform(ctx, f.store, days, "run-1")
+	rep, err := f.lh.Transform(ctx, f.Store, days, "run-1")
 	require.NoError(t, err)
-	truthcheck.AssertLakehouse(t, f.lh, f.sim.Truth(days[0], days[len(days)-1]))
+	truthcheck.AssertLakehouse(t, f.lh, f.Sim.Truth(days[0], days[len(days)-1]))
 	assert.Positive(t, rep.Quarantined[lake.StreamEvents])
 
 	before := f.snapshot(t)
@@ -202,7 +140,7 @@ func testGroundTruthAndRerun(t *testing.T, warehouse string) {
 	assert.Equal(t, "append", last.Operation, "the first merge into an empty table only adds files")
 
 	filesBefore := f.files(t)
-	rep2, err := f.lh.Transform(ctx, f.store, days, "run-1")
+	rep2, err := f.lh.Transform(ctx, f.Store, days, "run-1")
 	require.NoError(t, err)
 	assert.Equal(t, before, f.snapshot(t), "a second merge of the same bronze changes no row")
 	filesAfter := f.files(t)
@@ -215,9 +153,9 @@ func testGroundTruthAndRerun(t *testing.T, warehouse string) {
 	assert.Equal(t, rep.Events, rep2.Events)
 
 	// The same days landed again by another run: unchanged records keep their rows exactly.
-	f.clock = f.clock.Add(time.Minute)
+	f.Clock = f.Clock.Add(time.Minute)
 	f.land(t, "run-2", days)
-	_, err = f.lh.Transform(ctx, f.store, days, "run-2")
+	_, err = f.lh.Transform(ctx, f.Store, days, "run-2")
 	require.NoError(t, err)
 	assert.Equal(t, before, f.snapshot(t), "re-landing unchanged data changes no row")
 }
@@ -246,7 +184,7 @@ func TestQuarantinedCountsRowsAdded(t *testing.T) {
 	transform := func(runID string, days []time.Time) map[string]int {
 		t.Helper()
 		before := quarantine()
-		rep, err := f.lh.Transform(ctx, f.store, days, runID)
+		rep, err := f.lh.Transform(ctx, f.Store, days, runID)
 		require.NoError(t, err)
 		added := map[string]int{}
 		for key, q := range quarantine() {
@@ -263,7 +201,7 @@ func TestQuarantinedCountsRowsAdded(t *testing.T) {
 	assert.Empty(t, transform("run-1", days[:2]), "the same bronze again adds nothing")
 
 	// The next run lands the next day and its lookback day again, and transforms both.
-	f.clock = f.clock.Add(time.Minute)
+	f.Clock = f.Clock.Add(time.Minute)
 	f.land(t, "run-2", days[1:])
 	third := transform("run-2", days[1:])
 	assert.Positive(t, third[lake.StreamEvents], "the new day has corrupt events of its own")
@@ -296,18 +234,18 @@ func testLateData(t *testing.T, warehouse string) {
 	f := newFixture(t, warehouse, simOptions)
 	days := lastDays(4)
 	f.land(t, "run-1", days)
-	_, err := f.lh.Transform(ctx, f.store, days, "run-1")
+	_, err := f.lh.Transform(ctx, f.Store, days, "run-1")
 	require.NoError(t, err)
 	before := f.files(t)
 	beforeRows := f.snapshot(t)
 
 	// Two days later the API lists late events for the older days; re-ingest one of them.
-	f.clock = simNow.Add(48 * time.Hour)
-	f.sim.SetNow(f.clock)
+	f.Clock = simNow.Add(48 * time.Hour)
+	f.Sim.SetNow(f.Clock)
 	old := days[1]
-	late := f.sim.Truth(old, old)
+	late := f.Sim.Truth(old, old)
 	f.land(t, "run-2", []time.Time{old})
-	_, err = f.lh.Transform(ctx, f.store, []time.Time{old}, "run-2")
+	_, err = f.lh.Transform(ctx, f.Store, []time.Time{old}, "run-2")
 	require.NoError(t, err)
 
 	events, err := lake.ReadRows[lake.Event](ctx, f.lh, old, old)
@@ -364,7 +302,7 @@ func testRacingMerges(t *testing.T, warehouse string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			reports[i], errs[i] = lh.MergeSilver(ctx, f.store, []time.Time{day}, "run-1")
+			reports[i], errs[i] = lh.MergeSilver(ctx, f.Store, []time.Time{day}, "run-1")
 		}()
 	}
 	wg.Wait()
@@ -397,7 +335,7 @@ func testRacingMerges(t *testing.T, warehouse string) {
 		touched = append(touched, dates.Format(day))
 	}
 	require.NoError(t, f.lh.RecomputeGold(ctx, touched, "run-1", &lake.TransformReport{}))
-	truthcheck.AssertLakehouse(t, f.lh, f.sim.Truth(days[0], days[len(days)-1]))
+	truthcheck.AssertLakehouse(t, f.lh, f.Sim.Truth(days[0], days[len(days)-1]))
 }
 
 func fmtAny(v any) string {

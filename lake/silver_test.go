@@ -26,7 +26,7 @@ func TestAPIFieldsCannotOverrideLineage(t *testing.T) {
 	day := time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC)
 	evil := `"_run_id":"evil","_ingested_at":"2099-01-01T00:00:00Z","_source":"evil","_page":99`
 	write := func(w lake.Window, record string) {
-		bw := lake.NewBronzeWriter(f.store, w, nil, func() time.Time { return f.clock })
+		bw := lake.NewBronzeWriter(f.Store, w, nil, func() time.Time { return f.Clock })
 		_, err := bw.WritePage(ctx, "/v1/test.json", 1, []json.RawMessage{json.RawMessage(record)})
 		require.NoError(t, err)
 		_, err = bw.Finish(ctx, true)
@@ -36,7 +36,7 @@ func TestAPIFieldsCannotOverrideLineage(t *testing.T) {
 		`{"event_key":"e1","received_at":"2026-11-18T10:00:00Z","media_id":"m1","visitor_key":"v1","percent_viewed":0.5,`+evil+`}`)
 	write(lake.Window{Stream: lake.StreamMedias, Day: day, Media: lake.AllMedia, RunID: "run-1"},
 		`{"hashed_id":"m1","name":"Demo","duration":60,"created":"2026-01-01T00:00:00Z","updated":"2026-01-02T00:00:00Z",`+evil+`}`)
-	_, err := f.lh.Transform(ctx, f.store, []time.Time{day}, "run-1")
+	_, err := f.lh.Transform(ctx, f.Store, []time.Time{day}, "run-1")
 	require.NoError(t, err)
 
 	events, err := lake.ReadRows[lake.Event](ctx, f.lh, day, day)
@@ -54,7 +54,7 @@ func TestAPIFieldsCannotOverrideLineage(t *testing.T) {
 		{medias[0].RunID, medias[0].IngestedAt, medias[0].Source},
 	} {
 		assert.Equal(t, "run-1", got.runID)
-		assert.True(t, f.clock.Equal(got.ingestedAt), "ingested at %s, the writer's clock", got.ingestedAt)
+		assert.True(t, f.Clock.Equal(got.ingestedAt), "ingested at %s, the writer's clock", got.ingestedAt)
 		assert.Contains(t, got.source, "/run=run-1/part-00001.jsonl.gz#1")
 	}
 }
@@ -66,7 +66,7 @@ func TestImpossibleValuesAreQuarantinedAndPercentAboveOneIsCapped(t *testing.T) 
 	f := newFixture(t, "file", wistiasim.Options{Seed: 1, Medias: 1})
 	day := time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC)
 	write := func(w lake.Window, records ...string) {
-		bw := lake.NewBronzeWriter(f.store, w, nil, func() time.Time { return f.clock })
+		bw := lake.NewBronzeWriter(f.Store, w, nil, func() time.Time { return f.Clock })
 		var raw []json.RawMessage
 		for _, r := range records {
 			raw = append(raw, json.RawMessage(r))
@@ -85,7 +85,7 @@ func TestImpossibleValuesAreQuarantinedAndPercentAboveOneIsCapped(t *testing.T) 
 		`{"hashed_id":"m1","name":"Demo","duration":60,"created":"2026-01-01T00:00:00Z","updated":"2026-01-02T00:00:00Z"}`)
 	write(lake.Window{Stream: lake.StreamDailyStats, Day: day, Media: "m1", RunID: "run-1", Start: day, End: day},
 		`{"date":"2026-11-18","load_count":4,"play_count":-3,"hours_watched":0.1}`)
-	rep, err := f.lh.Transform(ctx, f.store, []time.Time{day}, "run-1")
+	rep, err := f.lh.Transform(ctx, f.Store, []time.Time{day}, "run-1")
 	require.NoError(t, err)
 
 	events, err := lake.ReadRows[lake.Event](ctx, f.lh, day, day)
@@ -116,7 +116,7 @@ func TestImpossibleValuesAreQuarantinedAndPercentAboveOneIsCapped(t *testing.T) 
 		watch[e.VisitorID] = e.TotalWatchTime
 	}
 	assert.Equal(t, map[string]float64{"v-ok": 30, "v-over": 60}, watch, "0.5 × 60 s, and 1.5 capped at 1 × 60 s")
-	check, err := f.lh.CheckRead(ctx, f.store, []time.Time{day}, rep.Read)
+	check, err := f.lh.CheckRead(ctx, f.Store, []time.Time{day}, rep.Read)
 	require.NoError(t, err)
 	assert.Zero(t, check.ProblemsTotal, check.Problems)
 }
@@ -131,10 +131,10 @@ func TestHostileIDsAreQuarantinedAndNeverUsedAsNames(t *testing.T) {
 	days := lastDays(2)
 	f.land(t, "run-1", days)
 
-	_, listed, err := f.in.Medias(ctx, days[1], "run-2")
+	_, listed, err := f.In.Medias(ctx, days[1], "run-2")
 	require.NoError(t, err)
-	assert.Equal(t, f.sim.MediaIDs(), listed, "every media once, none of the hostile IDs")
-	keys, err := f.store.List(ctx, "bronze/")
+	assert.Equal(t, f.Sim.MediaIDs(), listed, "every media once, none of the hostile IDs")
+	keys, err := f.Store.List(ctx, "bronze/")
 	require.NoError(t, err)
 	for _, key := range keys {
 		assert.NotContains(t, key, "..", key)
@@ -143,9 +143,9 @@ func TestHostileIDsAreQuarantinedAndNeverUsedAsNames(t *testing.T) {
 		assert.NotContains(t, key, "media=a/b", key)
 	}
 
-	rep, err := f.lh.Transform(ctx, f.store, days, "run-1")
+	rep, err := f.lh.Transform(ctx, f.Store, days, "run-1")
 	require.NoError(t, err)
-	truthcheck.AssertLakehouse(t, f.lh, f.sim.Truth(days[0], days[1]))
+	truthcheck.AssertLakehouse(t, f.lh, f.Sim.Truth(days[0], days[1]))
 	q, err := lake.ReadRows[lake.Quarantined](ctx, f.lh, time.Time{}, time.Time{})
 	require.NoError(t, err)
 	var reasons []string
@@ -184,18 +184,18 @@ func TestQuarantineHidesEmailsUnlessPIIIsAllowed(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, "file", wistiasim.Options{Seed: 1, Medias: 1})
-			cfg := f.cfg
+			cfg := f.Config
 			cfg.PIIInSilver, cfg.PIISalt = c.inSilver, config.Secret(c.salt)
 			lh, err := cfg.OpenLakehouse(ctx)
 			require.NoError(t, err)
 			t.Cleanup(func() { lh.Close() })
 			w := lake.Window{Stream: lake.StreamEvents, Day: day, Media: "m1", RunID: "run-1"}
-			bw := lake.NewBronzeWriter(f.store, w, nil, func() time.Time { return f.clock })
+			bw := lake.NewBronzeWriter(f.Store, w, nil, func() time.Time { return f.Clock })
 			_, err = bw.WritePage(ctx, "/v1/stats/events.json", 1, []json.RawMessage{json.RawMessage(record)})
 			require.NoError(t, err)
 			m, err := bw.Finish(ctx, true)
 			require.NoError(t, err)
-			_, err = lh.Transform(ctx, f.store, []time.Time{day}, "run-1")
+			_, err = lh.Transform(ctx, f.Store, []time.Time{day}, "run-1")
 			require.NoError(t, err)
 
 			q, err := lake.ReadRows[lake.Quarantined](ctx, lh, time.Time{}, time.Time{})
@@ -203,7 +203,7 @@ func TestQuarantineHidesEmailsUnlessPIIIsAllowed(t *testing.T) {
 			require.Len(t, q, 1)
 			assert.Equal(t, "event_key is missing", q[0].Reason)
 			assert.Equal(t, c.want, q[0].Raw)
-			for line, err := range lake.ReadObject(ctx, f.store, m.Objects[0]) {
+			for line, err := range lake.ReadObject(ctx, f.Store, m.Objects[0]) {
 				require.NoError(t, err)
 				assert.Contains(t, string(line.Bytes), `"email":"Ann@Example.com"`, "bronze keeps the record raw")
 			}
