@@ -22,7 +22,7 @@ GO_TEST_FLAGS ?= -count=1 -timeout 14m
 # Stamps record the installed version; a stamp whose binary is gone is forgotten first.
 tools: forget-missing-tools $(TOOLS)/.temporal-$(TEMPORAL_VERSION) $(TOOLS)/.versitygw-$(VERSITYGW_VERSION) \
        $(TOOLS)/.dynalite-$(DYNALITE_VERSION) $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION) \
-       $(TOOLS)/.actionlint-$(ACTIONLINT_VERSION)
+       $(TOOLS)/.actionlint-$(ACTIONLINT_VERSION) chromium
 
 forget-missing-tools:
 	@for t in temporal versitygw staticcheck actionlint; do [ -x $(BIN)/$$t ] || rm -f $(TOOLS)/.$$t-*; done
@@ -40,6 +40,14 @@ $(TOOLS)/.versitygw-$(VERSITYGW_VERSION):
 $(TOOLS)/.dynalite-$(DYNALITE_VERSION):
 	npm install --prefix $(TOOLS) --no-audit --no-fund --loglevel=error dynalite@$(DYNALITE_VERSION)
 	@touch $@
+
+# The dashboard's browser test drives headless Chromium from Debian's packages (as root, or
+# through sudo); the test runs this target itself when chromium is missing.
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null || { echo "installing chromium from Debian's packages"; \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION):
 	GOBIN=$(BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

@@ -28,7 +28,7 @@ func starter(t *testing.T, args ...string) (int, string, string) {
 func TestHelpAtEveryLevel(t *testing.T) {
 	t.Setenv("TEMPORAL_ADDRESS", "not an address") // help never reads the environment
 	for _, args := range [][]string{{}, {"--help"}, {"help"}, {"help", "run"}, {"run", "--help"}, {"backfill", "-h"},
-		{"schedule", "--help"}, {"schedule", "create", "--help"}, {"query", "--help"}, {"status", "--help"}} {
+		{"schedule", "--help"}, {"schedule", "create", "--help"}, {"query", "--help"}, {"status", "--help"}, {"dashboard", "--help"}} {
 		code, out, errOut := starter(t, args...)
 		assert.Equal(t, 0, code, "%v: %s", args, errOut)
 		assert.Contains(t, out, "Usage:", args)
@@ -88,6 +88,7 @@ func TestBadCommandLinesExitTwoNamingTheMistake(t *testing.T) {
 		{[]string{"status", "--format", "yaml"}, `--format "yaml": want table, csv, json`},
 		{[]string{"replay", "--last", "0"}, "--last must be 1 to 1000"},
 		{[]string{"schedule", "create", "extra"}, `unknown command "extra"`},
+		{[]string{"dashboard", "--addr", "nope"}, `--addr "nope": want host:port`},
 	} {
 		code, out, errOut := starter(t, c.args...)
 		assert.Equal(t, 2, code, "%v: %s", c.args, errOut)

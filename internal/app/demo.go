@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/marketing-data/wistia-pipeline/internal/config"
+	"github.com/marketing-data/wistia-pipeline/internal/dashboard"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/devserver"
 	"github.com/marketing-data/wistia-pipeline/internal/operate"
@@ -25,11 +26,12 @@ import (
 
 // DemoConfig tunes `make demo` and `make dev`.
 type DemoConfig struct {
-	Days         int    `envconfig:"DEMO_DAYS" default:"7"`
-	TemporalPort int    `envconfig:"DEMO_TEMPORAL_PORT" default:"7233"`
-	UIPort       int    `envconfig:"DEMO_UI_PORT" default:"8233"`
-	Medias       int    `envconfig:"DEMO_MEDIAS" default:"25"` // simulator medias
-	TemporalCLI  string `envconfig:"DEMO_TEMPORAL_CLI" default:"temporal"`
+	Days          int    `envconfig:"DEMO_DAYS" default:"7"`
+	TemporalPort  int    `envconfig:"DEMO_TEMPORAL_PORT" default:"7233"`
+	UIPort        int    `envconfig:"DEMO_UI_PORT" default:"8233"`
+	Medias        int    `envconfig:"DEMO_MEDIAS" default:"25"` // simulator medias
+	TemporalCLI   string `envconfig:"DEMO_TEMPORAL_CLI" default:"temporal"`
+	DashboardAddr string `envconfig:"DEMO_DASHBOARD_ADDR" default:"127.0.0.1:8090"` // the dashboard, served by the demo
 	// SimTimeZone is the zone in which the simulator counts the API's stats days.
 	SimTimeZone string `envconfig:"SIM_TIMEZONE" default:"UTC"`
 }
@@ -226,17 +228,37 @@ func demo(ctx context.Context, dev bool, out io.Writer) error {
 	}); err != nil {
 		return err
 	}
+	dashboardURL := ""
+	if err := step(out, "serve the dashboard", func() error {
+		lh, err := cfg.Lake.OpenLakehouse(ctx)
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", dcfg.DashboardAddr)
+		if err != nil {
+			lh.Close()
+			return fmt.Errorf("DEMO_DASHBOARD_ADDR %s: %w", dcfg.DashboardAddr, err)
+		}
+		srv := &http.Server{Handler: dashboard.Handler(dashboard.Reports{Lake: lh}, slog.New(slog.NewTextHandler(io.Discard, nil))), ReadHeaderTimeout: 5 * time.Second}
+		go srv.Serve(ln)
+		context.AfterFunc(ctx, func() { srv.Close(); lh.Close() })
+		dashboardURL = "http://" + ln.Addr().String() + "/"
+		return nil
+	}); err != nil {
+		return err
+	}
 	warehouse, err := cfg.Lake.WarehouseURL()
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, `
 Where to look next:
+  Dashboard:   %s (make dev keeps it running; or: go run ./starter dashboard)
   Web UI:      %s/namespaces/default/workflows
   Warehouse:   %s (catalog %s)
   Query gold:  go run ./starter query gold.fact_media_daily --from %s --to %s --format table
   Backfill:    temporal schedule backfill --schedule-id %s --start-time %sT00:00:00Z --end-time %sT23:59:59Z --address %s
-`, cfg.Alerts.UIURL, warehouse, cfg.Lake.CatalogPath(),
+`, dashboardURL, cfg.Alerts.UIURL, warehouse, cfg.Lake.CatalogPath(),
 		dates.Format(from), dates.Format(to), workflows.ScheduleID, dates.Format(dates.AddDays(from, 1)), dates.Format(dates.AddDays(to, 1)), cfg.Temporal.Address)
 	if dev {
 		fmt.Fprintln(out, "\nThe stack keeps running; press Ctrl-C to stop it.")

@@ -34,6 +34,7 @@ func TestDemo(t *testing.T) {
 	t.Setenv("WISTIA_API_TOKEN", "")
 	t.Setenv("TEMPORAL_TASK_QUEUE", "demo-test")
 	t.Setenv("SIM_TIMEZONE", "Asia/Tokyo")
+	t.Setenv("DEMO_DASHBOARD_ADDR", "127.0.0.1:0")
 
 	for run := 1; run <= 2; run++ {
 		var out, errOut bytes.Buffer
@@ -64,6 +65,7 @@ func TestDemo(t *testing.T) {
 			assert.Contains(t, out.String(), c.Line(), "channel %s totals", c.Channel)
 		}
 		assert.Contains(t, out.String(), fmt.Sprintf("Days covered: 2 (%s", from.Format(time.DateOnly)))
+		assert.Contains(t, out.String(), "Dashboard:   http://127.0.0.1:")
 		assert.Contains(t, out.String(), "==> stop everything")
 	}
 	// Nothing it started is left running.

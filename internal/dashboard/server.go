@@ -1,0 +1,164 @@
+package dashboard
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/lake"
+)
+
+// DefaultAddr is where `starter dashboard` listens unless told otherwise: this machine only.
+const DefaultAddr = "127.0.0.1:8090"
+
+// defaultDays is the range a page shows when none is asked for: four weeks to the last day.
+const defaultDays = 28
+
+//go:embed assets
+var assets embed.FS
+
+// Handler serves the pages, their assets (embedded: nothing is fetched from elsewhere) and
+// the JSON API:
+//
+//	GET /api/freshness                              data through, last run
+//	GET /api/channels?from=D&to=D&grain=daily|weekly  per channel and period
+//	GET /api/top-media?from=D&to=D&limit=N          the N media with most plays
+//	GET /api/media/{id}?from=D&to=D                 one media's days and countries
+func Handler(r Reports, logger *slog.Logger) http.Handler {
+	static, _ := fs.Sub(assets, "assets")
+	mux := http.NewServeMux()
+	page := func(name string) http.HandlerFunc {
+		return func(w http.ResponseWriter, req *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			b, _ := fs.ReadFile(static, name)
+			_, _ = w.Write(b)
+		}
+	}
+	mux.HandleFunc("GET /{$}", page("index.html"))
+	mux.HandleFunc("GET /media/{id}", page("media.html"))
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+
+	api := func(serve func(ctx context.Context, q query) (any, error)) http.HandlerFunc {
+		return func(w http.ResponseWriter, req *http.Request) {
+			v, err := serve(req.Context(), query{req: req, r: r})
+			status := http.StatusOK
+			var bad badRequest
+			switch {
+			case errors.As(err, &bad):
+				status, v = http.StatusBadRequest, apiError{err.Error()}
+			case errors.Is(err, ErrUnknownMedia):
+				status, v = http.StatusNotFound, apiError{err.Error()}
+			case err != nil:
+				logger.Error("dashboard request failed", "path", req.URL.Path, "error", err)
+				status, v = http.StatusInternalServerError, apiError{"the lakehouse could not be read; the dashboard's log says why"}
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(status)
+			_ = json.NewEncoder(w).Encode(v)
+		}
+	}
+	mux.HandleFunc("GET /api/freshness", api(func(ctx context.Context, q query) (any, error) {
+		return r.Freshness(ctx)
+	}))
+	mux.HandleFunc("GET /api/channels", api(func(ctx context.Context, q query) (any, error) {
+		from, to, err := q.dayRange(ctx)
+		if err != nil {
+			return nil, err
+		}
+		grain := q.req.URL.Query().Get("grain")
+		switch grain {
+		case "":
+			grain = Daily
+		case Daily, Weekly:
+		default:
+			return nil, badRequest{"grain " + strconv.Quote(grain) + ": want daily or weekly"}
+		}
+		return r.Channels(ctx, from, to, grain)
+	}))
+	mux.HandleFunc("GET /api/top-media", api(func(ctx context.Context, q query) (any, error) {
+		from, to, err := q.dayRange(ctx)
+		if err != nil {
+			return nil, err
+		}
+		limit := 10
+		if s := q.req.URL.Query().Get("limit"); s != "" {
+			if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > 100 {
+				return nil, badRequest{"limit " + strconv.Quote(s) + ": want 1 to 100"}
+			}
+		}
+		return r.TopMedia(ctx, from, to, limit)
+	}))
+	mux.HandleFunc("GET /api/media/{id}", api(func(ctx context.Context, q query) (any, error) {
+		from, to, err := q.dayRange(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return r.Media(ctx, q.req.PathValue("id"), from, to)
+	}))
+	return securityHeaders(mux)
+}
+
+// securityHeaders keeps the pages to their own assets: no script, style or image from
+// anywhere else, no framing.
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		h.ServeHTTP(w, req)
+	})
+}
+
+type apiError struct {
+	Error string `json:"error"`
+}
+
+// badRequest is a query parameter the API cannot use.
+type badRequest struct{ msg string }
+
+func (b badRequest) Error() string { return b.msg }
+
+type query struct {
+	req *http.Request
+	r   Reports
+}
+
+// dayRange reads from and to (both or neither); neither is the four weeks up to the last day
+// gold holds (yesterday before the first run).
+func (q query) dayRange(ctx context.Context) (time.Time, time.Time, error) {
+	v := q.req.URL.Query()
+	fromS, toS := v.Get("from"), v.Get("to")
+	if fromS == "" && toS == "" {
+		f, err := q.r.Freshness(ctx)
+		if err != nil {
+			return time.Time{}, time.Time{}, err
+		}
+		to := dates.AddDays(dates.Day(time.Now()), -1)
+		if f.DataThrough != "" {
+			to, _ = dates.Parse(f.DataThrough)
+		}
+		return dates.AddDays(to, -(defaultDays - 1)), to, nil
+	}
+	from, err := dates.Parse(fromS)
+	if err != nil {
+		return time.Time{}, time.Time{}, badRequest{"from " + strconv.Quote(fromS) + ": want YYYY-MM-DD"}
+	}
+	to, err := dates.Parse(toS)
+	if err != nil {
+		return time.Time{}, time.Time{}, badRequest{"to " + strconv.Quote(toS) + ": want YYYY-MM-DD"}
+	}
+	if to.Before(from) {
+		return time.Time{}, time.Time{}, badRequest{"from " + fromS + " is after to " + toS}
+	}
+	if lake.DayOf(to)-lake.DayOf(from) > 3*366 {
+		return time.Time{}, time.Time{}, badRequest{"from " + fromS + " to " + toS + " is more than three years"}
+	}
+	return from, to, nil
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/marketing-data/wistia-pipeline/internal/config"
+	"github.com/marketing-data/wistia-pipeline/internal/dashboard"
+	"github.com/marketing-data/wistia-pipeline/lake"
+)
+
+func dashboardCmd(c *cli) *cobra.Command {
+	var addr string
+	cmd := &cobra.Command{
+		Use:   "dashboard",
+		Short: "Serve the marketing dashboard: channels over time, top media, a page per media",
+		Long: `dashboard serves the marketing team's dashboard and its JSON API (/api/...) from the gold
+tables of the lakehouse, until interrupted. Its pages and scripts are built into the binary;
+nothing is fetched from elsewhere. It listens on this machine only unless --addr says otherwise.`,
+		Example: `  starter dashboard
+  starter dashboard --addr 127.0.0.1:9000`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, _, err := net.SplitHostPort(addr); err != nil {
+				return usagef("--addr %q: want host:port", addr)
+			}
+			var lc lake.Config
+			if err := config.Load(&lc); err != nil {
+				return err
+			}
+			lh, err := lc.OpenLakehouse(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer lh.Close()
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("dashboard: %w", err)
+			}
+			return serveDashboard(cmd.Context(), ln, lh, c)
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", dashboard.DefaultAddr, "host:port to listen on")
+	return cmd
+}
+
+// serveDashboard serves until ctx ends, then lets requests in flight finish.
+func serveDashboard(ctx context.Context, ln net.Listener, lh *lake.Lakehouse, c *cli) error {
+	logger := slog.New(slog.NewTextHandler(c.stderr, nil))
+	srv := &http.Server{Handler: dashboard.Handler(dashboard.Reports{Lake: lh}, logger), ReadHeaderTimeout: 5 * time.Second}
+	fmt.Fprintf(c.stdout, "dashboard: http://%s/\n", ln.Addr())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
