@@ -11,6 +11,7 @@ VERSITYGW_VERSION   := v1.8.0
 DYNALITE_VERSION    := 4.0.0
 STATICCHECK_VERSION := v0.8.2
 ACTIONLINT_VERSION  := v1.7.12
+GOAWS_VERSION       := v0.4.5
 
 export PATH := $(BIN):$(TOOLS)/node_modules/.bin:$(PATH)
 
@@ -22,10 +23,10 @@ GO_TEST_FLAGS ?= -count=1 -timeout 14m
 # Stamps record the installed version; a stamp whose binary is gone is forgotten first.
 tools: forget-missing-tools $(TOOLS)/.temporal-$(TEMPORAL_VERSION) $(TOOLS)/.versitygw-$(VERSITYGW_VERSION) \
        $(TOOLS)/.dynalite-$(DYNALITE_VERSION) $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION) \
-       $(TOOLS)/.actionlint-$(ACTIONLINT_VERSION) chromium
+       $(TOOLS)/.actionlint-$(ACTIONLINT_VERSION) $(TOOLS)/.goaws-$(GOAWS_VERSION) chromium
 
 forget-missing-tools:
-	@for t in temporal versitygw staticcheck actionlint; do [ -x $(BIN)/$$t ] || rm -f $(TOOLS)/.$$t-*; done
+	@for t in temporal versitygw staticcheck actionlint goaws; do [ -x $(BIN)/$$t ] || rm -f $(TOOLS)/.$$t-*; done
 	@[ -x $(TOOLS)/node_modules/.bin/dynalite ] || rm -f $(TOOLS)/.dynalite-*
 
 $(TOOLS)/.temporal-$(TEMPORAL_VERSION):
@@ -39,6 +40,13 @@ $(TOOLS)/.versitygw-$(VERSITYGW_VERSION):
 
 $(TOOLS)/.dynalite-$(DYNALITE_VERSION):
 	npm install --prefix $(TOOLS) --no-audit --no-fund --loglevel=error dynalite@$(DYNALITE_VERSION)
+	@touch $@
+
+# goaws (SNS and SQS emulator, MIT) for the alert test; its main package builds a binary
+# named cmd, renamed here.
+$(TOOLS)/.goaws-$(GOAWS_VERSION):
+	GOBIN=$(TOOLS)/goaws-build go install github.com/Admiral-Piett/goaws/app/cmd@$(GOAWS_VERSION)
+	mkdir -p $(BIN) && mv $(TOOLS)/goaws-build/cmd $(BIN)/goaws && rmdir $(TOOLS)/goaws-build
 	@touch $@
 
 # The dashboard's browser test drives headless Chromium from Debian's packages (as root, or

@@ -30,7 +30,9 @@ type Alert struct {
 type AlertConfig struct {
 	WebhookURL  config.Secret `envconfig:"ALERT_WEBHOOK_URL"` // Slack-compatible incoming webhook; its path is a credential
 	SNSTopicARN string        `envconfig:"ALERT_SNS_TOPIC_ARN"`
-	UIURL       string        `envconfig:"TEMPORAL_UI_URL" default:"http://localhost:8233"`
+	// SNSEndpoint replaces SNS's regional endpoint (a VPC endpoint, or an emulator in tests).
+	SNSEndpoint string `envconfig:"ALERT_SNS_ENDPOINT"`
+	UIURL       string `envconfig:"TEMPORAL_UI_URL" default:"http://localhost:8233"`
 }
 
 // Validate reports every bad value.
@@ -38,6 +40,9 @@ func (c AlertConfig) Validate() []error {
 	var errs []error
 	if u, err := url.Parse(c.WebhookURL.Reveal()); c.WebhookURL.IsSet() && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
 		errs = append(errs, config.Invalid("ALERT_WEBHOOK_URL", c.WebhookURL, "an http(s) URL"))
+	}
+	if u, err := url.Parse(c.SNSEndpoint); c.SNSEndpoint != "" && (err != nil || u.Host == "") {
+		errs = append(errs, config.Invalid("ALERT_SNS_ENDPOINT", config.URL(c.SNSEndpoint), "an http(s) URL"))
 	}
 	if u, err := url.Parse(c.UIURL); err != nil || u.Host == "" {
 		errs = append(errs, config.Invalid("TEMPORAL_UI_URL", config.URL(c.UIURL), "the Temporal Web UI's base URL"))

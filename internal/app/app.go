@@ -222,7 +222,11 @@ func Open(ctx context.Context, c Config, pm *metrics.Pipeline) (*Resources, erro
 			r.Close()
 			return nil, err
 		}
-		snsClient = sns.NewFromConfig(awsCfg)
+		snsClient = sns.NewFromConfig(awsCfg, func(o *sns.Options) {
+			if c.Alerts.SNSEndpoint != "" {
+				o.BaseEndpoint = &c.Alerts.SNSEndpoint
+			}
+		})
 	}
 	r.Activities = &activities.Activities{
 		Account:  c.Lake.Account,

@@ -234,3 +234,42 @@ func (s *Server) Logs() string {
 	}
 	return logs.String()
 }
+
+// SNS is a goaws server: an SNS and SQS emulator with one topic whose messages are delivered
+// raw to one subscribed queue.
+type SNS struct {
+	*Server
+	Endpoint string
+	TopicARN string
+	Queue    string // the queue's name
+	Region   string
+}
+
+// StartSNS starts goaws on a free port with the topic "wistia-alerts" and its queue
+// "wistia-alerts-queue".
+func StartSNS(t testing.TB) *SNS {
+	t.Helper()
+	port := FreePort(t)
+	s := &SNS{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), Region: "us-east-1", Queue: "wistia-alerts-queue",
+		TopicARN: "arn:aws:sns:us-east-1:100010001000:wistia-alerts"}
+	conf := filepath.Join(t.TempDir(), "goaws.yaml")
+	yaml := fmt.Sprintf(`Local:
+  Host: 127.0.0.1
+  Port: %d
+  Region: us-east-1
+  AccountId: "100010001000"
+  QueueAttributeDefaults:
+    VisibilityTimeout: 30
+    ReceiveMessageWaitTimeSeconds: 0
+  Topics:
+    - Name: wistia-alerts
+      Subscriptions:
+        - QueueName: %s
+          Raw: true
+`, port, s.Queue)
+	if err := os.WriteFile(conf, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.Server = startServer(t, fmt.Sprintf("127.0.0.1:%d", port), nil, Tool(t, "goaws"), "-config", conf, "Local")
+	return s
+}
