@@ -47,9 +47,11 @@ type Activities struct {
 	Now      func() time.Time
 	// Temporal lets a run follow another run it attached to; nil in tests that need not.
 	Temporal client.Client
-	// Metrics hooks; either may be nil.
+	// Metrics hooks; any may be nil.
 	OnRecords   func(stream string, landed ingest.Landed)
 	OnTransform func(lake.TransformReport)
+	OnVerified  func(days int)                   // days merged, checked and cleared from the ledger
+	OnLag       func(date time.Time, behind int) // a catch-up plan of date found a media's watermark behind by so many days
 }
 
 // classify maps errors onto Temporal's retry semantics.

@@ -57,6 +57,9 @@ func (a *Activities) PlanIngest(ctx context.Context, in PlanInput) (Window, erro
 		if err != nil {
 			return Window{}, classify(err)
 		}
+		if ok && a.OnLag != nil {
+			a.OnLag(target, int(target.Sub(mark.Day).Hours()/24))
+		}
 		var valid bool
 		if start, end, valid = a.Policy.Window(mark, ok, target, a.Now()); !valid {
 			return Window{}, nil
@@ -127,6 +130,9 @@ func (a *Activities) ClearPending(ctx context.Context, days []lake.PendingDay) (
 		return n, classify(err)
 	}
 	activity.GetLogger(ctx).Info(VerifiedMergeMessage, "account", a.Account, "days", len(days), "cleared", n)
+	if a.OnVerified != nil {
+		a.OnVerified(len(days))
+	}
 	return n, nil
 }
 

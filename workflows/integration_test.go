@@ -29,6 +29,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/marketing-data/wistia-pipeline/deploy/observability"
 	"github.com/marketing-data/wistia-pipeline/internal/app"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
@@ -161,8 +162,16 @@ func TestDailyRunOnDevServer(t *testing.T) {
 	res := s.run(t, "daily-run/acct/"+s.date, nil)
 	metrics := scrape(t, "http://"+w.Addr+"/metrics")
 	for _, m := range []string{`wistia_records_total{stream="events"}`, "wistia_retries_total", "wistia_merge_duration_seconds_count",
-		`wistia_quarantined_total{stream="events"}`, "temporal_workflow_completed"} {
+		`wistia_quarantined_total{stream="events"}`, "temporal_workflow_completed_total{", `wistia_last_success_timestamp_seconds{stream="merge"}`} {
 		assert.Contains(t, metrics, m, "the worker exposes %s", m)
+	}
+	// Every metric the alert rules and the Grafana dashboard query is one the worker exports.
+	names, err := observability.MetricNames()
+	require.NoError(t, err)
+	for _, n := range names {
+		if n != "up" {
+			assert.Regexp(t, `(?m)^`+n+`(_bucket|_sum|_count)?[{ ]`, metrics, "deploy/observability queries %s", n)
+		}
 	}
 	assert.NotContains(t, metrics, s.sim.Token(), "no secret in metrics")
 	assert.Equal(t, workflows.PhaseDone, res.Progress.Phase)

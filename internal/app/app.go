@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -241,6 +242,25 @@ func Open(ctx context.Context, c Config, pm *metrics.Pipeline) (*Resources, erro
 			pm.Records.WithLabelValues(stream).Add(float64(l.Records))
 			pm.Rejects.WithLabelValues(stream).Add(float64(l.Rejects))
 			pm.Bytes.Add(float64(l.Bytes))
+			pm.LastSuccess.WithLabelValues(stream).SetToCurrentTime()
+		}
+		r.Activities.OnVerified = func(int) { pm.LastSuccess.WithLabelValues(metrics.StreamMerge).SetToCurrentTime() }
+		var (
+			lagMu   sync.Mutex
+			lagDate time.Time
+			lagDays int
+		)
+		r.Activities.OnLag = func(date time.Time, behind int) {
+			lagMu.Lock()
+			defer lagMu.Unlock()
+			if date.After(lagDate) { // a newer date's run: its medias start the figure afresh
+				lagDate, lagDays = date, behind
+			} else if date.Equal(lagDate) {
+				lagDays = max(lagDays, behind)
+			} else {
+				return
+			}
+			pm.WatermarkLag.Set(float64(lagDays))
 		}
 		r.Activities.OnTransform = func(rep lake.TransformReport) {
 			for stream, n := range rep.Quarantined {
@@ -306,14 +326,7 @@ func RunWorker(ctx context.Context, c Config, logger *slog.Logger) error {
 	}
 	defer res.Close()
 	res.Activities.Temporal = tc
-	reg.MustRegister(
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "wistia", Name: "http_requests_total", Help: "HTTP requests sent to Wistia, retries included."},
-			func() float64 { return float64(res.Client.Stats().Requests) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "wistia", Name: "retries_total", Help: "Wistia requests retried."},
-			func() float64 { return float64(res.Client.Stats().Retries) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "wistia", Name: "rate_limited_total", Help: "429 (and 503 with Retry-After) answers from Wistia."},
-			func() float64 { return float64(res.Client.Stats().RateLimited) }),
-	)
+	metrics.RegisterClient(reg, res.Client.Stats)
 	if c.Worker.MetricsAddr != "" {
 		ln, err := net.Listen("tcp", c.Worker.MetricsAddr)
 		if err != nil {

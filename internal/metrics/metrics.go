@@ -3,6 +3,7 @@
 package metrics
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
+
+	"github.com/marketing-data/wistia-pipeline/wistia"
 )
 
 // Pipeline holds the pipeline's own metrics.
@@ -23,6 +26,12 @@ type Pipeline struct {
 	MergeDuration *prometheus.HistogramVec
 	// PercentOverOne counts events merged whose percent_viewed is above 1 (kept; capped in gold).
 	PercentOverOne prometheus.Counter
+	// LastSuccess is when each stream last landed in this worker, and "merge" when days were
+	// last merged and checked: the alert on silence compares it with now.
+	LastSuccess *prometheus.GaugeVec
+	// WatermarkLag is how far behind its run's date the furthest-behind media was, among those
+	// this worker planned for the latest catch-up date.
+	WatermarkLag prometheus.Gauge
 }
 
 // NewPipeline registers the pipeline's metrics in reg.
@@ -43,38 +52,48 @@ func NewPipeline(reg prometheus.Registerer) *Pipeline {
 		MergeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "wistia", Name: "merge_duration_seconds",
 			Help: "Duration of one table merge.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)}, []string{"table"}),
 	}
-	reg.MustRegister(p.Bytes, p.MergeDuration, p.PercentOverOne)
+	p.LastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "wistia", Name: "last_success_timestamp_seconds",
+		Help: "When each stream last landed in this worker (stream=merge: days last merged and checked), Unix seconds."}, []string{"stream"})
+	p.WatermarkLag = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "wistia", Name: "watermark_lag_days",
+		Help: "Days between the latest catch-up run's date and the watermark of the furthest-behind media this worker planned for it."})
+	reg.MustRegister(p.Bytes, p.MergeDuration, p.PercentOverOne, p.LastSuccess, p.WatermarkLag)
 	return p
 }
 
-// SDKHandler adapts a Prometheus registry to the Temporal SDK's metrics. Each metric name gets
-// the label set of its first use; later uses with other tags fill missing labels with "" and
-// drop the extra ones rather than fail.
+// RegisterClient exports the Wistia client's request counts from stats.
+func RegisterClient(reg prometheus.Registerer, stats func() wistia.Stats) {
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "wistia", Name: "http_requests_total", Help: "HTTP requests sent to Wistia, retries included."},
+			func() float64 { return float64(stats().Requests) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "wistia", Name: "retries_total", Help: "Wistia requests retried."},
+			func() float64 { return float64(stats().Retries) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "wistia", Name: "rate_limited_total", Help: "429 (and 503 with Retry-After) answers from Wistia."},
+			func() float64 { return float64(stats().RateLimited) }),
+	)
+}
+
+// StreamMerge is LastSuccess's stream for days merged and checked.
+const StreamMerge = "merge"
+
+// SDKHandler adapts a Prometheus registry to the Temporal SDK's metrics, named the Prometheus
+// way: dots become underscores, counters end in _total and timers are histograms in seconds.
+// The SDK tags one metric with different label sets (a poller's metrics with and without an
+// activity type, say); every series keeps all its tags, and the others of the metric show the
+// labels they lack as empty, as Prometheus wants one label set per metric.
 type SDKHandler struct {
 	reg  prometheus.Registerer
 	tags map[string]string
-	vecs *vecs
+	fams *families
 }
 
-type vecs struct {
-	mu       sync.Mutex
-	counters map[string]*labeled[*prometheus.CounterVec]
-	gauges   map[string]*labeled[*prometheus.GaugeVec]
-	timers   map[string]*labeled[*prometheus.HistogramVec]
-}
-
-type labeled[V any] struct {
-	vec    V
-	labels []string
+type families struct {
+	mu   sync.Mutex
+	byID map[string]*family
 }
 
 // NewSDKHandler returns a handler registering the SDK's metrics in reg.
 func NewSDKHandler(reg prometheus.Registerer) *SDKHandler {
-	return &SDKHandler{reg: reg, tags: map[string]string{}, vecs: &vecs{
-		counters: map[string]*labeled[*prometheus.CounterVec]{},
-		gauges:   map[string]*labeled[*prometheus.GaugeVec]{},
-		timers:   map[string]*labeled[*prometheus.HistogramVec]{},
-	}}
+	return &SDKHandler{reg: reg, tags: map[string]string{}, fams: &families{byID: map[string]*family{}}}
 }
 
 var _ client.MetricsHandler = (*SDKHandler)(nil)
@@ -83,69 +102,150 @@ var _ client.MetricsHandler = (*SDKHandler)(nil)
 func (h *SDKHandler) WithTags(tags map[string]string) client.MetricsHandler {
 	merged := maps.Clone(h.tags)
 	maps.Copy(merged, tags)
-	return &SDKHandler{reg: h.reg, tags: merged, vecs: h.vecs}
+	return &SDKHandler{reg: h.reg, tags: merged, fams: h.fams}
 }
 
 func metricName(name string) string { return strings.NewReplacer(".", "_", "-", "_").Replace(name) }
 
-func (h *SDKHandler) values(labels []string) []string {
-	out := make([]string, len(labels))
-	for i, l := range labels {
-		out[i] = h.tags[l]
-	}
-	return out
+// timerBuckets span a millisecond to about four minutes.
+var timerBuckets = prometheus.ExponentialBuckets(0.001, 4, 10)
+
+// family is one metric: its series by label set, exposed with the union of their labels.
+type family struct {
+	name, help string
+	kind       prometheus.ValueType // CounterValue, GaugeValue, or UntypedValue for a histogram
+	mu         sync.Mutex
+	series     map[string]*series
 }
 
-func get[V prometheus.Collector](h *SDKHandler, m map[string]*labeled[V], name string, build func(labels []string) V) (V, []string) {
-	h.vecs.mu.Lock()
-	defer h.vecs.mu.Unlock()
-	l, ok := m[name]
+type series struct {
+	tags    map[string]string
+	value   float64
+	count   uint64
+	sum     float64
+	buckets []uint64 // per upper bound of timerBuckets, not cumulative
+}
+
+func (h *SDKHandler) family(name string, kind prometheus.ValueType) *family {
+	id := fmt.Sprint(kind, name)
+	h.fams.mu.Lock()
+	defer h.fams.mu.Unlock()
+	f, ok := h.fams.byID[id]
 	if !ok {
-		labels := slices.Sorted(maps.Keys(h.tags))
-		l = &labeled[V]{vec: build(labels), labels: labels}
-		if err := h.reg.Register(l.vec); err != nil {
-			if are, ok := err.(prometheus.AlreadyRegisteredError); ok {
-				l.vec = are.ExistingCollector.(V)
-			}
-		}
-		m[name] = l
+		f = &family{name: name, help: "Temporal SDK metric " + name, kind: kind, series: map[string]*series{}}
+		h.reg.MustRegister(f)
+		h.fams.byID[id] = f
 	}
-	return l.vec, h.values(l.labels)
+	return f
 }
 
-// Counter is a Prometheus counter named after the SDK metric.
+func (f *family) of(tags map[string]string) *series {
+	key := fmt.Sprint(tags) // fmt prints maps sorted by key
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ok := f.series[key]
+	if !ok {
+		s = &series{tags: tags}
+		if f.kind == prometheus.UntypedValue {
+			s.buckets = make([]uint64, len(timerBuckets))
+		}
+		f.series[key] = s
+	}
+	return s
+}
+
+// Describe sends nothing: the family's labels grow with the tags the SDK uses, so it is an
+// unchecked collector.
+func (f *family) Describe(chan<- *prometheus.Desc) {}
+
+// Collect exposes every series with the union of the family's labels.
+func (f *family) Collect(ch chan<- prometheus.Metric) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	names := map[string]bool{}
+	for _, s := range f.series {
+		for k := range s.tags {
+			names[k] = true
+		}
+	}
+	labels := slices.Sorted(maps.Keys(names))
+	desc := prometheus.NewDesc(f.name, f.help, labels, nil)
+	for _, s := range f.series {
+		values := make([]string, len(labels))
+		for i, l := range labels {
+			values[i] = s.tags[l]
+		}
+		if f.kind != prometheus.UntypedValue {
+			ch <- prometheus.MustNewConstMetric(desc, f.kind, s.value, values...)
+			continue
+		}
+		cumulative := make(map[float64]uint64, len(timerBuckets))
+		var n uint64
+		for i, b := range timerBuckets {
+			n += s.buckets[i]
+			cumulative[b] = n
+		}
+		ch <- prometheus.MustNewConstHistogram(desc, s.count, s.sum, cumulative, values...)
+	}
+}
+
+func (h *SDKHandler) tagsCopy() map[string]string { return maps.Clone(h.tags) }
+
+// Counter is a Prometheus counter named after the SDK metric, with _total.
 func (h *SDKHandler) Counter(name string) client.MetricsCounter {
-	vec, values := get(h, h.vecs.counters, name, func(labels []string) *prometheus.CounterVec {
-		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: metricName(name), Help: "Temporal SDK metric " + name}, labels)
-	})
-	return counter{vec.WithLabelValues(values...)}
+	f := h.family(metricName(name)+"_total", prometheus.CounterValue)
+	return counter{f, f.of(h.tagsCopy())}
 }
 
 // Gauge is a Prometheus gauge named after the SDK metric.
 func (h *SDKHandler) Gauge(name string) client.MetricsGauge {
-	vec, values := get(h, h.vecs.gauges, name, func(labels []string) *prometheus.GaugeVec {
-		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metricName(name), Help: "Temporal SDK metric " + name}, labels)
-	})
-	return gauge{vec.WithLabelValues(values...)}
+	f := h.family(metricName(name), prometheus.GaugeValue)
+	return gauge{f, f.of(h.tagsCopy())}
 }
 
 // Timer is a Prometheus histogram, in seconds, named after the SDK metric.
 func (h *SDKHandler) Timer(name string) client.MetricsTimer {
-	vec, values := get(h, h.vecs.timers, name, func(labels []string) *prometheus.HistogramVec {
-		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: metricName(name) + "_seconds",
-			Help: "Temporal SDK metric " + name, Buckets: prometheus.ExponentialBuckets(0.001, 4, 10)}, labels)
-	})
-	return timer{vec.WithLabelValues(values...)}
+	f := h.family(metricName(name)+"_seconds", prometheus.UntypedValue)
+	return timer{f, f.of(h.tagsCopy())}
 }
 
-type counter struct{ c prometheus.Counter }
+type counter struct {
+	f *family
+	s *series
+}
 
-func (c counter) Inc(n int64) { c.c.Add(float64(n)) }
+func (c counter) Inc(n int64) {
+	c.f.mu.Lock()
+	c.s.value += float64(n)
+	c.f.mu.Unlock()
+}
 
-type gauge struct{ g prometheus.Gauge }
+type gauge struct {
+	f *family
+	s *series
+}
 
-func (g gauge) Update(v float64) { g.g.Set(v) }
+func (g gauge) Update(v float64) {
+	g.f.mu.Lock()
+	g.s.value = v
+	g.f.mu.Unlock()
+}
 
-type timer struct{ o prometheus.Observer }
+type timer struct {
+	f *family
+	s *series
+}
 
-func (t timer) Record(d time.Duration) { t.o.Observe(d.Seconds()) }
+func (t timer) Record(d time.Duration) {
+	v := d.Seconds()
+	t.f.mu.Lock()
+	defer t.f.mu.Unlock()
+	t.s.count++
+	t.s.sum += v
+	for i, b := range timerBuckets {
+		if v <= b {
+			t.s.buckets[i]++
+			return
+		}
+	}
+}
