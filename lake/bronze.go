@@ -27,7 +27,7 @@ const (
 	StreamVisitors   = "visitors"
 )
 
-// bronzeRoot is the top of the bronze key layout (DESIGN §4).
+// bronzeRoot is the top of the bronze key layout (README, "Storage").
 const bronzeRoot = "bronze/wistia/"
 
 // AllMedia is the Window.Media of windows that are not about one media (the media list).

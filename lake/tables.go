@@ -8,7 +8,7 @@ import (
 	"github.com/apache/iceberg-go"
 )
 
-// The silver and gold tables (DESIGN §4). Fact and event tables are partitioned by day; entity
+// The silver and gold tables (each gold column is defined in docs/metrics.md). Fact and event tables are partitioned by day; entity
 // tables (media, visitors and their dimensions) have no day of their own, so they are
 // partitioned by a bucket of their key, which never moves a row between partitions when a
 // Type-1 update arrives.

@@ -16,7 +16,8 @@ import (
 
 // BenchmarkDailyRunOrchestration runs a day of 1,000 and of 5,000 medias without events
 // through the dev server and one worker, and reports the time per media and the parent's
-// history size: the cost of the orchestration itself (DESIGN §8: at most 50 ms per media).
+// history size: the cost of the orchestration itself (the goal: at most 50 ms per media;
+// figures in docs/performance.md).
 func BenchmarkDailyRunOrchestration(b *testing.B) {
 	for _, medias := range []int{1000, 5000} {
 		b.Run(fmt.Sprintf("medias=%d", medias), func(b *testing.B) { benchmarkDailyRun(b, medias) })

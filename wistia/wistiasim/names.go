@@ -1,7 +1,7 @@
 package wistiasim
 
 // Word lists for realistic values. Each project belongs to the channel its name and tags point
-// at; the pipeline's default channel rules must map it there (DESIGN §4, channel).
+// at; the pipeline's default channel rules must map it there (docs/metrics.md, dim_media channel).
 
 type projectSpec struct {
 	name    string
