@@ -2,17 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/marketing-data/wistia-pipeline/internal/config"
 	"github.com/marketing-data/wistia-pipeline/internal/dashboard"
+	"github.com/marketing-data/wistia-pipeline/internal/httpserve"
 	"github.com/marketing-data/wistia-pipeline/lake"
 )
 
@@ -54,22 +52,6 @@ nothing is fetched from elsewhere. It listens on this machine only unless --addr
 // serveDashboard serves until ctx ends, then lets requests in flight finish.
 func serveDashboard(ctx context.Context, ln net.Listener, lh *lake.Lakehouse, c *cli) error {
 	logger := slog.New(slog.NewTextHandler(c.stderr, nil))
-	srv := &http.Server{Handler: dashboard.Handler(dashboard.Reports{Lake: lh}, logger), ReadHeaderTimeout: 5 * time.Second}
 	fmt.Fprintf(c.stdout, "dashboard: http://%s/\n", ln.Addr())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return err
-	}
-	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return httpserve.Serve(ctx, ln, dashboard.Handler(dashboard.Reports{Lake: lh}, logger))
 }

@@ -5,6 +5,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/marketing-data/wistia-pipeline/internal/app"
+	"github.com/marketing-data/wistia-pipeline/internal/operate"
 )
 
 func replayCmd(c *cli) *cobra.Command {
@@ -26,7 +27,7 @@ workflow.GetVersion fails here before it reaches the workers: the deploy gate.`,
 				return err
 			}
 			defer tc.Close()
-			return app.ReplayRecent(cmd.Context(), tc, t.Namespace, last, func(r worker.WorkflowReplayer) { app.RegisterWorkflows(r) }, c.stdout)
+			return operate.ReplayRecent(cmd.Context(), tc, t.Namespace, last, func(r worker.WorkflowReplayer) { app.RegisterWorkflows(r) }, c.stdout)
 		},
 	}
 	cmd.Flags().IntVar(&last, "last", 20, "executions of each workflow type to replay")

@@ -14,6 +14,9 @@ const (
 	TransformType   = "TransformWorkflow"
 )
 
+// Types are the workflow types, in the order operators read about them.
+var Types = []string{DailyRunType, MediaIngestType, BackfillType, TransformType}
+
 // ScheduleID is the daily schedule's ID.
 const ScheduleID = "wistia-daily"
 

@@ -32,6 +32,7 @@ import (
 	"github.com/marketing-data/wistia-pipeline/deploy/observability"
 	"github.com/marketing-data/wistia-pipeline/internal/app"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/internal/operate"
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
@@ -326,7 +327,7 @@ func TestScheduleBackfillIngestsExactlyThoseDays(t *testing.T) {
 		return workflows.MediaIngestWorkflow(ctx, in)
 	}
 	var report bytes.Buffer
-	err = app.ReplayRecent(context.Background(), s.tc, "default", 2, func(r worker.WorkflowReplayer) {
+	err = operate.ReplayRecent(context.Background(), s.tc, "default", 2, func(r worker.WorkflowReplayer) {
 		app.RegisterWorkflows(r)
 		r.RegisterWorkflowWithOptions(changed, workflow.RegisterOptions{Name: "MediaIngestWorkflow", DisableAlreadyRegisteredCheck: true})
 	}, &report)

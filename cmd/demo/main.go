@@ -8,8 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-
-	"github.com/marketing-data/wistia-pipeline/internal/app"
 )
 
 func main() {
@@ -17,5 +15,5 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(app.Demo(ctx, *dev, os.Stdout, os.Stderr))
+	os.Exit(Demo(ctx, *dev, os.Stdout, os.Stderr))
 }

@@ -3,17 +3,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/marketing-data/wistia-pipeline/internal/config"
+	"github.com/marketing-data/wistia-pipeline/internal/httpserve"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 )
 
@@ -38,18 +37,11 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("listen on SIM_ADDR=%s: %w", cfg.Addr, err)
 	}
-	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdown)
-	}()
 	slog.Info("wistia simulator serving", "base_url", "http://"+ln.Addr().String()+wistiasim.BasePath,
 		"medias", len(sim.MediaIDs()), "seed", cfg.Seed, "now", sim.Now().Format(time.RFC3339))
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+	if err := httpserve.Serve(ctx, ln, sim.Handler()); err != nil {
 		return err
 	}
 	stats := sim.Stats()

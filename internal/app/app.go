@@ -27,6 +27,7 @@ import (
 
 	"github.com/marketing-data/wistia-pipeline/activities"
 	"github.com/marketing-data/wistia-pipeline/internal/config"
+	"github.com/marketing-data/wistia-pipeline/internal/httpserve"
 	"github.com/marketing-data/wistia-pipeline/internal/ingest"
 	"github.com/marketing-data/wistia-pipeline/internal/metrics"
 	"github.com/marketing-data/wistia-pipeline/lake"
@@ -288,24 +289,21 @@ func RegisterMerges(w worker.ActivityRegistry, acts *activities.Activities) {
 	w.RegisterActivityWithOptions(acts.RecomputeGoldAndCheck, activity.RegisterOptions{Name: "RecomputeGoldAndCheck"})
 }
 
-// registeredWorkflows are the workflows a worker runs, under the names schedules, the CLI and
-// recorded histories use.
-var registeredWorkflows = []struct {
-	name string
-	fn   any
-}{
-	{workflows.DailyRunType, workflows.DailyRunWorkflow},
-	{workflows.MediaIngestType, workflows.MediaIngestWorkflow},
-	{workflows.BackfillType, workflows.BackfillWorkflow},
-	{workflows.TransformType, workflows.TransformWorkflow},
+// workflowFuncs are the workflows a worker runs, by the type names (workflows.Types) that
+// schedules, the CLI and recorded histories use.
+var workflowFuncs = map[string]any{
+	workflows.DailyRunType:    workflows.DailyRunWorkflow,
+	workflows.MediaIngestType: workflows.MediaIngestWorkflow,
+	workflows.BackfillType:    workflows.BackfillWorkflow,
+	workflows.TransformType:   workflows.TransformWorkflow,
 }
 
 // RegisterWorkflows registers the workflows with a worker or a replayer.
 func RegisterWorkflows(r interface {
 	RegisterWorkflowWithOptions(w any, options workflow.RegisterOptions)
 }) {
-	for _, wf := range registeredWorkflows {
-		r.RegisterWorkflowWithOptions(wf.fn, workflow.RegisterOptions{Name: wf.name})
+	for _, name := range workflows.Types {
+		r.RegisterWorkflowWithOptions(workflowFuncs[name], workflow.RegisterOptions{Name: name})
 	}
 }
 
@@ -334,9 +332,9 @@ func RunWorker(ctx context.Context, c Config, logger *slog.Logger) error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go srv.Serve(ln)
-		defer srv.Close()
+		mctx, stopMetrics := context.WithCancel(ctx) // also on an early return
+		served := httpserve.Background(mctx, ln, mux)
+		defer func() { stopMetrics(); <-served }()
 		logger.Info("metrics", "url", "http://"+ln.Addr().String()+"/metrics")
 	}
 	w := worker.New(tc, c.Temporal.TaskQueue, worker.Options{

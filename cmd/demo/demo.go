@@ -1,4 +1,4 @@
-package app
+package main
 
 import (
 	"cmp"
@@ -7,17 +7,18 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"time"
 
+	"github.com/marketing-data/wistia-pipeline/internal/app"
 	"github.com/marketing-data/wistia-pipeline/internal/config"
 	"github.com/marketing-data/wistia-pipeline/internal/dashboard"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/devserver"
+	"github.com/marketing-data/wistia-pipeline/internal/httpserve"
 	"github.com/marketing-data/wistia-pipeline/internal/operate"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
@@ -91,8 +92,11 @@ func Demo(ctx context.Context, dev bool, out, errOut io.Writer) int {
 }
 
 func demo(ctx context.Context, dev bool, out io.Writer) error {
+	// What the demo starts (simulator, dashboard) stops when it returns.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var (
-		cfg  Config
+		cfg  app.Config
 		dcfg DemoConfig
 	)
 	if err := step(out, "read the configuration", func() error {
@@ -100,7 +104,7 @@ func demo(ctx context.Context, dev bool, out io.Writer) error {
 			return err
 		}
 		var err error
-		cfg, err = LoadConfig()
+		cfg, err = app.LoadConfig()
 		return err
 	}); err != nil {
 		return err
@@ -138,9 +142,7 @@ func demo(ctx context.Context, dev bool, out io.Writer) error {
 			if err != nil {
 				return err
 			}
-			srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
-			go srv.Serve(ln)
-			context.AfterFunc(ctx, func() { srv.Close() })
+			httpserve.Background(ctx, ln, sim.Handler())
 			cfg.Wistia.BaseURL = "http://" + ln.Addr().String() + wistiasim.BasePath
 			cfg.Wistia.APIToken = config.Secret(sim.Token())
 			cfg.Wistia.RateLimit, cfg.Wistia.RatePeriod = demoSimRate, time.Minute
@@ -164,7 +166,7 @@ func demo(ctx context.Context, dev bool, out io.Writer) error {
 		}
 		logger := slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		go func() {
-			workerDone <- RunWorker(workerCtx, cfg, logger)
+			workerDone <- app.RunWorker(workerCtx, cfg, logger)
 			logFile.Close()
 		}()
 		return nil
@@ -239,9 +241,8 @@ func demo(ctx context.Context, dev bool, out io.Writer) error {
 			lh.Close()
 			return fmt.Errorf("DEMO_DASHBOARD_ADDR %s: %w", dcfg.DashboardAddr, err)
 		}
-		srv := &http.Server{Handler: dashboard.Handler(dashboard.Reports{Lake: lh}, slog.New(slog.NewTextHandler(io.Discard, nil))), ReadHeaderTimeout: 5 * time.Second}
-		go srv.Serve(ln)
-		context.AfterFunc(ctx, func() { srv.Close(); lh.Close() })
+		served := httpserve.Background(ctx, ln, dashboard.Handler(dashboard.Reports{Lake: lh}, slog.New(slog.NewTextHandler(io.Discard, nil))))
+		go func() { <-served; lh.Close() }()
 		dashboardURL = "http://" + ln.Addr().String() + "/"
 		return nil
 	}); err != nil {
@@ -269,7 +270,7 @@ Where to look next:
 }
 
 // startDevServer runs the dev server with its state in DATA_DIR and its log beside it.
-func startDevServer(ctx context.Context, dcfg DemoConfig, cfg Config, dataDir string) (func(), error) {
+func startDevServer(ctx context.Context, dcfg DemoConfig, cfg app.Config, dataDir string) (func(), error) {
 	cli, err := exec.LookPath(dcfg.TemporalCLI)
 	if err != nil {
 		return nil, fmt.Errorf("the temporal CLI is not installed (run 'make tools'): %w", err)

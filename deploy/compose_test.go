@@ -1,4 +1,5 @@
-package app
+// Package deploy_test checks docker-compose.yml, the Dockerfile and .dockerignore.
+package deploy_test
 
 import (
 	"bufio"
@@ -19,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
+	"github.com/marketing-data/wistia-pipeline/internal/app"
 	"github.com/marketing-data/wistia-pipeline/workflows"
 )
 
@@ -27,9 +29,9 @@ import (
 // (knownImages, read from the images' sources).
 
 const (
-	composePath      = "../../docker-compose.yml"
-	dockerfilePath   = "../../Dockerfile"
-	dockerignorePath = "../../.dockerignore"
+	composePath      = "../docker-compose.yml"
+	dockerfilePath   = "../Dockerfile"
+	dockerignorePath = "../.dockerignore"
 	healthy          = "service_healthy"
 	completed        = "service_completed_successfully"
 )
@@ -263,7 +265,7 @@ func TestDockerComposeMatchesTheWorkerConfig(t *testing.T) {
 	assert.NotNil(t, worker.Build, "the worker is built from the Dockerfile")
 
 	known := map[string]bool{"AWS_ACCESS_KEY_ID": true, "AWS_SECRET_ACCESS_KEY": true} // read by the AWS SDK
-	collectEnvNames(reflect.TypeOf(Config{}), known)
+	collectEnvNames(reflect.TypeOf(app.Config{}), known)
 	for name := range worker.Environment {
 		assert.True(t, known[name], "worker setting %s is not read by the worker (typo?)", name)
 	}
@@ -277,7 +279,7 @@ func TestDockerComposeMatchesTheWorkerConfig(t *testing.T) {
 	for k, v := range env {
 		t.Setenv(k, v)
 	}
-	cfg, err := LoadConfig()
+	cfg, err := app.LoadConfig()
 	require.NoError(t, err, "the worker accepts the file's settings")
 	assert.True(t, cfg.Lake.S3PathStyle, "versitygw serves path-style requests: S3_FORCE_PATH_STYLE")
 
@@ -578,11 +580,11 @@ func TestDockerComposeImageBuild(t *testing.T) {
 	}
 	// Nothing the build reads is left out: Go sources, the module files, and testdata (go:embed).
 	skip := map[string]bool{".git": true, ".tools": true, ".data": true, "deploy/cdk": true}
-	require.NoError(t, filepath.WalkDir("../..", func(p string, e fs.DirEntry, err error) error {
+	require.NoError(t, filepath.WalkDir("..", func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel("../..", p)
+		rel, _ := filepath.Rel("..", p)
 		rel = filepath.ToSlash(rel)
 		if e.IsDir() {
 			if skip[rel] || e.Name() == "node_modules" {

@@ -1,4 +1,4 @@
-package app
+package operate
 
 import (
 	"context"
@@ -14,17 +14,18 @@ import (
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/marketing-data/wistia-pipeline/workflows"
 )
 
-// ReplayRecent downloads the histories of the last executions of each workflow type the
-// worker registers, running or closed, and replays them against the workflow code that
-// register registers (RegisterWorkflows, for the build at hand): the deploy
-// gate that stops a build whose workflow changes are not behind workflow.GetVersion. It
-// reports each type's count on out and returns an error naming every execution that failed.
+// ReplayRecent downloads the histories of the last executions of each workflow type
+// (workflows.Types), running or closed, and replays them against the workflow code that
+// register registers (app.RegisterWorkflows, for the build at hand): the deploy gate that
+// stops a build whose workflow changes are not behind workflow.GetVersion. It reports each
+// type's count on out and returns an error naming every execution that failed.
 func ReplayRecent(ctx context.Context, tc client.Client, namespace string, last int, register func(worker.WorkflowReplayer), out io.Writer) error {
 	var failed []error
-	for _, wf := range registeredWorkflows {
-		wfType := wf.name
+	for _, wfType := range workflows.Types {
 		resp, err := tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 			Namespace: namespace, Query: fmt.Sprintf("WorkflowType = %q", wfType), PageSize: int32(last)})
 		if err != nil {
