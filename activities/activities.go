@@ -42,7 +42,7 @@ type Activities struct {
 	Store    lake.Store
 	Lake     *lake.Lakehouse
 	Marks    lake.Watermarks
-	Policy   lake.WindowPolicy
+	Policy   lake.CatchUpPolicy
 	Alerts   *Alerter
 	Now      func() time.Time
 	// Temporal lets a run follow another run it attached to; nil in tests that need not.
@@ -164,28 +164,28 @@ func (a *Activities) ListMedias(ctx context.Context, date, runID string) (MediaL
 	return MediaList{Manifest: l.Manifest, Medias: ids, Rejects: l.Rejects, Requests: l.Requests}, nil
 }
 
-// Window is the days a media's run reads: from its watermark minus the lookback to the date.
-type Window struct {
+// ReadPlan is the days a media's run reads: from its watermark minus the lookback to the date.
+type ReadPlan struct {
 	Start string   `json:"start"`
 	End   string   `json:"end"`
 	Days  []string `json:"days"`
 }
 
 // PlanWindow reads the media's watermark and returns the days to ingest.
-func (a *Activities) PlanWindow(ctx context.Context, media, date string) (Window, error) {
+func (a *Activities) PlanWindow(ctx context.Context, media, date string) (ReadPlan, error) {
 	target, err := parseDay(date)
 	if err != nil {
-		return Window{}, err
+		return ReadPlan{}, err
 	}
 	mark, ok, err := a.Marks.Get(ctx, a.key(media))
 	if err != nil {
-		return Window{}, classify(err)
+		return ReadPlan{}, classify(err)
 	}
-	start, end, valid := a.Policy.Window(mark, ok, target, a.Now())
+	start, end, valid := a.Policy.Range(mark, ok, target, a.Now())
 	if !valid {
-		return Window{}, nil
+		return ReadPlan{}, nil
 	}
-	w := Window{Start: dates.Format(start), End: dates.Format(end)}
+	w := ReadPlan{Start: dates.Format(start), End: dates.Format(end)}
 	for _, d := range dates.Range(start, end) {
 		w.Days = append(w.Days, dates.Format(d))
 	}
@@ -197,7 +197,7 @@ func (a *Activities) key(media string) lake.WatermarkKey {
 }
 
 // IngestDailyStats lands one media's by_date rows for the window in the run date's bronze.
-func (a *Activities) IngestDailyStats(ctx context.Context, media string, w Window, date, runID string) (ingest.Landed, error) {
+func (a *Activities) IngestDailyStats(ctx context.Context, media string, w ReadPlan, date, runID string) (ingest.Landed, error) {
 	defer keepAlive(ctx)()
 	days, err := parseDays([]string{w.Start, w.End, date})
 	if err != nil {
@@ -232,7 +232,7 @@ func (a *Activities) IngestEvents(ctx context.Context, media, day, runID string)
 
 // IngestVisitors lands the visitors seen in the media's events of the window: the per-media
 // activity of runs started before IngestRunVisitors, kept for them.
-func (a *Activities) IngestVisitors(ctx context.Context, media string, w Window, date, runID string) (ingest.Landed, error) {
+func (a *Activities) IngestVisitors(ctx context.Context, media string, w ReadPlan, date, runID string) (ingest.Landed, error) {
 	day, err := parseDay(date)
 	if err != nil {
 		return ingest.Landed{}, err

@@ -45,36 +45,36 @@ type PlanInput struct {
 
 // PlanIngest returns the days a media's run reads in its mode: only a catch-up run looks at
 // the watermark. Every window is clipped to the days the API still serves.
-func (a *Activities) PlanIngest(ctx context.Context, in PlanInput) (Window, error) {
+func (a *Activities) PlanIngest(ctx context.Context, in PlanInput) (ReadPlan, error) {
 	target, err := parseDay(in.Date)
 	if err != nil {
-		return Window{}, err
+		return ReadPlan{}, err
 	}
 	var start, end time.Time
 	switch in.Mode {
 	case ModeCatchUp:
 		mark, ok, err := a.Marks.Get(ctx, a.key(in.Media))
 		if err != nil {
-			return Window{}, classify(err)
+			return ReadPlan{}, classify(err)
 		}
 		if ok && a.OnLag != nil {
 			a.OnLag(target, int(target.Sub(mark.Day).Hours()/24))
 		}
 		var valid bool
-		if start, end, valid = a.Policy.Window(mark, ok, target, a.Now()); !valid {
-			return Window{}, nil
+		if start, end, valid = a.Policy.Range(mark, ok, target, a.Now()); !valid {
+			return ReadPlan{}, nil
 		}
 	case ModeExplicit:
 		start, end = dates.AddDays(target, -a.Policy.LookbackDays), target
 	case ModeBackfill:
 		start, end = target, target
 	default:
-		return Window{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown run mode %q", in.Mode), "BadInput", nil)
+		return ReadPlan{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown run mode %q", in.Mode), "BadInput", nil)
 	}
 	if first, _ := lake.ServedDays(a.Now()); start.Before(first) {
 		start = first
 	}
-	w := Window{Start: dates.Format(start), End: dates.Format(end)}
+	w := ReadPlan{Start: dates.Format(start), End: dates.Format(end)}
 	for _, d := range dates.Range(start, end) {
 		w.Days = append(w.Days, dates.Format(d))
 	}

@@ -84,7 +84,7 @@ func BenchmarkBronzeWrite(b *testing.B) {
 			start := time.Now()
 			for b.Loop() {
 				run++
-				w := NewBronzeWriter(store, Window{Stream: StreamEvents, Day: testDay, Media: "bench", RunID: fmt.Sprint(name, run)}, nil, time.Now)
+				w := NewBronzeWriter(store, Landing{Stream: StreamEvents, Day: testDay, Media: "bench", RunID: fmt.Sprint(name, run)}, nil, time.Now)
 				for p := 1; p <= pages; p++ {
 					if _, err := w.WritePage(ctx, "/stats/events.json", p, records); err != nil {
 						b.Fatal(err)

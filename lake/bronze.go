@@ -30,16 +30,16 @@ const (
 // bronzeRoot is the top of the bronze key layout (README, "Storage").
 const bronzeRoot = "bronze/wistia/"
 
-// AllMedia is the Window.Media of windows that are not about one media (the media list).
+// AllMedia is the Landing.Media of landings that are not about one media (the media list).
 const AllMedia = "_all"
 
 // maxConflicts bounds how often a writer finds its next part name taken (see WritePage); each
 // time it skips past every name taken, so only writers racing on one window can reach it.
 const maxConflicts = 100
 
-// Window names one bronze window: the records of one stream, for one media (or "_all"), on
-// one day, landed by one run.
-type Window struct {
+// Landing names one bronze landing (a folder): the records of one stream, for one media (or
+// "_all"), on one day, landed by one run.
+type Landing struct {
 	Stream string
 	Day    time.Time // the dt= partition
 	Media  string
@@ -50,12 +50,12 @@ type Window struct {
 }
 
 // Prefix is the window's folder: bronze/wistia/<stream>/dt=<date>/media=<id>/run=<run_id>/.
-func (w Window) Prefix() string {
+func (w Landing) Prefix() string {
 	return fmt.Sprintf("%s%s/dt=%s/media=%s/run=%s/", bronzeRoot, w.Stream, dates.Format(w.Day), w.Media, w.RunID)
 }
 
 // ManifestKey is where the window's manifest lives.
-func (w Window) ManifestKey() string { return w.Prefix() + "manifest.json" }
+func (w Landing) ManifestKey() string { return w.Prefix() + "manifest.json" }
 
 // Object describes one landed bronze object.
 type Object struct {
@@ -84,7 +84,7 @@ type Manifest struct {
 // pages arrive, then its manifest. It holds one page in memory at a time.
 type BronzeWriter struct {
 	store   Store
-	window  Window
+	window  Landing
 	now     func() time.Time
 	objects []Object
 	next    int
@@ -92,7 +92,7 @@ type BronzeWriter struct {
 }
 
 // NewBronzeWriter starts (or, given the objects landed before, resumes) a window.
-func NewBronzeWriter(store Store, w Window, landed []Object, now func() time.Time) *BronzeWriter {
+func NewBronzeWriter(store Store, w Landing, landed []Object, now func() time.Time) *BronzeWriter {
 	if w.Start.IsZero() {
 		w.Start, w.End = w.Day, w.Day
 	}

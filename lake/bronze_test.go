@@ -20,8 +20,8 @@ var (
 
 func fixedClock() time.Time { return fixedAt }
 
-func testWindow(run string) Window {
-	return Window{Stream: StreamEvents, Day: testDay, Media: "abc123defg", RunID: run}
+func testWindow(run string) Landing {
+	return Landing{Stream: StreamEvents, Day: testDay, Media: "abc123defg", RunID: run}
 }
 
 // page returns n raw records as an API page would hold them, with varied shapes.

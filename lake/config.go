@@ -107,9 +107,9 @@ func validNamespace(s string) bool {
 	return true
 }
 
-// WindowPolicy is the ingest window policy the settings describe.
-func (c Config) WindowPolicy() WindowPolicy {
-	p := WindowPolicy{LookbackDays: c.LookbackDays}
+// CatchUpPolicy is the ingest window policy the settings describe.
+func (c Config) CatchUpPolicy() CatchUpPolicy {
+	p := CatchUpPolicy{LookbackDays: c.LookbackDays}
 	if c.FirstDay != "" {
 		p.FirstDay, _ = dates.Parse(c.FirstDay)
 	}

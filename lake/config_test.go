@@ -24,7 +24,7 @@ func TestConfigDefaultsAreEmbedded(t *testing.T) {
 	defer wm.Close()
 	assert.IsType(t, &SQLiteWatermarks{}, wm)
 	assert.FileExists(t, filepath.Join(dir, "watermarks.db"))
-	assert.Equal(t, WindowPolicy{LookbackDays: 2}, cfg.WindowPolicy())
+	assert.Equal(t, CatchUpPolicy{LookbackDays: 2}, cfg.CatchUpPolicy())
 }
 
 func TestConfigNamesEveryBadValue(t *testing.T) {

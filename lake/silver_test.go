@@ -25,16 +25,16 @@ func TestAPIFieldsCannotOverrideLineage(t *testing.T) {
 	f := newFixture(t, "file", wistiasim.Options{Seed: 1, Medias: 1})
 	day := time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC)
 	evil := `"_run_id":"evil","_ingested_at":"2099-01-01T00:00:00Z","_source":"evil","_page":99`
-	write := func(w lake.Window, record string) {
+	write := func(w lake.Landing, record string) {
 		bw := lake.NewBronzeWriter(f.Store, w, nil, func() time.Time { return f.Clock })
 		_, err := bw.WritePage(ctx, "/v1/test.json", 1, []json.RawMessage{json.RawMessage(record)})
 		require.NoError(t, err)
 		_, err = bw.Finish(ctx, true)
 		require.NoError(t, err)
 	}
-	write(lake.Window{Stream: lake.StreamEvents, Day: day, Media: "m1", RunID: "run-1"},
+	write(lake.Landing{Stream: lake.StreamEvents, Day: day, Media: "m1", RunID: "run-1"},
 		`{"event_key":"e1","received_at":"2026-11-18T10:00:00Z","media_id":"m1","visitor_key":"v1","percent_viewed":0.5,`+evil+`}`)
-	write(lake.Window{Stream: lake.StreamMedias, Day: day, Media: lake.AllMedia, RunID: "run-1"},
+	write(lake.Landing{Stream: lake.StreamMedias, Day: day, Media: lake.AllMedia, RunID: "run-1"},
 		`{"hashed_id":"m1","name":"Demo","duration":60,"created":"2026-01-01T00:00:00Z","updated":"2026-01-02T00:00:00Z",`+evil+`}`)
 	_, err := f.lh.Transform(ctx, f.Store, []time.Time{day}, "run-1")
 	require.NoError(t, err)
@@ -65,7 +65,7 @@ func TestImpossibleValuesAreQuarantinedAndPercentAboveOneIsCapped(t *testing.T) 
 	ctx := context.Background()
 	f := newFixture(t, "file", wistiasim.Options{Seed: 1, Medias: 1})
 	day := time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC)
-	write := func(w lake.Window, records ...string) {
+	write := func(w lake.Landing, records ...string) {
 		bw := lake.NewBronzeWriter(f.Store, w, nil, func() time.Time { return f.Clock })
 		var raw []json.RawMessage
 		for _, r := range records {
@@ -79,11 +79,11 @@ func TestImpossibleValuesAreQuarantinedAndPercentAboveOneIsCapped(t *testing.T) 
 	event := func(key, percent string) string {
 		return `{"event_key":"` + key + `","received_at":"2026-11-18T10:00:00Z","media_id":"m1","visitor_key":"v-` + key + `","percent_viewed":` + percent + `}`
 	}
-	write(lake.Window{Stream: lake.StreamEvents, Day: day, Media: "m1", RunID: "run-1"},
+	write(lake.Landing{Stream: lake.StreamEvents, Day: day, Media: "m1", RunID: "run-1"},
 		event("ok", "0.5"), event("over", "1.5"), event("negative", "-0.2"), event("nan", `"NaN"`), event("inf", `"+Inf"`))
-	write(lake.Window{Stream: lake.StreamMedias, Day: day, Media: lake.AllMedia, RunID: "run-1"},
+	write(lake.Landing{Stream: lake.StreamMedias, Day: day, Media: lake.AllMedia, RunID: "run-1"},
 		`{"hashed_id":"m1","name":"Demo","duration":60,"created":"2026-01-01T00:00:00Z","updated":"2026-01-02T00:00:00Z"}`)
-	write(lake.Window{Stream: lake.StreamDailyStats, Day: day, Media: "m1", RunID: "run-1", Start: day, End: day},
+	write(lake.Landing{Stream: lake.StreamDailyStats, Day: day, Media: "m1", RunID: "run-1", Start: day, End: day},
 		`{"date":"2026-11-18","load_count":4,"play_count":-3,"hours_watched":0.1}`)
 	rep, err := f.lh.Transform(ctx, f.Store, []time.Time{day}, "run-1")
 	require.NoError(t, err)
@@ -189,7 +189,7 @@ func TestQuarantineHidesEmailsUnlessPIIIsAllowed(t *testing.T) {
 			lh, err := cfg.OpenLakehouse(ctx)
 			require.NoError(t, err)
 			t.Cleanup(func() { lh.Close() })
-			w := lake.Window{Stream: lake.StreamEvents, Day: day, Media: "m1", RunID: "run-1"}
+			w := lake.Landing{Stream: lake.StreamEvents, Day: day, Media: "m1", RunID: "run-1"}
 			bw := lake.NewBronzeWriter(f.Store, w, nil, func() time.Time { return f.Clock })
 			_, err = bw.WritePage(ctx, "/v1/stats/events.json", 1, []json.RawMessage{json.RawMessage(record)})
 			require.NoError(t, err)

@@ -37,8 +37,8 @@ type Watermarks interface {
 // retention is how far back the API keeps events.
 const retentionYears = 2
 
-// WindowPolicy turns a watermark into the days to ingest.
-type WindowPolicy struct {
+// CatchUpPolicy turns a watermark into the days a catch-up run ingests.
+type CatchUpPolicy struct {
 	LookbackDays int       // days re-read before the watermark, for late data
 	FirstDay     time.Time // where a media without a watermark starts; zero: DefaultHistoryDays before the target
 }
@@ -46,10 +46,10 @@ type WindowPolicy struct {
 // DefaultHistoryDays is how far back a media without a watermark starts when no first day is set.
 const DefaultHistoryDays = 30
 
-// Window returns the inclusive days to ingest for target: from the watermark minus the lookback
+// Range returns the inclusive days a catch-up run ingests for target: from the watermark minus the lookback
 // (or the first day, without a watermark) to target, never before the API's retention at now.
 // ok is false when there is nothing to ingest.
-func (p WindowPolicy) Window(w Watermark, hasMark bool, target, now time.Time) (start, end time.Time, ok bool) {
+func (p CatchUpPolicy) Range(w Watermark, hasMark bool, target, now time.Time) (start, end time.Time, ok bool) {
 	end = dates.Day(target)
 	switch {
 	case hasMark:
@@ -69,7 +69,7 @@ func (p WindowPolicy) Window(w Watermark, hasMark bool, target, now time.Time) (
 }
 
 // Validate checks the policy.
-func (p WindowPolicy) Validate() error {
+func (p CatchUpPolicy) Validate() error {
 	if p.LookbackDays < 0 {
 		return fmt.Errorf("lookback of %d days: want 0 or more", p.LookbackDays)
 	}

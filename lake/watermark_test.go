@@ -163,18 +163,18 @@ func TestWindowPolicy(t *testing.T) {
 	d := func(s string) time.Time { t, _ := dates.Parse(s); return t }
 	cases := []struct {
 		name       string
-		policy     WindowPolicy
+		policy     CatchUpPolicy
 		mark       *Watermark
 		start, end string
 		ok         bool
 	}{
-		{"watermark minus lookback", WindowPolicy{LookbackDays: 2}, &Watermark{Day: d("2026-11-23")}, "2026-11-21", "2026-11-24", true},
-		{"caught up still re-reads the lookback", WindowPolicy{LookbackDays: 2}, &Watermark{Day: d("2026-11-24")}, "2026-11-22", "2026-11-24", true},
-		{"no lookback", WindowPolicy{}, &Watermark{Day: d("2026-11-20")}, "2026-11-20", "2026-11-24", true},
-		{"no watermark: configured first day", WindowPolicy{LookbackDays: 2, FirstDay: d("2026-10-01")}, nil, "2026-10-01", "2026-11-24", true},
-		{"no watermark, no first day: 30 days", WindowPolicy{LookbackDays: 2}, nil, "2026-10-25", "2026-11-24", true},
-		{"clamped to the 2-year retention", WindowPolicy{FirstDay: d("2020-01-01")}, nil, "2024-11-26", "2026-11-24", true},
-		{"watermark ahead of the target", WindowPolicy{LookbackDays: 2}, &Watermark{Day: d("2026-11-30")}, "2026-11-28", "2026-11-24", false},
+		{"watermark minus lookback", CatchUpPolicy{LookbackDays: 2}, &Watermark{Day: d("2026-11-23")}, "2026-11-21", "2026-11-24", true},
+		{"caught up still re-reads the lookback", CatchUpPolicy{LookbackDays: 2}, &Watermark{Day: d("2026-11-24")}, "2026-11-22", "2026-11-24", true},
+		{"no lookback", CatchUpPolicy{}, &Watermark{Day: d("2026-11-20")}, "2026-11-20", "2026-11-24", true},
+		{"no watermark: configured first day", CatchUpPolicy{LookbackDays: 2, FirstDay: d("2026-10-01")}, nil, "2026-10-01", "2026-11-24", true},
+		{"no watermark, no first day: 30 days", CatchUpPolicy{LookbackDays: 2}, nil, "2026-10-25", "2026-11-24", true},
+		{"clamped to the 2-year retention", CatchUpPolicy{FirstDay: d("2020-01-01")}, nil, "2024-11-26", "2026-11-24", true},
+		{"watermark ahead of the target", CatchUpPolicy{LookbackDays: 2}, &Watermark{Day: d("2026-11-30")}, "2026-11-28", "2026-11-24", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -182,7 +182,7 @@ func TestWindowPolicy(t *testing.T) {
 			if c.mark != nil {
 				mark = *c.mark
 			}
-			start, end, ok := c.policy.Window(mark, c.mark != nil, target, now)
+			start, end, ok := c.policy.Range(mark, c.mark != nil, target, now)
 			assert.Equal(t, c.start, dates.Format(start))
 			assert.Equal(t, c.end, dates.Format(end))
 			assert.Equal(t, c.ok, ok)

@@ -27,7 +27,7 @@ func landWindow(t *testing.T, f *fixture, runID, day string, events [][2]string)
 		records = append(records, json.RawMessage(fmt.Sprintf(
 			`{"event_key":%q,"received_at":%q,"media_id":"m1","visitor_key":"v1","percent_viewed":0.5,"ip":"10.0.0.1","country":"US"}`, e[0], e[1])))
 	}
-	bw := lake.NewBronzeWriter(f.Store, lake.Window{Stream: lake.StreamEvents, Day: d, Media: "m1", RunID: runID}, nil, func() time.Time { return f.Clock })
+	bw := lake.NewBronzeWriter(f.Store, lake.Landing{Stream: lake.StreamEvents, Day: d, Media: "m1", RunID: runID}, nil, func() time.Time { return f.Clock })
 	_, err = bw.WritePage(context.Background(), "/v1/stats/events.json", 1, records)
 	require.NoError(t, err)
 	_, err = bw.Finish(context.Background(), true)

@@ -111,7 +111,7 @@ func mediaIngestV0(ctx workflow.Context, in MediaIngestInput) (MediaIngestResult
 		}
 		return workflow.ExecuteActivity(storageCalls(ctx), fn, args...)
 	}
-	var w activities.Window
+	var w activities.ReadPlan
 	if err := storage(a.PlanWindow, in.Media, in.Date).Get(ctx, &w); err != nil {
 		return res, err
 	}

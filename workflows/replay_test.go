@@ -84,7 +84,7 @@ func TestReplayCatchesANonDeterministicChange(t *testing.T) {
 	changed := func(ctx workflow.Context, in MediaIngestInput) (MediaIngestResult, error) {
 		// Someone "optimises" by fetching stats before planning the window.
 		var ignored any
-		_ = workflow.ExecuteActivity(storageCalls(ctx), a.IngestDailyStats, in.Media, activities.Window{}, in.Date, in.RunID).Get(ctx, &ignored)
+		_ = workflow.ExecuteActivity(storageCalls(ctx), a.IngestDailyStats, in.Media, activities.ReadPlan{}, in.Date, in.RunID).Get(ctx, &ignored)
 		return MediaIngestWorkflow(ctx, in)
 	}
 	err := replay(t, recordingOf(t, "media_ingest_v0.json"), func(r worker.WorkflowReplayer) {

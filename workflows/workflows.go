@@ -616,7 +616,7 @@ func MediaIngestWorkflow(ctx workflow.Context, in MediaIngestInput) (MediaIngest
 	}
 	res := MediaIngestResult{Media: in.Media}
 	mode := cmp.Or(in.Mode, activities.ModeCatchUp)
-	var w activities.Window
+	var w activities.ReadPlan
 	if err := workflow.ExecuteLocalActivity(storageLocal(ctx), a.PlanIngest, activities.PlanInput{Media: in.Media, Date: in.Date, Mode: mode}).Get(ctx, &w); err != nil {
 		return res, err
 	}

@@ -149,7 +149,7 @@ func notFound() error {
 func TestMediaDeletedAfterListingIsSkipped(t *testing.T) {
 	env := newEnv(t)
 	env.OnActivity(a.ListMedias, mock.Anything, mock.Anything, mock.Anything).Return(activities.MediaList{Medias: []string{"m000", "m001"}}, nil)
-	env.OnActivity(a.PlanIngest, mock.Anything, mock.Anything).Return(activities.Window{Start: "2026-11-24", End: "2026-11-24", Days: []string{"2026-11-24"}}, nil)
+	env.OnActivity(a.PlanIngest, mock.Anything, mock.Anything).Return(activities.ReadPlan{Start: "2026-11-24", End: "2026-11-24", Days: []string{"2026-11-24"}}, nil)
 	env.OnActivity(a.IngestDailyStats, mock.Anything, "m000", mock.Anything, mock.Anything, mock.Anything).Return(ingest.Landed{Records: 1, Requests: 1}, nil)
 	env.OnActivity(a.IngestDailyStats, mock.Anything, "m001", mock.Anything, mock.Anything, mock.Anything).Return(ingest.Landed{}, notFound()).Once()
 	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-24", mock.Anything).Return(ingest.Landed{Records: 5, Complete: true, Requests: 1}, nil)
@@ -188,7 +188,7 @@ func TestRejectedTokenFailsAtOnceAndAlertsOnce(t *testing.T) {
 
 func TestTransientFailuresAreRetried(t *testing.T) {
 	env := newEnv(t)
-	w := activities.Window{Start: "2026-11-23", End: "2026-11-24", Days: []string{"2026-11-23", "2026-11-24"}}
+	w := activities.ReadPlan{Start: "2026-11-23", End: "2026-11-24", Days: []string{"2026-11-23", "2026-11-24"}}
 	env.OnActivity(a.PlanIngest, mock.Anything, activities.PlanInput{Media: "m000", Date: "2026-11-24", Mode: activities.ModeCatchUp}).Return(w, nil)
 	env.OnActivity(a.IngestDailyStats, mock.Anything, "m000", w, "2026-11-24", "r").Return(ingest.Landed{Requests: 1}, nil)
 	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-23", "r").Return(ingest.Landed{}, errors.New("wistia: 503")).Twice()

@@ -233,7 +233,7 @@ func Open(ctx context.Context, c Config, pm *metrics.Pipeline) (*Resources, erro
 	r.Activities = &activities.Activities{
 		Account:  c.Lake.Account,
 		Ingester: &ingest.Ingester{Client: wc, Store: r.Store, Now: time.Now},
-		Store:    r.Store, Lake: r.Lake, Marks: marks, Policy: c.Lake.WindowPolicy(),
+		Store:    r.Store, Lake: r.Lake, Marks: marks, Policy: c.Lake.CatchUpPolicy(),
 		Alerts: activities.NewAlerter(c.Alerts, c.Temporal.Namespace, snsClient),
 		Now:    time.Now,
 	}

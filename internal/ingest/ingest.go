@@ -37,13 +37,13 @@ type Landed struct {
 	Bytes    int64  `json:"bytes"`    // bronze bytes of the window
 }
 
-func landed(w lake.Window, m lake.Manifest, rejects, requests int) Landed {
+func landed(w lake.Landing, m lake.Manifest, rejects, requests int) Landed {
 	return Landed{Manifest: w.ManifestKey(), Records: m.Records, Rejects: rejects, Complete: m.Complete, Requests: requests, Bytes: m.Bytes}
 }
 
 // Medias lands the account's media list for day and returns the media hashed ids in API order.
 func (in *Ingester) Medias(ctx context.Context, day time.Time, runID string) (Landed, []string, error) {
-	w := lake.Window{Stream: lake.StreamMedias, Day: day, Media: lake.AllMedia, RunID: runID}
+	w := lake.Landing{Stream: lake.StreamMedias, Day: day, Media: lake.AllMedia, RunID: runID}
 	bw := lake.NewBronzeWriter(in.Store, w, nil, in.Now)
 	var (
 		ids            []string
@@ -82,7 +82,7 @@ func (in *Ingester) Medias(ctx context.Context, day time.Time, runID string) (La
 
 // DailyStats lands one media's by_date rows for start..end (inclusive) in day's bronze.
 func (in *Ingester) DailyStats(ctx context.Context, media string, start, end, day time.Time, runID string) (Landed, error) {
-	w := lake.Window{Stream: lake.StreamDailyStats, Day: day, Media: media, RunID: runID, Start: start, End: end}
+	w := lake.Landing{Stream: lake.StreamDailyStats, Day: day, Media: media, RunID: runID, Start: start, End: end}
 	page, err := in.Client.MediaStatsByDate(ctx, media, start, end)
 	if err != nil {
 		return Landed{}, err
@@ -110,7 +110,7 @@ type EventsProgress struct {
 // The window's manifest says whether the crawl was complete.
 func (in *Ingester) Events(ctx context.Context, media string, day time.Time, runID string, resume EventsProgress,
 	progress func(EventsProgress)) (Landed, error) {
-	w := lake.Window{Stream: lake.StreamEvents, Day: day, Media: media, RunID: runID}
+	w := lake.Landing{Stream: lake.StreamEvents, Day: day, Media: media, RunID: runID}
 	bw := lake.NewBronzeWriter(in.Store, w, resume.Objects, in.Now)
 	rejects, pages := resume.Rejects, 0
 	state, err := in.Client.CrawlEvents(ctx, wistia.EventsQuery{MediaID: media, Start: day, End: day}, resume.Crawl,
@@ -169,7 +169,7 @@ func (in *Ingester) Visitors(ctx context.Context, media string, days []time.Time
 	if err != nil {
 		return Landed{}, err
 	}
-	w := lake.Window{Stream: lake.StreamVisitors, Day: day, Media: media, RunID: runID}
+	w := lake.Landing{Stream: lake.StreamVisitors, Day: day, Media: media, RunID: runID}
 	bw := lake.NewBronzeWriter(in.Store, w, resume.Objects, in.Now)
 	p := resume
 	var batch []json.RawMessage
