@@ -290,7 +290,7 @@ func (a *Activities) AdvanceWatermark(ctx context.Context, media, day, runID str
 // touched.
 func (a *Activities) Transform(ctx context.Context, days []string, runID string) (lake.TransformReport, error) {
 	defer keepAlive(ctx)()
-	list, err := parseDays(days)
+	list, err := lakeDays(days)
 	if err != nil {
 		return lake.TransformReport{}, err
 	}
@@ -314,7 +314,7 @@ func (a *Activities) ExpireSnapshots(ctx context.Context) error {
 // activity without retry, so the run reports them.
 func (a *Activities) CheckData(ctx context.Context, days []string) (CheckResult, error) {
 	defer keepAlive(ctx)()
-	list, err := parseDays(days)
+	list, err := lakeDays(days)
 	if err != nil {
 		return CheckResult{}, err
 	}
@@ -355,6 +355,12 @@ func parseDays(list []string) ([]time.Time, error) {
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// lakeDays reads days as the lake takes them, once, where the activity receives them.
+func lakeDays(list []string) ([]lake.Day, error) {
+	days, err := parseDays(list)
+	return lake.DaysOf(days), err
 }
 
 func temporalCheckFailure(rep lake.CheckReport) error {

@@ -164,7 +164,7 @@ func (r MergeResult) checked(check lake.CheckReport, err error) (MergeResult, er
 // the merge read: bronze landing meanwhile is pending, and the next run merges it.
 func (a *Activities) MergeAndCheck(ctx context.Context, days []string, runID string) (MergeResult, error) {
 	defer keepAlive(ctx)()
-	list, err := parseDays(days)
+	list, err := lakeDays(days)
 	if err != nil {
 		return MergeResult{}, err
 	}
@@ -195,7 +195,7 @@ func (a *Activities) MergeAndCheck(ctx context.Context, days []string, runID str
 // RecomputeGoldAndCheck, last, frees it.
 func (a *Activities) MergeSilverDays(ctx context.Context, days []string, runID string) (MergeResult, error) {
 	defer keepAlive(ctx)()
-	list, err := parseDays(days)
+	list, err := lakeDays(days)
 	if err != nil {
 		return MergeResult{}, err
 	}
@@ -229,11 +229,12 @@ type GoldInput struct {
 // held, it recomputes gold from silver, checks it, and frees the lease.
 func (a *Activities) RecomputeGoldAndCheck(ctx context.Context, in GoldInput) (MergeResult, error) {
 	defer keepAlive(ctx)()
-	days, err := parseDays(in.Days)
+	days, err := lakeDays(in.Days)
 	if err != nil {
 		return MergeResult{}, err
 	}
-	if _, err := parseDays(in.Dates); err != nil {
+	touched, err := lakeDays(in.Dates)
+	if err != nil {
 		return MergeResult{}, err
 	}
 	ctx, lease, err := a.holdTransform(ctx, spreadOwner(ctx))
@@ -243,7 +244,7 @@ func (a *Activities) RecomputeGoldAndCheck(ctx context.Context, in GoldInput) (M
 	defer lease.Release()
 
 	rep := lake.TransformReport{Quarantined: map[string]int{}}
-	err = a.Lake.RecomputeGold(ctx, in.Dates, in.RunID, &rep)
+	err = a.Lake.RecomputeGold(ctx, touched, in.RunID, &rep)
 	if a.OnTransform != nil {
 		a.OnTransform(rep)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"time"
 )
 
 // CheckReport is the outcome of the data checks over some days: counts and the problems found.
@@ -30,7 +29,7 @@ func (r *CheckReport) problem(format string, args ...any) {
 // Check reconciles silver with bronze for the days and checks gold's keys and metric ranges:
 // every distinct typeable bronze event is in silver once, each fact grain appears once, and
 // rates and percentages lie in [0, 1], counts and durations are not negative.
-func (l *Lakehouse) Check(ctx context.Context, store Store, days []time.Time) (CheckReport, error) {
+func (l *Lakehouse) Check(ctx context.Context, store Store, days []Day) (CheckReport, error) {
 	return l.CheckRead(ctx, store, days, nil)
 }
 
@@ -41,7 +40,7 @@ type BronzeRead map[Day][]Manifest
 
 // CheckRead is Check against the bronze a transform read; days missing from read (or a nil
 // read) are checked against all their bronze.
-func (l *Lakehouse) CheckRead(ctx context.Context, store Store, days []time.Time, read BronzeRead) (CheckReport, error) {
+func (l *Lakehouse) CheckRead(ctx context.Context, store Store, days []Day, read BronzeRead) (CheckReport, error) {
 	rep, err := l.CheckSilver(ctx, store, days, read)
 	if err != nil {
 		return rep, err
@@ -52,16 +51,15 @@ func (l *Lakehouse) CheckRead(ctx context.Context, store Store, days []time.Time
 // CheckSilver is the silver half of CheckRead: every distinct typeable bronze event of the
 // days is in silver once. A merge split over activities checks each day's silver where it
 // was merged, against what that merge read, and gold once after gold is recomputed.
-func (l *Lakehouse) CheckSilver(ctx context.Context, store Store, days []time.Time, read BronzeRead) (CheckReport, error) {
+func (l *Lakehouse) CheckSilver(ctx context.Context, store Store, days []Day, read BronzeRead) (CheckReport, error) {
 	var rep CheckReport
 	silver := silverKeys{l: l, rep: &rep, byDay: map[Day]map[string]bool{}}
-	for _, day := range days {
-		d := DayOf(day)
+	for _, d := range days {
 		rep.Days = append(rep.Days, d.String())
 		manifests, ok := read[d]
 		if !ok {
 			var err error
-			if manifests, err = Manifests(ctx, store, StreamEvents, day); err != nil {
+			if manifests, err = Manifests(ctx, store, StreamEvents, d.Time()); err != nil {
 				return rep, err
 			}
 		}
@@ -95,17 +93,17 @@ func (l *Lakehouse) CheckSilver(ctx context.Context, store Store, days []time.Ti
 
 // CheckGold is the gold half of CheckRead: each fact grain of the days appears once, and rates
 // and percentages lie in [0, 1], counts and durations are not negative.
-func (l *Lakehouse) CheckGold(ctx context.Context, days []time.Time) (CheckReport, error) {
+func (l *Lakehouse) CheckGold(ctx context.Context, days []Day) (CheckReport, error) {
 	var rep CheckReport
-	for _, day := range days {
-		rep.Days = append(rep.Days, DayOf(day).String())
+	for _, d := range days {
+		rep.Days = append(rep.Days, d.String())
 	}
 	return rep, l.checkGold(ctx, days, &rep)
 }
 
-func (l *Lakehouse) checkGold(ctx context.Context, days []time.Time, rep *CheckReport) error {
-	for _, day := range days {
-		d := DayOf(day)
+func (l *Lakehouse) checkGold(ctx context.Context, days []Day, rep *CheckReport) error {
+	for _, d := range days {
+		day := d.Time()
 		daily, err := ReadRows[FactMediaDaily](ctx, l, day, day)
 		if err != nil {
 			return err

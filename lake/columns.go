@@ -89,6 +89,15 @@ type Day int32
 // DayOf is the UTC day of t.
 func DayOf(t time.Time) Day { return Day(t.UTC().Unix() / 86400) }
 
+// DaysOf is the UTC days of ts, in their order.
+func DaysOf(ts []time.Time) []Day {
+	out := make([]Day, len(ts))
+	for i, t := range ts {
+		out[i] = DayOf(t)
+	}
+	return out
+}
+
 // Time is the day's midnight UTC.
 func (d Day) Time() time.Time { return time.Unix(int64(d)*86400, 0).UTC() }
 

@@ -34,7 +34,7 @@ func BenchmarkDailyTransformOnHistory(b *testing.B) {
 			// commits, as a year of daily runs leaves them, rather than by one; snapshots are
 			// expired after each, as every run does.
 			for week := range slices.Chunk(set.Days, 7) {
-				if _, err := l.Transform(ctx, store, week, "history"); err != nil {
+				if _, err := l.Transform(ctx, store, lake.DaysOf(week), "history"); err != nil {
 					b.Fatal(err)
 				}
 				if err := l.ExpireSnapshots(ctx); err != nil {
@@ -46,7 +46,7 @@ func BenchmarkDailyTransformOnHistory(b *testing.B) {
 			runs := 0
 			for b.Loop() {
 				start := time.Now()
-				rep, err := l.Transform(ctx, store, last, "daily")
+				rep, err := l.Transform(ctx, store, lake.DaysOf(last), "daily")
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -28,7 +28,7 @@ func TestMaintenanceCompactsManifestsAndKeepsRows(t *testing.T) {
 	l := emptyLakehouse(t)
 	defer l.Close()
 	for _, day := range set.Days { // a commit per day, as daily runs make them
-		_, err := l.Transform(ctx, store, []time.Time{day}, "daily")
+		_, err := l.Transform(ctx, store, lake.DaysOf([]time.Time{day}), "daily")
 		require.NoError(t, err)
 	}
 	before, err := lake.ManifestCount(ctx, l, "silver.events")
@@ -45,10 +45,10 @@ func TestMaintenanceCompactsManifestsAndKeepsRows(t *testing.T) {
 	assert.Equal(t, rows, readAll(t, l), "compacting manifests changed no row")
 
 	// Merging on the compacted tables: the last day again, unchanged rows, and the checks pass.
-	_, err = l.Transform(ctx, store, set.Days[len(set.Days)-1:], "again")
+	_, err = l.Transform(ctx, store, lake.DaysOf(set.Days[len(set.Days)-1:]), "again")
 	require.NoError(t, err)
 	assert.Equal(t, rows, readAll(t, l))
-	rep, err := l.Check(ctx, store, set.Days)
+	rep, err := l.Check(ctx, store, lake.DaysOf(set.Days))
 	require.NoError(t, err)
 	assert.Empty(t, rep.Problems)
 }

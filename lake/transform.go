@@ -1,19 +1,14 @@
 package lake
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
-
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
 )
 
 // TransformReport is what one transform did. It holds counts only, so it fits in a Temporal
@@ -41,47 +36,35 @@ type TransformReport struct {
 // winner's result). A gold merge that loses a race is redone from silver as it then is, but a
 // gold recompute commits its tables one at a time, each from its own read of silver, so
 // transforms whose dates overlap must not interleave: the orchestration runs them one at a time.
-func (l *Lakehouse) Transform(ctx context.Context, store Store, days []time.Time, runID string) (TransformReport, error) {
-	rep, err := l.MergeSilver(ctx, store, days, runID)
+func (l *Lakehouse) Transform(ctx context.Context, store Store, days []Day, runID string) (TransformReport, error) {
+	rep, touched, err := l.mergeSilverDays(ctx, store, days, runID)
 	if err != nil {
 		return rep, err
 	}
-	err = l.RecomputeGold(ctx, rep.Dates, runID, &rep)
+	err = l.RecomputeGold(ctx, touched, runID, &rep)
 	return rep, err
 }
 
 // MergeSilver merges the bronze of the given days into silver. The report's Dates are the
 // dates whose facts the merge touched.
-func (l *Lakehouse) MergeSilver(ctx context.Context, store Store, days []time.Time, runID string) (TransformReport, error) {
+func (l *Lakehouse) MergeSilver(ctx context.Context, store Store, days []Day, runID string) (TransformReport, error) {
+	rep, _, err := l.mergeSilverDays(ctx, store, days, runID)
+	return rep, err
+}
+
+func (l *Lakehouse) mergeSilverDays(ctx context.Context, store Store, days []Day, runID string) (TransformReport, []Day, error) {
 	rep := TransformReport{Quarantined: map[string]int{}}
-	var parts []Day
-	for _, d := range days {
-		parts = append(parts, DayOf(d))
-	}
+	parts := slices.Clone(days)
 	slices.Sort(parts)
 	parts = slices.Compact(parts)
 	for _, p := range parts {
 		rep.Days = append(rep.Days, p.String())
 	}
-	touched, err := l.mergeSilver(ctx, store, parts, l.props(runID, rep.Days), &rep)
+	touched, err := l.mergeSilver(ctx, store, parts, l.props(runID, parts), &rep)
 	for _, d := range touched {
 		rep.Dates = append(rep.Dates, d.String())
 	}
-	return rep, err
-}
-
-// RecomputeGold rebuilds gold for the given dates (YYYY-MM-DD) from silver, adding what it
-// did to rep.
-func (l *Lakehouse) RecomputeGold(ctx context.Context, dateList []string, runID string, rep *TransformReport) error {
-	var days []Day
-	for _, s := range dateList {
-		d, err := dates.Parse(s)
-		if err != nil {
-			return err
-		}
-		days = append(days, DayOf(d))
-	}
-	return l.recomputeGold(ctx, days, l.props(runID, dateList), rep)
+	return rep, touched, err
 }
 
 // Snapshot summary properties a merge sets, for operators reading history (see Commits).
@@ -91,8 +74,12 @@ const (
 )
 
 // props are the summary properties of a merge's snapshot.
-func (l *Lakehouse) props(runID string, days []string) iceberg.Properties {
-	return iceberg.Properties{runIDProperty: runID, daysProperty: strings.Join(days, ",")}
+func (l *Lakehouse) props(runID string, days []Day) iceberg.Properties {
+	names := make([]string, len(days))
+	for i, d := range days {
+		names[i] = d.String()
+	}
+	return iceberg.Properties{runIDProperty: runID, daysProperty: strings.Join(names, ",")}
 }
 
 func (r *TransformReport) add(res MergeResult, err error) error {
@@ -183,174 +170,6 @@ func dayParts(days []Day) []int32 {
 		parts[i] = int32(d)
 	}
 	return parts
-}
-
-// recomputeGold rebuilds gold for the given dates from silver. Each gold merge reads the silver
-// it derives from in every attempt (see prepareFunc), so a merge redone after losing a commit
-// race writes what silver holds then, not what the lost attempt read.
-func (l *Lakehouse) recomputeGold(ctx context.Context, days []Day, props iceberg.Properties, rep *TransformReport) error {
-	// Silver holds the latest version of every media, so the dimension is rebuilt whole.
-	allBuckets := make([]int32, entityBuckets)
-	for i := range allBuckets {
-		allBuckets[i] = int32(i)
-	}
-	unknown := 0
-	res, err := merge(ctx, l, dimMediaTable, allBuckets, replace, props, func(ctx context.Context) (attempt[DimMedia], error) {
-		dims, n, err := l.dimMedia(ctx)
-		unknown = n
-		return attempt[DimMedia]{incoming: grouped(byPartition(dimMediaTable, dims))}, err
-	})
-	if err := rep.add(res, err); err != nil {
-		return err
-	}
-	rep.UnknownMedia += unknown
-
-	parts := dayParts(days)
-	res, err = merge(ctx, l, mediaDailyTable, parts, replace, props, func(ctx context.Context) (attempt[FactMediaDaily], error) {
-		daily, err := mediaDaily(ctx, l, days)
-		return attempt[FactMediaDaily]{incoming: grouped(byPartition(mediaDailyTable, daily))}, err
-	})
-	if err := rep.add(res, err); err != nil {
-		return err
-	}
-
-	// Engagement is built a day at a time from that day's silver events, with the durations and
-	// loads of the attempt; the visitors seen along the way feed dim_visitor.
-	var visitors map[string]DimVisitor
-	res, err = merge(ctx, l, engagementTable, parts, replace, props, func(ctx context.Context) (attempt[FactEngagement], error) {
-		duration, err := mediaDurations(ctx, l)
-		if err != nil {
-			return attempt[FactEngagement]{}, err
-		}
-		loads, err := dailyLoads(ctx, l, days)
-		if err != nil {
-			return attempt[FactEngagement]{}, err
-		}
-		var mu sync.Mutex
-		seen := map[string]DimVisitor{}
-		visitors = seen
-		return attempt[FactEngagement]{incoming: readAhead(parts, func(ctx context.Context, p int32) ([]FactEngagement, error) {
-			events, err := collectRows(ctx, l, eventsTable, dateIn("date", []Day{Day(p)}))
-			if err != nil {
-				return nil, err
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			for _, e := range events {
-				v := DimVisitor{VisitorID: e.VisitorKey, IPAddress: e.IP, Country: e.Country, LastSeenAt: e.ReceivedAt}
-				if old, ok := seen[e.VisitorKey]; !ok || dimVisitorTable.version(&v, &old) > 0 {
-					seen[e.VisitorKey] = v
-				}
-			}
-			return engagement(events, duration, loads), nil
-		})}, nil
-	})
-	if err := rep.add(res, err); err != nil {
-		return err
-	}
-	// dim_visitor is an upsert in which a visitor's latest sighting wins, so a retry may merge
-	// the visitors the committed engagement attempt saw.
-	dimVisitors := slices.Collect(maps.Values(visitors))
-	return rep.add(mergeGrouped(ctx, l, dimVisitorTable, upsert, props, byPartition(dimVisitorTable, dimVisitors)))
-}
-
-// dimMedia derives gold.dim_media from silver.media, counting the media no channel rule matched.
-func (l *Lakehouse) dimMedia(ctx context.Context) ([]DimMedia, int, error) {
-	medias, err := collectRows(ctx, l, mediaTable, iceberg.AlwaysTrue{})
-	if err != nil {
-		return nil, 0, err
-	}
-	unknown := 0
-	dims := make([]DimMedia, 0, len(medias))
-	for _, m := range medias {
-		d := DimMedia{MediaID: m.HashedID, Title: m.Name, URL: "https://home.wistia.com/medias/" + m.HashedID,
-			Channel: l.channels.Channel(m.ProjectName, m.FolderName, strings.Split(m.Tags, ",")), CreatedAt: m.Created,
-			Project: m.ProjectName, Duration: m.Duration, version: m.IngestedAt}
-		if d.Channel == UnknownChannel {
-			unknown++
-		}
-		dims = append(dims, d)
-	}
-	return dims, unknown, nil
-}
-
-// mediaDaily derives gold.fact_media_daily for the given days from silver.media_daily_stats.
-func mediaDaily(ctx context.Context, l *Lakehouse, days []Day) ([]FactMediaDaily, error) {
-	var daily []FactMediaDaily
-	for rows, err := range scanRows(ctx, l, dailyStatsTable, dateIn("date", days)) {
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range rows {
-			f := FactMediaDaily{MediaID: s.MediaID, Date: s.Date, LoadCount: s.LoadCount, PlayCount: s.PlayCount, HoursWatched: s.HoursWatched}
-			if s.LoadCount > 0 {
-				f.PlayRate = float64(s.PlayCount) / float64(s.LoadCount)
-			}
-			daily = append(daily, f)
-		}
-	}
-	return daily, nil
-}
-
-// mediaDurations reads each media's duration in seconds from silver.media.
-func mediaDurations(ctx context.Context, l *Lakehouse) (map[string]float64, error) {
-	duration := map[string]float64{}
-	for rows, err := range scanRows(ctx, l, mediaTable, iceberg.AlwaysTrue{}) {
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range rows {
-			duration[m.HashedID] = m.Duration
-		}
-	}
-	return duration, nil
-}
-
-// dailyLoads reads the loads per media and day of the given days, for the facts' play rates.
-func dailyLoads(ctx context.Context, l *Lakehouse, days []Day) (map[mediaDay]int64, error) {
-	loads := map[mediaDay]int64{}
-	for rows, err := range scanRows(ctx, l, dailyStatsTable, dateIn("date", days)) {
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range rows {
-			loads[mediaDay{s.MediaID, s.Date}] = s.LoadCount
-		}
-	}
-	return loads, nil
-}
-
-type mediaDay struct {
-	media string
-	day   Day
-}
-
-// engagement rolls one day's events up to (media, visitor): plays, seconds watched (percent
-// viewed, capped at 1, × the media's duration), watched percent and play rate as ratios of sums.
-func engagement(events []Event, duration map[string]float64, loads map[mediaDay]int64) []FactEngagement {
-	slices.SortFunc(events, func(a, b Event) int {
-		return cmp.Or(strings.Compare(a.MediaID, b.MediaID), strings.Compare(a.VisitorKey, b.VisitorKey))
-	})
-	var out []FactEngagement
-	for i := 0; i < len(events); {
-		e := events[i]
-		f := FactEngagement{MediaID: e.MediaID, VisitorID: e.VisitorKey, Date: e.Date}
-		var percent float64
-		for ; i < len(events) && events[i].MediaID == e.MediaID && events[i].VisitorKey == e.VisitorKey; i++ {
-			f.PlayCount++
-			percent += min(events[i].PercentViewed, 1) // a session watches a media once at most
-		}
-		d := duration[e.MediaID]
-		f.TotalWatchTime = percent * d
-		if d > 0 {
-			f.WatchedPercent = f.TotalWatchTime / (float64(f.PlayCount) * d)
-		}
-		if n := loads[mediaDay{e.MediaID, e.Date}]; n > 0 {
-			f.PlayRate = float64(f.PlayCount) / float64(n)
-		}
-		out = append(out, f)
-	}
-	return out
 }
 
 // dateIn selects the rows of the given days of a date column.

@@ -37,7 +37,7 @@ func BenchmarkTransform(b *testing.B) {
 				stop := lake.PeakHeap()
 				start := time.Now()
 				b.StartTimer()
-				rep, err := l.Transform(context.Background(), store, set.Days, "bench")
+				rep, err := l.Transform(context.Background(), store, lake.DaysOf(set.Days), "bench")
 				if err != nil {
 					b.Fatal(err)
 				}

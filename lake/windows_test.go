@@ -63,7 +63,7 @@ func TestEventsLandOnTheirUTCDayWhateverWindowListedThem(t *testing.T) {
 		{"e-19", "2026-11-19T12:00:00Z"},
 	})
 	days := []time.Time{time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 19, 0, 0, 0, 0, time.UTC)}
-	rep, err := f.lh.Transform(ctx, f.Store, days, "run-1")
+	rep, err := f.lh.Transform(ctx, f.Store, lake.DaysOf(days), "run-1")
 	require.NoError(t, err)
 
 	assert.Equal(t, map[string][]string{
@@ -83,13 +83,13 @@ func TestEventsLandOnTheirUTCDayWhateverWindowListedThem(t *testing.T) {
 	require.Len(t, engagement, 1)
 	assert.Equal(t, int64(1), engagement[0].PlayCount)
 
-	check, err := f.lh.CheckRead(ctx, f.Store, days, rep.Read)
+	check, err := f.lh.CheckRead(ctx, f.Store, lake.DaysOf(days), rep.Read)
 	require.NoError(t, err)
 	assert.Zero(t, check.ProblemsTotal, check.Problems)
 	assert.Equal(t, 5, check.BronzeEvents, "e-own, e-west, e-east from the 18th; e-west, e-19 from the 19th; the far one is quarantined")
 
 	// Merging the 19th alone keeps what the 18th's window put on the 17th and the 18th.
-	rep, err = f.lh.Transform(ctx, f.Store, days[1:], "run-2")
+	rep, err = f.lh.Transform(ctx, f.Store, lake.DaysOf(days[1:]), "run-2")
 	require.NoError(t, err)
 	assert.Equal(t, map[string][]string{
 		"2026-11-17": {"e-east"},
@@ -115,7 +115,7 @@ func TestAnyStatsZoneMatchesGroundTruth(t *testing.T) {
 			f := newFixture(t, "file", opts)
 			days := lastDays(3)
 			f.land(t, "run-1", days)
-			_, err = f.lh.Transform(context.Background(), f.Store, days, "run-1")
+			_, err = f.lh.Transform(context.Background(), f.Store, lake.DaysOf(days), "run-1")
 			require.NoError(t, err)
 			truth := f.Sim.Truth(days[0], days[len(days)-1])
 			first, last := truth.EventDays()

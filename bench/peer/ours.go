@@ -44,7 +44,7 @@ func runOurs(ctx context.Context, bronze string, days []time.Time, out string) (
 		}
 	}
 	start := time.Now()
-	rep, err := l.Transform(ctx, store, days, "peer")
+	rep, err := l.Transform(ctx, store, lake.DaysOf(days), "peer")
 	elapsed := time.Since(start)
 	pprof.StopCPUProfile()
 	if err != nil {
