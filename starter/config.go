@@ -54,3 +54,22 @@ func (c *cli) pipeline(ctx context.Context) (operate.Pipeline, func(), error) {
 	cfg := app.Config{Temporal: t, Worker: w, Lake: lk}
 	return operate.Pipeline{Client: tc, TaskQueue: t.TaskQueue, Options: cfg.Options()}, tc.Close, nil
 }
+
+// lakehouse opens the lakehouse from the lake settings alone.
+func (c *cli) lakehouse(ctx context.Context) (*lake.Lakehouse, error) {
+	var lc lake.Config
+	if err := config.Load(&lc); err != nil {
+		return nil, err
+	}
+	return lc.OpenLakehouse(ctx)
+}
+
+// withClient runs fn with a Temporal client, closed after.
+func (c *cli) withClient(ctx context.Context, fn func(client.Client) error) error {
+	tc, _, err := c.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	return fn(tc)
+}

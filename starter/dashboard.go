@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/marketing-data/wistia-pipeline/internal/config"
 	"github.com/marketing-data/wistia-pipeline/internal/dashboard"
 	"github.com/marketing-data/wistia-pipeline/internal/httpserve"
 	"github.com/marketing-data/wistia-pipeline/lake"
@@ -29,11 +28,7 @@ nothing is fetched from elsewhere. It listens on this machine only unless --addr
 			if _, _, err := net.SplitHostPort(addr); err != nil {
 				return usagef("--addr %q: want host:port", addr)
 			}
-			var lc lake.Config
-			if err := config.Load(&lc); err != nil {
-				return err
-			}
-			lh, err := lc.OpenLakehouse(cmd.Context())
+			lh, err := c.lakehouse(cmd.Context())
 			if err != nil {
 				return err
 			}

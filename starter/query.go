@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/marketing-data/wistia-pipeline/internal/config"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/lake"
 )
@@ -54,11 +53,7 @@ func queryCmd(c *cli) *cobra.Command {
 					return usagef("--to %q: want YYYY-MM-DD", to)
 				}
 			}
-			var lc lake.Config
-			if err := config.Load(&lc); err != nil {
-				return err
-			}
-			lh, err := lc.OpenLakehouse(cmd.Context())
+			lh, err := c.lakehouse(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
 
 	"github.com/marketing-data/wistia-pipeline/internal/operate"
 	"github.com/marketing-data/wistia-pipeline/workflows"
@@ -63,12 +64,11 @@ action ingests the day before its scheduled time.`,
 			Use: "describe", Short: "Show when the schedule fires and what it started", Args: cobra.NoArgs,
 			Example: `  starter schedule describe`,
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				tc, _, err := c.dial(cmd.Context())
-				if err != nil {
+				var st operate.ScheduleState
+				err := c.withClient(cmd.Context(), func(tc client.Client) (err error) {
+					st, err = operate.DescribeSchedule(cmd.Context(), tc)
 					return err
-				}
-				defer tc.Close()
-				st, err := operate.DescribeSchedule(cmd.Context(), tc)
+				})
 				if err != nil {
 					return err
 				}
@@ -90,12 +90,7 @@ action ingests the day before its scheduled time.`,
 			Use: "delete", Short: "Delete the schedule (runs it started are left alone)", Args: cobra.NoArgs,
 			Example: `  starter schedule delete`,
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				tc, _, err := c.dial(cmd.Context())
-				if err != nil {
-					return err
-				}
-				defer tc.Close()
-				if err := operate.DeleteSchedule(cmd.Context(), tc); err != nil {
+				if err := c.withClient(cmd.Context(), func(tc client.Client) error { return operate.DeleteSchedule(cmd.Context(), tc) }); err != nil {
 					return err
 				}
 				fmt.Fprintf(c.stdout, "schedule %s deleted\n", workflows.ScheduleID)
@@ -115,12 +110,7 @@ func pauseCmd(c *cli, name string, pause bool) *cobra.Command {
 		Use: name, Short: short, Args: cobra.NoArgs,
 		Example: "  starter schedule " + name,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			tc, _, err := c.dial(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer tc.Close()
-			if err := operate.PauseSchedule(cmd.Context(), tc, pause); err != nil {
+			if err := c.withClient(cmd.Context(), func(tc client.Client) error { return operate.PauseSchedule(cmd.Context(), tc, pause) }); err != nil {
 				return err
 			}
 			fmt.Fprintf(c.stdout, "schedule %s %sd\n", workflows.ScheduleID, name)

@@ -280,7 +280,7 @@ func TestScheduleBackfillIngestsExactlyThoseDays(t *testing.T) {
 	var got []string
 	require.Eventually(t, func() bool {
 		resp, err := s.tc.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
-			Query: `WorkflowType = "DailyRunWorkflow" AND ExecutionStatus = "Completed"`})
+			Query: fmt.Sprintf(`WorkflowType = %q AND ExecutionStatus = "Completed"`, workflows.DailyRunType)})
 		if err != nil {
 			return false
 		}
@@ -329,7 +329,7 @@ func TestScheduleBackfillIngestsExactlyThoseDays(t *testing.T) {
 	var report bytes.Buffer
 	err = operate.ReplayRecent(context.Background(), s.tc, "default", 2, func(r worker.WorkflowReplayer) {
 		app.RegisterWorkflows(r)
-		r.RegisterWorkflowWithOptions(changed, workflow.RegisterOptions{Name: "MediaIngestWorkflow", DisableAlreadyRegisteredCheck: true})
+		r.RegisterWorkflowWithOptions(changed, workflow.RegisterOptions{Name: workflows.MediaIngestType, DisableAlreadyRegisteredCheck: true})
 	}, &report)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "2 executions do not replay on this build")

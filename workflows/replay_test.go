@@ -63,10 +63,10 @@ func replay(t *testing.T, rec recording, register func(worker.WorkflowReplayer))
 }
 
 func registerAll(r worker.WorkflowReplayer) {
-	r.RegisterWorkflowWithOptions(DailyRunWorkflow, workflow.RegisterOptions{Name: "DailyRunWorkflow"})
-	r.RegisterWorkflowWithOptions(MediaIngestWorkflow, workflow.RegisterOptions{Name: "MediaIngestWorkflow"})
-	r.RegisterWorkflowWithOptions(BackfillWorkflow, workflow.RegisterOptions{Name: "BackfillWorkflow"})
-	r.RegisterWorkflowWithOptions(TransformWorkflow, workflow.RegisterOptions{Name: "TransformWorkflow"})
+	r.RegisterWorkflowWithOptions(DailyRunWorkflow, workflow.RegisterOptions{Name: DailyRunType})
+	r.RegisterWorkflowWithOptions(MediaIngestWorkflow, workflow.RegisterOptions{Name: MediaIngestType})
+	r.RegisterWorkflowWithOptions(BackfillWorkflow, workflow.RegisterOptions{Name: BackfillType})
+	r.RegisterWorkflowWithOptions(TransformWorkflow, workflow.RegisterOptions{Name: TransformType})
 }
 
 func TestReplayRecordedHistories(t *testing.T) {
@@ -88,7 +88,7 @@ func TestReplayCatchesANonDeterministicChange(t *testing.T) {
 		return MediaIngestWorkflow(ctx, in)
 	}
 	err := replay(t, recordingOf(t, "media_ingest_v0.json"), func(r worker.WorkflowReplayer) {
-		r.RegisterWorkflowWithOptions(changed, workflow.RegisterOptions{Name: "MediaIngestWorkflow"})
+		r.RegisterWorkflowWithOptions(changed, workflow.RegisterOptions{Name: MediaIngestType})
 	})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "TMPRL1100", "the SDK's non-determinism error")

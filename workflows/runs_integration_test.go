@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,7 +84,7 @@ func (s *stack) assertTruth(t *testing.T, lh *lake.Lakehouse, from, to int) {
 func (s *stack) mediaIngests(t *testing.T, date string) int {
 	t.Helper()
 	resp, err := s.tc.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
-		Query: `WorkflowType = "MediaIngestWorkflow"`, PageSize: 1000})
+		Query: fmt.Sprintf(`WorkflowType = %q`, workflows.MediaIngestType), PageSize: 1000})
 	require.NoError(t, err)
 	n := 0
 	for _, e := range resp.Executions {
@@ -132,7 +133,7 @@ func TestRunsReadWhatTheyName(t *testing.T) {
 	var scheduled string
 	require.Eventually(t, func() bool {
 		resp, err := s.tc.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
-			Query: `WorkflowType = "DailyRunWorkflow" AND ExecutionStatus = "Completed"`})
+			Query: fmt.Sprintf(`WorkflowType = %q AND ExecutionStatus = "Completed"`, workflows.DailyRunType)})
 		if err != nil {
 			return false
 		}
