@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
 )
 
 // CheckReport is the outcome of the data checks over some days: counts and the problems found.
@@ -63,10 +62,13 @@ func (l *Lakehouse) CheckSilver(ctx context.Context, store Store, days []Day, re
 				return rep, err
 			}
 		}
-		chunks, _, err := readEvents(ctx, store, d, manifests)
-		bronze := slices.Concat(chunks...)
+		byDate, _, err := readEvents(ctx, store, d, manifests)
 		if err != nil {
 			return rep, err
+		}
+		var bronze []Event
+		for _, rows := range byDate {
+			bronze = append(bronze, rows...)
 		}
 		bronze = latest(bronze, eventsTable.key, eventsTable.version, nil)
 		own, err := silver.keys(ctx, d)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/buger/jsonparser"
 	"golang.org/x/sync/errgroup"
@@ -137,6 +138,44 @@ type eventParser struct {
 	span   [len(eventFieldNames)][2]int
 	buf    []byte            // the fields' JSON text, as spans
 	intern map[string]string // repeated values (media ids, run ids, places) share one string
+	arena  stringArena       // values unique to an event (keys, IPs, sources)
+}
+
+// stringArena carves strings out of large buffers: a string per event field costs an
+// allocation, and allocating and collecting millions of small strings was a fifth of a
+// merge's time. A buffer is never written where strings already point; a full one is left to
+// the strings that use it, and the garbage collector frees it with the last of them.
+type stringArena struct{ buf []byte }
+
+// arenaChunk is the size of one buffer: a few hundred events' strings.
+const arenaChunk = 64 << 10
+
+// room makes sure n more bytes fit in the current buffer without moving it.
+func (a *stringArena) room(n int) {
+	if cap(a.buf)-len(a.buf) < n {
+		a.buf = make([]byte, 0, max(arenaChunk, n))
+	}
+}
+
+// string copies b into the arena.
+func (a *stringArena) string(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	a.room(len(b))
+	start := len(a.buf)
+	a.buf = append(a.buf, b...)
+	return unsafe.String(&a.buf[start], len(b))
+}
+
+// source is a bronze line's lineage name, "<object key>#<line>", in the arena.
+func (a *stringArena) source(key string, line int) string {
+	a.room(len(key) + 21)
+	start := len(a.buf)
+	a.buf = append(a.buf, key...)
+	a.buf = append(a.buf, '#')
+	a.buf = strconv.AppendInt(a.buf, int64(line), 10)
+	return unsafe.String(&a.buf[start], len(a.buf)-start)
 }
 
 // eventFieldNames are the fields silver.events takes from a bronze event line, indexed by the
@@ -160,7 +199,7 @@ func (p *eventParser) text(i int, intern bool) (string, error) {
 	raw := p.raw[i]
 	if v, ok := wistia.PlainString(raw); ok {
 		if !intern {
-			return string(v), nil
+			return p.arena.string(v), nil
 		}
 		if s, ok := p.intern[string(v)]; ok {
 			return s, nil
@@ -255,48 +294,81 @@ func (p *eventParser) parse(line []byte, out *Event) (reason string) {
 // any zone (UTC-12 to UTC+14) puts an event on the window's own UTC day or the one next to it.
 const maxWindowSpill = 1
 
-// readEvents types the bronze events of one window day in the given manifests. An event
-// belongs to the UTC day of its received_at, whichever window listed it; one further from the
-// window than any time zone explains is quarantined, with its reason, not dropped.
-func readEvents(ctx context.Context, store Store, day Day, manifests []Manifest) ([][]Event, []Quarantined, error) {
-	// The objects are read in contiguous chunks, one per core (gunzip and typing are most of a
-	// merge's time). The chunks come back in object order, not joined: callers walk them, and
-	// joining would copy every event once more.
+// readEvents types the bronze events of one window day in the given manifests, by the UTC
+// day of their received_at. An event belongs to that day, whichever window listed it; one
+// further from the window than any time zone explains is quarantined, with its reason, not
+// dropped.
+//
+// Gunzip and typing are most of a merge's time, so the objects are read on every core, in
+// contiguous chunks. The window's own day is most of its events: they are typed in place into
+// one slice sized from the manifests' line counts, each chunk into its own range, so no event
+// is copied or grown into a larger slice after; the slice keeps room for the events that the
+// windows either side spill onto this day. Those spills, and this window's, are few.
+func readEvents(ctx context.Context, store Store, day Day, manifests []Manifest) (map[Day][]Event, []Quarantined, error) {
 	var objects []Object
 	for _, m := range manifests {
 		objects = append(objects, m.Objects...)
 	}
 	workers := max(1, min(runtime.GOMAXPROCS(0), len(objects)))
-	rows := make([][]Event, workers)
+	bounds := make([]int, workers+1) // chunk i types into own[bounds[i]:bounds[i+1]]
+	chunks := make([][]Object, workers)
+	for i := range workers {
+		chunks[i] = objects[i*len(objects)/workers : (i+1)*len(objects)/workers]
+		bounds[i+1] = bounds[i]
+		for _, obj := range chunks[i] {
+			bounds[i+1] += obj.Records
+		}
+	}
+	total := bounds[workers]
+	own := make([]Event, total, total+total/32+256)
+	typed := make([]int, workers) // events of the window's day typed by chunk i
+	spills := make([]map[Day][]Event, workers)
 	bad := make([][]Quarantined, workers)
 	g, gctx := errgroup.WithContext(ctx)
 	for i := range workers {
-		lo, hi := i*len(objects)/workers, (i+1)*len(objects)/workers
 		g.Go(func() (err error) {
-			rows[i], bad[i], err = readEventObjects(gctx, store, day, objects[lo:hi])
+			typed[i], spills[i], bad[i], err = readEventObjects(gctx, store, day, chunks[i], own[bounds[i]:bounds[i+1]])
 			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, nil, err
 	}
-	return rows, slices.Concat(bad...), nil
+	// Close the gaps the lines that were quarantined or fell on other days left at the end of
+	// each chunk's range.
+	n := 0
+	for i := range workers {
+		n += copy(own[n:], own[bounds[i]:bounds[i]+typed[i]])
+	}
+	clear(own[n:]) // no stale copies kept alive
+	byDate := map[Day][]Event{day: own[:n]}
+	for _, sp := range spills {
+		for d, rows := range sp {
+			byDate[d] = append(byDate[d], rows...)
+		}
+	}
+	return byDate, slices.Concat(bad...), nil
 }
 
-func readEventObjects(ctx context.Context, store Store, day Day, objects []Object) ([]Event, []Quarantined, error) {
+// readEventObjects types the events of objects: those of the window's day into own, in order
+// (it returns how many), the others by their day. Lines beyond own (a manifest that counted
+// fewer lines than its object holds) go with the others' days' rows of the window's day, so
+// nothing is lost either way.
+func readEventObjects(ctx context.Context, store Store, day Day, objects []Object, own []Event) (int, map[Day][]Event, []Quarantined, error) {
 	p := eventParserPool.Get().(*eventParser)
 	defer eventParserPool.Put(p)
-	records := 0 // manifests count each object's lines: growing rows would copy every event
-	for _, obj := range objects {
-		records += obj.Records
-	}
 	var (
-		rows = make([]Event, 0, records)
-		bad  []Quarantined
+		n      int
+		others = map[Day][]Event{}
+		bad    []Quarantined
+		spare  Event
 	)
 	err := objectLines(ctx, store, objects, func(line Line) error {
-		var e Event
-		reason := p.parse(line.Bytes, &e)
+		e := &spare
+		if n < len(own) {
+			e = &own[n]
+		}
+		reason := p.parse(line.Bytes, e)
 		if reason == "" && (e.Date < day-maxWindowSpill || e.Date > day+maxWindowSpill) {
 			reason = fmt.Sprintf("received_at %s is more than a day from the day %s of the window that listed it", e.ReceivedAt.Format(time.RFC3339), day)
 		}
@@ -306,11 +378,15 @@ func readEventObjects(ctx context.Context, store Store, day Day, objects []Objec
 			bad = append(bad, quarantine(StreamEvents, day, line, lin, reason))
 			return nil
 		}
-		e.Source = line.Key + "#" + strconv.Itoa(line.Number)
-		rows = append(rows, e)
+		e.Source = p.arena.source(line.Key, line.Number)
+		if e.Date != day || e == &spare {
+			others[e.Date] = append(others[e.Date], *e)
+			return nil
+		}
+		n++
 		return nil
 	})
-	return rows, bad, err
+	return n, others, bad, err
 }
 
 // readStream types every line of a small stream (medias, by_date rows, visitors) over the

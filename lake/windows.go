@@ -59,27 +59,12 @@ func (w *eventWindows) load(ctx context.Context, d Day) *windowEvents {
 		if we.err != nil {
 			return
 		}
-		var chunks [][]Event
-		chunks, we.bad, we.err = readEvents(ctx, w.store, d, we.manifests)
-		// Sized first: most of a window's events fall on its own day, and growing that slice
-		// would copy them again and again.
-		sizes := map[Day]int{}
-		for _, rows := range chunks {
+		we.byDate, we.bad, we.err = readEvents(ctx, w.store, d, we.manifests)
+		for _, rows := range we.byDate {
 			we.events += len(rows)
 			for i := range rows {
-				sizes[rows[i].Date]++
-			}
-		}
-		we.byDate = make(map[Day][]Event, len(sizes))
-		for day, n := range sizes {
-			we.byDate[day] = make([]Event, 0, n)
-		}
-		for _, rows := range chunks {
-			for i := range rows {
-				e := &rows[i]
-				we.byDate[e.Date] = append(we.byDate[e.Date], *e)
-				if e.PercentViewed > 1 {
-					we.overOne = append(we.overOne, e.EventKey)
+				if rows[i].PercentViewed > 1 {
+					we.overOne = append(we.overOne, rows[i].EventKey)
 				}
 			}
 		}
@@ -87,9 +72,14 @@ func (w *eventWindows) load(ctx context.Context, d Day) *windowEvents {
 	return we
 }
 
-// partition returns the events of UTC day p from every window that can hold them.
+// partition returns the events of UTC day p from every window that can hold them. The window
+// of day p holds most of them, in a slice with room for its neighbours' spills (see
+// readEvents): they are appended to it, so the partition's events are not copied again.
 func (w *eventWindows) partition(ctx context.Context, p int32) ([]Event, error) {
-	var parts [][]Event
+	var (
+		own    []Event
+		spills [][]Event
+	)
 	for d := Day(p) - maxWindowSpill; d <= Day(p)+maxWindowSpill; d++ {
 		if !w.days[d] {
 			continue
@@ -99,17 +89,19 @@ func (w *eventWindows) partition(ctx context.Context, p int32) ([]Event, error) 
 			return nil, we.err
 		}
 		w.mu.Lock()
-		if rows := we.byDate[Day(p)]; len(rows) > 0 {
-			parts = append(parts, rows)
-		}
+		rows := we.byDate[Day(p)]
 		delete(we.byDate, Day(p))
 		w.mu.Unlock()
+		switch {
+		case d == Day(p):
+			own = rows
+		case len(rows) > 0:
+			spills = append(spills, rows)
+		}
 	}
-	var out []Event
-	if len(parts) == 1 {
-		out = parts[0] // no other window spilled into p: taken as it is, not copied
-	} else {
-		out = slices.Concat(parts...) // sized once
+	out := own
+	for _, rows := range spills {
+		out = append(out, rows...)
 	}
 	if len(out) > 0 {
 		w.mu.Lock()
