@@ -230,24 +230,68 @@ func mergeOnce[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], parts [
 // row later in rows wins. A newer version whose content equals the one it follows (same, when
 // not nil) does not replace it: unchanged data landed again keeps its first lineage.
 func latest[R any](rows []R, key, version func(a, b *R) int, same func(a, b *R) bool) []R {
-	slices.SortStableFunc(rows, func(a, b R) int {
-		if c := key(&a, &b); c != 0 {
+	// Row numbers are sorted, not rows: a row is a few hundred bytes, which a sort would move
+	// (and a comparison by value copy) many times over. The rows move once, at the end.
+	order := make([]int32, len(rows))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortStableFunc(order, func(a, b int32) int {
+		if c := key(&rows[a], &rows[b]); c != 0 {
 			return c
 		}
-		return version(&a, &b)
+		return version(&rows[a], &rows[b])
 	})
-	out := rows[:0]
-	for i := range rows {
-		if len(out) > 0 && key(&out[len(out)-1], &rows[i]) == 0 {
-			if same == nil || !same(&out[len(out)-1], &rows[i]) {
-				out[len(out)-1] = rows[i]
+	kept := order[:0]
+	for _, i := range order {
+		if n := len(kept); n > 0 && key(&rows[kept[n-1]], &rows[i]) == 0 {
+			if same == nil || !same(&rows[kept[n-1]], &rows[i]) {
+				kept[n-1] = i
 			}
 			continue
 		}
-		out = append(out, rows[i])
+		kept = append(kept, i)
 	}
-	clear(rows[len(out):])
-	return out
+	m := len(kept)
+	permute(rows, kept)
+	clear(rows[m:])
+	return rows[:m]
+}
+
+// permute moves rows in place so that rows[j] becomes the row at take[j] for every j of take
+// (distinct row numbers); the rows not taken end up after them, in no particular order.
+func permute[R any](rows []R, take []int32) {
+	from := make([]int32, len(rows)) // from[j]: the row that moves to position j
+	copy(from, take)
+	taken := make([]bool, len(rows))
+	for _, i := range take {
+		taken[i] = true
+	}
+	j := len(take)
+	for i := range rows {
+		if !taken[i] {
+			from[j] = int32(i)
+			j++
+		}
+	}
+	// Follow each cycle of the permutation once, holding one row aside.
+	for start := range from {
+		if from[start] < 0 || int(from[start]) == start {
+			continue
+		}
+		held := rows[start]
+		k := start
+		for {
+			src := int(from[k])
+			from[k] = -1
+			if src == start {
+				rows[k] = held
+				break
+			}
+			rows[k] = rows[src]
+			k = src
+		}
+	}
 }
 
 // tellAdded calls added with each of rows whose key is not among held's; both are sorted by key.

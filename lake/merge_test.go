@@ -3,7 +3,9 @@ package lake
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -224,4 +226,37 @@ func TestExpireSnapshotsKeepsTheCurrentData(t *testing.T) {
 	rows, err := collectRows(ctx, l, dailyStatsTable, iceberg.AlwaysTrue{})
 	require.NoError(t, err)
 	assert.Len(t, rows, 6)
+}
+
+func TestPermuteMovesTheTakenRowsFirst(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for n := range 50 {
+		rows := make([]string, n)
+		for i := range rows {
+			rows[i] = fmt.Sprint("row", i)
+		}
+		take := make([]int32, 0, n)
+		for _, i := range r.Perm(n) {
+			if r.IntN(3) > 0 {
+				take = append(take, int32(i))
+			}
+		}
+		want := make([]string, len(take))
+		for j, i := range take {
+			want[j] = rows[i]
+		}
+		rest := map[string]bool{}
+		for i, row := range rows {
+			if !slices.Contains(take, int32(i)) {
+				rest[row] = true
+			}
+		}
+		permute(rows, take)
+		assert.Equal(t, want, rows[:len(take)], "n=%d", n)
+		for _, row := range rows[len(take):] {
+			assert.True(t, rest[row], "n=%d: %s is one of the rows not taken", n, row)
+			delete(rest, row)
+		}
+		assert.Empty(t, rest)
+	}
 }
