@@ -186,12 +186,33 @@ func dateIn(col string, days []Day) iceberg.BooleanExpression {
 
 // collectRows reads all rows of a table matching filter.
 func collectRows[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], filter iceberg.BooleanExpression) ([]R, error) {
-	var out []R
-	for rows, err := range scanRows(ctx, l, t, filter) {
+	tbl, err := l.cat.LoadTable(ctx, l.identifier(t))
+	if err != nil || tbl.CurrentSnapshot() == nil {
+		return nil, err
+	}
+	scan := tbl.Scan(table.WithRowFilter(filter))
+	defer scan.Close()
+	// Sized from the data files' row counts: a day of events grown batch by batch would be
+	// copied again at every doubling.
+	tasks, err := scan.PlanFiles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var n int64
+	for _, task := range tasks {
+		n += task.File.Count()
+	}
+	out := make([]R, 0, n)
+	_, batches, err := scan.ToArrowRecords(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for rec, err := range batches {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, rows...)
+		out = t.codec.decode(rec, out)
+		rec.Release()
 	}
 	return out, nil
 }
