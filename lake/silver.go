@@ -134,9 +134,7 @@ const (
 // eventParser types bronze event lines. It reads only the fields silver needs, without
 // building a map or reflecting per record, and applies the client's tolerant field rules.
 type eventParser struct {
-	raw    [len(eventFieldNames)][]byte
-	span   [len(eventFieldNames)][2]int
-	buf    []byte            // the fields' JSON text, as spans
+	raw    [len(eventFieldNames)][]byte // each field's JSON text, in the line
 	intern map[string]string // repeated values (media ids, run ids, places) share one string
 	arena  stringArena       // values unique to an event (keys, IPs, sources)
 }
@@ -179,16 +177,16 @@ func (a *stringArena) source(key string, line int) string {
 }
 
 // eventFieldNames are the fields silver.events takes from a bronze event line, indexed by the
-// f* constants; eventPaths are the same, as jsonparser paths.
+// f* constants; eventFieldIndex finds a name's index.
 var eventFieldNames = [...]string{"_ingested_at", "_run_id", "event_key", "received_at", "media_id", "visitor_key",
 	"percent_viewed", "embed_url", "ip", "country", "region", "city", "org", "conversion_type"}
 
-var eventPaths = func() [][]string {
-	paths := make([][]string, len(eventFieldNames))
+var eventFieldIndex = func() map[string]int {
+	index := make(map[string]int, len(eventFieldNames))
 	for i, name := range eventFieldNames {
-		paths[i] = []string{name}
+		index[name] = i
 	}
-	return paths
+	return index
 }()
 
 var eventParserPool = sync.Pool{New: func() any { return &eventParser{intern: map[string]string{}} }}
@@ -225,31 +223,18 @@ func (p *eventParser) parse(line []byte, out *Event) (reason string) {
 	if len(line) == 0 || line[0] != '{' {
 		return "not a JSON object"
 	}
-	// jsonparser hands a string over without its quotes (still escaped); the tolerant
-	// decoders need the JSON text to tell "12" from 12, so quotes are put back.
-	p.buf = p.buf[:0]
 	found := 0
-	jsonparser.EachKey(line, func(i int, v []byte, vt jsonparser.ValueType, err error) {
-		if err != nil {
+	eachField(line, func(key, value []byte) {
+		i, ok := eventFieldIndex[string(key)]
+		if !ok {
 			return
 		}
 		if found&(1<<i) != 0 && (i == fIngestedAt || i == fRunID) {
 			return // the writer's metadata comes first; an API field of that name does not override it
 		}
-		start := len(p.buf)
-		if vt == jsonparser.String {
-			p.buf = append(append(append(p.buf, '"'), v...), '"')
-		} else {
-			p.buf = append(p.buf, v...)
-		}
-		p.span[i] = [2]int{start, len(p.buf)}
+		p.raw[i] = value // valid while line is
 		found |= 1 << i
-	}, eventPaths...)
-	for i := range p.raw {
-		if found&(1<<i) != 0 {
-			p.raw[i] = p.buf[p.span[i][0]:p.span[i][1]]
-		}
-	}
+	})
 	var text [len(eventFieldNames)]string
 	for _, i := range []int{fRunID, fEventKey, fMediaID, fVisitorKey, fEmbedURL, fIP, fCountry, fRegion, fCity, fOrg, fConversionType} {
 		var err error
