@@ -57,3 +57,10 @@ func FuzzEachFieldAgreesWithEncodingJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestEventFieldNamesEveryField(t *testing.T) {
+	for i, name := range eventFieldNames {
+		assert.Equal(t, i, eventField([]byte(name)), name)
+	}
+	assert.Equal(t, -1, eventField([]byte("email")))
+}

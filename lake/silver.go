@@ -135,8 +135,9 @@ const (
 // building a map or reflecting per record, and applies the client's tolerant field rules.
 type eventParser struct {
 	raw    [len(eventFieldNames)][]byte // each field's JSON text, in the line
-	intern map[string]string // repeated values (media ids, run ids, places) share one string
-	arena  stringArena       // values unique to an event (keys, IPs, sources)
+	intern map[string]string            // repeated values (media ids, run ids, places) share one string
+	last   [len(eventFieldNames)]string // each field's last interned value: a run of lines often repeats it
+	arena  stringArena                  // values unique to an event (keys, IPs, sources)
 }
 
 // stringArena carves strings out of large buffers: a string per event field costs an
@@ -177,17 +178,45 @@ func (a *stringArena) source(key string, line int) string {
 }
 
 // eventFieldNames are the fields silver.events takes from a bronze event line, indexed by the
-// f* constants; eventFieldIndex finds a name's index.
+// f* constants; eventField finds a name's index.
 var eventFieldNames = [...]string{"_ingested_at", "_run_id", "event_key", "received_at", "media_id", "visitor_key",
 	"percent_viewed", "embed_url", "ip", "country", "region", "city", "org", "conversion_type"}
 
-var eventFieldIndex = func() map[string]int {
-	index := make(map[string]int, len(eventFieldNames))
-	for i, name := range eventFieldNames {
-		index[name] = i
+// eventField is the index of a field silver takes, or -1: a switch, as every key of every
+// line is looked up (a map lookup hashed each one).
+func eventField(key []byte) int {
+	switch string(key) {
+	case "_ingested_at":
+		return fIngestedAt
+	case "_run_id":
+		return fRunID
+	case "event_key":
+		return fEventKey
+	case "received_at":
+		return fReceivedAt
+	case "media_id":
+		return fMediaID
+	case "visitor_key":
+		return fVisitorKey
+	case "percent_viewed":
+		return fPercentViewed
+	case "embed_url":
+		return fEmbedURL
+	case "ip":
+		return fIP
+	case "country":
+		return fCountry
+	case "region":
+		return fRegion
+	case "city":
+		return fCity
+	case "org":
+		return fOrg
+	case "conversion_type":
+		return fConversionType
 	}
-	return index
-}()
+	return -1
+}
 
 var eventParserPool = sync.Pool{New: func() any { return &eventParser{intern: map[string]string{}} }}
 
@@ -199,7 +228,11 @@ func (p *eventParser) text(i int, intern bool) (string, error) {
 		if !intern {
 			return p.arena.string(v), nil
 		}
+		if last := p.last[i]; last == string(v) {
+			return last, nil
+		}
 		if s, ok := p.intern[string(v)]; ok {
+			p.last[i] = s
 			return s, nil
 		}
 		if len(p.intern) > 1<<16 {
@@ -207,6 +240,7 @@ func (p *eventParser) text(i int, intern bool) (string, error) {
 		}
 		s := string(v)
 		p.intern[s] = s
+		p.last[i] = s
 		return s, nil
 	}
 	if raw == nil {
@@ -225,8 +259,8 @@ func (p *eventParser) parse(line []byte, out *Event) (reason string) {
 	}
 	found := 0
 	eachField(line, func(key, value []byte) {
-		i, ok := eventFieldIndex[string(key)]
-		if !ok {
+		i := eventField(key)
+		if i < 0 {
 			return
 		}
 		if found&(1<<i) != 0 && (i == fIngestedAt || i == fRunID) {
