@@ -151,6 +151,19 @@ func (l *Lakehouse) EnsureTables(ctx context.Context) error {
 	return nil
 }
 
+// tableProperties are set on every table: at creation, and on tables created before them.
+var tableProperties = iceberg.Properties{
+	table.PropertyFormatVersion: "2",
+	// Merges detect stale bases themselves and redo the work (see merge).
+	table.CommitNumRetriesKey: "0",
+	// Columns whose values are (nearly) all distinct: a dictionary only costs time to build and
+	// is then dropped for plain encoding. Every other column keeps Parquet's dictionary.
+	"write.parquet.dict-encoding-enabled.column._source":     "false",
+	"write.parquet.dict-encoding-enabled.column.event_key":   "false",
+	"write.parquet.dict-encoding-enabled.column.received_at": "false",
+	"write.parquet.dict-encoding-enabled.column.record_key":  "false",
+}
+
 func (l *Lakehouse) ensureTable(ctx context.Context, t tableInfo) error {
 	ident := l.identifier(t)
 	want := t.icebergSchema()
@@ -160,12 +173,7 @@ func (l *Lakehouse) ensureTable(ctx context.Context, t tableInfo) error {
 		if err != nil {
 			return err
 		}
-		_, err = l.cat.CreateTable(ctx, ident, want, catalog.WithPartitionSpec(&spec),
-			catalog.WithProperties(iceberg.Properties{
-				table.PropertyFormatVersion: "2",
-				// Merges detect stale bases themselves and redo the work (see merge).
-				table.CommitNumRetriesKey: "0",
-			}))
+		_, err = l.cat.CreateTable(ctx, ident, want, catalog.WithPartitionSpec(&spec), catalog.WithProperties(tableProperties))
 		if errors.Is(err, catalog.ErrTableAlreadyExists) {
 			return nil // created by a concurrent caller
 		}
@@ -180,14 +188,30 @@ func (l *Lakehouse) ensureTable(ctx context.Context, t tableInfo) error {
 			missing = append(missing, f.Name)
 		}
 	}
-	if len(missing) == 0 {
+	props := iceberg.Properties{}
+	for k, v := range tableProperties {
+		if tbl.Properties()[k] != v && k != table.PropertyFormatVersion {
+			props[k] = v
+		}
+	}
+	if len(missing) == 0 && len(props) == 0 {
 		return nil
 	}
 	tx := tbl.NewTransaction()
-	if err := tx.UpdateSchema(true, false).UnionByNameWith(want).Commit(); err != nil {
-		return fmt.Errorf("add columns %v: %w", missing, err)
+	if len(missing) > 0 {
+		if err := tx.UpdateSchema(true, false).UnionByNameWith(want).Commit(); err != nil {
+			return fmt.Errorf("add columns %v: %w", missing, err)
+		}
+	}
+	if len(props) > 0 {
+		if err := tx.SetProperties(props); err != nil {
+			return fmt.Errorf("set properties of %s: %w", t.TableName(), err)
+		}
 	}
 	_, err = tx.Commit(ctx)
+	if err != nil && isStaleBase(err) {
+		return nil // a concurrent caller brought it up to date
+	}
 	return err
 }
 

@@ -260,3 +260,22 @@ func TestPermuteMovesTheTakenRowsFirst(t *testing.T) {
 		assert.Empty(t, rest)
 	}
 }
+
+func TestEnsureTablesSetsTheWriteProperties(t *testing.T) {
+	ctx := context.Background()
+	l := testLakehouse(t)
+	const key = "write.parquet.dict-encoding-enabled.column.event_key"
+	tbl, err := l.cat.LoadTable(ctx, l.identifier(eventsTable))
+	require.NoError(t, err)
+	assert.Equal(t, "false", tbl.Properties()[key], "a new table has them")
+
+	// A table created before them gets them.
+	tx := tbl.NewTransaction()
+	require.NoError(t, tx.RemoveProperties([]string{key}))
+	_, err = tx.Commit(ctx)
+	require.NoError(t, err)
+	require.NoError(t, l.EnsureTables(ctx))
+	tbl, err = l.cat.LoadTable(ctx, l.identifier(eventsTable))
+	require.NoError(t, err)
+	assert.Equal(t, "false", tbl.Properties()[key])
+}
