@@ -2,6 +2,7 @@ package lake
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -176,7 +177,8 @@ func (c codec[R]) decode(rec arrow.RecordBatch, rows []R) []R {
 	}
 	n := int(rec.NumRows())
 	start := len(rows)
-	rows = append(rows, make([]R, n)...)
+	rows = slices.Grow(rows, n)[:start+n] // no batch-sized slice made only to be copied
+	clear(rows[start:])
 	for j, get := range gets {
 		a := arrs[j]
 		for i := range n {

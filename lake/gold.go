@@ -68,7 +68,7 @@ func (l *Lakehouse) recomputeGold(ctx context.Context, days []Day, props iceberg
 		seen := map[string]DimVisitor{}
 		visitors = seen
 		return attempt[FactEngagement]{incoming: readAhead(parts, func(ctx context.Context, p int32) ([]FactEngagement, error) {
-			events, err := collectRows(ctx, l, eventsTable, dateIn("date", []Day{Day(p)}))
+			events, err := collectRows(ctx, l, eventsTable, dateIn("date", []Day{Day(p)}), engagementColumns...)
 			if err != nil {
 				return nil, err
 			}
@@ -91,6 +91,10 @@ func (l *Lakehouse) recomputeGold(ctx context.Context, days []Day, props iceberg
 	dimVisitors := slices.Collect(maps.Values(visitors))
 	return rep.add(mergeGrouped(ctx, l, dimVisitorTable, upsert, props, byPartition(dimVisitorTable, dimVisitors)))
 }
+
+// engagementColumns are the columns of silver.events that gold reads: the engagement fact's
+// (media, visitor, percent viewed, date) and dim_visitor's (IP, country, when).
+var engagementColumns = []string{"media_id", "visitor_key", "percent_viewed", "date", "ip", "country", "received_at"}
 
 // dimMedia derives gold.dim_media from silver.media, counting the media no channel rule matched.
 func (l *Lakehouse) dimMedia(ctx context.Context) ([]DimMedia, int, error) {

@@ -184,13 +184,18 @@ func dateIn(col string, days []Day) iceberg.BooleanExpression {
 	return iceberg.IsIn(iceberg.Reference(col), lits...)
 }
 
-// collectRows reads all rows of a table matching filter.
-func collectRows[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], filter iceberg.BooleanExpression) ([]R, error) {
+// collectRows reads all rows of a table matching filter; with fields, only those columns
+// (the others are left at their zero value), which spares decoding the rest.
+func collectRows[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], filter iceberg.BooleanExpression, fields ...string) ([]R, error) {
 	tbl, err := l.cat.LoadTable(ctx, l.identifier(t))
 	if err != nil || tbl.CurrentSnapshot() == nil {
 		return nil, err
 	}
-	scan := tbl.Scan(table.WithRowFilter(filter))
+	opts := []table.ScanOption{table.WithRowFilter(filter)}
+	if len(fields) > 0 {
+		opts = append(opts, table.WithSelectedFields(fields...))
+	}
+	scan := tbl.Scan(opts...)
 	defer scan.Close()
 	// Sized from the data files' row counts: a day of events grown batch by batch would be
 	// copied again at every doubling.
