@@ -48,12 +48,6 @@ func newFixture(t *testing.T, warehouse string, opts wistiasim.Options) *fixture
 	return f
 }
 
-// open opens another lakehouse on the fixture's catalog, as a second worker would.
-func (f *fixture) open(t *testing.T) *lake.Lakehouse { return f.Lakehouse(t) }
-
-// land ingests days as one run would (see truthcheck.SimLake.Land).
-func (f *fixture) land(t *testing.T, runID string, days []time.Time) { f.Land(t, runID, days) }
-
 // snapshot is every table's rows, for comparing two states.
 type snapshot map[string][][]any
 
@@ -110,7 +104,7 @@ func testGroundTruthAndRerun(t *testing.T, warehouse string) {
 	ctx := context.Background()
 	f := newFixture(t, warehouse, simOptions)
 	days := lastDays(4)
-	f.land(t, "run-1", days)
+	f.Land(t, "run-1", days)
 	rep, err := f.lh.Transform(ctx, f.Store, lake.DaysOf(days), "run-1")
 	require.NoError(t, err)
 	truthcheck.AssertLakehouse(t, f.lh, f.Sim.Truth(days[0], days[len(days)-1]))
@@ -154,7 +148,7 @@ func testGroundTruthAndRerun(t *testing.T, warehouse string) {
 
 	// The same days landed again by another run: unchanged records keep their rows exactly.
 	f.Clock = f.Clock.Add(time.Minute)
-	f.land(t, "run-2", days)
+	f.Land(t, "run-2", days)
 	_, err = f.lh.Transform(ctx, f.Store, lake.DaysOf(days), "run-2")
 	require.NoError(t, err)
 	assert.Equal(t, before, f.snapshot(t), "re-landing unchanged data changes no row")
@@ -169,7 +163,7 @@ func TestQuarantinedCountsRowsAdded(t *testing.T) {
 	opts.CorruptShare = 0.2
 	f := newFixture(t, "file", opts)
 	days := lastDays(3)
-	f.land(t, "run-1", days[:2])
+	f.Land(t, "run-1", days[:2])
 
 	quarantine := func() map[string]lake.Quarantined {
 		t.Helper()
@@ -202,7 +196,7 @@ func TestQuarantinedCountsRowsAdded(t *testing.T) {
 
 	// The next run lands the next day and its lookback day again, and transforms both.
 	f.Clock = f.Clock.Add(time.Minute)
-	f.land(t, "run-2", days[1:])
+	f.Land(t, "run-2", days[1:])
 	third := transform("run-2", days[1:])
 	assert.Positive(t, third[lake.StreamEvents], "the new day has corrupt events of its own")
 }
@@ -233,7 +227,7 @@ func testLateData(t *testing.T, warehouse string) {
 	ctx := context.Background()
 	f := newFixture(t, warehouse, simOptions)
 	days := lastDays(4)
-	f.land(t, "run-1", days)
+	f.Land(t, "run-1", days)
 	_, err := f.lh.Transform(ctx, f.Store, lake.DaysOf(days), "run-1")
 	require.NoError(t, err)
 	before := f.files(t)
@@ -244,7 +238,7 @@ func testLateData(t *testing.T, warehouse string) {
 	f.Sim.SetNow(f.Clock)
 	old := days[1]
 	late := f.Sim.Truth(old, old)
-	f.land(t, "run-2", []time.Time{old})
+	f.Land(t, "run-2", []time.Time{old})
 	_, err = f.lh.Transform(ctx, f.Store, lake.DaysOf([]time.Time{old}), "run-2")
 	require.NoError(t, err)
 
@@ -288,7 +282,7 @@ func testRacingMerges(t *testing.T, warehouse string) {
 	ctx := context.Background()
 	f := newFixture(t, warehouse, simOptions)
 	days := lastDays(4)
-	f.land(t, "run-1", days)
+	f.Land(t, "run-1", days)
 
 	// Four workers, each with its own catalog connection, merge one day each into silver at
 	// once: every silver table sees racing commits.
@@ -298,7 +292,7 @@ func testRacingMerges(t *testing.T, warehouse string) {
 		errs    = make([]error, len(days))
 	)
 	for i, day := range days {
-		lh := f.open(t)
+		lh := f.Lakehouse(t)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

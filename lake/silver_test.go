@@ -129,7 +129,7 @@ func TestHostileIDsAreQuarantinedAndNeverUsedAsNames(t *testing.T) {
 	opts.HostileIDs = true
 	f := newFixture(t, "file", opts)
 	days := lastDays(2)
-	f.land(t, "run-1", days)
+	f.Land(t, "run-1", days)
 
 	_, listed, err := f.In.Medias(ctx, days[1], "run-2")
 	require.NoError(t, err)

@@ -37,7 +37,8 @@ type TransformReport struct {
 // gold recompute commits its tables one at a time, each from its own read of silver, so
 // transforms whose dates overlap must not interleave: the orchestration runs them one at a time.
 func (l *Lakehouse) Transform(ctx context.Context, store Store, days []Day, runID string) (TransformReport, error) {
-	rep, touched, err := l.mergeSilverDays(ctx, store, days, runID)
+	rep := TransformReport{Quarantined: map[string]int{}}
+	touched, err := l.mergeSilver(ctx, store, days, runID, &rep)
 	if err != nil {
 		return rep, err
 	}
@@ -48,23 +49,9 @@ func (l *Lakehouse) Transform(ctx context.Context, store Store, days []Day, runI
 // MergeSilver merges the bronze of the given days into silver. The report's Dates are the
 // dates whose facts the merge touched.
 func (l *Lakehouse) MergeSilver(ctx context.Context, store Store, days []Day, runID string) (TransformReport, error) {
-	rep, _, err := l.mergeSilverDays(ctx, store, days, runID)
-	return rep, err
-}
-
-func (l *Lakehouse) mergeSilverDays(ctx context.Context, store Store, days []Day, runID string) (TransformReport, []Day, error) {
 	rep := TransformReport{Quarantined: map[string]int{}}
-	parts := slices.Clone(days)
-	slices.Sort(parts)
-	parts = slices.Compact(parts)
-	for _, p := range parts {
-		rep.Days = append(rep.Days, p.String())
-	}
-	touched, err := l.mergeSilver(ctx, store, parts, l.props(runID, parts), &rep)
-	for _, d := range touched {
-		rep.Dates = append(rep.Dates, d.String())
-	}
-	return rep, touched, err
+	_, err := l.mergeSilver(ctx, store, days, runID, &rep)
+	return rep, err
 }
 
 // Snapshot summary properties a merge sets, for operators reading history (see Commits).
@@ -87,8 +74,25 @@ func (r *TransformReport) add(res MergeResult, err error) error {
 	return err
 }
 
-// mergeSilver merges bronze into the silver tables and returns the dates whose facts changed.
-func (l *Lakehouse) mergeSilver(ctx context.Context, store Store, days []Day, props iceberg.Properties, rep *TransformReport) ([]Day, error) {
+// mergeSilver merges the bronze of days into the silver tables, records the days and the
+// dates whose facts changed in rep, and returns those dates.
+func (l *Lakehouse) mergeSilver(ctx context.Context, store Store, days []Day, runID string, rep *TransformReport) ([]Day, error) {
+	days = slices.Clone(days)
+	slices.Sort(days)
+	days = slices.Compact(days)
+	for _, d := range days {
+		rep.Days = append(rep.Days, d.String())
+	}
+	touched, err := l.mergeSilverTables(ctx, store, days, l.props(runID, days), rep)
+	for _, d := range touched {
+		rep.Dates = append(rep.Dates, d.String())
+	}
+	return touched, err
+}
+
+// mergeSilverTables merges bronze into each silver table and returns the dates whose facts
+// changed.
+func (l *Lakehouse) mergeSilverTables(ctx context.Context, store Store, days []Day, props iceberg.Properties, rep *TransformReport) ([]Day, error) {
 	// Events go to the UTC day of their received_at, whichever window listed them, so the
 	// merge covers the days next to the windows too; a partition no event falls on is left as
 	// it is.

@@ -114,7 +114,7 @@ func TestAnyStatsZoneMatchesGroundTruth(t *testing.T) {
 			opts.Zone = zone
 			f := newFixture(t, "file", opts)
 			days := lastDays(3)
-			f.land(t, "run-1", days)
+			f.Land(t, "run-1", days)
 			_, err = f.lh.Transform(context.Background(), f.Store, lake.DaysOf(days), "run-1")
 			require.NoError(t, err)
 			truth := f.Sim.Truth(days[0], days[len(days)-1])

@@ -16,29 +16,38 @@ import (
 	"github.com/marketing-data/wistia-pipeline/wistia"
 )
 
+// describing is a registry that keeps what each collector registered in it describes, so a
+// vector without series yet is named too.
+type describing struct {
+	*prometheus.Registry
+	descs []*prometheus.Desc
+}
+
+func (d *describing) MustRegister(cs ...prometheus.Collector) {
+	ch := make(chan *prometheus.Desc, 16)
+	for _, c := range cs {
+		go func() { c.Describe(ch); ch <- nil }()
+		for desc := <-ch; desc != nil; desc = <-ch {
+			d.descs = append(d.descs, desc)
+		}
+	}
+	d.Registry.MustRegister(cs...)
+}
+
 // pipelineMetrics are the names of the metrics the worker registers itself (the Temporal
 // SDK's are checked against a worker's scrape in workflows' dev-server test).
 func pipelineMetrics(t *testing.T) []string {
-	reg := prometheus.NewRegistry()
+	reg := &describing{Registry: prometheus.NewRegistry()}
 	metrics.NewPipeline(reg)
 	metrics.RegisterClient(reg, func() wistia.Stats { return wistia.Stats{} })
-	families, err := reg.Gather()
-	require.NoError(t, err)
-	var names []string
-	for _, f := range families {
-		names = append(names, f.GetName())
-	}
-	// Vectors without a series yet are not gathered: name them from their descriptions.
-	descs := make(chan *prometheus.Desc, 100)
-	p := metrics.NewPipeline(prometheus.NewRegistry())
-	for _, c := range []prometheus.Collector{p.Requests, p.Records, p.Rejects, p.Quarantined, p.MergeDuration, p.LastSuccess} {
-		c.Describe(descs)
-	}
-	close(descs)
 	fq := regexp.MustCompile(`fqName: "([^"]+)"`)
-	for d := range descs {
-		names = append(names, fq.FindStringSubmatch(d.String())[1])
+	var names []string
+	for _, d := range reg.descs {
+		m := fq.FindStringSubmatch(d.String())
+		require.Len(t, m, 2, d.String())
+		names = append(names, m[1])
 	}
+	require.NotEmpty(t, names)
 	slices.Sort(names)
 	return slices.Compact(names)
 }

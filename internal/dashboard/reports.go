@@ -7,6 +7,7 @@ package dashboard
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -169,7 +170,7 @@ type Reports struct {
 }
 
 // ErrUnknownMedia is a media id gold does not hold.
-var ErrUnknownMedia = fmt.Errorf("unknown media")
+var ErrUnknownMedia = errors.New("unknown media")
 
 func (r Reports) daily(ctx context.Context, from, to time.Time) ([]lake.FactMediaDaily, map[string]lake.DimMedia, error) {
 	facts, err := lake.ReadRows[lake.FactMediaDaily](ctx, r.Lake, from, to)

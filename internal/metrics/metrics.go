@@ -82,7 +82,8 @@ const StreamMerge = "merge"
 // labels they lack as empty, as Prometheus wants one label set per metric.
 type SDKHandler struct {
 	reg  prometheus.Registerer
-	tags map[string]string
+	tags map[string]string // never changed once the handler exists: series share it
+	key  string            // the series key of tags
 	fams *families
 }
 
@@ -93,7 +94,7 @@ type families struct {
 
 // NewSDKHandler returns a handler registering the SDK's metrics in reg.
 func NewSDKHandler(reg prometheus.Registerer) *SDKHandler {
-	return &SDKHandler{reg: reg, tags: map[string]string{}, fams: &families{byID: map[string]*family{}}}
+	return &SDKHandler{reg: reg, tags: map[string]string{}, key: seriesKey(nil), fams: &families{byID: map[string]*family{}}}
 }
 
 var _ client.MetricsHandler = (*SDKHandler)(nil)
@@ -102,7 +103,7 @@ var _ client.MetricsHandler = (*SDKHandler)(nil)
 func (h *SDKHandler) WithTags(tags map[string]string) client.MetricsHandler {
 	merged := maps.Clone(h.tags)
 	maps.Copy(merged, tags)
-	return &SDKHandler{reg: h.reg, tags: merged, fams: h.fams}
+	return &SDKHandler{reg: h.reg, tags: merged, key: seriesKey(merged), fams: h.fams}
 }
 
 func metricName(name string) string { return strings.NewReplacer(".", "_", "-", "_").Replace(name) }
@@ -139,8 +140,11 @@ func (h *SDKHandler) family(name string, kind prometheus.ValueType) *family {
 	return f
 }
 
-func (f *family) of(tags map[string]string) *series {
-	key := fmt.Sprint(tags) // fmt prints maps sorted by key
+// seriesKey names a tag set: fmt prints maps sorted by key.
+func seriesKey(tags map[string]string) string { return fmt.Sprint(tags) }
+
+// of is the series of a handler's tags (its key made once, with the handler).
+func (f *family) of(key string, tags map[string]string) *series {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s, ok := f.series[key]
@@ -189,24 +193,22 @@ func (f *family) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func (h *SDKHandler) tagsCopy() map[string]string { return maps.Clone(h.tags) }
-
 // Counter is a Prometheus counter named after the SDK metric, with _total.
 func (h *SDKHandler) Counter(name string) client.MetricsCounter {
 	f := h.family(metricName(name)+"_total", prometheus.CounterValue)
-	return counter{f, f.of(h.tagsCopy())}
+	return counter{f, f.of(h.key, h.tags)}
 }
 
 // Gauge is a Prometheus gauge named after the SDK metric.
 func (h *SDKHandler) Gauge(name string) client.MetricsGauge {
 	f := h.family(metricName(name), prometheus.GaugeValue)
-	return gauge{f, f.of(h.tagsCopy())}
+	return gauge{f, f.of(h.key, h.tags)}
 }
 
 // Timer is a Prometheus histogram, in seconds, named after the SDK metric.
 func (h *SDKHandler) Timer(name string) client.MetricsTimer {
 	f := h.family(metricName(name)+"_seconds", prometheus.UntypedValue)
-	return timer{f, f.of(h.tagsCopy())}
+	return timer{f, f.of(h.key, h.tags)}
 }
 
 type counter struct {
