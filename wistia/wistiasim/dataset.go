@@ -96,7 +96,7 @@ func hashedID(x uint64) string {
 func (s *Sim) buildMedias() {
 	seen := map[string]bool{}
 	first := s.firstDay()
-	for i := range s.opts.Medias {
+	for i := range s.opts.Medias + len(s.opts.Launches) {
 		r := s.rng(kindMedia, uint64(i), 0)
 		id := hashedID(splitmix64(uint64(s.opts.Seed) ^ uint64(i)<<20))
 		for seen[id] {
@@ -105,6 +105,13 @@ func (s *Sim) buildMedias() {
 		seen[id] = true
 		p := r.IntN(len(projects))
 		created := first.Add(-time.Duration(1+r.IntN(400)) * 24 * time.Hour).Add(time.Duration(r.IntN(86400)) * time.Second)
+		if i >= s.opts.Medias {
+			created = s.opts.Launches[i-s.opts.Medias].UTC()
+		}
+		updated := created.Add(time.Duration(r.IntN(30*86400)) * time.Second)
+		if i >= s.opts.Medias {
+			updated = created
+		}
 		m := media{
 			index:       i,
 			id:          int64(1_000_000 + i*13 + r.IntN(13)),
@@ -112,7 +119,7 @@ func (s *Sim) buildMedias() {
 			name:        fmt.Sprintf("%s %s %d", adjectives[r.IntN(len(adjectives))], nouns[r.IntN(len(nouns))], i+1),
 			description: "Video for the " + projects[p].name + " programme.",
 			created:     created,
-			updated:     created.Add(time.Duration(r.IntN(30*86400)) * time.Second),
+			updated:     updated,
 			duration:    math.Round((15+r.Float64()*885)*100) / 100,
 			project:     p,
 			channel:     projects[p].channel,
@@ -192,6 +199,9 @@ func (s *Sim) generated(m int, day time.Time) []event {
 	if wd := day.Weekday(); wd == time.Saturday || wd == time.Sunday {
 		mean *= 0.6
 	}
+	if f, ok := s.opts.Bursts[day]; ok {
+		mean *= f
+	}
 	n := poisson(r, mean)
 	events := make([]event, 0, n+len(s.inserted(m, day)))
 	for j := range n {
@@ -212,6 +222,9 @@ func (s *Sim) generated(m int, day time.Time) []event {
 		e.quirky = r.Float64() < s.opts.QuirkShare
 		e.corrupt = r.Float64() < s.opts.CorruptShare
 		e.duplicate = !e.corrupt && r.Float64() < s.opts.DuplicateShare
+		if e.at.Before(md.created) {
+			continue // a launched media has no plays before it exists; the draws above keep the rest of the day as it is
+		}
 		events = append(events, e)
 	}
 	events = append(events, s.inserted(m, day)...)
@@ -268,6 +281,9 @@ func (s *Sim) statsEvents(m int, day time.Time, now time.Time) []event {
 
 // visibleEvents returns media m's events on UTC day day that the API returns at now, newest first.
 func (s *Sim) visibleEvents(m int, day time.Time, now time.Time) []event {
+	if !s.exists(m, now) {
+		return nil
+	}
 	all := s.generated(m, day)
 	out := all[:0]
 	for _, e := range all {

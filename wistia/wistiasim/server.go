@@ -68,6 +68,12 @@ func (s *Sim) serve(endpoint func(*http.Request) answer) http.Handler {
 			write(w, jsonAnswer(http.StatusUnauthorized, map[string]string{"code": "unauthorized", "error": "Invalid credentials."}))
 			return
 		}
+		if faults.Storm > 0 {
+			s.stormed.Add(1)
+			write(w, answer{status: http.StatusTooManyRequests, text: true, body: []byte("Rate limit exceeded. Try again later.\n"),
+				header: map[string]string{"Retry-After": time.Now().Add(faults.Storm).UTC().Format(http.TimeFormat)}})
+			return
+		}
 		if wait, ok := s.admit(time.Now()); !ok {
 			s.overLimit.Add(1)
 			secs := max(1, int(math.Ceil(wait.Seconds())))
@@ -192,9 +198,12 @@ func dateRange(r *http.Request, defStart, defEnd time.Time) (time.Time, time.Tim
 
 func (s *Sim) listMedias(r *http.Request) answer {
 	page, perPage := paging(r)
+	now := s.Now()
 	all := make([]map[string]any, 0, len(s.medias))
-	for _, m := range s.medias {
-		all = append(all, s.renderMedia(m))
+	for i, m := range s.medias {
+		if s.exists(i, now) {
+			all = append(all, s.renderMedia(m))
+		}
 	}
 	if s.opts.HostileIDs && len(s.medias) > 0 {
 		for _, id := range HostileIDs {
@@ -215,11 +224,11 @@ func (s *Sim) listMedias(r *http.Request) answer {
 var HostileIDs = []string{"../../etc", "a/b", "has space", "", strings.Repeat("x", 65)}
 
 func (s *Sim) mediaByDate(r *http.Request) answer {
+	now := s.Now()
 	m, ok := s.mediaByID[r.PathValue("id")]
-	if !ok {
+	if !ok || !s.exists(m, now) {
 		return answer{status: http.StatusNotFound}
 	}
-	now := s.Now()
 	today := dates.Day(now)
 	start, end, bad := dateRange(r, dates.AddDays(today, -1), today)
 	if bad != nil {

@@ -35,6 +35,21 @@ type Options struct {
 	// Zone is where the API counts its stats days (event windows and by_date rows); nil is
 	// UTC. Wistia does not document it, so the pipeline must hold whatever it is.
 	Zone *time.Location
+	// Launches adds one media per instant, created then: the API lists it, and it has events,
+	// only from that instant on. They follow the Medias medias in API order.
+	Launches []time.Time
+	// Deletions remove medias from the account (see Deletion).
+	Deletions []Deletion
+	// Bursts multiplies the mean events of every media on these UTC days (midnights).
+	Bursts map[time.Time]float64
+}
+
+// Deletion removes media Index (API order) at At: from then on the API neither lists it nor
+// answers for it. What the API served until then stays the ground truth for the days that had
+// closed by At: the lakehouse keeps a deleted media's history as it was last read.
+type Deletion struct {
+	Index int
+	At    time.Time
 }
 
 // Faults are injected into answers; they can be changed while the simulator serves.
@@ -44,6 +59,9 @@ type Faults struct {
 	TruncateRate float64       // share of successful answers cut short
 	Latency      time.Duration // added before every answer
 	InsertRate   float64       // share of events requests for page 2+ that first insert a newest event into the window
+	// Storm answers every authenticated request 429 with Retry-After as an HTTP date this far
+	// ahead, as Wistia's edge does when it sheds load; the requests do not count on the budget.
+	Storm time.Duration
 }
 
 // Stats count what the simulator served.
@@ -54,6 +72,10 @@ type Stats struct {
 	Resets    int64 // injected connection resets
 	Truncated int64 // injected truncated bodies
 	Inserted  int64 // events inserted into a window being paged
+	Stormed   int64 // requests answered 429 by a Storm
+	// PeakWindow is the most requests served within one RatePeriod so far: the budget's high
+	// water mark, never above RateLimit.
+	PeakWindow int64
 }
 
 // Sim is a running simulation: the dataset, its clock, injected faults and counters.
@@ -74,7 +96,9 @@ type Sim struct {
 	winHead  int
 	winLen   int
 
-	requests, overLimit, errors, resets, truncated, insertedCount atomic.Int64
+	deleted map[int]time.Time // media index → when it was deleted
+
+	requests, overLimit, errors, resets, truncated, insertedCount, stormed, peakWindow atomic.Int64
 }
 
 // New builds the dataset for opts.
@@ -115,6 +139,7 @@ func New(opts Options) (*Sim, error) {
 		visitorByKey: map[string]int{},
 		extra:        map[[2]int64][]event{},
 		faultRNG:     rand.New(rand.NewPCG(uint64(opts.Seed), kindFault)),
+		deleted:      map[int]time.Time{},
 	}
 	if opts.RateLimit > 0 {
 		s.window = make([]time.Time, opts.RateLimit)
@@ -122,6 +147,12 @@ func New(opts Options) (*Sim, error) {
 	s.today = dates.Day(s.Now())
 	s.buildMedias()
 	s.buildVisitors()
+	for _, d := range opts.Deletions {
+		if d.Index < 0 || d.Index >= len(s.medias) {
+			return nil, fmt.Errorf("wistiasim: deletion of media %d: the account has %d", d.Index, len(s.medias))
+		}
+		s.deleted[d.Index] = d.At.UTC()
+	}
 	return s, nil
 }
 
@@ -155,16 +186,19 @@ func (s *Sim) SetFaults(f Faults) {
 // Stats returns the counters so far.
 func (s *Sim) Stats() Stats {
 	return Stats{
-		Requests:  s.requests.Load(),
-		OverLimit: s.overLimit.Load(),
-		Errors:    s.errors.Load(),
-		Resets:    s.resets.Load(),
-		Truncated: s.truncated.Load(),
-		Inserted:  s.insertedCount.Load(),
+		Requests:   s.requests.Load(),
+		OverLimit:  s.overLimit.Load(),
+		Errors:     s.errors.Load(),
+		Resets:     s.resets.Load(),
+		Truncated:  s.truncated.Load(),
+		Inserted:   s.insertedCount.Load(),
+		Stormed:    s.stormed.Load(),
+		PeakWindow: s.peakWindow.Load(),
 	}
 }
 
-// MediaIDs lists the hashed ids of the dataset's medias in API order.
+// MediaIDs lists the hashed ids of every media the dataset has, launched or not, deleted or
+// not, in API order.
 func (s *Sim) MediaIDs() []string {
 	ids := make([]string, len(s.medias))
 	for i, m := range s.medias {
@@ -190,6 +224,9 @@ func (s *Sim) admit(now time.Time) (time.Duration, bool) {
 	}
 	s.window[(s.winHead+s.winLen)%len(s.window)] = now
 	s.winLen++
+	if int64(s.winLen) > s.peakWindow.Load() {
+		s.peakWindow.Store(int64(s.winLen))
+	}
 	return 0, true
 }
 
@@ -227,6 +264,29 @@ func (s *Sim) insertNewest(m int, start, end, now time.Time) {
 	}
 	s.extra[k] = append(s.extra[k], e)
 	s.insertedCount.Add(1)
+}
+
+// exists reports whether the account holds media m at now: launched and not deleted.
+func (s *Sim) exists(m int, now time.Time) bool {
+	if s.medias[m].created.After(now) {
+		return false
+	}
+	at, gone := s.deleted[m]
+	return !gone || now.Before(at)
+}
+
+// servedAt is the instant whose view of media m is the truth at now: now, or for a deleted
+// media the moment before its deletion. last is the last day whose rows count: the day before
+// the deletion's day, or to.
+func (s *Sim) servedAt(m int, now, to time.Time) (at, last time.Time) {
+	del, gone := s.deleted[m]
+	if !gone || now.Before(del) {
+		return now, to
+	}
+	if prev := dates.AddDays(dates.Day(del), -1); prev.Before(to) {
+		to = prev
+	}
+	return del.Add(-time.Nanosecond), to
 }
 
 func (s *Sim) inserted(m int, day time.Time) []event {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
 )
 
 var testNow = time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC)
@@ -214,4 +216,97 @@ func TestFaultsAreInjectedAndCounted(t *testing.T) {
 	assert.Equal(t, int64(1), st.Errors)
 	// Go's transport may retry a GET once on a reset pooled connection, so one or two.
 	assert.GreaterOrEqual(t, st.Resets, int64(1))
+}
+
+func TestLaunchedMediasAppearAtTheirLaunch(t *testing.T) {
+	launch := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
+	sim, srv := start(t, Options{Seed: 5, Medias: 2, MeanEventsPerDay: 400, Now: launch.Add(-time.Hour), Launches: []time.Time{launch}})
+	require.Len(t, sim.MediaIDs(), 3)
+	newID := sim.MediaIDs()[2]
+	assert.Len(t, getArray(t, srv, "sim-token", "/medias.json"), 2, "not listed before its launch")
+	resp, _ := get(t, srv, "sim-token", "/stats/medias/"+newID+"/by_date.json?start_date=2026-11-23&end_date=2026-11-23")
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+
+	sim.SetNow(time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC))
+	assert.Len(t, getArray(t, srv, "sim-token", "/medias.json"), 3)
+	events := getArray(t, srv, "sim-token", "/stats/events.json?media_id="+newID+"&start_date=2026-11-22&end_date=2026-11-24&per_page=100")
+	require.NotEmpty(t, events)
+	for _, e := range events {
+		at, err := time.Parse(time.RFC3339, e["received_at"].(string))
+		require.NoError(t, err)
+		assert.False(t, at.Before(launch), "an event at %s, before the launch", at)
+	}
+	truth := sim.Truth(time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC))
+	assert.Len(t, truth.Medias, 3)
+}
+
+func TestDeletedMediasKeepWhatWasServed(t *testing.T) {
+	del := time.Date(2026, 11, 24, 2, 30, 0, 0, time.UTC)
+	opts := Options{Seed: 6, Medias: 3, MeanEventsPerDay: 30, LateShare: 0.3, LateDays: 3, Now: del.Add(-time.Second),
+		Deletions: []Deletion{{Index: 1, At: del}}}
+	sim, srv := start(t, opts)
+	gone := sim.MediaIDs()[1]
+	from, to := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	before := sim.Truth(from, to)
+
+	sim.SetNow(time.Date(2026, 11, 26, 2, 30, 0, 0, time.UTC))
+	for _, m := range getArray(t, srv, "sim-token", "/medias.json") {
+		assert.NotEqual(t, gone, m["hashed_id"], "a deleted media is not listed")
+	}
+	resp, _ := get(t, srv, "sim-token", "/stats/medias/"+gone+"/by_date.json")
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.Empty(t, getArray(t, srv, "sim-token", "/stats/events.json?media_id="+gone+"&start_date=2026-11-20&end_date=2026-11-25"))
+
+	after := sim.Truth(from, dates.AddDays(to, 2))
+	keep := func(events []TruthEvent) []string {
+		var keys []string
+		for _, e := range events {
+			if e.MediaID == gone {
+				keys = append(keys, e.EventKey)
+			}
+		}
+		return keys
+	}
+	require.NotEmpty(t, keep(before.Events))
+	assert.Equal(t, keep(before.Events), keep(after.Events), "late events that came after the deletion are not the truth")
+	var days []string
+	for _, d := range after.Daily {
+		if d.MediaID == gone {
+			days = append(days, dates.Format(d.Date))
+		}
+	}
+	assert.Equal(t, []string{"2026-11-20", "2026-11-21", "2026-11-22", "2026-11-23"}, days, "by_date rows up to the day before the deletion")
+	assert.Len(t, after.Medias, 3, "a deleted media stays in the dimension")
+
+	_, err := New(Options{Medias: 2, Deletions: []Deletion{{Index: 2}}})
+	assert.ErrorContains(t, err, "deletion of media 2: the account has 2")
+}
+
+func TestBurstDayMultipliesTheEvents(t *testing.T) {
+	day := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC) // a Monday
+	count := func(opts Options) int {
+		sim, err := New(opts)
+		require.NoError(t, err)
+		return len(sim.Truth(day, day).Events)
+	}
+	opts := Options{Seed: 8, Medias: 10, MeanEventsPerDay: 40, Now: testNow}
+	usual := count(opts)
+	opts.Bursts = map[time.Time]float64{day: 5}
+	burst := count(opts)
+	assert.InDelta(t, 5*usual, burst, float64(usual), "five times the usual %d events", usual)
+}
+
+func TestStormAnswers429WithAnHTTPDate(t *testing.T) {
+	sim, srv := start(t, Options{Seed: 1, Medias: 1})
+	sim.SetFaults(Faults{Storm: 30 * time.Second})
+	resp, _ := get(t, srv, "sim-token", "/medias.json")
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	at, err := http.ParseTime(resp.Header.Get("Retry-After"))
+	require.NoError(t, err, "Retry-After %q is an HTTP date", resp.Header.Get("Retry-After"))
+	assert.WithinDuration(t, time.Now().Add(30*time.Second), at, 2*time.Second)
+	sim.SetFaults(Faults{})
+	resp, _ = get(t, srv, "sim-token", "/medias.json")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	st := sim.Stats()
+	assert.Equal(t, []int64{1, 0, 1}, []int64{st.Stormed, st.OverLimit, st.PeakWindow}, "stormed requests take no budget")
 }

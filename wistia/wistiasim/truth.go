@@ -102,6 +102,11 @@ func (s *Sim) Truth(from, to time.Time) Truth {
 	t := Truth{From: dates.Day(from), To: dates.Day(to)}
 	visitors := map[int]bool{}
 	for m, md := range s.medias {
+		if md.created.After(now) {
+			continue // not launched yet
+		}
+		// A deleted media is as it was last served, up to the last day closed by then.
+		now, to := s.servedAt(m, now, t.To)
 		t.Medias = append(t.Medias, TruthMedia{
 			HashedID: md.hashedID, Name: md.name, URL: "https://home.wistia.com/medias/" + md.hashedID,
 			Channel: md.channel, Project: projects[md.project].name, Tags: md.tags, Created: md.created, Duration: md.duration,
