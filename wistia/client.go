@@ -259,13 +259,17 @@ func (c *Client) attempt(ctx context.Context, target, endpoint string) ([]byte, 
 	defer cancel()
 	// net/http silently replays a GET when a reused connection dies before the answer. The
 	// replay is one more request against the account's budget, so it waits for the limiter too.
+	// The waits take the context without the trace: a shared budget kept in DynamoDB makes
+	// requests of its own, which would otherwise run this hook again and stall the replay
+	// until the request timeout (the soak found every replay waiting 30 s).
+	untraced := ctx
 	conns := 0
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) {
 		if conns++; conns > 1 {
 			c.requests.Add(1)
-			_ = c.limiter.Wait(ctx) // on cancellation the request fails by itself
+			_ = c.limiter.Wait(untraced) // on cancellation the request fails by itself
 			if c.gate != nil {
-				_ = c.gate.Take(ctx)
+				_ = c.gate.Take(untraced)
 			}
 		}
 	}})
