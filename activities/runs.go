@@ -168,8 +168,7 @@ func (a *Activities) MergeAndCheck(ctx context.Context, days []string, runID str
 	if err != nil {
 		return MergeResult{}, err
 	}
-	info := activity.GetInfo(ctx)
-	ctx, lease, err := a.holdTransform(ctx, fmt.Sprintf("%s/%s/%s#%d", info.WorkflowExecution.ID, info.WorkflowExecution.RunID, info.ActivityID, info.Attempt))
+	ctx, lease, err := a.holdTransform(ctx, mergeOwner(activity.GetInfo(ctx)))
 	if err != nil {
 		return MergeResult{}, err
 	}
@@ -258,6 +257,14 @@ func (a *Activities) RecomputeGoldAndCheck(ctx context.Context, in GoldInput) (M
 
 // spreadOwner is the transform lease's owner for the activities of one merge spread over
 // workers: their workflow run.
+// mergeOwner owns the transform lease for one MergeAndCheck, whichever attempt: the retry of
+// a merge whose worker died takes its lease over at once instead of waiting out the dead
+// attempt's ttl (the soak's mid-merge kills each cost a minute). A live earlier attempt that
+// lost its heartbeat stops at its next one; until then both redo the same idempotent merge.
+func mergeOwner(info activity.Info) string {
+	return info.WorkflowExecution.ID + "/" + info.WorkflowExecution.RunID + "/" + info.ActivityID
+}
+
 func spreadOwner(ctx context.Context) string {
 	info := activity.GetInfo(ctx)
 	return info.WorkflowExecution.ID + "/" + info.WorkflowExecution.RunID + "#spread"
