@@ -17,7 +17,7 @@ export PATH := $(BIN):$(TOOLS)/node_modules/.bin:$(PATH)
 
 GO_TEST_FLAGS ?= -count=1 -timeout 14m
 
-.PHONY: tools forget-missing-tools test test-deploy synth lint bench bench-visitors fmt clean-tools demo dev
+.PHONY: tools forget-missing-tools test test-deploy synth lint soak bench bench-visitors fmt clean-tools demo dev
 .NOTPARALLEL:
 
 # Stamps record the installed version; a stamp whose binary is gone is forgotten first.
@@ -101,6 +101,12 @@ lint: tools
 	go vet ./... ./deploy/cdk/...
 	staticcheck ./... ./deploy/cdk/...
 	actionlint
+
+# A week of production days with faults on the real stack (internal/soak): about a quarter of
+# an hour. `make test` runs its first day. SOAK_SEED reruns a week's faults; SOAK_RECORD=1
+# writes the report to docs/soak.md.
+soak: tools
+	SOAK_DAYS=7 go test -v -count=1 -timeout 40m -run '^TestSoak$$' ./internal/soak
 
 bench: tools
 	go test -run '^$$' -bench . -skip 'AtBudget' -benchmem -benchtime 1x $(BENCH_FLAGS) ./...

@@ -178,10 +178,23 @@ type DynamoDB struct {
 // StartDynamoDB starts dynalite on a free port, in memory.
 func StartDynamoDB(t testing.TB) *DynamoDB {
 	t.Helper()
+	return startDynamoDB(t)
+}
+
+// StartDynamoDBOnDisk starts dynalite on a free port with its tables in a temporary folder, so
+// Stop and Start make an outage that loses nothing.
+func StartDynamoDBOnDisk(t testing.TB) *DynamoDB {
+	t.Helper()
+	return startDynamoDB(t, "--path", t.TempDir())
+}
+
+func startDynamoDB(t testing.TB, extra ...string) *DynamoDB {
+	t.Helper()
 	port := FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	d := &DynamoDB{Endpoint: "http://" + addr}
-	d.Server = startServer(t, addr, nil, Tool(t, "dynalite"), "--host", "127.0.0.1", "--port", strconv.Itoa(port))
+	args := append([]string{Tool(t, "dynalite"), "--host", "127.0.0.1", "--port", strconv.Itoa(port)}, extra...)
+	d.Server = startServer(t, addr, nil, args...)
 	return d
 }
 
@@ -222,6 +235,16 @@ func Build(t testing.TB, pkg string) string {
 func StartProcess(t testing.TB, addr string, env []string, args ...string) *Server {
 	t.Helper()
 	return startServer(t, addr, env, args...)
+}
+
+// PID is the running process's id, or 0 when it is stopped.
+func (s *Server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
 }
 
 // Logs returns what the process printed so far.

@@ -183,6 +183,13 @@ func (s *Sim) SetFaults(f Faults) {
 	s.faults = f
 }
 
+// ResetPeakWindow starts Stats.PeakWindow again from the requests in the current window.
+func (s *Sim) ResetPeakWindow() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.peakWindow.Store(int64(s.winLen))
+}
+
 // Stats returns the counters so far.
 func (s *Sim) Stats() Stats {
 	return Stats{

@@ -1,0 +1,266 @@
+package soak_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/marketing-data/wistia-pipeline/activities"
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/internal/devserver"
+	"github.com/marketing-data/wistia-pipeline/internal/testenv"
+	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
+	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
+	"github.com/marketing-data/wistia-pipeline/workflows"
+)
+
+const (
+	account = "acct"
+	queue   = "wistia-soak"
+	// rateLimit requests per second is the account's budget in the simulator and the workers.
+	rateLimit = 40
+	// killsPerDay is how many workers each day SIGKILLs: 21 over a week.
+	killsPerDay = 3
+	outage      = 30 * time.Second
+	dayDeadline = 8 * time.Minute
+)
+
+// baseFaults are injected all week: 5% of requests fail with a 5xx, a reset or a cut body.
+var baseFaults = wistiasim.Faults{ErrorRate: 0.03, ResetRate: 0.01, TruncateRate: 0.01}
+
+// settings are the soak's knobs: SOAK_DAYS (1 in `make test`, 7 in `make soak`), SOAK_SEED
+// (every random choice; the report prints it, so a failing week can be run again) and
+// SOAK_RECORD=1, which writes the report to docs/soak.md.
+type settings struct {
+	days   int
+	seed   uint64
+	record bool
+}
+
+func readSettings(t *testing.T) settings {
+	t.Helper()
+	s := settings{days: 1, seed: 20261126, record: os.Getenv("SOAK_RECORD") == "1"}
+	if v := os.Getenv("SOAK_DAYS"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err, "SOAK_DAYS=%q: want a number of days from 1 to 7", v)
+		require.True(t, n >= 1 && n <= 7, "SOAK_DAYS=%d: want 1 to 7", n)
+		s.days = n
+	}
+	if v := os.Getenv("SOAK_SEED"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		require.NoError(t, err, "SOAK_SEED=%q: want a non-negative integer", v)
+		s.seed = n
+	}
+	return s
+}
+
+// TestSoak runs SOAK_DAYS consecutive days through the schedule with faults, and after each
+// day compares every table with the simulator's ground truth for every date so far.
+func TestSoak(t *testing.T) {
+	cfg := readSettings(t)
+	t.Logf("soak: %d days, seed %d (SOAK_SEED=%d reruns these faults)", cfg.days, cfg.seed, cfg.seed)
+	w := newWeek(t, cfg)
+	for k := range cfg.days {
+		w.runDay(t, k)
+	}
+	w.report(t)
+	assert.GreaterOrEqual(t, w.totalKills(), killsPerDay*cfg.days, "every planned kill happened")
+}
+
+// week is the stack and the state carried from day to day.
+type week struct {
+	cfg   settings
+	r     *rand.Rand
+	dir   string
+	days  []time.Time // the logical dates, one per soak day
+	first time.Time   // the first day the lakehouse holds (INGEST_FIRST_DAY)
+
+	sim     *wistiasim.Sim
+	simURL  string
+	s3      *testenv.S3
+	ddb     *testenv.DynamoDB
+	sns     *testenv.SNS
+	tp      *devserver.Server
+	tpOpts  devserver.Options
+	tc      client.Client
+	lakeCfg lake.Config
+	s3c     *s3.Client
+
+	workerBin string
+	workerEnv []string
+	workers   []*testenv.Server
+
+	bronze     map[string]string // bronze object key → ETag, as first seen
+	alertsSeen int
+	rows       []dayReport
+}
+
+// dayReport is one row of the report.
+type dayReport struct {
+	Day         int
+	Date        string
+	Events      int // events the API lists for the date (ground truth)
+	Medias      int // medias listed that day
+	Requests    int64
+	PeakBudget  float64  // the most requests in one rate period, as a share of the budget
+	OverBudget  int64    // requests the simulator refused for exceeding the budget
+	Kills       []string // where each SIGKILL struck
+	Faults      []string // outages and storms
+	OutageSecs  float64
+	RunsRetried int // workflow runs that failed and ran again
+	ActRetried  int // activity attempts after the first
+	Quarantined int
+	TruthOK     bool
+	MaxFiles    int // data files in the fullest partition of any table
+	Bronze      int // bronze objects, none ever rewritten
+	Wall        time.Duration
+}
+
+// dayOf returns soak day k's logical date: the week ends the day before yesterday, so every
+// date has ended by the real clock, as a run requires.
+func weekDays(n int) []time.Time {
+	last := dates.AddDays(dates.Day(time.Now()), -2)
+	out := make([]time.Time, n)
+	for k := range n {
+		out[k] = dates.AddDays(last, k-n+1)
+	}
+	return out
+}
+
+// fireTime is when the schedule fires for date: 02:00 UTC the next day (workflows.DefaultCron).
+func fireTime(date time.Time) time.Time { return dates.AddDays(date, 1).Add(2 * time.Hour) }
+
+// simNow is the simulator's clock during day's run: half an hour after the fire.
+func simNow(date time.Time) time.Time { return fireTime(date).Add(30 * time.Minute) }
+
+func newWeek(t *testing.T, cfg settings) *week {
+	t.Helper()
+	w := &week{cfg: cfg, r: rand.New(rand.NewPCG(cfg.seed, 0x50a4)), dir: t.TempDir(), bronze: map[string]string{}}
+	w.days = weekDays(cfg.days)
+	w.first = dates.AddDays(w.days[0], -2)
+	w.startSim(t)
+	w.startStorage(t)
+	w.startTemporal(t)
+	w.startWorkers(t)
+	w.createSchedule(t)
+	return w
+}
+
+// errStop ends a wait early; it is not a failure.
+var errStop = errors.New("stop")
+
+// eventually polls f every interval until it returns true or an error, or the deadline passes.
+func eventually(ctx context.Context, interval time.Duration, f func(context.Context) (bool, error)) error {
+	for {
+		ok, err := f(ctx)
+		if err != nil || ok {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(interval):
+		}
+	}
+}
+
+func (w *week) lakehouse(t *testing.T) *lake.Lakehouse {
+	t.Helper()
+	lh, err := w.lakeCfg.OpenLakehouse(context.Background())
+	require.NoError(t, err)
+	t.Cleanup(func() { lh.Close() })
+	return lh
+}
+
+// runDay runs soak day k: the clock moves to the fire, the schedule fires for the date, the
+// day's faults strike while it runs, and the tables are checked.
+func (w *week) runDay(t *testing.T, k int) {
+	t.Helper()
+	date := w.days[k]
+	row := dayReport{Day: k + 1, Date: dates.Format(date)}
+	w.sim.SetNow(simNow(date))
+	w.sim.SetFaults(baseFaults)
+	w.sim.ResetPeakWindow()
+	before := w.sim.Stats()
+	start := time.Now()
+
+	w.fire(t, date)
+	for _, a := range w.plan(k) {
+		w.strike(t, date, a, &row)
+	}
+	w.awaitRun(t, date)
+	row.Wall = time.Since(start)
+
+	after := w.sim.Stats()
+	row.Requests = after.Requests - before.Requests
+	row.OverBudget = after.OverLimit - before.OverLimit
+	row.PeakBudget = float64(after.PeakWindow) / rateLimit
+	truth := w.sim.Truth(date, date)
+	row.Events, row.Quarantined, row.Medias = len(truth.Events), truth.Quarantined, len(truth.Medias)
+	w.check(t, date, &row)
+	if t.Failed() {
+		for _, wk := range w.workers {
+			t.Logf("worker %d's log:\n%s", wk.PID(), wk.Logs())
+		}
+	}
+	w.rows = append(w.rows, row)
+	t.Logf("day %d (%s) done in %s: %d kills, %.0f s of outage", row.Day, row.Date, row.Wall.Round(time.Second), len(row.Kills), row.OutageSecs)
+}
+
+// check runs the after-day checks, each as a subtest so the report can say which held.
+func (w *week) check(t *testing.T, date time.Time, row *dayReport) {
+	t.Helper()
+	lh := w.lakehouse(t)
+	name := fmt.Sprintf("day_%d_%s", row.Day, row.Date)
+	row.TruthOK = t.Run(name+"/tables_equal_ground_truth", func(t *testing.T) {
+		truthcheck.AssertLakehouse(t, lh, w.sim.Truth(w.first, date))
+	})
+	t.Run(name+"/keys_unique", func(t *testing.T) { assertUniqueKeys(t, lh) })
+	t.Run(name+"/bronze_never_rewritten", func(t *testing.T) { row.Bronze = w.assertBronzeImmutable(t) })
+	t.Run(name+"/budget_never_exceeded", func(t *testing.T) {
+		assert.Zero(t, row.OverBudget, "requests the simulator refused as over the budget of %d/s", rateLimit)
+	})
+	t.Run(name+"/runs_finished_or_alerted", func(t *testing.T) {
+		row.RunsRetried, row.ActRetried = w.assertRuns(t, dates.Format(date))
+	})
+	t.Run(name+"/files_per_partition_bounded", func(t *testing.T) { row.MaxFiles = assertFilesBounded(t, lh) })
+}
+
+// awaitRun waits for the date's run, following continue-as-new and riding out a server restart.
+func (w *week) awaitRun(t *testing.T, date time.Time) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), dayDeadline)
+	defer cancel()
+	id := workflows.DailyRunID(account, dates.Format(date))
+	var res workflows.DailyRunResult
+	err := eventually(ctx, time.Second, func(ctx context.Context) (bool, error) {
+		err := w.tc.GetWorkflow(ctx, id, "").Get(ctx, &res)
+		if err == nil {
+			return true, nil
+		}
+		if isWorkflowFailure(err) {
+			return false, err
+		}
+		return false, nil // the server is restarting, or the run has not started yet
+	})
+	require.NoError(t, err, "the run of %s finished (stuck runs fail the soak)", dates.Format(date))
+	require.Equal(t, workflows.PhaseDone, res.Progress.Phase)
+	require.Equal(t, string(activities.ModeCatchUp), res.Progress.Mode, "the schedule's fire catches up")
+}
+
+func isWorkflowFailure(err error) bool {
+	var exec *temporal.WorkflowExecutionError
+	return errors.As(err, &exec)
+}
