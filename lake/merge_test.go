@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -226,6 +228,37 @@ func TestExpireSnapshotsKeepsTheCurrentData(t *testing.T) {
 	rows, err := collectRows(ctx, l, dailyStatsTable, iceberg.AlwaysTrue{})
 	require.NoError(t, err)
 	assert.Len(t, rows, 6)
+}
+
+// A merge killed before its commit leaves data files no snapshot references. They are
+// counted, and deleted once they are orphanAge old; younger ones may be a merge in flight.
+func TestExpireSnapshotsDeletesOnlyOldOrphans(t *testing.T) {
+	ctx := context.Background()
+	l := testLakehouse(t)
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	mergeStats(t, l, statRows(Day(10), t0, 1, 2))
+	tbl, err := l.cat.LoadTable(ctx, l.identifier(dailyStatsTable))
+	require.NoError(t, err)
+	dir := filepath.Join(strings.TrimPrefix(tbl.Location(), "file://"), "data")
+	old, young := filepath.Join(dir, "killed-merge.parquet"), filepath.Join(dir, "merge-in-flight.parquet")
+	for _, p := range []string{old, young} {
+		require.NoError(t, os.WriteFile(p, []byte("PAR1"), 0o644))
+	}
+	fourDaysAgo := time.Now().Add(-96 * time.Hour)
+	require.NoError(t, os.Chtimes(old, fourDaysAgo, fourDaysAgo))
+
+	orphans, err := l.OrphanFiles(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 2, orphans[dailyStatsTable.TableName()])
+	require.NoError(t, l.ExpireSnapshots(ctx))
+	assert.NoFileExists(t, old, "an orphan older than orphanAge is deleted")
+	assert.FileExists(t, young, "a young unreferenced file may be a merge in flight")
+	orphans, err = l.OrphanFiles(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, orphans[dailyStatsTable.TableName()])
+	rows, err := collectRows(ctx, l, dailyStatsTable, iceberg.AlwaysTrue{})
+	require.NoError(t, err)
+	assert.Len(t, rows, 2, "the table's own files stay")
 }
 
 func TestPermuteMovesTheTakenRowsFirst(t *testing.T) {

@@ -1,6 +1,8 @@
 package lake
 
 import (
+	"time"
+
 	"context"
 	"fmt"
 	"maps"
@@ -245,8 +247,36 @@ func (l *Lakehouse) ExpireSnapshots(ctx context.Context) error {
 		if err := compactManifests(ctx, tbl); err != nil {
 			return fmt.Errorf("compact the manifests of %s: %w", t.TableName(), err)
 		}
+		if _, err := tbl.DeleteOrphanFiles(ctx, table.WithFilesOlderThan(orphanAge)); err != nil {
+			return fmt.Errorf("delete the orphan files of %s: %w", t.TableName(), err)
+		}
 	}
 	return nil
+}
+
+// orphanAge is how old a file that no snapshot references must be before ExpireSnapshots
+// deletes it. A merge writes its files before it commits them, so a young unreferenced file
+// may be a merge in flight; one this old was left by a merge that died (a killed worker, a
+// lost commit race) and will never be committed.
+const orphanAge = 72 * time.Hour
+
+// OrphanFiles counts, by table, the files under each table's location that no snapshot
+// references, whatever their age: what died merges left behind, until ExpireSnapshots
+// deletes them at orphanAge.
+func (l *Lakehouse) OrphanFiles(ctx context.Context) (map[string]int, error) {
+	out := map[string]int{}
+	for _, t := range allTables {
+		tbl, err := l.cat.LoadTable(ctx, l.identifier(t))
+		if err != nil {
+			return nil, fmt.Errorf("orphan files of %s: %w", t.TableName(), err)
+		}
+		plan, err := tbl.PlanOrphanFiles(ctx, table.WithFilesOlderThan(0))
+		if err != nil {
+			return nil, fmt.Errorf("orphan files of %s: %w", t.TableName(), err)
+		}
+		out[t.TableName()] = len(plan.Files())
+	}
+	return out, nil
 }
 
 // maxManifests bounds a table's data manifests. Every merge commit adds one, and planning a

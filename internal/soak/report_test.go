@@ -58,8 +58,8 @@ func (w *week) totalKills() int {
 func (w *week) report(t *testing.T) {
 	t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "| day | date | events | medias | requests | peak budget use | kills survived | outages | outage s | runs retried | activity retries | quarantined | max files / partition | bronze objects | tables = ground truth | wall |\n")
-	fmt.Fprintf(&b, "|---:|---|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---|---:|\n")
+	fmt.Fprintf(&b, "| day | date | events | medias | requests | peak budget use | kills survived | outages | outage s | runs retried | activity retries | quarantined | data files / partition (live, stored) | orphan files | bronze objects | tables = ground truth | wall |\n")
+	fmt.Fprintf(&b, "|---:|---|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|\n")
 	var wall time.Duration
 	for _, r := range w.rows {
 		wall += r.Wall
@@ -67,10 +67,10 @@ func (w *week) report(t *testing.T) {
 		if !r.TruthOK {
 			equal = "**no**"
 		}
-		fmt.Fprintf(&b, "| %d | %s | %d | %d | %d | %.0f%% | %d: %s | %s | %.0f | %d | %d | %d | %d | %d | %s | %s |\n",
+		fmt.Fprintf(&b, "| %d | %s | %d | %d | %d | %.0f%% | %d: %s | %s | %.0f | %d | %d | %d | %d, %d | %d | %d | %s | %s |\n",
 			r.Day, r.Date, r.Events, r.Medias, r.Requests, 100*r.PeakBudget, len(r.Kills), strings.Join(r.Kills, ", "),
-			orNone(strings.Join(r.Faults, ", ")), r.OutageSecs, r.RunsRetried, r.ActRetried, r.Quarantined, r.MaxFiles, r.Bronze,
-			equal, r.Wall.Round(time.Second))
+			orNone(strings.Join(r.Faults, ", ")), r.OutageSecs, r.RunsRetried, r.ActRetried, r.Quarantined, r.LiveFiles, r.StoredFiles,
+			r.Orphans, r.Bronze, equal, r.Wall.Round(time.Second))
 	}
 	summary := fmt.Sprintf("%d days, seed %d, %d SIGKILLs survived, %d alerts, %s in all (the days' runs and checks; the stack's start not counted)",
 		len(w.rows), w.cfg.seed, w.totalKills(), w.alertsSeen, wall.Round(time.Second))

@@ -123,7 +123,9 @@ type dayReport struct {
 	ActRetried  int // activity attempts after the first
 	Quarantined int
 	TruthOK     bool
-	MaxFiles    int // data files in the fullest partition of any table
+	LiveFiles   int // data files in the fullest partition of any table's current snapshot
+	StoredFiles int // data files in the store under the fullest partition, old snapshots' included
+	Orphans     int // files no snapshot references: killed merges' output, deleted at three days
 	Bronze      int // bronze objects, none ever rewritten
 	Wall        time.Duration
 }
@@ -235,7 +237,7 @@ func (w *week) check(t *testing.T, date time.Time, row *dayReport) {
 	t.Run(name+"/runs_finished_or_alerted", func(t *testing.T) {
 		row.RunsRetried, row.ActRetried = w.assertRuns(t, dates.Format(date))
 	})
-	t.Run(name+"/files_per_partition_bounded", func(t *testing.T) { row.MaxFiles = assertFilesBounded(t, lh) })
+	t.Run(name+"/files_per_partition_bounded", func(t *testing.T) { row.LiveFiles, row.StoredFiles, row.Orphans = w.assertFilesBounded(t, lh) })
 }
 
 // awaitRun waits for the date's run, following continue-as-new and riding out a server restart.
