@@ -52,6 +52,7 @@ func (w *week) startSim(t *testing.T) {
 	if len(w.days) > 5 {
 		opts.Bursts[w.days[5]] = 5
 	}
+	w.deletions = opts.Deletions
 	sim, err := wistiasim.New(opts)
 	require.NoError(t, err)
 	srv := httptest.NewServer(sim.Handler())
@@ -113,7 +114,7 @@ func (w *week) startWorkers(t *testing.T) {
 	w.workerEnv = []string{
 		"TEMPORAL_ADDRESS=" + w.tp.Address, "TEMPORAL_TASK_QUEUE=" + queue, "TEMPORAL_UI_URL=" + w.tp.UI,
 		"WISTIA_BASE_URL=" + w.simURL, "WISTIA_API_TOKEN=" + w.sim.Token(), "WISTIA_ACCOUNT=" + account,
-		fmt.Sprintf("WISTIA_RATE_LIMIT=%d", rateLimit), "WISTIA_RATE_PERIOD=1s",
+		fmt.Sprintf("WISTIA_RATE_LIMIT=%d", rateLimit), "WISTIA_RATE_PERIOD=1s", "WISTIA_SHARED_BUDGET=true",
 		"WISTIA_BACKOFF_BASE=50ms", "WISTIA_BACKOFF_MAX=2s", "WISTIA_MAX_ATTEMPTS=8",
 		"DATA_DIR=" + w.dir, "BRONZE_URL=" + w.lakeCfg.BronzeURL, "ICEBERG_WAREHOUSE=" + w.lakeCfg.Warehouse,
 		"S3_ENDPOINT=" + w.s3.Endpoint, "S3_FORCE_PATH_STYLE=true",
