@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -474,29 +472,9 @@ func TestFailedRunAlertsThroughSNS(t *testing.T) {
 	require.NoError(t, err)
 	require.ErrorContains(t, run.Get(ctx, nil), "401")
 
-	// goaws speaks SQS's query protocol only, which the current SDK no longer does: the
-	// queue is read with plain requests.
-	receive := func() []string {
-		resp, err := http.PostForm(topic.Endpoint+"/100010001000/"+topic.Queue, url.Values{
-			"Action": {"ReceiveMessage"}, "MaxNumberOfMessages": {"10"}})
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		require.Equal(t, http.StatusOK, resp.StatusCode)
-		var out struct {
-			Messages []struct {
-				Body string `xml:"Body"`
-			} `xml:"ReceiveMessageResult>Message"`
-		}
-		require.NoError(t, xml.NewDecoder(resp.Body).Decode(&out))
-		var bodies []string
-		for _, m := range out.Messages {
-			bodies = append(bodies, m.Body)
-		}
-		return bodies
-	}
 	var bodies []string
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		got := receive()
+		got := topic.Receive(t)
 		bodies = append(bodies, got...)
 		if len(bodies) > 0 && len(got) == 0 {
 			break // the alert arrived, and nothing after it

@@ -1,10 +1,7 @@
 package soak_test
 
 import (
-	"encoding/xml"
 	"fmt"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,35 +10,21 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 )
 
-// alerts drains the alert topic's queue and returns how many alerts arrived so far. goaws
-// speaks SQS's query protocol only, which the current SDK no longer does: plain requests.
+// alerts takes the alerts waiting in the topic's queue and returns how many arrived so far.
 func (w *week) alerts(t *testing.T) int {
 	t.Helper()
 	for {
-		resp, err := http.PostForm(w.sns.Endpoint+"/100010001000/"+w.sns.Queue, url.Values{
-			"Action": {"ReceiveMessage"}, "MaxNumberOfMessages": {"10"}})
-		require.NoError(t, err)
-		var out struct {
-			Messages []struct {
-				Body          string `xml:"Body"`
-				ReceiptHandle string `xml:"ReceiptHandle"`
-			} `xml:"ReceiveMessageResult>Message"`
-		}
-		err = xml.NewDecoder(resp.Body).Decode(&out)
-		resp.Body.Close()
-		require.NoError(t, err)
-		if len(out.Messages) == 0 {
+		bodies := w.sns.Receive(t)
+		if len(bodies) == 0 {
 			return w.alertsSeen
 		}
-		for _, m := range out.Messages {
+		for _, b := range bodies {
 			w.alertsSeen++
-			t.Logf("alert: %s", m.Body)
-			del, err := http.PostForm(w.sns.Endpoint+"/100010001000/"+w.sns.Queue, url.Values{
-				"Action": {"DeleteMessage"}, "ReceiptHandle": {m.ReceiptHandle}})
-			require.NoError(t, err)
-			del.Body.Close()
+			t.Logf("alert: %s", b)
 		}
 	}
 }
@@ -94,7 +77,7 @@ requests the simulator served in one second, as a share of the %d/s budget it en
 
 %s`, time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), w.cfg.seed,
 		summary, rateLimit, b.String())
-	path := filepath.Join(moduleRoot(t), "docs", "soak.md")
+	path := filepath.Join(testenv.ModuleRoot(t), "docs", "soak.md")
 	require.NoError(t, os.WriteFile(path, []byte(doc), 0o644))
 	t.Logf("wrote %s", path)
 }
@@ -104,18 +87,4 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
-}
-
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, dir, parent, "go.mod above the test")
-		dir = parent
-	}
 }

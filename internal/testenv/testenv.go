@@ -6,8 +6,11 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"encoding/xml"
 	"fmt"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,7 +29,7 @@ func Tool(t testing.TB, name string) string {
 	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
-	root := moduleRoot(t)
+	root := ModuleRoot(t)
 	for _, p := range []string{
 		filepath.Join(root, ".tools", "bin", name),
 		filepath.Join(root, ".tools", "node_modules", ".bin", name),
@@ -39,7 +42,8 @@ func Tool(t testing.TB, name string) string {
 	return ""
 }
 
-func moduleRoot(t testing.TB) string {
+// ModuleRoot is the folder of the module's go.mod, found from the test's working folder.
+func ModuleRoot(t testing.TB) string {
 	dir, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +227,7 @@ func Build(t testing.TB, pkg string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
 	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Dir = moduleRoot(t)
+	cmd.Dir = ModuleRoot(t)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
 	}
@@ -295,4 +299,39 @@ func StartSNS(t testing.TB) *SNS {
 	}
 	s.Server = startServer(t, fmt.Sprintf("127.0.0.1:%d", port), nil, Tool(t, "goaws"), "-config", conf, "Local")
 	return s
+}
+
+// Receive takes the messages waiting in the topic's queue (deleting them) and returns their
+// bodies; none when the queue is empty. goaws speaks SQS's query protocol only, which the
+// current SDK no longer does: plain requests.
+func (s *SNS) Receive(t testing.TB) []string {
+	t.Helper()
+	queue := s.Endpoint + "/100010001000/" + s.Queue
+	resp, err := http.PostForm(queue, url.Values{"Action": {"ReceiveMessage"}, "MaxNumberOfMessages": {"10"}})
+	if err != nil {
+		t.Fatalf("receive from %s: %v", s.Queue, err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Messages []struct {
+			Body          string `xml:"Body"`
+			ReceiptHandle string `xml:"ReceiptHandle"`
+		} `xml:"ReceiveMessageResult>Message"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("receive from %s: %s", s.Queue, resp.Status)
+	}
+	if err := xml.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatalf("receive from %s: %v", s.Queue, err)
+	}
+	var bodies []string
+	for _, m := range out.Messages {
+		bodies = append(bodies, m.Body)
+		del, err := http.PostForm(queue, url.Values{"Action": {"DeleteMessage"}, "ReceiptHandle": {m.ReceiptHandle}})
+		if err != nil {
+			t.Fatalf("delete from %s: %v", s.Queue, err)
+		}
+		del.Body.Close()
+	}
+	return bodies
 }
