@@ -82,10 +82,11 @@ func (w *week) strike(t *testing.T, date time.Time, f fault, row *dayReport) {
 	)
 	firstRun := ""
 	err := eventually(ctx, triggerPoll, func(ctx context.Context) (bool, error) {
-		d, err := w.tc.DescribeWorkflowExecution(ctx, id, "")
+		desc, err := w.tc.DescribeWorkflow(ctx, id, "")
 		if err != nil {
 			return false, nil // not started yet, or the server is restarting
 		}
+		d := desc.RawResponse
 		if d.WorkflowExecutionInfo.Status != enums.WORKFLOW_EXECUTION_STATUS_RUNNING &&
 			d.WorkflowExecutionInfo.Status != enums.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW {
 			return false, errStop
@@ -167,9 +168,9 @@ func (w *week) crawlingWorker(ctx context.Context) int {
 		return 0
 	}
 	for _, e := range resp.Executions {
-		d, err := w.tc.DescribeWorkflowExecution(ctx, e.Execution.WorkflowId, e.Execution.RunId)
+		d, err := w.tc.DescribeWorkflow(ctx, e.Execution.WorkflowId, e.Execution.RunId)
 		if err == nil {
-			if pid := startedBy(d.PendingActivities, activityIngest); pid != 0 {
+			if pid := startedBy(d.RawResponse.PendingActivities, activityIngest); pid != 0 {
 				return pid
 			}
 		}
