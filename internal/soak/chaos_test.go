@@ -2,6 +2,7 @@ package soak_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -115,7 +116,7 @@ func (w *week) strike(t *testing.T, date time.Time, f fault, row *dayReport) {
 		}
 		return false, nil
 	})
-	if err == errStop || ctx.Err() != nil {
+	if errors.Is(err, errStop) || ctx.Err() != nil {
 		t.Logf("%s %s: the run of %s ended first", f.what, f.when, dates.Format(date))
 		return
 	}

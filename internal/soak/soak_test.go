@@ -133,8 +133,8 @@ type dayReport struct {
 	Wall        time.Duration
 }
 
-// dayOf returns soak day k's logical date: the week ends the day before yesterday, so every
-// date has ended by the real clock, as a run requires.
+// weekDays returns the logical dates of n soak days, one each: they end the day before
+// yesterday, so every date has ended by the real clock, as a run requires.
 func weekDays(n int) []time.Time {
 	last := dates.AddDays(dates.Day(time.Now()), -2)
 	out := make([]time.Time, n)
