@@ -178,8 +178,8 @@ func TestDailyRunOnDevServer(t *testing.T) {
 	assert.Len(t, res.Days, 3)
 	lh := s.lakehouse(t)
 	truthcheck.AssertLakehouse(t, lh, s.truth())
-	recordHistories(t, s, map[string]string{"daily_run_v2.json": workflows.DailyRunID("acct", s.date),
-		"media_ingest_v2.json": workflows.MediaIngestID("acct", s.date, s.sim.MediaIDs()[0])})
+	recordHistories(t, s, map[string]string{"daily_run_v3.json": workflows.DailyRunID("acct", s.date),
+		"media_ingest_v3.json": workflows.MediaIngestID("acct", s.date, s.sim.MediaIDs()[0])})
 
 	// The same day again: every table keeps exactly its rows.
 	before := tables(t, lh)
@@ -452,7 +452,7 @@ func TestBackfillMergeSpreadsOverThreeWorkers(t *testing.T) {
 	}
 	t.Logf("day merges ran on %d workers", len(workers))
 	assert.GreaterOrEqual(t, len(workers), 2, "day merges spread over the workers")
-	recordHistories(t, s, map[string]string{"backfill_v3.json": id})
+	recordHistories(t, s, map[string]string{"backfill_v4.json": id})
 }
 
 // A run that fails alerts once, through SNS: the queue subscribed to the topic (goaws, an

@@ -237,8 +237,9 @@ func TestRunsReadWhatTheyName(t *testing.T) {
 	assert.Contains(t, out, "done: merged")
 	assert.Equal(t, requestsBefore, s.sim.Stats().Requests, "a transform calls no API")
 	s.assertTruth(t, s.lakehouse(t), -20, 0)
-	// backfill_v2.json and transform_v2.json, recorded here before spread merges, are kept as they are.
-	recordHistories(t, s, map[string]string{"scheduled_run_v2.json": scheduled, "transform_v3.json": workflows.TransformID("acct", s.day(-20), D)})
+	// Earlier recordings (backfill_v2, transform_v2 before spread merges; transform_v3 before
+	// the storage retry window) are kept as they are. A scheduled run calls no storage.
+	recordHistories(t, s, map[string]string{"scheduled_run_v2.json": scheduled, "transform_v4.json": workflows.TransformID("acct", s.day(-20), D)})
 }
 
 func ignoreMissing(err error) error {

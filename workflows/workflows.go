@@ -150,12 +150,28 @@ func wistiaCallsWithin(ctx workflow.Context, heartbeat, startToClose time.Durati
 // runs the workflow, recorded as one marker instead of a scheduled task, which halves the
 // orchestration cost per media.
 func storageLocal(ctx workflow.Context) workflow.Context {
-	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+	return workflow.WithLocalActivityOptions(ctx, storageLocalOptions(workflow.GetVersion(ctx, versionStorageRetryWindow, workflow.DefaultVersion, 1)))
+}
+
+// storageLocalOptions are the local storage calls' options on a run of the given version.
+// Before versionStorageRetryWindow the schedule-to-close was left unset, which the SDK makes
+// the 30 s start-to-close: the retries ended with the first attempt's half minute, and a
+// storage outage that long failed the media and the day's run.
+func storageLocalOptions(v workflow.Version) workflow.LocalActivityOptions {
+	opts := workflow.LocalActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
 			MaximumInterval: time.Minute, MaximumAttempts: 10, NonRetryableErrorTypes: activities.NonRetryable},
-	})
+	}
+	if v >= 1 {
+		opts.ScheduleToCloseTimeout = storageRetryWindow
+	}
+	return opts
 }
+
+// storageRetryWindow is how long a watermark or ledger call retries through a storage outage
+// (ten attempts, backing off to a minute apart, fit in it).
+const storageRetryWindow = 10 * time.Minute
 
 // Change IDs for workflow.GetVersion; see the replay test.
 const (
@@ -168,6 +184,9 @@ const (
 	// versionSpreadMerge: backfills and transforms merge each day's silver as its own activity
 	// on the merge task queue, then gold once.
 	versionSpreadMerge = "spread-merge"
+	// versionStorageRetryWindow: watermark and ledger local activities retry for
+	// storageRetryWindow, not only their first attempt's 30 s.
+	versionStorageRetryWindow = "storage-retry-window"
 )
 
 // spreadOf is the merge spread a backfill or transform uses: none on runs started before

@@ -485,3 +485,19 @@ func TestSpreadMergeFailingADayLeavesEveryDayPending(t *testing.T) {
 	require.ErrorContains(t, env.GetWorkflowError(), "disk full")
 	assert.Equal(t, 1, merges.days["2026-11-20"])
 }
+
+// Regression (found by the soak): the watermark and ledger calls are local activities whose
+// retry policy promises ten attempts backing off to a minute apart, but whose schedule-to-close
+// was unset, which the SDK turns into their 30 s start-to-close: a DynamoDB outage of 30 s
+// failed the media and with it the day's run. The window must hold every promised retry.
+func TestStorageRetriesFitTheirWindow(t *testing.T) {
+	opts := storageLocalOptions(1)
+	p := opts.RetryPolicy
+	window, wait := time.Duration(0), p.InitialInterval
+	for range p.MaximumAttempts - 1 {
+		window += wait
+		wait = min(time.Duration(float64(wait)*p.BackoffCoefficient), p.MaximumInterval)
+	}
+	assert.Greater(t, opts.ScheduleToCloseTimeout, window, "the %d retries wait %s in all", p.MaximumAttempts-1, window)
+	assert.Zero(t, storageLocalOptions(workflow.DefaultVersion).ScheduleToCloseTimeout, "runs started before the change replay with the old options")
+}
