@@ -255,8 +255,6 @@ func (a *Activities) RecomputeGoldAndCheck(ctx context.Context, in GoldInput) (M
 	return res.checked(check, err)
 }
 
-// spreadOwner is the transform lease's owner for the activities of one merge spread over
-// workers: their workflow run.
 // mergeOwner owns the transform lease for one MergeAndCheck, whichever attempt: the retry of
 // a merge whose worker died takes its lease over at once instead of waiting out the dead
 // attempt's ttl (the soak's mid-merge kills each cost a minute). A live earlier attempt that
@@ -265,6 +263,8 @@ func mergeOwner(info activity.Info) string {
 	return info.WorkflowExecution.ID + "/" + info.WorkflowExecution.RunID + "/" + info.ActivityID
 }
 
+// spreadOwner is the transform lease's owner for the activities of one merge spread over
+// workers: their workflow run.
 func spreadOwner(ctx context.Context) string {
 	info := activity.GetInfo(ctx)
 	return info.WorkflowExecution.ID + "/" + info.WorkflowExecution.RunID + "#spread"

@@ -105,11 +105,9 @@ func (s *Sim) buildMedias() {
 		seen[id] = true
 		p := r.IntN(len(projects))
 		created := first.Add(-time.Duration(1+r.IntN(400)) * 24 * time.Hour).Add(time.Duration(r.IntN(86400)) * time.Second)
-		if i >= s.opts.Medias {
-			created = s.opts.Launches[i-s.opts.Medias].UTC()
-		}
 		updated := created.Add(time.Duration(r.IntN(30*86400)) * time.Second)
-		if i >= s.opts.Medias {
+		if i >= s.opts.Medias { // launched mid-run, not edited since
+			created = s.opts.Launches[i-s.opts.Medias].UTC()
 			updated = created
 		}
 		m := media{

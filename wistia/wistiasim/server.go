@@ -70,15 +70,12 @@ func (s *Sim) serve(endpoint func(*http.Request) answer) http.Handler {
 		}
 		if faults.Storm > 0 {
 			s.stormed.Add(1)
-			write(w, answer{status: http.StatusTooManyRequests, text: true, body: []byte("Rate limit exceeded. Try again later.\n"),
-				header: map[string]string{"Retry-After": time.Now().Add(faults.Storm).UTC().Format(http.TimeFormat)}})
+			write(w, rateLimited(time.Now().Add(faults.Storm).UTC().Format(http.TimeFormat)))
 			return
 		}
 		if wait, ok := s.admit(time.Now()); !ok {
 			s.overLimit.Add(1)
-			secs := max(1, int(math.Ceil(wait.Seconds())))
-			write(w, answer{status: http.StatusTooManyRequests, text: true, body: []byte("Rate limit exceeded. Try again later.\n"),
-				header: map[string]string{"Retry-After": strconv.Itoa(secs)}})
+			write(w, rateLimited(strconv.Itoa(max(1, int(math.Ceil(wait.Seconds()))))))
 			return
 		}
 		if resetDraw < faults.ResetRate {
@@ -116,6 +113,13 @@ func (s *Sim) serve(endpoint func(*http.Request) answer) http.Handler {
 		}
 		write(w, a)
 	})
+}
+
+// rateLimited is the live API's 429: plain text, with Retry-After in seconds or, as its edge
+// sends under load, an HTTP date.
+func rateLimited(retryAfter string) answer {
+	return answer{status: http.StatusTooManyRequests, text: true, body: []byte("Rate limit exceeded. Try again later.\n"),
+		header: map[string]string{"Retry-After": retryAfter}}
 }
 
 func write(w http.ResponseWriter, a answer) {
