@@ -85,7 +85,93 @@ func fixed[R any](incoming incomingFunc[R]) prepareFunc[R] {
 // merge merges incoming rows into the given partitions of a table, retrying from a fresh read
 // (and a fresh prepare) when a concurrent commit changed the table underneath.
 func merge[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], parts []int32, mode mergeMode, props iceberg.Properties, prepare prepareFunc[R]) (MergeResult, error) {
-	start := time.Now()
+	return mergeParts(ctx, l, t, parts, props, func(ctx context.Context, tbl *table.Table, schema *arrow.Schema) (rewriteFunc, func(), error) {
+		a, err := prepare(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		enc, err := t.codec.encoder(schema, memory.DefaultAllocator)
+		if err != nil {
+			return nil, nil, err
+		}
+		return rowRewrite(tbl, t, mode, a, enc), enc.release, nil
+	})
+}
+
+// rowRewrite rewrites a partition from rows of type R: the rows it held (in an upsert) and the
+// attempt's incoming rows, latest version of each key.
+func rowRewrite[R any](tbl *table.Table, t *tableDef[R], mode mergeMode, a attempt[R], enc *encoder[R]) rewriteFunc {
+	return func(ctx context.Context, p int32, held []table.FileScanTask, emit func(arrow.RecordBatch) bool) (rewritten, error) {
+		rows, err := a.incoming(ctx, p)
+		if err != nil {
+			return rewritten{}, err
+		}
+		if mode == upsert && len(rows) == 0 {
+			return rewritten{skipped: true}, nil // nothing comes in: the partition stays as it is
+		}
+		out := rewritten{rowsIn: int64(len(rows))}
+		for i := range rows {
+			if got := t.partOf(&rows[i]); got != p {
+				return out, fmt.Errorf("incoming row for partition %d belongs to partition %d", p, got)
+			}
+		}
+		var before []R // the partition's rows before the merge, by key, when a.added asks
+		if mode == upsert && len(held) > 0 {
+			old, err := readTasks(ctx, tbl, t, held)
+			if err != nil {
+				return out, err
+			}
+			if a.added != nil {
+				before = slices.Clone(old)
+				slices.SortFunc(before, func(x, y R) int { return t.key(&x, &y) })
+			}
+			rows = append(old, rows...)
+		}
+		rows = latest(rows, t.key, t.version, t.same)
+		if mode == upsert && a.added != nil {
+			tellAdded(rows, before, t.key, a.added)
+		}
+		out.rowsOut = int64(len(rows))
+		for chunk := range slices.Chunk(rows, batchRows) {
+			for i := range chunk {
+				enc.append(&chunk[i])
+			}
+			if !emit(enc.flush()) {
+				break
+			}
+		}
+		return out, nil
+	}
+}
+
+// partitioned is what a merge needs of a table besides how its rows are built.
+type partitioned interface {
+	tableInfo
+	partitioning() (col string, bucketed bool)
+}
+
+func (t *tableDef[R]) partitioning() (string, bool) { return t.partCol, t.bucketed }
+
+// rewriteFunc writes partition p's new content to emit as Arrow batches in the table's current
+// schema; held are the partition's data files before the merge, which the commit replaces.
+// When emit returns false the writer has failed: the function returns at once.
+type rewriteFunc func(ctx context.Context, p int32, held []table.FileScanTask, emit func(arrow.RecordBatch) bool) (rewritten, error)
+
+// rewritten is what rewriting one partition did.
+type rewritten struct {
+	skipped         bool // nothing came in for an upsert: the partition keeps its files
+	rowsIn, rowsOut int64
+}
+
+// startFunc readies one attempt of a merge on the table as the attempt loaded it, whose
+// current schema is schema: it returns how each partition is rewritten and what releases the
+// attempt's buffers.
+type startFunc func(ctx context.Context, tbl *table.Table, schema *arrow.Schema) (rewriteFunc, func(), error)
+
+// mergeParts rewrites the given partitions of a table in one commit, redoing the whole
+// rewrite from a fresh read when a concurrent commit changed the table underneath.
+func mergeParts(ctx context.Context, l *Lakehouse, t partitioned, parts []int32, props iceberg.Properties, start startFunc) (MergeResult, error) {
+	begin := time.Now()
 	parts = slices.Clone(parts)
 	slices.Sort(parts)
 	parts = slices.Compact(parts)
@@ -95,9 +181,9 @@ func merge[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], parts []int
 	}
 	for attempt := 1; ; attempt++ {
 		res.Attempts = attempt
-		err := mergeOnce(ctx, l, t, parts, mode, props, prepare, &res)
+		err := mergeOnce(ctx, l, t, parts, props, start, &res)
 		if err == nil {
-			res.Duration = time.Since(start)
+			res.Duration = time.Since(begin)
 			return res, nil
 		}
 		if !isStaleBase(err) || attempt == maxCommitAttempts {
@@ -120,7 +206,7 @@ func isStaleBase(err error) bool {
 	return errors.Is(err, table.ErrCommitFailed) || strings.Contains(strings.ToLower(err.Error()), "requirement failed")
 }
 
-func mergeOnce[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], parts []int32, mode mergeMode, props iceberg.Properties, prepare prepareFunc[R], res *MergeResult) error {
+func mergeOnce(ctx context.Context, l *Lakehouse, t partitioned, parts []int32, props iceberg.Properties, start startFunc, res *MergeResult) error {
 	tbl, err := l.cat.LoadTable(ctx, l.identifier(t))
 	if err != nil {
 		return err
@@ -129,73 +215,45 @@ func mergeOnce[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], parts [
 	if err != nil {
 		return err
 	}
-	a, err := prepare(ctx)
-	if err != nil {
-		return err
-	}
 	arrowSchema, err := table.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
 	if err != nil {
 		return err
 	}
+	rewrite, release, err := start(ctx, tbl, arrowSchema)
+	if err != nil {
+		return err
+	}
+	defer release()
 	var (
-		removed            []iceberg.DataFile
-		rewritten          int
-		rowsIn, rowsWrites int64
-		buildErr           error
+		removed           []iceberg.DataFile
+		partitions        int
+		rowsIn, rowsWrite int64
+		buildErr          error
 	)
 	records := func(yield func(arrow.RecordBatch, error) bool) {
-		enc, err := t.codec.encoder(arrowSchema, memory.DefaultAllocator)
-		if err != nil {
-			buildErr = err
-			return
-		}
-		defer enc.release()
 		for _, p := range parts {
-			rows, err := a.incoming(ctx, p)
+			stopped := false
+			emit := func(rec arrow.RecordBatch) bool {
+				stopped = !yield(rec, nil)
+				return !stopped
+			}
+			r, err := rewrite(ctx, p, existing[p], emit)
 			if err != nil {
 				buildErr = err
 				return
 			}
-			if mode == upsert && len(rows) == 0 {
-				continue // nothing comes in: the partition stays as it is
+			if stopped {
+				return
+			}
+			if r.skipped {
+				continue
 			}
 			for _, task := range existing[p] {
 				removed = append(removed, task.File)
 			}
-			rewritten++
-			rowsIn += int64(len(rows))
-			for i := range rows {
-				if got := t.partOf(&rows[i]); got != p {
-					buildErr = fmt.Errorf("incoming row for partition %d belongs to partition %d", p, got)
-					return
-				}
-			}
-			var held []R // the partition's rows before the merge, by key, when a.added asks
-			if mode == upsert && len(existing[p]) > 0 {
-				old, err := readTasks(ctx, tbl, t, existing[p])
-				if err != nil {
-					buildErr = err
-					return
-				}
-				if a.added != nil {
-					held = slices.Clone(old)
-					slices.SortFunc(held, func(x, y R) int { return t.key(&x, &y) })
-				}
-				rows = append(old, rows...)
-			}
-			rows = latest(rows, t.key, t.version, t.same)
-			if mode == upsert && a.added != nil {
-				tellAdded(rows, held, t.key, a.added)
-			}
-			rowsWrites += int64(len(rows))
-			for chunk := range slices.Chunk(rows, batchRows) {
-				for i := range chunk {
-					enc.append(&chunk[i])
-				}
-				if !yield(enc.flush(), nil) {
-					return
-				}
-			}
+			partitions++
+			rowsIn += r.rowsIn
+			rowsWrite += r.rowsOut
 		}
 	}
 	var added []iceberg.DataFile
@@ -226,7 +284,7 @@ func mergeOnce[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], parts [
 		}
 		return err
 	}
-	res.Partitions, res.RowsIn, res.RowsWritten = rewritten, rowsIn, rowsWrites
+	res.Partitions, res.RowsIn, res.RowsWritten = partitions, rowsIn, rowsWrite
 	res.FilesRemoved, res.FilesAdded = len(removed), len(added)
 	return nil
 }
@@ -316,18 +374,19 @@ func tellAdded[R any](rows, held []R, key func(a, b *R) int, added func(*R)) {
 // partitions, or of all when parts is nil. Planning only the partitions of a date-partitioned
 // table lets the scan skip the manifests of other days by their partition summaries, so a daily
 // merge does not slow down as the table's history grows.
-func filesByPartition[R any](ctx context.Context, tbl *table.Table, t *tableDef[R], parts []int32) (map[int32][]table.FileScanTask, error) {
+func filesByPartition(ctx context.Context, tbl *table.Table, t partitioned, parts []int32) (map[int32][]table.FileScanTask, error) {
 	out := map[int32][]table.FileScanTask{}
 	if tbl.CurrentSnapshot() == nil {
 		return out, nil
 	}
+	partCol, bucketed := t.partitioning()
 	var opts []table.ScanOption
-	if parts != nil && !t.bucketed {
+	if parts != nil && !bucketed {
 		days := make([]Day, len(parts))
 		for i, p := range parts {
 			days[i] = Day(p)
 		}
-		opts = append(opts, table.WithRowFilter(dateIn(t.partCol, days)))
+		opts = append(opts, table.WithRowFilter(dateIn(partCol, days)))
 	}
 	tasks, err := tbl.Scan(opts...).PlanFiles(ctx)
 	if err != nil {
