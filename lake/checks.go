@@ -66,25 +66,30 @@ func (l *Lakehouse) CheckSilver(ctx context.Context, store Store, days []Day, re
 		if err != nil {
 			return rep, err
 		}
-		var bronze []Event
-		for _, rows := range byDate {
-			bronze = append(bronze, rows...)
+		bronze := byDate[d]
+		for day, c := range byDate {
+			if day != d {
+				if err := bronze.appendCols(c); err != nil {
+					return rep, err
+				}
+			}
 		}
-		bronze = latest(bronze, eventsTable.key, eventsTable.version, nil)
+		bronze.dedupe()
 		own, err := silver.keys(ctx, d)
 		if err != nil {
 			return rep, err
 		}
-		rep.BronzeEvents += len(bronze)
+		rep.BronzeEvents += len(bronze.rows)
 		rep.SilverEvents += len(own)
-		for _, e := range bronze {
+		for i := range bronze.rows {
+			e := &bronze.rows[i]
 			// An event lives on the UTC day of its received_at, which may be next to its window's.
-			keys, err := silver.keys(ctx, e.Date)
+			keys, err := silver.keys(ctx, e.date)
 			if err != nil {
 				return rep, err
 			}
-			if !keys[e.EventKey] {
-				rep.problem("silver.events: bronze event %s listed on %s is missing from %s", e.EventKey, d, e.Date)
+			if key := bronze.text(e, sEventKey); !keys[key] {
+				rep.problem("silver.events: bronze event %s listed on %s is missing from %s", key, d, e.date)
 			}
 		}
 

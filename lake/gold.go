@@ -8,7 +8,10 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
 )
 
 // Gold is recomputed from silver for the dates a merge touched: gold.dim_media whole, the two
@@ -68,19 +71,17 @@ func (l *Lakehouse) recomputeGold(ctx context.Context, days []Day, props iceberg
 		seen := map[string]DimVisitor{}
 		visitors = seen
 		return attempt[FactEngagement]{incoming: readAhead(parts, func(ctx context.Context, p int32) ([]FactEngagement, error) {
-			events, err := collectRows(ctx, l, eventsTable, dateIn("date", []Day{Day(p)}), engagementColumns...)
+			plays, err := dayPlays(ctx, l, Day(p), func(v DimVisitor) {
+				mu.Lock()
+				defer mu.Unlock()
+				if old, ok := seen[v.VisitorID]; !ok || dimVisitorTable.version(&v, &old) > 0 {
+					seen[v.VisitorID] = v
+				}
+			})
 			if err != nil {
 				return nil, err
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			for _, e := range events {
-				v := DimVisitor{VisitorID: e.VisitorKey, IPAddress: e.IP, Country: e.Country, LastSeenAt: e.ReceivedAt}
-				if old, ok := seen[e.VisitorKey]; !ok || dimVisitorTable.version(&v, &old) > 0 {
-					seen[e.VisitorKey] = v
-				}
-			}
-			return engagement(events, duration, loads), nil
+			return engagement(plays, duration, loads), nil
 		})}, nil
 	})
 	if err := rep.add(res, err); err != nil {
@@ -95,6 +96,66 @@ func (l *Lakehouse) recomputeGold(ctx context.Context, days []Day, props iceberg
 // engagementColumns are the columns of silver.events that gold reads: the engagement fact's
 // (media, visitor, percent viewed, date) and dim_visitor's (IP, country, when).
 var engagementColumns = []string{"media_id", "visitor_key", "percent_viewed", "date", "ip", "country", "received_at"}
+
+// play is what the engagement fact takes from an event.
+type play struct {
+	media, visitor string
+	percent        float64
+	date           Day
+}
+
+// dayPlays reads the plays of one day from silver.events, and calls sighting with each
+// event's visitor as dim_visitor sees it. Only engagementColumns are read, straight from the
+// scanned batches: a day of events as Event structs was most of gold's time and memory.
+func dayPlays(ctx context.Context, l *Lakehouse, day Day, sighting func(DimVisitor)) ([]play, error) {
+	tbl, err := l.cat.LoadTable(ctx, l.identifier(eventsTable))
+	if err != nil || tbl.CurrentSnapshot() == nil {
+		return nil, err
+	}
+	scan := tbl.Scan(table.WithRowFilter(dateIn("date", []Day{day})), table.WithSelectedFields(engagementColumns...))
+	defer scan.Close()
+	tasks, err := scan.PlanFiles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var n int64
+	for _, task := range tasks {
+		n += task.File.Count()
+	}
+	plays := make([]play, 0, n)
+	_, batches, err := scan.ReadTasks(ctx, tasks)
+	if err != nil {
+		return nil, err
+	}
+	for rec, err := range batches {
+		if err != nil {
+			return nil, err
+		}
+		col := func(name string) arrow.Array {
+			if idx := rec.Schema().FieldIndices(name); len(idx) == 1 {
+				return rec.Column(idx[0])
+			}
+			return nil
+		}
+		media, visitor, ip, country := stringsOf(col("media_id")), stringsOf(col("visitor_key")), stringsOf(col("ip")), stringsOf(col("country"))
+		received := timesOf(col("received_at"))
+		percent, _ := col("percent_viewed").(*array.Float64)
+		date, _ := col("date").(*array.Date32)
+		for i := range int(rec.NumRows()) {
+			p := play{media: media(i), visitor: visitor(i)}
+			if percent != nil && percent.IsValid(i) {
+				p.percent = percent.Value(i)
+			}
+			if date != nil && date.IsValid(i) {
+				p.date = Day(date.Value(i))
+			}
+			plays = append(plays, p)
+			sighting(DimVisitor{VisitorID: p.visitor, IPAddress: ip(i), Country: country(i), LastSeenAt: timeOfMicros(received(i))})
+		}
+		rec.Release()
+	}
+	return plays, nil
+}
 
 // dimMedia derives gold.dim_media from silver.media, counting the media no channel rule matched.
 func (l *Lakehouse) dimMedia(ctx context.Context) ([]DimMedia, int, error) {
@@ -169,18 +230,7 @@ type mediaDay struct {
 
 // engagement rolls one day's events up to (media, visitor): plays, seconds watched (percent
 // viewed, capped at 1, × the media's duration), watched percent and play rate as ratios of sums.
-func engagement(events []Event, duration map[string]float64, loads map[mediaDay]int64) []FactEngagement {
-	// Sorted as slim rows rather than as events, which are a few hundred bytes each.
-	type play struct {
-		media, visitor string
-		percent        float64
-		date           Day
-	}
-	plays := make([]play, len(events))
-	for i := range events {
-		e := &events[i]
-		plays[i] = play{e.MediaID, e.VisitorKey, e.PercentViewed, e.Date}
-	}
+func engagement(plays []play, duration map[string]float64, loads map[mediaDay]int64) []FactEngagement {
 	slices.SortFunc(plays, func(a, b play) int {
 		return cmp.Or(strings.Compare(a.media, b.media), strings.Compare(a.visitor, b.visitor))
 	})

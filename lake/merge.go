@@ -485,12 +485,12 @@ func scanRows[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], filter i
 	}
 }
 
-// readAhead wraps an incomingFunc so that while one partition is merged and written, the next
-// is already being read: reading bronze and writing Parquet then use two cores. At most two
-// partitions' incoming rows are held at once.
-func readAhead[R any](parts []int32, load incomingFunc[R]) incomingFunc[R] {
+// readAhead wraps the function that loads a partition's incoming rows so that while one
+// partition is merged and written, the next is already being read: reading bronze and writing
+// Parquet then use two cores. At most two partitions' incoming rows are held at once.
+func readAhead[T any](parts []int32, load func(context.Context, int32) (T, error)) func(context.Context, int32) (T, error) {
 	type result struct {
-		rows []R
+		rows T
 		err  error
 	}
 	var (
@@ -505,7 +505,7 @@ func readAhead[R any](parts []int32, load incomingFunc[R]) incomingFunc[R] {
 		}()
 		return ch
 	}
-	return func(ctx context.Context, p int32) ([]R, error) {
+	return func(ctx context.Context, p int32) (T, error) {
 		mu.Lock()
 		ch, ok := pending[p]
 		delete(pending, p)

@@ -182,13 +182,14 @@ func TestChannelRules(t *testing.T) {
 func TestEventParserTypesLikeTheClient(t *testing.T) {
 	p := eventParserPool.Get().(*eventParser)
 	defer eventParserPool.Put(p)
-	var e Event
-	reason := p.parse([]byte(`{"_ingested_at":"2026-11-01T00:00:00.5Z","_run_id":"r1","event_key":"a\"b\u00e9",`+
-		`"received_at":"2026-11-01 10:00:00 UTC","percent_viewed":"0.5","ip":12,"country":null,"media_id":"m1","unknown":{"x":[1]}}`), &e)
+	reason := p.parse([]byte(`{"_ingested_at":"2026-11-01T00:00:00.5Z","_run_id":"r1","event_key":"a\"b\u00e9",` +
+		`"received_at":"2026-11-01 10:00:00 UTC","percent_viewed":"0.5","ip":12,"country":null,"media_id":"m1","unknown":{"x":[1]}}`))
 	require.Empty(t, reason)
+	var c eventCols
+	require.NoError(t, p.row(&c, "", -1))
 	assert.Equal(t, Event{EventKey: "a\"bé", Date: DayOf(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)),
 		ReceivedAt: time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC), MediaID: "m1", PercentViewed: 0.5, IP: "12",
-		lineage: lineage{IngestedAt: time.Date(2026, 11, 1, 0, 0, 0, 5e8, time.UTC), RunID: "r1"}}, e)
+		lineage: lineage{IngestedAt: time.Date(2026, 11, 1, 0, 0, 0, 5e8, time.UTC), RunID: "r1"}}, c.event(&c.rows[0]))
 
 	for line, want := range map[string]string{
 		`{"_ingested_at":"2026-11-01T00:00:00Z","received_at":"2026-11-01T10:00:00Z"}`:                               "event_key is missing",
@@ -198,7 +199,7 @@ func TestEventParserTypesLikeTheClient(t *testing.T) {
 		`{"event_key":"k","received_at":"2026-11-01"}`:                                                               "bronze _ingested_at",
 		`[1,2]`: "not a JSON object",
 	} {
-		assert.Contains(t, p.parse([]byte(line), &e), want, line)
+		assert.Contains(t, p.parse([]byte(line)), want, line)
 	}
 }
 

@@ -134,47 +134,10 @@ const (
 // eventParser types bronze event lines. It reads only the fields silver needs, without
 // building a map or reflecting per record, and applies the client's tolerant field rules.
 type eventParser struct {
-	raw    [len(eventFieldNames)][]byte // each field's JSON text, in the line
-	intern map[string]string            // repeated values (media ids, run ids, places) share one string
-	last   [len(eventFieldNames)]string // each field's last interned value: a run of lines often repeats it
-	arena  stringArena                  // values unique to an event (keys, IPs, sources)
-}
-
-// stringArena carves strings out of large buffers: a string per event field costs an
-// allocation, and allocating and collecting millions of small strings was a fifth of a
-// merge's time. A buffer is never written where strings already point; a full one is left to
-// the strings that use it, and the garbage collector frees it with the last of them.
-type stringArena struct{ buf []byte }
-
-// arenaChunk is the size of one buffer: a few hundred events' strings.
-const arenaChunk = 64 << 10
-
-// room makes sure n more bytes fit in the current buffer without moving it.
-func (a *stringArena) room(n int) {
-	if cap(a.buf)-len(a.buf) < n {
-		a.buf = make([]byte, 0, max(arenaChunk, n))
-	}
-}
-
-// string copies b into the arena.
-func (a *stringArena) string(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	a.room(len(b))
-	start := len(a.buf)
-	a.buf = append(a.buf, b...)
-	return unsafe.String(&a.buf[start], len(b))
-}
-
-// source is a bronze line's lineage name, "<object key>#<line>", in the arena.
-func (a *stringArena) source(key string, line int) string {
-	a.room(len(key) + 21)
-	start := len(a.buf)
-	a.buf = append(a.buf, key...)
-	a.buf = append(a.buf, '#')
-	a.buf = strconv.AppendInt(a.buf, int64(line), 10)
-	return unsafe.String(&a.buf[start], len(a.buf)-start)
+	raw                [len(eventFieldNames)][]byte // each field's JSON text, in the line
+	text               [len(eventFieldNames)]string // the text fields, as views of the line where they are plain strings
+	received, ingested time.Time
+	percent            float64
 }
 
 // eventFieldNames are the fields silver.events takes from a bronze event line, indexed by the
@@ -218,30 +181,17 @@ func eventField(key []byte) int {
 	return -1
 }
 
-var eventParserPool = sync.Pool{New: func() any { return &eventParser{intern: map[string]string{}} }}
+var eventParserPool = sync.Pool{New: func() any { return new(eventParser) }}
 
-// text reads field i as text with the client's rules. A plain string (the usual case) is
-// read straight from the line; intern shares one copy of values that repeat across events.
-func (p *eventParser) text(i int, intern bool) (string, error) {
+// textOf reads field i as text with the client's rules. A plain string (the usual case) is a
+// view of the line, valid while the line is.
+func (p *eventParser) textOf(i int) (string, error) {
 	raw := p.raw[i]
 	if v, ok := wistia.PlainString(raw); ok {
-		if !intern {
-			return p.arena.string(v), nil
+		if len(v) == 0 {
+			return "", nil
 		}
-		if last := p.last[i]; last == string(v) {
-			return last, nil
-		}
-		if s, ok := p.intern[string(v)]; ok {
-			p.last[i] = s
-			return s, nil
-		}
-		if len(p.intern) > 1<<16 {
-			clear(p.intern)
-		}
-		s := string(v)
-		p.intern[s] = s
-		p.last[i] = s
-		return s, nil
+		return unsafe.String(&v[0], len(v)), nil
 	}
 	if raw == nil {
 		return "", nil
@@ -251,8 +201,8 @@ func (p *eventParser) text(i int, intern bool) (string, error) {
 	return string(t), err
 }
 
-// parse types one line; reason is set when the line cannot be typed.
-func (p *eventParser) parse(line []byte, out *Event) (reason string) {
+// parse types one line into the parser's fields; reason is set when the line cannot be typed.
+func (p *eventParser) parse(line []byte) (reason string) {
 	clear(p.raw[:])
 	if len(line) == 0 || line[0] != '{' {
 		return "not a JSON object"
@@ -269,14 +219,16 @@ func (p *eventParser) parse(line []byte, out *Event) (reason string) {
 		p.raw[i] = value // valid while line is
 		found |= 1 << i
 	})
-	var text [len(eventFieldNames)]string
-	for _, i := range []int{fRunID, fEventKey, fMediaID, fVisitorKey, fEmbedURL, fIP, fCountry, fRegion, fCity, fOrg, fConversionType} {
+	for _, i := range eventStrFields {
+		if i < 0 {
+			continue
+		}
 		var err error
-		if text[i], err = p.text(i, i != fEventKey && i != fVisitorKey && i != fIP); err != nil {
+		if p.text[i], err = p.textOf(i); err != nil {
 			return eventFieldNames[i] + ": " + err.Error()
 		}
 	}
-	if strings.TrimSpace(text[fEventKey]) == "" {
+	if strings.TrimSpace(p.text[fEventKey]) == "" {
 		return "event_key is missing"
 	}
 	var received, ingested wistia.Timestamp
@@ -298,14 +250,31 @@ func (p *eventParser) parse(line []byte, out *Event) (reason string) {
 	if f := float64(percent); f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
 		return fmt.Sprintf("percent_viewed %v is negative or not a finite number", f)
 	}
-	*out = Event{
-		EventKey: text[fEventKey], Date: DayOf(received.Time), ReceivedAt: received.Time.Truncate(time.Microsecond),
-		MediaID: text[fMediaID], VisitorKey: text[fVisitorKey], PercentViewed: float64(percent), EmbedURL: text[fEmbedURL],
-		IP: text[fIP], Country: text[fCountry], Region: text[fRegion], City: text[fCity], Org: text[fOrg],
-		ConversionType: text[fConversionType],
-		lineage:        lineage{IngestedAt: ingested.Time.Truncate(time.Microsecond), RunID: text[fRunID]},
-	}
+	p.received, p.ingested, p.percent = received.Time, ingested.Time, float64(percent)
 	return ""
+}
+
+// row adds the event the parser typed last to c, with its bronze object and line.
+func (p *eventParser) row(c *eventCols, object string, line int) error {
+	c.rows = append(c.rows, eventRow{})
+	return p.fill(&c.rows[len(c.rows)-1], &c.buf, object, line)
+}
+
+// fill sets r to the event the parser typed last, with its strings in buf.
+func (p *eventParser) fill(r *eventRow, buf *strBuf, object string, line int) error {
+	*r = eventRow{date: DayOf(p.received), received: p.received.UnixMicro(), ingested: p.ingested.UnixMicro(),
+		percent: p.percent, line: int32(line)}
+	for s, f := range eventStrFields {
+		v := object
+		if f >= 0 {
+			v = p.text[f]
+		}
+		var err error
+		if r.str[s], err = buf.put(s, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // maxWindowSpill is how far an event's UTC day may lie from the day of the window that listed
@@ -320,16 +289,16 @@ const maxWindowSpill = 1
 //
 // Gunzip and typing are most of a merge's time, so the objects are read on every core, in
 // contiguous chunks. The window's own day is most of its events: they are typed in place into
-// one slice sized from the manifests' line counts, each chunk into its own range, so no event
-// is copied or grown into a larger slice after; the slice keeps room for the events that the
-// windows either side spill onto this day. Those spills, and this window's, are few.
-func readEvents(ctx context.Context, store Store, day Day, manifests []Manifest) (map[Day][]Event, []Quarantined, error) {
+// one slice of rows sized from the manifests' line counts, each chunk into its own range, so no
+// row is copied or grown into a larger slice after; the slice keeps room for the events that
+// the windows either side spill onto this day. Those spills, and this window's, are few.
+func readEvents(ctx context.Context, store Store, day Day, manifests []Manifest) (map[Day]*eventCols, []Quarantined, error) {
 	var objects []Object
 	for _, m := range manifests {
 		objects = append(objects, m.Objects...)
 	}
 	workers := max(1, min(runtime.GOMAXPROCS(0), len(objects)))
-	bounds := make([]int, workers+1) // chunk i types into own[bounds[i]:bounds[i+1]]
+	bounds := make([]int, workers+1) // chunk i types into own.rows[bounds[i]:bounds[i+1]]
 	chunks := make([][]Object, workers)
 	for i := range workers {
 		chunks[i] = objects[i*len(objects)/workers : (i+1)*len(objects)/workers]
@@ -339,57 +308,72 @@ func readEvents(ctx context.Context, store Store, day Day, manifests []Manifest)
 		}
 	}
 	total := bounds[workers]
-	own := make([]Event, total, total+total/32+256)
+	own := &eventCols{rows: make([]eventRow, total, total+total/32+256)}
 	typed := make([]int, workers) // events of the window's day typed by chunk i
-	spills := make([]map[Day][]Event, workers)
+	bufs := make([]strBuf, workers)
+	spills := make([]map[Day]*eventCols, workers)
 	bad := make([][]Quarantined, workers)
 	g, gctx := errgroup.WithContext(ctx)
 	for i := range workers {
 		g.Go(func() (err error) {
-			typed[i], spills[i], bad[i], err = readEventObjects(gctx, store, day, chunks[i], own[bounds[i]:bounds[i+1]])
+			typed[i], spills[i], bad[i], err = readEventObjects(gctx, store, day, chunks[i], own.rows[bounds[i]:bounds[i+1]], &bufs[i])
 			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, nil, err
 	}
-	// Close the gaps the lines that were quarantined or fell on other days left at the end of
-	// each chunk's range.
+	// One buffer for the day's strings; then close the gaps the lines that were quarantined or
+	// fell on other days left at the end of each chunk's range.
+	size := 0
+	for i := range bufs {
+		size += len(bufs[i].b)
+	}
+	if size > math.MaxUint32 {
+		return nil, nil, fmt.Errorf("the events of %s hold more than 4 GiB of strings", day)
+	}
+	own.buf.b = make([]byte, 0, size+size/32)
 	n := 0
 	for i := range workers {
-		n += copy(own[n:], own[bounds[i]:bounds[i]+typed[i]])
+		rebase(own.rows[bounds[i]:bounds[i]+typed[i]], len(own.buf.b))
+		own.buf.b = append(own.buf.b, bufs[i].b...)
+		bufs[i] = strBuf{}
+		n += copy(own.rows[n:], own.rows[bounds[i]:bounds[i]+typed[i]])
 	}
-	clear(own[n:]) // no stale copies kept alive
-	byDate := map[Day][]Event{day: own[:n]}
+	own.rows = own.rows[:n]
+	byDate := map[Day]*eventCols{day: own}
 	for _, sp := range spills {
-		for d, rows := range sp {
-			byDate[d] = append(byDate[d], rows...)
+		for d, c := range sp {
+			c.buf.forget()
+			if byDate[d] == nil {
+				byDate[d] = c
+				continue
+			}
+			if err := byDate[d].appendCols(c); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	return byDate, slices.Concat(bad...), nil
 }
 
 // readEventObjects types the events of objects: those of the window's day into own, in order
-// (it returns how many), the others by their day. Lines beyond own (a manifest that counted
-// fewer lines than its object holds) go with the others' days' rows of the window's day, so
-// nothing is lost either way.
-func readEventObjects(ctx context.Context, store Store, day Day, objects []Object, own []Event) (int, map[Day][]Event, []Quarantined, error) {
+// (it returns how many), with their strings in buf, the others by their day. Lines beyond own
+// (a manifest that counted fewer lines than its object holds) go with the others' days' rows of
+// the window's day, so nothing is lost either way.
+func readEventObjects(ctx context.Context, store Store, day Day, objects []Object, own []eventRow, buf *strBuf) (int, map[Day]*eventCols, []Quarantined, error) {
 	p := eventParserPool.Get().(*eventParser)
 	defer eventParserPool.Put(p)
 	var (
 		n      int
-		others = map[Day][]Event{}
+		others = map[Day]*eventCols{}
 		bad    []Quarantined
-		spare  Event
 	)
 	err := objectLines(ctx, store, objects, func(line Line) error {
-		e := &spare
-		if n < len(own) {
-			e = &own[n]
-		}
-		reason := p.parse(line.Bytes, e)
-		if reason == "" && (e.Date < day-maxWindowSpill || e.Date > day+maxWindowSpill) {
-			reason = fmt.Sprintf("received_at %s is more than a day from the day %s of the window that listed it", e.ReceivedAt.Format(time.RFC3339), day)
+		reason := p.parse(line.Bytes)
+		date := DayOf(p.received)
+		if reason == "" && (date < day-maxWindowSpill || date > day+maxWindowSpill) {
+			reason = fmt.Sprintf("received_at %s is more than a day from the day %s of the window that listed it", p.received.Format(time.RFC3339), day)
 		}
 		if reason != "" {
 			meta, _ := readMeta(line.Bytes)
@@ -397,14 +381,21 @@ func readEventObjects(ctx context.Context, store Store, day Day, objects []Objec
 			bad = append(bad, quarantine(StreamEvents, day, line, lin, reason))
 			return nil
 		}
-		e.Source = p.arena.source(line.Key, line.Number)
-		if e.Date != day || e == &spare {
-			others[e.Date] = append(others[e.Date], *e)
-			return nil
+		if date != day || n == len(own) {
+			c := others[date]
+			if c == nil {
+				c = &eventCols{}
+				others[date] = c
+			}
+			return p.row(c, line.Key, line.Number)
+		}
+		if err := p.fill(&own[n], buf, line.Key, line.Number); err != nil {
+			return err
 		}
 		n++
 		return nil
 	})
+	buf.forget()
 	return n, others, bad, err
 }
 

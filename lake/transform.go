@@ -99,9 +99,9 @@ func (l *Lakehouse) mergeSilverTables(ctx context.Context, store Store, days []D
 	// it is.
 	var windows *eventWindows
 	parts := spillPartitions(days)
-	res, err := merge(ctx, l, eventsTable, parts, upsert, props, func(context.Context) (attempt[Event], error) {
+	res, err := mergeEvents(ctx, l, parts, props, func(context.Context) (eventIncoming, error) {
 		windows = newEventWindows(store, days) // an attempt redone after a lost race reads again
-		return attempt[Event]{incoming: readAhead(parts, windows.partition)}, nil
+		return readAhead(parts, windows.partition), nil
 	})
 	var (
 		quarantined []Quarantined

@@ -22,7 +22,7 @@ type eventWindows struct {
 // windowEvents is one window day's typed events by UTC day, and what reading it found.
 type windowEvents struct {
 	once      sync.Once
-	byDate    map[Day][]Event
+	byDate    map[Day]*eventCols
 	bad       []Quarantined
 	manifests []Manifest
 	events    int
@@ -60,11 +60,11 @@ func (w *eventWindows) load(ctx context.Context, d Day) *windowEvents {
 			return
 		}
 		we.byDate, we.bad, we.err = readEvents(ctx, w.store, d, we.manifests)
-		for _, rows := range we.byDate {
-			we.events += len(rows)
-			for i := range rows {
-				if rows[i].PercentViewed > 1 {
-					we.overOne = append(we.overOne, rows[i].EventKey)
+		for _, c := range we.byDate {
+			we.events += len(c.rows)
+			for i := range c.rows {
+				if c.rows[i].percent > 1 {
+					we.overOne = append(we.overOne, string(c.str(&c.rows[i], sEventKey)))
 				}
 			}
 		}
@@ -73,12 +73,12 @@ func (w *eventWindows) load(ctx context.Context, d Day) *windowEvents {
 }
 
 // partition returns the events of UTC day p from every window that can hold them. The window
-// of day p holds most of them, in a slice with room for its neighbours' spills (see
-// readEvents): they are appended to it, so the partition's events are not copied again.
-func (w *eventWindows) partition(ctx context.Context, p int32) ([]Event, error) {
+// of day p holds most of them, in rows with room for its neighbours' spills (see readEvents):
+// they are appended to it, so the partition's events are not copied again.
+func (w *eventWindows) partition(ctx context.Context, p int32) (*eventCols, error) {
 	var (
-		own    []Event
-		spills [][]Event
+		own    *eventCols
+		spills []*eventCols
 	)
 	for d := Day(p) - maxWindowSpill; d <= Day(p)+maxWindowSpill; d++ {
 		if !w.days[d] {
@@ -89,26 +89,30 @@ func (w *eventWindows) partition(ctx context.Context, p int32) ([]Event, error) 
 			return nil, we.err
 		}
 		w.mu.Lock()
-		rows := we.byDate[Day(p)]
+		c := we.byDate[Day(p)]
 		delete(we.byDate, Day(p))
 		w.mu.Unlock()
 		switch {
 		case d == Day(p):
-			own = rows
-		case len(rows) > 0:
-			spills = append(spills, rows)
+			own = c
+		case c != nil:
+			spills = append(spills, c)
 		}
 	}
-	out := own
-	for _, rows := range spills {
-		out = append(out, rows...)
+	if own == nil {
+		own = &eventCols{}
 	}
-	if len(out) > 0 {
+	for _, c := range spills {
+		if err := own.appendCols(c); err != nil {
+			return nil, err
+		}
+	}
+	if len(own.rows) > 0 {
 		w.mu.Lock()
 		w.filled[Day(p)] = true
 		w.mu.Unlock()
 	}
-	return out, nil
+	return own, nil
 }
 
 // report adds what the windows read to rep, once the merge is done.

@@ -59,6 +59,7 @@ func main() {
 	bronze := flag.String("bronze", "", "internal: the bronze folder a side reads")
 	out := flag.String("out", "", "internal: the folder a side writes to")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of our transform (only the transform) to this file")
+	flag.StringVar(&memProfile, "memprofile", "", "write the heap profile of our transform at the peak of its live heap to this file")
 	flag.Parse()
 
 	ctx := context.Background()
@@ -132,12 +133,15 @@ func compare(ctx context.Context, shape benchdata.Shape, keep bool) error {
 			return err
 		}
 		args := []string{"-side", side, "-bronze", bronze, "-out", out, "-days", strconv.Itoa(shape.Days)}
-		if cpuProfile != "" {
-			abs, err := filepath.Abs(cpuProfile)
+		for flag, path := range map[string]string{"-cpuprofile": cpuProfile, "-memprofile": memProfile} {
+			if path == "" {
+				continue
+			}
+			abs, err := filepath.Abs(path)
 			if err != nil {
 				return err
 			}
-			args = append(args, "-cpuprofile", abs)
+			args = append(args, flag, abs)
 		}
 		cmd := exec.CommandContext(ctx, exe, args...)
 		cmd.Dir = out // where DuckDB spills, if it must

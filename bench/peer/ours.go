@@ -7,14 +7,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"runtime/pprof"
 	"time"
 
 	"github.com/marketing-data/wistia-pipeline/lake"
 )
 
-// cpuProfile is where the ours side writes its CPU profile, when set.
-var cpuProfile string
+// cpuProfile and memProfile are where the ours side writes its CPU profile and its heap
+// profile at the peak of the live heap, when set.
+var cpuProfile, memProfile string
 
 // runOurs runs lake.Lakehouse.Transform of the days into an empty file:// lakehouse with a
 // sqlite catalog, as BenchmarkTransform does; the clock runs around the transform only.
@@ -43,6 +45,10 @@ func runOurs(ctx context.Context, bronze string, days []time.Time, out string) (
 			return result{}, err
 		}
 	}
+	if memProfile != "" {
+		stop := watchPeakHeap(memProfile)
+		defer stop()
+	}
 	start := time.Now()
 	rep, err := l.Transform(ctx, store, lake.DaysOf(days), "peer")
 	elapsed := time.Since(start)
@@ -64,4 +70,35 @@ func runOurs(ctx context.Context, bronze string, days []time.Time, out string) (
 		return result{}, fmt.Errorf("the transform reported no merge of silver.events or gold.fact_media_engagement: %+v", rep.Merges)
 	}
 	return r, nil
+}
+
+// watchPeakHeap writes the heap profile to path whenever the live heap the last garbage
+// collection found is the largest yet, so the file ends up showing what the transform held at
+// its peak. It returns what stops it.
+func watchPeakHeap(path string) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		var peak uint64
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			metrics.Read(sample)
+			if live := sample[0].Value.Uint64(); live > peak {
+				peak = live
+				if f, err := os.Create(path); err == nil {
+					_ = pprof.WriteHeapProfile(f)
+					f.Close()
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
