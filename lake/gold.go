@@ -1,7 +1,6 @@
 package lake
 
 import (
-	"cmp"
 	"context"
 	"maps"
 	"slices"
@@ -232,9 +231,18 @@ type mediaDay struct {
 // viewed, capped at 1, × the media's duration), watched percent and play rate as ratios of sums.
 func engagement(plays []play, duration map[string]float64, loads map[mediaDay]int64) []FactEngagement {
 	slices.SortFunc(plays, func(a, b play) int {
-		return cmp.Or(strings.Compare(a.media, b.media), strings.Compare(a.visitor, b.visitor))
+		if c := strings.Compare(a.media, b.media); c != 0 {
+			return c
+		}
+		return strings.Compare(a.visitor, b.visitor)
 	})
-	var out []FactEngagement
+	grains := 0
+	for i := range plays {
+		if i == 0 || plays[i].media != plays[i-1].media || plays[i].visitor != plays[i-1].visitor {
+			grains++
+		}
+	}
+	out := make([]FactEngagement, 0, grains)
 	for i := 0; i < len(plays); {
 		e := plays[i]
 		f := FactEngagement{MediaID: e.media, VisitorID: e.visitor, Date: e.date}

@@ -311,6 +311,9 @@ func readEvents(ctx context.Context, store Store, day Day, manifests []Manifest)
 	own := &eventCols{rows: make([]eventRow, total, total+total/32+256)}
 	typed := make([]int, workers) // events of the window's day typed by chunk i
 	bufs := make([]strBuf, workers)
+	for i := range bufs {
+		bufs[i].b = make([]byte, 0, (bounds[i+1]-bounds[i])*bytesPerEvent)
+	}
 	spills := make([]map[Day]*eventCols, workers)
 	bad := make([][]Quarantined, workers)
 	g, gctx := errgroup.WithContext(ctx)
@@ -356,6 +359,10 @@ func readEvents(ctx context.Context, store Store, day Day, manifests []Manifest)
 	}
 	return byDate, slices.Concat(bad...), nil
 }
+
+// bytesPerEvent is about what an event's strings take in its day's buffer (the event key,
+// visitor key and IP; other values repeat), to size the buffers once.
+const bytesPerEvent = 48
 
 // readEventObjects types the events of objects: those of the window's day into own, in order
 // (it returns how many), with their strings in buf, the others by their day. Lines beyond own

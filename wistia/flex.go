@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // The live API does not always send what its spec documents: numbers arrive as strings,
@@ -185,6 +186,13 @@ func (t *Timestamp) UnmarshalJSON(b []byte) error {
 	if isEmpty(b) {
 		t.Time = time.Time{}
 		return nil
+	}
+	if v, ok := PlainString(bytes.TrimSpace(b)); ok {
+		// The usual case, read from the literal's own bytes: this runs for every event line,
+		// and ParseTimestamp keeps no reference to its argument.
+		parsed, err := ParseTimestamp(unsafe.String(unsafe.SliceData(v), len(v)))
+		t.Time = parsed
+		return err
 	}
 	s, quoted, err := unquote(b)
 	if err != nil {
