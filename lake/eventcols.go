@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -20,21 +21,20 @@ import (
 
 // silver.events is merged from eventRows rather than Event structs. A day of events is most of
 // a transform's memory: as Events, with a Go string per field, it took about 460 bytes an event
-// and the garbage collector scanned all of it; an eventRow holds no pointer (its strings are
-// ranges of one byte buffer per day, a value that repeats across events written once), so a
-// day takes about half the memory and the collector never scans it. Rows go from bronze to
-// Arrow builders without a struct in between.
+// and the garbage collector scanned all of it. An eventRow holds no pointer and takes 88 bytes:
+// its strings live in one byte buffer per day, the event's own (key, visitor, IP) back to back,
+// and a value that repeats across events (a media id, a place, a run, a bronze object) is
+// written once and named by its code. The collector never scans the rows, and they go from
+// bronze to Arrow builders without a struct in between.
 
-// strRef is a string of an eventCols: its start and end in the buffer.
-type strRef [2]uint32
-
-// The string columns of an eventRow, in eventStrFields' order.
+// The string columns of an eventRow: first those written for every event, then those that
+// repeat across events (coded).
 const (
 	sEventKey = iota
-	sMediaID
 	sVisitorKey
-	sEmbedURL
 	sIP
+	sMediaID
+	sEmbedURL
 	sCountry
 	sRegion
 	sCity
@@ -43,28 +43,28 @@ const (
 	sRunID
 	sSource // the bronze object's key; with eventRow.line, the _source column
 	numEventStrs
+
+	numOwnStrs = sIP + 1                   // strings of the event's own
+	numCoded   = numEventStrs - numOwnStrs // strings named by code
 )
 
 // eventStrFields is the parser field of each string column (the source is not a field).
-var eventStrFields = [numEventStrs]int{fEventKey, fMediaID, fVisitorKey, fEmbedURL, fIP, fCountry, fRegion,
+var eventStrFields = [numEventStrs]int{fEventKey, fVisitorKey, fIP, fMediaID, fEmbedURL, fCountry, fRegion,
 	fCity, fOrg, fConversionType, fRunID, -1}
 
 // eventStrColumns is the silver.events column of each string column.
-var eventStrColumns = [numEventStrs]string{"event_key", "media_id", "visitor_key", "embed_url", "ip", "country",
+var eventStrColumns = [numEventStrs]string{"event_key", "visitor_key", "ip", "media_id", "embed_url", "country",
 	"region", "city", "org", "conversion_type", "_run_id", "_source"}
-
-// uniqueStr marks the columns whose values rarely repeat from one event to the next: they are
-// written to the buffer every time, where the others are looked up first.
-var uniqueStr = [numEventStrs]bool{sEventKey: true, sVisitorKey: true, sIP: true}
 
 // eventRow is one event of a merge.
 type eventRow struct {
-	str      [numEventStrs]strRef
+	own      [numOwnStrs + 1]uint32 // in the buffer: the event key's start, then the end of each own string
+	code     [numCoded]uint32       // the coded strings, indexes of strBuf.vals
+	date     Day
 	received int64 // µs since the epoch, or nullTime
 	ingested int64 // µs since the epoch, or nullTime
 	percent  float64
-	date     Day
-	line     int32 // the bronze line of _source, or -1 when str[sSource] is all of it
+	line     int32 // the bronze line of _source, or -1 when the source string is all of it
 }
 
 // nullTime is a null timestamp in an eventRow; it orders before every instant, as the zero
@@ -77,67 +77,87 @@ type eventCols struct {
 	buf  strBuf
 }
 
-// strBuf is the bytes of an eventCols' strings. While rows are added it remembers where
-// repeated values (media ids, places, run ids, bronze objects) were written, so each is
-// written once.
+// strBuf holds the strings of an eventCols. While rows are added it remembers the coded values
+// it holds, so each is written once.
 type strBuf struct {
 	b    []byte
-	seen map[string]seenStr
-	last [numEventStrs]seenStr // each column's last value: a run of lines often repeats it
+	vals [][2]uint32 // each code's value: its start and end in b
+	seen map[string]uint32
+	last [numCoded]seenStr // each column's last value: a run of lines often repeats it
 }
 
-// seenStr is a value written to a strBuf, and where.
+// seenStr is a value of a strBuf, and its code.
 type seenStr struct {
-	v   string
-	ref strRef
+	v    string
+	code uint32
+	ok   bool
 }
 
-// maxSeen bounds the repeated values a strBuf remembers: past it, it forgets them all, and a
-// value met again is written again.
+// maxSeen bounds the values a strBuf remembers: past it, it forgets them all, and a value met
+// again is written again, under a new code.
 const maxSeen = 1 << 16
 
-func (s *strBuf) put(i int, v string) (strRef, error) {
-	if uniqueStr[i] {
-		return s.write(v)
+// errDayTooLarge is a day whose strings do not fit the 32-bit offsets of its buffer.
+var errDayTooLarge = errors.New("the events of one day hold more than 4 GiB of strings; merge fewer days at once")
+
+// code returns the code of value v of coded column i, writing v if the buffer lacks it.
+func (s *strBuf) code(i int, v string) (uint32, error) {
+	k := i - numOwnStrs
+	if last := &s.last[k]; last.ok && last.v == v {
+		return last.code, nil
 	}
-	if v == "" {
-		return strRef{}, nil
-	}
-	if s.last[i].v == v {
-		return s.last[i].ref, nil
-	}
-	seen, ok := s.seen[v]
+	c, ok := s.seen[v]
 	if !ok {
-		ref, err := s.write(v)
-		if err != nil {
-			return ref, err
+		start := len(s.b)
+		if start+len(v) > math.MaxUint32 || len(s.vals) == math.MaxUint32 {
+			return 0, errDayTooLarge
 		}
+		s.b = append(s.b, v...)
+		c = uint32(len(s.vals))
+		s.vals = append(s.vals, [2]uint32{uint32(start), uint32(len(s.b))})
 		if s.seen == nil || len(s.seen) >= maxSeen {
-			s.seen = map[string]seenStr{}
+			s.seen = map[string]uint32{}
 		}
-		seen = seenStr{strings.Clone(v), ref}
-		s.seen[seen.v] = seen
+		v = strings.Clone(v)
+		s.seen[v] = c
 	}
-	s.last[i] = seen
-	return seen.ref, nil
+	s.last[k] = seenStr{v, c, true}
+	return c, nil
 }
 
-func (s *strBuf) write(v string) (strRef, error) {
+// own writes an event's own strings back to back and returns their bounds.
+func (s *strBuf) own(key, visitor, ip string) ([numOwnStrs + 1]uint32, error) {
 	start := len(s.b)
-	if start+len(v) > math.MaxUint32 {
-		return strRef{}, fmt.Errorf("the events of one day hold more than 4 GiB of strings; merge fewer days at once")
+	if start+len(key)+len(visitor)+len(ip) > math.MaxUint32 {
+		return [numOwnStrs + 1]uint32{}, errDayTooLarge
 	}
-	s.b = append(s.b, v...)
-	return strRef{uint32(start), uint32(len(s.b))}, nil
+	s.b = append(s.b, key...)
+	k := len(s.b)
+	s.b = append(s.b, visitor...)
+	v := len(s.b)
+	s.b = append(s.b, ip...)
+	return [numOwnStrs + 1]uint32{uint32(start), uint32(k), uint32(v), uint32(len(s.b))}, nil
+}
+
+// set sets string column i of r to v.
+func (s *strBuf) set(r *eventRow, i int, v string) (err error) {
+	r.code[i-numOwnStrs], err = s.code(i, v)
+	return err
 }
 
 // forget drops the values the buffer remembers, once its rows are complete.
 func (s *strBuf) forget() {
 	s.seen = nil
-	s.last = [numEventStrs]seenStr{}
+	s.last = [numCoded]seenStr{}
 }
 
-func (c *eventCols) str(r *eventRow, i int) []byte { return c.buf.b[r.str[i][0]:r.str[i][1]] }
+func (c *eventCols) str(r *eventRow, i int) []byte {
+	if i < numOwnStrs {
+		return c.buf.b[r.own[i]:r.own[i+1]]
+	}
+	v := c.buf.vals[r.code[i-numOwnStrs]]
+	return c.buf.b[v[0]:v[1]]
+}
 
 // text is a view of a row's string i, valid while c is.
 func (c *eventCols) text(r *eventRow, i int) string {
@@ -171,18 +191,31 @@ func splitSource(s string) (string, int32) {
 	return s[:i], int32(n)
 }
 
-// rebase moves rows' refs by base bytes, for rows whose buffer is appended at base.
-func rebase(rows []eventRow, base int) {
-	if base == 0 {
-		return
-	}
-	b := uint32(base)
+// rebase moves rows whose buffer is appended to another at base bytes and codeBase codes.
+func rebase(rows []eventRow, base, codeBase int) {
+	b, cb := uint32(base), uint32(codeBase)
 	for i := range rows {
-		for j := range rows[i].str {
-			rows[i].str[j][0] += b
-			rows[i].str[j][1] += b
+		for j := range rows[i].own {
+			rows[i].own[j] += b
+		}
+		for j := range rows[i].code {
+			rows[i].code[j] += cb
 		}
 	}
+}
+
+// appendBuf appends o's strings to s and returns where they start: the bytes and codes by
+// which o's rows are to be rebased.
+func (s *strBuf) appendBuf(o *strBuf) (base, codeBase int, err error) {
+	base, codeBase = len(s.b), len(s.vals)
+	if base+len(o.b) > math.MaxUint32 || codeBase+len(o.vals) > math.MaxUint32 {
+		return 0, 0, errDayTooLarge
+	}
+	s.b = append(s.b, o.b...)
+	for _, v := range o.vals {
+		s.vals = append(s.vals, [2]uint32{v[0] + uint32(base), v[1] + uint32(base)})
+	}
+	return base, codeBase, nil
 }
 
 // appendCols appends o's events to c.
@@ -190,14 +223,13 @@ func (c *eventCols) appendCols(o *eventCols) error {
 	if len(o.rows) == 0 {
 		return nil
 	}
-	base := len(c.buf.b)
-	if base+len(o.buf.b) > math.MaxUint32 {
-		return fmt.Errorf("the events of one day hold more than 4 GiB of strings; merge fewer days at once")
+	base, codeBase, err := c.buf.appendBuf(&o.buf)
+	if err != nil {
+		return err
 	}
-	c.buf.b = append(c.buf.b, o.buf.b...)
 	start := len(c.rows)
 	c.rows = append(c.rows, o.rows...)
-	rebase(c.rows[start:], base)
+	rebase(c.rows[start:], base, codeBase)
 	return nil
 }
 
@@ -296,7 +328,7 @@ func init() {
 			sb := b.(*array.StringBuilder)
 			n := 0
 			for j := range rows {
-				n += int(rows[j].str[i][1] - rows[j].str[i][0])
+				n += len(c.str(&rows[j], i))
 			}
 			sb.Reserve(len(rows))
 			sb.ReserveData(n)
@@ -386,20 +418,23 @@ func (c *eventCols) appendBatch(rec arrow.RecordBatch) error {
 	percent, _ := col("percent_viewed").(*array.Float64)
 	n := int(rec.NumRows())
 	for i := range n {
-		r := eventRow{received: received(i), ingested: ingested(i), line: -1}
+		r := eventRow{received: received(i), ingested: ingested(i)}
 		if date != nil && date.IsValid(i) {
 			r.date = Day(date.Value(i))
 		}
 		if percent != nil && percent.IsValid(i) {
 			r.percent = percent.Value(i)
 		}
-		for j, get := range strs {
-			v := get(i)
+		var err error
+		if r.own, err = c.buf.own(strs[sEventKey](i), strs[sVisitorKey](i), strs[sIP](i)); err != nil {
+			return err
+		}
+		for j := numOwnStrs; j < numEventStrs; j++ {
+			v := strs[j](i)
 			if j == sSource {
 				v, r.line = splitSource(v)
 			}
-			var err error
-			if r.str[j], err = c.buf.put(j, v); err != nil {
+			if err := c.buf.set(&r, j, v); err != nil {
 				return err
 			}
 		}

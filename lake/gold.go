@@ -1,11 +1,13 @@
 package lake
 
 import (
+	"cmp"
 	"context"
 	"maps"
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -70,18 +72,27 @@ func (l *Lakehouse) recomputeGold(ctx context.Context, days []Day, props iceberg
 		seen := map[string]DimVisitor{}
 		visitors = seen
 		return attempt[FactEngagement]{incoming: readAhead(parts, func(ctx context.Context, p int32) ([]FactEngagement, error) {
-			plays, err := dayPlays(ctx, l, Day(p), func(v DimVisitor) {
+			day, err := dayPlays(ctx, l, Day(p), func(v DimVisitor) {
 				mu.Lock()
 				defer mu.Unlock()
-				if old, ok := seen[v.VisitorID]; !ok || dimVisitorTable.version(&v, &old) > 0 {
-					seen[v.VisitorID] = v
+				old, ok := seen[v.VisitorID]
+				if ok && dimVisitorTable.version(&v, &old) <= 0 {
+					return
 				}
+				// v's strings are views of a scanned batch: the map keeps copies, not the batch.
+				if ok {
+					v.VisitorID = old.VisitorID
+				} else {
+					v.VisitorID = strings.Clone(v.VisitorID)
+				}
+				v.IPAddress, v.Country = strings.Clone(v.IPAddress), strings.Clone(v.Country)
+				seen[v.VisitorID] = v
 			})
 			if err != nil {
 				return nil, err
 			}
-			return engagement(plays, duration, loads), nil
-		})}, nil
+			return day.engagement(duration, loads), nil
+		}, nil)}, nil
 	})
 	if err := rep.add(res, err); err != nil {
 		return err
@@ -96,20 +107,31 @@ func (l *Lakehouse) recomputeGold(ctx context.Context, days []Day, props iceberg
 // (media, visitor, percent viewed, date) and dim_visitor's (IP, country, when).
 var engagementColumns = []string{"media_id", "visitor_key", "percent_viewed", "date", "ip", "country", "received_at"}
 
-// play is what the engagement fact takes from an event.
+// dayEvents is what the engagement fact takes from one day's events.
+type dayEvents struct {
+	day    Day
+	medias []string // the day's media ids, by play.media
+	plays  []play
+	arena  stringArena // the plays' visitor keys
+}
+
+// play is one event as the engagement fact sees it.
 type play struct {
-	media, visitor string
-	percent        float64
-	date           Day
+	visitor string
+	percent float64
+	media   int32
 }
 
 // dayPlays reads the plays of one day from silver.events, and calls sighting with each
-// event's visitor as dim_visitor sees it. Only engagementColumns are read, straight from the
-// scanned batches: a day of events as Event structs was most of gold's time and memory.
-func dayPlays(ctx context.Context, l *Lakehouse, day Day, sighting func(DimVisitor)) ([]play, error) {
+// event's visitor as dim_visitor sees it (its strings valid only during the call). Only
+// engagementColumns are read, straight from the scanned batches, and nothing the plays keep
+// points into a batch: a day of events as Event structs, or batches kept alive by the strings
+// taken from them, was most of gold's time and memory.
+func dayPlays(ctx context.Context, l *Lakehouse, day Day, sighting func(DimVisitor)) (*dayEvents, error) {
+	out := &dayEvents{day: day}
 	tbl, err := l.cat.LoadTable(ctx, l.identifier(eventsTable))
 	if err != nil || tbl.CurrentSnapshot() == nil {
-		return nil, err
+		return out, err
 	}
 	scan := tbl.Scan(table.WithRowFilter(dateIn("date", []Day{day})), table.WithSelectedFields(engagementColumns...))
 	defer scan.Close()
@@ -121,7 +143,8 @@ func dayPlays(ctx context.Context, l *Lakehouse, day Day, sighting func(DimVisit
 	for _, task := range tasks {
 		n += task.File.Count()
 	}
-	plays := make([]play, 0, n)
+	out.plays = make([]play, 0, n)
+	codes := map[string]int32{}
 	_, batches, err := scan.ReadTasks(ctx, tasks)
 	if err != nil {
 		return nil, err
@@ -139,21 +162,47 @@ func dayPlays(ctx context.Context, l *Lakehouse, day Day, sighting func(DimVisit
 		media, visitor, ip, country := stringsOf(col("media_id")), stringsOf(col("visitor_key")), stringsOf(col("ip")), stringsOf(col("country"))
 		received := timesOf(col("received_at"))
 		percent, _ := col("percent_viewed").(*array.Float64)
-		date, _ := col("date").(*array.Date32)
 		for i := range int(rec.NumRows()) {
-			p := play{media: media(i), visitor: visitor(i)}
+			m := media(i)
+			code, ok := codes[m]
+			if !ok {
+				code = int32(len(out.medias))
+				m = strings.Clone(m)
+				codes[m] = code
+				out.medias = append(out.medias, m)
+			}
+			p := play{media: code, visitor: out.arena.string(visitor(i))}
 			if percent != nil && percent.IsValid(i) {
 				p.percent = percent.Value(i)
 			}
-			if date != nil && date.IsValid(i) {
-				p.date = Day(date.Value(i))
-			}
-			plays = append(plays, p)
+			out.plays = append(out.plays, p)
 			sighting(DimVisitor{VisitorID: p.visitor, IPAddress: ip(i), Country: country(i), LastSeenAt: timeOfMicros(received(i))})
 		}
 		rec.Release()
 	}
-	return plays, nil
+	return out, nil
+}
+
+// stringArena carves strings out of large buffers: a string per event costs an allocation,
+// and allocating and collecting millions of small strings was a fifth of a merge's time. A
+// buffer is never written where strings already point; a full one is left to the strings
+// that use it, and the garbage collector frees it with the last of them.
+type stringArena struct{ buf []byte }
+
+// arenaChunk is the size of one buffer: a few thousand visitor keys.
+const arenaChunk = 64 << 10
+
+// string copies s into the arena.
+func (a *stringArena) string(s string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	if cap(a.buf)-len(a.buf) < len(s) {
+		a.buf = make([]byte, 0, max(arenaChunk, len(s)))
+	}
+	start := len(a.buf)
+	a.buf = append(a.buf, s...)
+	return unsafe.String(&a.buf[start], len(s))
 }
 
 // dimMedia derives gold.dim_media from silver.media, counting the media no channel rule matched.
@@ -229,10 +278,11 @@ type mediaDay struct {
 
 // engagement rolls one day's events up to (media, visitor): plays, seconds watched (percent
 // viewed, capped at 1, × the media's duration), watched percent and play rate as ratios of sums.
-func engagement(plays []play, duration map[string]float64, loads map[mediaDay]int64) []FactEngagement {
+func (de *dayEvents) engagement(duration map[string]float64, loads map[mediaDay]int64) []FactEngagement {
+	plays := de.plays
 	slices.SortFunc(plays, func(a, b play) int {
-		if c := strings.Compare(a.media, b.media); c != 0 {
-			return c
+		if a.media != b.media {
+			return cmp.Compare(a.media, b.media)
 		}
 		return strings.Compare(a.visitor, b.visitor)
 	})
@@ -245,18 +295,19 @@ func engagement(plays []play, duration map[string]float64, loads map[mediaDay]in
 	out := make([]FactEngagement, 0, grains)
 	for i := 0; i < len(plays); {
 		e := plays[i]
-		f := FactEngagement{MediaID: e.media, VisitorID: e.visitor, Date: e.date}
+		media := de.medias[e.media]
+		f := FactEngagement{MediaID: media, VisitorID: e.visitor, Date: de.day}
 		var percent float64
 		for ; i < len(plays) && plays[i].media == e.media && plays[i].visitor == e.visitor; i++ {
 			f.PlayCount++
 			percent += min(plays[i].percent, 1) // a session watches a media once at most
 		}
-		d := duration[e.media]
+		d := duration[media]
 		f.TotalWatchTime = percent * d
 		if d > 0 {
 			f.WatchedPercent = f.TotalWatchTime / (float64(f.PlayCount) * d)
 		}
-		if n := loads[mediaDay{e.media, e.date}]; n > 0 {
+		if n := loads[mediaDay{media, de.day}]; n > 0 {
 			f.PlayRate = float64(f.PlayCount) / float64(n)
 		}
 		out = append(out, f)

@@ -35,12 +35,17 @@ const (
 )
 
 // batchRows is the number of rows per Arrow batch handed to the Parquet writer.
-const batchRows = 64 << 10
+const batchRows = 16 << 10
 
 // rowGroupRows bounds a Parquet row group: a day of events makes row groups of tens of
 // megabytes, the size Athena reads best, where 64K-row groups were a few each (and writing
 // them cost more: bench-peer 1M went from 5.4 s to 5.1-5.2 s).
 const rowGroupRows = 512 << 10
+
+// queuedBatches is how many built batches may wait for the Parquet writer: enough to build the
+// next while one is written. iceberg-go queues 64 by default, which let a day's batches (a
+// hundred megabytes) pile up in front of the writer.
+const queuedBatches = 2
 
 // maxCommitAttempts bounds how often a merge is redone after losing a commit race.
 const maxCommitAttempts = 10
@@ -257,7 +262,8 @@ func mergeOnce(ctx context.Context, l *Lakehouse, t partitioned, parts []int32, 
 		}
 	}
 	var added []iceberg.DataFile
-	for df, err := range table.WriteRecords(ctx, tbl, arrowSchema, records, table.WithClusteredWrite(), table.WithParquetRowGroupLimit(rowGroupRows)) {
+	for df, err := range table.WriteRecords(ctx, tbl, arrowSchema, records, table.WithClusteredWrite(),
+		table.WithParquetRowGroupLimit(rowGroupRows), table.WithRecordBatchBufferSize(queuedBatches)) {
 		if err != nil {
 			return errors.Join(err, buildErr)
 		}
@@ -487,8 +493,9 @@ func scanRows[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], filter i
 
 // readAhead wraps the function that loads a partition's incoming rows so that while one
 // partition is merged and written, the next is already being read: reading bronze and writing
-// Parquet then use two cores. At most two partitions' incoming rows are held at once.
-func readAhead[T any](parts []int32, load func(context.Context, int32) (T, error)) func(context.Context, int32) (T, error) {
+// Parquet then use two cores. At most two partitions' incoming rows are held at once. When
+// ahead is set, a partition it refuses is read only when asked for.
+func readAhead[T any](parts []int32, load func(context.Context, int32) (T, error), ahead func(context.Context, int32) bool) func(context.Context, int32) (T, error) {
 	type result struct {
 		rows T
 		err  error
@@ -512,7 +519,7 @@ func readAhead[T any](parts []int32, load func(context.Context, int32) (T, error
 		if !ok {
 			ch = start(ctx, p)
 		}
-		if i := slices.Index(parts, p); i >= 0 && i+1 < len(parts) {
+		if i := slices.Index(parts, p); i >= 0 && i+1 < len(parts) && (ahead == nil || ahead(ctx, parts[i+1])) {
 			if _, ok := pending[parts[i+1]]; !ok {
 				pending[parts[i+1]] = start(ctx, parts[i+1])
 			}

@@ -261,16 +261,18 @@ func (p *eventParser) row(c *eventCols, object string, line int) error {
 }
 
 // fill sets r to the event the parser typed last, with its strings in buf.
-func (p *eventParser) fill(r *eventRow, buf *strBuf, object string, line int) error {
+func (p *eventParser) fill(r *eventRow, buf *strBuf, object string, line int) (err error) {
 	*r = eventRow{date: DayOf(p.received), received: p.received.UnixMicro(), ingested: p.ingested.UnixMicro(),
 		percent: p.percent, line: int32(line)}
-	for s, f := range eventStrFields {
+	if r.own, err = buf.own(p.text[fEventKey], p.text[fVisitorKey], p.text[fIP]); err != nil {
+		return err
+	}
+	for s := numOwnStrs; s < numEventStrs; s++ {
 		v := object
-		if f >= 0 {
+		if f := eventStrFields[s]; f >= 0 {
 			v = p.text[f]
 		}
-		var err error
-		if r.str[s], err = buf.put(s, v); err != nil {
+		if err := buf.set(r, s, v); err != nil {
 			return err
 		}
 	}
@@ -332,14 +334,14 @@ func readEvents(ctx context.Context, store Store, day Day, manifests []Manifest)
 	for i := range bufs {
 		size += len(bufs[i].b)
 	}
-	if size > math.MaxUint32 {
-		return nil, nil, fmt.Errorf("the events of %s hold more than 4 GiB of strings", day)
-	}
 	own.buf.b = make([]byte, 0, size+size/32)
 	n := 0
 	for i := range workers {
-		rebase(own.rows[bounds[i]:bounds[i]+typed[i]], len(own.buf.b))
-		own.buf.b = append(own.buf.b, bufs[i].b...)
+		base, codeBase, err := own.buf.appendBuf(&bufs[i])
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", day, err)
+		}
+		rebase(own.rows[bounds[i]:bounds[i]+typed[i]], base, codeBase)
 		bufs[i] = strBuf{}
 		n += copy(own.rows[n:], own.rows[bounds[i]:bounds[i]+typed[i]])
 	}

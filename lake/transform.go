@@ -101,7 +101,7 @@ func (l *Lakehouse) mergeSilverTables(ctx context.Context, store Store, days []D
 	parts := spillPartitions(days)
 	res, err := mergeEvents(ctx, l, parts, props, func(context.Context) (eventIncoming, error) {
 		windows = newEventWindows(store, days) // an attempt redone after a lost race reads again
-		return readAhead(parts, windows.partition), nil
+		return readAhead(parts, windows.partition, windows.ahead), nil
 	})
 	var (
 		quarantined []Quarantined

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"unsafe"
 )
 
 // eventWindows serves the events merge: it reads each window day's bronze at most once per
@@ -21,13 +22,16 @@ type eventWindows struct {
 
 // windowEvents is one window day's typed events by UTC day, and what reading it found.
 type windowEvents struct {
-	once      sync.Once
-	byDate    map[Day]*eventCols
-	bad       []Quarantined
+	listed    sync.Once // manifests, listErr
 	manifests []Manifest
-	events    int
-	overOne   []string // keys of events whose percent_viewed is above 1
-	err       error
+	listErr   error
+
+	once    sync.Once // the rest
+	byDate  map[Day]*eventCols
+	bad     []Quarantined
+	events  int
+	overOne []string // keys of events whose percent_viewed is above 1
+	err     error
 }
 
 func newEventWindows(store Store, days []Day) *eventWindows {
@@ -51,15 +55,23 @@ func spillPartitions(days []Day) []int32 {
 	return slices.Compact(parts)
 }
 
+// list reads the manifests of one window day, once.
+func (w *eventWindows) list(ctx context.Context, d Day) ([]Manifest, error) {
+	we := w.windows[d]
+	we.listed.Do(func() { we.manifests, we.listErr = Manifests(ctx, w.store, StreamEvents, d.Time()) })
+	return we.manifests, we.listErr
+}
+
 // load reads one window day, once.
 func (w *eventWindows) load(ctx context.Context, d Day) *windowEvents {
 	we := w.windows[d]
 	we.once.Do(func() {
-		we.manifests, we.err = Manifests(ctx, w.store, StreamEvents, d.Time())
-		if we.err != nil {
+		manifests, err := w.list(ctx, d)
+		if err != nil {
+			we.err = err
 			return
 		}
-		we.byDate, we.bad, we.err = readEvents(ctx, w.store, d, we.manifests)
+		we.byDate, we.bad, we.err = readEvents(ctx, w.store, d, manifests)
 		for _, c := range we.byDate {
 			we.events += len(c.rows)
 			for i := range c.rows {
@@ -70,6 +82,32 @@ func (w *eventWindows) load(ctx context.Context, d Day) *windowEvents {
 		}
 	})
 	return we
+}
+
+// readAheadBytes bounds the events a merge reads ahead: a partition is read while the one
+// before it is written only if the window it adds to memory (the day after it) is estimated
+// below this. A day of a few hundred thousand events is then merged holding two days' events,
+// not three: the read-ahead buys some of a second core's time, and a large day costs too much
+// memory for it.
+const readAheadBytes = 64 << 20
+
+// ahead reports whether partition p may be read ahead, by readAheadBytes.
+func (w *eventWindows) ahead(ctx context.Context, p int32) bool {
+	d := Day(p) + maxWindowSpill
+	if !w.days[d] {
+		return true
+	}
+	manifests, err := w.list(ctx, d)
+	if err != nil {
+		return false // load reports it
+	}
+	lines := 0
+	for _, m := range manifests {
+		for _, obj := range m.Objects {
+			lines += obj.Records
+		}
+	}
+	return lines*(int(unsafe.Sizeof(eventRow{}))+bytesPerEvent) <= readAheadBytes
 }
 
 // partition returns the events of UTC day p from every window that can hold them. The window

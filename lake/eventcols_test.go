@@ -1,0 +1,118 @@
+package lake
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/iceberg-go/table"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// randomEvents are versions of a few hundred events: landed at a few instants, from sources
+// whose line numbers order differently as text ("#10" before "#9") than as numbers, some of
+// them not "<object>#<line>" at all, and re-landed with the same content or with changes.
+func randomEvents(seed uint64, n int) []Event {
+	r := rand.New(rand.NewPCG(seed, 1))
+	t0 := time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC)
+	out := make([]Event, n)
+	for i := range out {
+		key := r.IntN(n / 4)
+		// An event's content comes from its key, so most versions of it are equal but for
+		// their lineage; one in four changes it.
+		kr := rand.New(rand.NewPCG(seed, uint64(key)))
+		if r.IntN(4) == 0 {
+			kr = r
+		}
+		pick := func(vals ...string) string { return vals[kr.IntN(len(vals))] }
+		received := t0.Add(time.Duration(kr.IntN(86400e6)) * time.Microsecond)
+		e := Event{EventKey: fmt.Sprintf("evt_%d", key), Date: DayOf(received), ReceivedAt: received,
+			MediaID: pick("m1", "m2", "m3"), VisitorKey: pick("v1", "v2", ""), PercentViewed: float64(kr.IntN(3)) / 2,
+			EmbedURL: pick("https://a.example/x", ""), IP: pick("203.0.113.1", "203.0.113.2"), Country: pick("US", "DE", ""),
+			Region: pick("CA", ""), City: pick("San Francisco", "Zürich"), Org: pick("Acme", ""), ConversionType: pick("", "lead")}
+		pick = func(vals ...string) string { return vals[r.IntN(len(vals))] }
+		e.lineage = lineage{IngestedAt: t0.Add(time.Duration(96+r.IntN(3)) * time.Hour), RunID: pick("run-1", "run-2"),
+			Source: pick("bronze/a.jsonl.gz#", "bronze/b.jsonl.gz#", "bronze/c#x", "") + pick("9", "10", "007", "")}
+		if r.IntN(50) == 0 {
+			e.IngestedAt = time.Time{} // a null, as an operator's own row might have
+		}
+		out[i] = e
+	}
+	return out
+}
+
+func eventsArrowSchema(t *testing.T) *arrow.Schema {
+	sc, err := table.SchemaToArrowSchema(eventsTable.codec.schema(), nil, true, false)
+	require.NoError(t, err)
+	return sc
+}
+
+// colsOf builds eventCols from Events the way a merge reads silver: through an Arrow batch the
+// generic codec encodes.
+func colsOf(t *testing.T, events []Event) *eventCols {
+	enc, err := eventsTable.codec.encoder(eventsArrowSchema(t), memory.DefaultAllocator)
+	require.NoError(t, err)
+	defer enc.release()
+	for i := range events {
+		enc.append(&events[i])
+	}
+	rec := enc.flush()
+	defer rec.Release()
+	c := &eventCols{}
+	require.NoError(t, c.appendBatch(rec))
+	return c
+}
+
+// eventsOf decodes what the columnar encoder writes for c, with the generic codec.
+func eventsOf(t *testing.T, c *eventCols) []Event {
+	enc, err := newEventEncoder(eventsArrowSchema(t), memory.DefaultAllocator)
+	require.NoError(t, err)
+	defer enc.release()
+	rec := enc.batch(c, c.rows)
+	defer rec.Release()
+	return eventsTable.codec.decode(rec, nil)
+}
+
+func TestEventColsRoundTripEvents(t *testing.T) {
+	events := randomEvents(1, 400)
+	got := eventsOf(t, colsOf(t, events))
+	assert.Equal(t, events, got)
+}
+
+// The columnar dedupe keeps exactly the rows latest keeps over Events with eventsTable's key,
+// version and same, including when the rows come in two sets appended one to the other.
+func TestEventColsDedupeAgreesWithEventsTable(t *testing.T) {
+	for seed := range uint64(5) {
+		events := randomEvents(seed, 2000)
+		want := latest(slices.Clone(events), eventsTable.key, eventsTable.version, eventsTable.same)
+
+		c := colsOf(t, events[:700])
+		require.NoError(t, c.appendCols(colsOf(t, events[700:])))
+		c.dedupe()
+		assert.Equal(t, want, eventsOf(t, c), "seed %d", seed)
+	}
+}
+
+func TestSplitSourceKeepsWhatItCannotRebuild(t *testing.T) {
+	for in, want := range map[string]struct {
+		object string
+		line   int32
+	}{
+		"bronze/a.jsonl.gz#12": {"bronze/a.jsonl.gz", 12},
+		"a#b#0":                {"a#b", 0},
+		"a#007":                {"a#007", -1},
+		"a#-1":                 {"a#-1", -1},
+		"a#":                   {"a#", -1},
+		"a":                    {"a", -1},
+		"a#99999999999":        {"a#99999999999", -1},
+	} {
+		object, line := splitSource(in)
+		assert.Equal(t, want.object, object, in)
+		assert.Equal(t, want.line, line, in)
+	}
+}
