@@ -60,6 +60,7 @@ func main() {
 	out := flag.String("out", "", "internal: the folder a side writes to")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of our transform (only the transform) to this file")
 	flag.StringVar(&memProfile, "memprofile", "", "write the heap profile of our transform at the peak of its live heap to this file")
+	flag.StringVar(&memLimit, "memlimit", "", "our side's soft memory limit (GOMEMLIMIT), e.g. 400MiB, as a deployed worker runs with")
 	flag.Parse()
 
 	ctx := context.Background()
@@ -133,6 +134,9 @@ func compare(ctx context.Context, shape benchdata.Shape, keep bool) error {
 			return err
 		}
 		args := []string{"-side", side, "-bronze", bronze, "-out", out, "-days", strconv.Itoa(shape.Days)}
+		if memLimit != "" {
+			args = append(args, "-memlimit", memLimit)
+		}
 		for flag, path := range map[string]string{"-cpuprofile": cpuProfile, "-memprofile": memProfile} {
 			if path == "" {
 				continue

@@ -7,16 +7,19 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/marketing-data/wistia-pipeline/lake"
 )
 
 // cpuProfile and memProfile are where the ours side writes its CPU profile and its heap
-// profile at the peak of the live heap, when set.
-var cpuProfile, memProfile string
+// profile at the peak of the live heap, when set; memLimit is its GOMEMLIMIT, when set.
+var cpuProfile, memProfile, memLimit string
 
 // runOurs runs lake.Lakehouse.Transform of the days into an empty file:// lakehouse with a
 // sqlite catalog, as BenchmarkTransform does; the clock runs around the transform only.
@@ -44,6 +47,13 @@ func runOurs(ctx context.Context, bronze string, days []time.Time, out string) (
 		if err := pprof.StartCPUProfile(f); err != nil {
 			return result{}, err
 		}
+	}
+	if memLimit != "" {
+		n, err := parseBytes(memLimit)
+		if err != nil {
+			return result{}, fmt.Errorf("-memlimit: %w", err)
+		}
+		debug.SetMemoryLimit(n)
 	}
 	if memProfile != "" {
 		stop := watchPeakHeap(memProfile)
@@ -101,4 +111,24 @@ func watchPeakHeap(path string) (stop func()) {
 		}
 	}()
 	return func() { close(done); <-finished }
+}
+
+// parseBytes reads a size as GOMEMLIMIT writes it: a number of bytes with an optional B, KiB,
+// MiB or GiB suffix.
+func parseBytes(s string) (int64, error) {
+	for _, u := range []struct {
+		suffix string
+		shift  uint
+	}{{"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}, {"", 0}} {
+		num, ok := strings.CutSuffix(s, u.suffix)
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(num, 10, 64)
+		if err != nil || n <= 0 {
+			return 0, fmt.Errorf("%q is not a size like 400MiB", s)
+		}
+		return n << u.shift, nil
+	}
+	return 0, fmt.Errorf("%q is not a size like 400MiB", s)
 }
