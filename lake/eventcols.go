@@ -82,11 +82,11 @@ type eventCols struct {
 type strBuf struct {
 	b    []byte
 	vals [][2]uint32 // each code's value: its start and end in b
-	seen map[string]uint32
+	seen map[string]seenStr
 	last [numCoded]seenStr // each column's last value: a run of lines often repeats it
 }
 
-// seenStr is a value of a strBuf, and its code.
+// seenStr is a value of a strBuf (a copy the buffer owns), and its code.
 type seenStr struct {
 	v    string
 	code uint32
@@ -106,23 +106,24 @@ func (s *strBuf) code(i int, v string) (uint32, error) {
 	if last := &s.last[k]; last.ok && last.v == v {
 		return last.code, nil
 	}
-	c, ok := s.seen[v]
+	seen, ok := s.seen[v]
 	if !ok {
 		start := len(s.b)
 		if start+len(v) > math.MaxUint32 || len(s.vals) == math.MaxUint32 {
 			return 0, errDayTooLarge
 		}
 		s.b = append(s.b, v...)
-		c = uint32(len(s.vals))
+		seen = seenStr{strings.Clone(v), uint32(len(s.vals)), true}
 		s.vals = append(s.vals, [2]uint32{uint32(start), uint32(len(s.b))})
 		if s.seen == nil || len(s.seen) >= maxSeen {
-			s.seen = map[string]uint32{}
+			s.seen = map[string]seenStr{}
 		}
-		v = strings.Clone(v)
-		s.seen[v] = c
+		s.seen[seen.v] = seen
 	}
-	s.last[k] = seenStr{v, c, true}
-	return c, nil
+	// The buffer's own copy, never v: v is often a view of a bronze line whose buffer the
+	// reader fills with the next line.
+	s.last[k] = seen
+	return seen.code, nil
 }
 
 // own writes an event's own strings back to back and returns their bounds.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -115,4 +116,26 @@ func TestSplitSourceKeepsWhatItCannotRebuild(t *testing.T) {
 		assert.Equal(t, want.object, object, in)
 		assert.Equal(t, want.line, line, in)
 	}
+}
+
+// The bronze reader fills one buffer with line after line, and the parser hands strBuf views
+// of it: a value strBuf remembers must be its own copy, or the next line rewrites it.
+func TestStrBufKeepsNoViewOfItsInput(t *testing.T) {
+	var c eventCols
+	line := []byte("Austin")
+	view := unsafe.String(&line[0], len(line))
+	for range 2 { // written, then found
+		var r eventRow
+		require.NoError(t, c.buf.set(&r, sCity, view))
+		c.rows = append(c.rows, r)
+	}
+	copy(line, "Berlin") // the next line
+	var r eventRow
+	require.NoError(t, c.buf.set(&r, sCity, view))
+	c.rows = append(c.rows, r)
+	var got []string
+	for i := range c.rows {
+		got = append(got, c.text(&c.rows[i], sCity))
+	}
+	assert.Equal(t, []string{"Austin", "Austin", "Berlin"}, got)
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -312,4 +313,35 @@ func TestEnsureTablesSetsTheWriteProperties(t *testing.T) {
 	tbl, err = l.cat.LoadTable(ctx, l.identifier(eventsTable))
 	require.NoError(t, err)
 	assert.Equal(t, "false", tbl.Properties()[key])
+}
+
+// readAhead hands every partition its own load, each loaded once, whether the next partition
+// is read ahead or, refused by ahead, only when asked for.
+func TestReadAheadLoadsEachPartitionOnce(t *testing.T) {
+	ctx := context.Background()
+	parts := []int32{1, 2, 3, 4}
+	for _, allow := range []bool{true, false} {
+		var (
+			mu    sync.Mutex
+			loads = map[int32]int{}
+		)
+		load := func(_ context.Context, p int32) (int32, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			loads[p]++
+			return p * 10, nil
+		}
+		next := readAhead(parts, load, func(context.Context, int32) bool { return allow })
+		for _, p := range parts {
+			got, err := next(ctx, p)
+			require.NoError(t, err)
+			assert.Equal(t, p*10, got)
+			if !allow {
+				mu.Lock()
+				assert.Zero(t, loads[p+1], "partition %d was read ahead though refused", p+1)
+				mu.Unlock()
+			}
+		}
+		assert.Equal(t, map[int32]int{1: 1, 2: 1, 3: 1, 4: 1}, loads, "read ahead: %v", allow)
+	}
 }
