@@ -175,6 +175,10 @@ func compare(ctx context.Context, shape benchdata.Shape, keep bool) error {
 	if ours.Engagement != duck.Engagement {
 		return fmt.Errorf("engagement rows: ours %d, DuckDB %d", ours.Engagement, duck.Engagement)
 	}
+	if err := checkSameRows(ctx, filepath.Join(dir, sideOurs), filepath.Join(dir, sideDuckDB)); err != nil {
+		return err
+	}
+	log.Printf("both sides wrote the same silver events and engagement rows, column by column")
 	return nil
 }
 
