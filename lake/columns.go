@@ -127,24 +127,38 @@ type encoder[R any] struct {
 }
 
 func (c codec[R]) encoder(schema *arrow.Schema, mem memory.Allocator) (*encoder[R], error) {
-	e := &encoder[R]{schema: schema, bld: array.NewRecordBuilder(mem, schema), puts: make([]func(array.Builder, *R), schema.NumFields())}
+	idx, err := fieldIndices(schema, c.columns)
+	if err != nil {
+		return nil, err
+	}
+	e := &encoder[R]{schema: schema, puts: make([]func(array.Builder, *R), schema.NumFields())}
+	for i, col := range c.columns {
+		e.puts[idx[i]] = col.put
+	}
+	e.bld = array.NewRecordBuilder(mem, schema)
+	return e, nil
+}
+
+// fieldIndices is the index in a table's current Arrow schema of each column the code
+// declares. Every declared column must be there, and every column the code does not know
+// (added later by an operator) must be nullable: it is written as nulls.
+func fieldIndices[R any](schema *arrow.Schema, cols []column[R]) ([]int, error) {
+	out := make([]int, len(cols))
 	known := map[string]bool{}
-	for _, col := range c.columns {
+	for i, col := range cols {
 		idx := schema.FieldIndices(col.name)
 		if len(idx) != 1 {
-			e.bld.Release()
 			return nil, fmt.Errorf("column %q is missing from the table schema", col.name)
 		}
-		e.puts[idx[0]] = col.put
+		out[i] = idx[0]
 		known[col.name] = true
 	}
 	for _, f := range schema.Fields() {
 		if !known[f.Name] && !f.Nullable {
-			e.bld.Release()
 			return nil, fmt.Errorf("the table has a required column %q this code does not write", f.Name)
 		}
 	}
-	return e, nil
+	return out, nil
 }
 
 func (e *encoder[R]) append(r *R) {

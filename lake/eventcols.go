@@ -251,13 +251,6 @@ func timeOfMicros(us int64) time.Time {
 	return time.UnixMicro(us).UTC()
 }
 
-func microsOf(t time.Time) int64 {
-	if t.IsZero() {
-		return nullTime
-	}
-	return t.UnixMicro()
-}
-
 // dedupe keeps the latest version of each event key, as eventsTable's key, version and same
 // do for Events: later landing wins, then the later _source, then the row later in c; a version
 // equal to the one it follows but for its lineage does not replace it.
@@ -362,28 +355,19 @@ type eventEncoder struct {
 }
 
 func newEventEncoder(schema *arrow.Schema, mem memory.Allocator) (*eventEncoder, error) {
-	e := &eventEncoder{bld: array.NewRecordBuilder(mem, schema), puts: make([]eventPut, schema.NumFields())}
-	known := map[string]bool{}
-	for _, col := range eventsTable.codec.columns {
-		idx := schema.FieldIndices(col.name)
-		if len(idx) != 1 {
-			e.bld.Release()
-			return nil, fmt.Errorf("column %q is missing from the table schema", col.name)
-		}
+	idx, err := fieldIndices(schema, eventsTable.codec.columns)
+	if err != nil {
+		return nil, err
+	}
+	e := &eventEncoder{puts: make([]eventPut, schema.NumFields())}
+	for i, col := range eventsTable.codec.columns {
 		put, ok := eventPuts[col.name]
 		if !ok {
-			e.bld.Release()
 			return nil, fmt.Errorf("silver.events column %q has no columnar encoding", col.name)
 		}
-		e.puts[idx[0]] = put
-		known[col.name] = true
+		e.puts[idx[i]] = put
 	}
-	for _, f := range schema.Fields() {
-		if !known[f.Name] && !f.Nullable {
-			e.bld.Release()
-			return nil, fmt.Errorf("the table has a required column %q this code does not write", f.Name)
-		}
-	}
+	e.bld = array.NewRecordBuilder(mem, schema)
 	return e, nil
 }
 
@@ -404,12 +388,7 @@ func (e *eventEncoder) release() { e.bld.Release() }
 // appendBatch appends the events of a scanned silver.events batch. Columns the code does not
 // know are ignored; a column the batch lacks reads as null, as in codec.decode.
 func (c *eventCols) appendBatch(rec arrow.RecordBatch) error {
-	col := func(name string) arrow.Array {
-		if idx := rec.Schema().FieldIndices(name); len(idx) == 1 {
-			return rec.Column(idx[0])
-		}
-		return nil
-	}
+	col := func(name string) arrow.Array { return columnOf(rec, name) }
 	var strs [numEventStrs]func(int) string
 	for i, name := range eventStrColumns {
 		strs[i] = stringsOf(col(name))
@@ -444,6 +423,15 @@ func (c *eventCols) appendBatch(rec arrow.RecordBatch) error {
 	return nil
 }
 
+// columnOf is the batch's column of that name, or nil.
+func columnOf(rec arrow.RecordBatch, name string) arrow.Array {
+	if idx := rec.Schema().FieldIndices(name); len(idx) == 1 {
+		return rec.Column(idx[0])
+	}
+	return nil
+}
+
+// stringsOf reads a string column by row; a null, or a column that is not a string, reads "".
 func stringsOf(a arrow.Array) func(int) string {
 	switch a := a.(type) {
 	case *array.String:
@@ -464,6 +452,8 @@ func stringsOf(a arrow.Array) func(int) string {
 	return func(int) string { return "" }
 }
 
+// timesOf reads a timestamp column by row, in µs; a null, or a column that is not a
+// timestamp, reads nullTime.
 func timesOf(a arrow.Array) func(int) int64 {
 	ts, ok := a.(*array.Timestamp)
 	if !ok {
@@ -479,24 +469,9 @@ func timesOf(a arrow.Array) func(int) int64 {
 
 // readEventTasks appends the events of the given silver.events files to c.
 func readEventTasks(ctx context.Context, tbl *table.Table, tasks []table.FileScanTask, c *eventCols) error {
-	scan := tbl.Scan()
-	defer scan.Close()
-	_, batches, err := scan.ReadTasks(ctx, tasks)
-	if err != nil {
-		return err
-	}
-	for rec, err := range batches {
-		if err != nil {
-			return err
-		}
-		err = c.appendBatch(rec)
-		rec.Release()
-		if err != nil {
-			return err
-		}
-	}
+	err := readFiles(ctx, tbl, tasks, c.appendBatch)
 	c.buf.forget()
-	return nil
+	return err
 }
 
 // eventIncoming returns the incoming events of one partition, as incomingFunc does for rows.

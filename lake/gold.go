@@ -12,7 +12,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go"
-	"github.com/apache/iceberg-go/table"
 )
 
 // Gold is recomputed from silver for the dates a merge touched: gold.dim_media whole, the two
@@ -129,58 +128,33 @@ type play struct {
 // taken from them, was most of gold's time and memory.
 func dayPlays(ctx context.Context, l *Lakehouse, day Day, sighting func(DimVisitor)) (*dayEvents, error) {
 	out := &dayEvents{day: day}
-	tbl, err := l.cat.LoadTable(ctx, l.identifier(eventsTable))
-	if err != nil || tbl.CurrentSnapshot() == nil {
-		return out, err
-	}
-	scan := tbl.Scan(table.WithRowFilter(dateIn("date", []Day{day})), table.WithSelectedFields(engagementColumns...))
-	defer scan.Close()
-	tasks, err := scan.PlanFiles(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var n int64
-	for _, task := range tasks {
-		n += task.File.Count()
-	}
-	out.plays = make([]play, 0, n)
 	codes := map[string]int32{}
-	_, batches, err := scan.ReadTasks(ctx, tasks)
-	if err != nil {
-		return nil, err
-	}
-	for rec, err := range batches {
-		if err != nil {
-			return nil, err
-		}
-		col := func(name string) arrow.Array {
-			if idx := rec.Schema().FieldIndices(name); len(idx) == 1 {
-				return rec.Column(idx[0])
+	err := readBatches(ctx, l, eventsTable, dateIn("date", []Day{day}), engagementColumns,
+		func(n int64) { out.plays = make([]play, 0, n) },
+		func(rec arrow.RecordBatch) error {
+			col := func(name string) arrow.Array { return columnOf(rec, name) }
+			media, visitor, ip, country := stringsOf(col("media_id")), stringsOf(col("visitor_key")), stringsOf(col("ip")), stringsOf(col("country"))
+			received := timesOf(col("received_at"))
+			percent, _ := col("percent_viewed").(*array.Float64)
+			for i := range int(rec.NumRows()) {
+				m := media(i)
+				code, ok := codes[m]
+				if !ok {
+					code = int32(len(out.medias))
+					m = strings.Clone(m)
+					codes[m] = code
+					out.medias = append(out.medias, m)
+				}
+				p := play{media: code, visitor: out.arena.string(visitor(i))}
+				if percent != nil && percent.IsValid(i) {
+					p.percent = percent.Value(i)
+				}
+				out.plays = append(out.plays, p)
+				sighting(DimVisitor{VisitorID: p.visitor, IPAddress: ip(i), Country: country(i), LastSeenAt: timeOfMicros(received(i))})
 			}
 			return nil
-		}
-		media, visitor, ip, country := stringsOf(col("media_id")), stringsOf(col("visitor_key")), stringsOf(col("ip")), stringsOf(col("country"))
-		received := timesOf(col("received_at"))
-		percent, _ := col("percent_viewed").(*array.Float64)
-		for i := range int(rec.NumRows()) {
-			m := media(i)
-			code, ok := codes[m]
-			if !ok {
-				code = int32(len(out.medias))
-				m = strings.Clone(m)
-				codes[m] = code
-				out.medias = append(out.medias, m)
-			}
-			p := play{media: code, visitor: out.arena.string(visitor(i))}
-			if percent != nil && percent.IsValid(i) {
-				p.percent = percent.Value(i)
-			}
-			out.plays = append(out.plays, p)
-			sighting(DimVisitor{VisitorID: p.visitor, IPAddress: ip(i), Country: country(i), LastSeenAt: timeOfMicros(received(i))})
-		}
-		rec.Release()
-	}
-	return out, nil
+		})
+	return out, err
 }
 
 // stringArena carves strings out of large buffers: a string per event costs an allocation,

@@ -430,21 +430,38 @@ func partitionValue(v any) (int32, error) {
 
 // readTasks reads the rows of the given files.
 func readTasks[R any](ctx context.Context, tbl *table.Table, t *tableDef[R], tasks []table.FileScanTask) ([]R, error) {
+	var rows []R
+	err := readFiles(ctx, tbl, tasks, func(rec arrow.RecordBatch) error {
+		rows = t.codec.decode(rec, rows)
+		return nil
+	})
+	return rows, err
+}
+
+// readFiles streams the batches of the given files to visit, releasing each after.
+func readFiles(ctx context.Context, tbl *table.Table, tasks []table.FileScanTask, visit func(arrow.RecordBatch) error) error {
 	scan := tbl.Scan()
 	defer scan.Close()
+	return readScanTasks(ctx, scan, tasks, visit)
+}
+
+// readScanTasks streams the batches a scan reads from tasks to visit, releasing each after.
+func readScanTasks(ctx context.Context, scan *table.Scan, tasks []table.FileScanTask, visit func(arrow.RecordBatch) error) error {
 	_, batches, err := scan.ReadTasks(ctx, tasks)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var rows []R
 	for rec, err := range batches {
 		if err != nil {
-			return nil, err
+			return err
 		}
-		rows = t.codec.decode(rec, rows)
+		err = visit(rec)
 		rec.Release()
+		if err != nil {
+			return err
+		}
 	}
-	return rows, nil
+	return nil
 }
 
 // removeFiles deletes data files a failed merge wrote; they were never committed, so no reader

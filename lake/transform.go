@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 )
@@ -192,9 +193,24 @@ func dateIn(col string, days []Day) iceberg.BooleanExpression {
 // collectRows reads all rows of a table matching filter; with fields, only those columns
 // (the others are left at their zero value), which spares decoding the rest.
 func collectRows[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], filter iceberg.BooleanExpression, fields ...string) ([]R, error) {
+	var out []R
+	err := readBatches(ctx, l, t, filter, fields, func(n int64) { out = make([]R, 0, n) }, func(rec arrow.RecordBatch) error {
+		out = t.codec.decode(rec, out)
+		return nil
+	})
+	return out, err
+}
+
+// readBatches plans the files of a table's rows matching filter (only the given fields, when
+// any) and streams their batches to visit, releasing each after. Before the first batch it
+// tells sized how many rows the planned files hold, so a caller sizes its output once: a day
+// of events grown batch by batch would be copied again at every doubling. A table with no
+// snapshot has no rows.
+func readBatches(ctx context.Context, l *Lakehouse, t tableInfo, filter iceberg.BooleanExpression, fields []string,
+	sized func(rows int64), visit func(arrow.RecordBatch) error) error {
 	tbl, err := l.cat.LoadTable(ctx, l.identifier(t))
 	if err != nil || tbl.CurrentSnapshot() == nil {
-		return nil, err
+		return err
 	}
 	opts := []table.ScanOption{table.WithRowFilter(filter)}
 	if len(fields) > 0 {
@@ -202,29 +218,16 @@ func collectRows[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], filte
 	}
 	scan := tbl.Scan(opts...)
 	defer scan.Close()
-	// Sized from the data files' row counts: a day of events grown batch by batch would be
-	// copied again at every doubling.
 	tasks, err := scan.PlanFiles(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var n int64
 	for _, task := range tasks {
 		n += task.File.Count()
 	}
-	out := make([]R, 0, n)
-	_, batches, err := scan.ToArrowRecords(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for rec, err := range batches {
-		if err != nil {
-			return nil, err
-		}
-		out = t.codec.decode(rec, out)
-		rec.Release()
-	}
-	return out, nil
+	sized(n)
+	return readScanTasks(ctx, scan, tasks, visit)
 }
 
 // ExpireSnapshots drops snapshots older than the retention from every table (keeping each
