@@ -98,7 +98,7 @@ type seenStr struct {
 const maxSeen = 1 << 16
 
 // errDayTooLarge is a day whose strings do not fit the 32-bit offsets of its buffer.
-var errDayTooLarge = errors.New("the events of one day hold more than 4 GiB of strings; merge fewer days at once")
+var errDayTooLarge = errors.New("the events of one day hold more than 4 GiB of strings, more than the events merge can address")
 
 // code returns the code of value v of coded column i, writing v if the buffer lacks it.
 func (s *strBuf) code(i int, v string) (uint32, error) {
@@ -234,16 +234,7 @@ func (c *eventCols) appendCols(o *eventCols) error {
 	return nil
 }
 
-// event is row r as an Event.
-func (c *eventCols) event(r *eventRow) Event {
-	e := Event{EventKey: c.text(r, sEventKey), Date: r.date, ReceivedAt: timeOfMicros(r.received), MediaID: c.text(r, sMediaID),
-		VisitorKey: c.text(r, sVisitorKey), PercentViewed: r.percent, EmbedURL: c.text(r, sEmbedURL), IP: c.text(r, sIP),
-		Country: c.text(r, sCountry), Region: c.text(r, sRegion), City: c.text(r, sCity), Org: c.text(r, sOrg),
-		ConversionType: c.text(r, sConversionType)}
-	e.lineage = lineage{IngestedAt: timeOfMicros(r.ingested), RunID: c.text(r, sRunID), Source: string(c.source(nil, r))}
-	return e
-}
-
+// timeOfMicros is an eventRow's timestamp as the time an Event holds.
 func timeOfMicros(us int64) time.Time {
 	if us == nullTime {
 		return time.Time{}
