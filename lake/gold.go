@@ -78,7 +78,7 @@ func (l *Lakehouse) recomputeGold(ctx context.Context, days []Day, props iceberg
 				if ok && dimVisitorTable.version(&v, &old) <= 0 {
 					return
 				}
-				// v's strings are views of a scanned batch: the map keeps copies, not the batch.
+				// v's strings point into a scanned batch or the day's plays: the map keeps copies of its own.
 				if ok {
 					v.VisitorID = old.VisitorID
 				} else {
