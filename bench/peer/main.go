@@ -134,9 +134,6 @@ func compare(ctx context.Context, shape benchdata.Shape, keep bool) error {
 			return err
 		}
 		args := []string{"-side", side, "-bronze", bronze, "-out", out, "-days", strconv.Itoa(shape.Days)}
-		if memLimit != "" {
-			args = append(args, "-memlimit", memLimit)
-		}
 		for flag, path := range map[string]string{"-cpuprofile": cpuProfile, "-memprofile": memProfile} {
 			if path == "" {
 				continue
@@ -149,6 +146,9 @@ func compare(ctx context.Context, shape benchdata.Shape, keep bool) error {
 		}
 		cmd := exec.CommandContext(ctx, exe, args...)
 		cmd.Dir = out // where DuckDB spills, if it must
+		if side == sideOurs && memLimit != "" {
+			cmd.Env = append(os.Environ(), "GOMEMLIMIT="+memLimit) // the runtime reads and checks it
+		}
 		var stdout bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, os.Stderr
 		log.Printf("running %s", side)

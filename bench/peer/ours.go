@@ -7,11 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/marketing-data/wistia-pipeline/lake"
@@ -47,13 +44,6 @@ func runOurs(ctx context.Context, bronze string, days []time.Time, out string) (
 		if err := pprof.StartCPUProfile(f); err != nil {
 			return result{}, err
 		}
-	}
-	if memLimit != "" {
-		n, err := parseBytes(memLimit)
-		if err != nil {
-			return result{}, fmt.Errorf("-memlimit: %w", err)
-		}
-		debug.SetMemoryLimit(n)
 	}
 	if memProfile != "" {
 		stop := watchPeakHeap(memProfile)
@@ -111,24 +101,4 @@ func watchPeakHeap(path string) (stop func()) {
 		}
 	}()
 	return func() { close(done); <-finished }
-}
-
-// parseBytes reads a size as GOMEMLIMIT writes it: a number of bytes with an optional B, KiB,
-// MiB or GiB suffix.
-func parseBytes(s string) (int64, error) {
-	for _, u := range []struct {
-		suffix string
-		shift  uint
-	}{{"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}, {"", 0}} {
-		num, ok := strings.CutSuffix(s, u.suffix)
-		if !ok {
-			continue
-		}
-		n, err := strconv.ParseInt(num, 10, 64)
-		if err != nil || n <= 0 {
-			return 0, fmt.Errorf("%q is not a size like 400MiB", s)
-		}
-		return n << u.shift, nil
-	}
-	return 0, fmt.Errorf("%q is not a size like 400MiB", s)
 }
