@@ -64,3 +64,18 @@ func TestEventFieldNamesEveryField(t *testing.T) {
 	}
 	assert.Equal(t, -1, eventField([]byte("email")))
 }
+
+// A bronze event line as the API's events come: keys and strings make up most of it.
+const benchEventLine = `{"_ingested_at":"2026-11-20T01:00:07.998Z","_page":1,"_run_id":"bench","_source":"/stats/events.json","event_key":"evt_1cz0d","received_at":"2026-11-16T02:16:42Z","visitor_key":"vis_5iybdcx8zkae","media_id":"bm001997","media_name":"Quick Demo 12","media_url":"https://home.wistia.com/medias/bm001997","embed_url":"https://www.example-shop.com/pricing","percent_viewed":0.16,"ip":"203.0.113.195","org":"Comcast Cable","country":"US","region":"California","city":"San Francisco","lat":37.77,"lon":-122.42,"email":null,"conversion_type":"","thumbnail":{"url":"https://embed-ssl.wistia.com/deliveries/abc.jpg"},"user_agent_details":{"browser":"Chrome","browser_version":"131.0","platform":"windows","mobile":false}}`
+
+func BenchmarkEachField(b *testing.B) {
+	line := []byte(benchEventLine)
+	b.SetBytes(int64(len(line)))
+	n := 0
+	for b.Loop() {
+		eachField(line, func(k, v []byte) { n++ })
+	}
+	if n != 23*b.N {
+		b.Fatalf("%d fields in %d loops", n, b.N)
+	}
+}
