@@ -59,6 +59,8 @@ func runOurs(ctx context.Context, bronze string, days []time.Time, out string) (
 
 	r := result{Seconds: elapsed.Seconds(), Events: -1, Engagement: -1}
 	for _, m := range rep.Merges {
+		// Where the time went, table by table, on stderr beside the result.
+		fmt.Fprintf(os.Stderr, "peer: ours: %-30s %7.2f s %9d rows %3d files\n", m.Table, m.Duration.Seconds(), m.RowsWritten, m.FilesAdded)
 		switch m.Table {
 		case "silver.events":
 			r.Events = m.RowsWritten
