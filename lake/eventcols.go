@@ -481,7 +481,7 @@ func mergeEvents(ctx context.Context, l *Lakehouse, parts []int32, props iceberg
 		if err != nil {
 			return nil, nil, err
 		}
-		return func(ctx context.Context, p int32, held []table.FileScanTask, emit func(arrow.RecordBatch) bool) (rewritten, error) {
+		return func(ctx context.Context, p int32, held []table.FileScanTask, write writeFunc) (rewritten, error) {
 			in, err := incoming(ctx, p)
 			if err != nil {
 				return rewritten{}, err
@@ -507,11 +507,7 @@ func mergeEvents(ctx context.Context, l *Lakehouse, parts []int32, props iceberg
 			}
 			all.dedupe()
 			out.rowsOut = int64(len(all.rows))
-			for i := 0; i < len(all.rows); i += batchRows {
-				if !emit(enc.batch(all, all.rows[i:min(i+batchRows, len(all.rows))])) {
-					break
-				}
-			}
+			write(len(all.rows), func(lo, hi int) arrow.RecordBatch { return enc.batch(all, all.rows[lo:hi]) })
 			return out, nil
 		}, enc.release, nil
 	})

@@ -106,7 +106,7 @@ func merge[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], parts []int
 // rowRewrite rewrites a partition from rows of type R: the rows it held (in an upsert) and the
 // attempt's incoming rows, latest version of each key.
 func rowRewrite[R any](tbl *table.Table, t *tableDef[R], mode mergeMode, a attempt[R], enc *encoder[R]) rewriteFunc {
-	return func(ctx context.Context, p int32, held []table.FileScanTask, emit func(arrow.RecordBatch) bool) (rewritten, error) {
+	return func(ctx context.Context, p int32, held []table.FileScanTask, write writeFunc) (rewritten, error) {
 		rows, err := a.incoming(ctx, p)
 		if err != nil {
 			return rewritten{}, err
@@ -137,14 +137,12 @@ func rowRewrite[R any](tbl *table.Table, t *tableDef[R], mode mergeMode, a attem
 			tellAdded(rows, before, t.key, a.added)
 		}
 		out.rowsOut = int64(len(rows))
-		for chunk := range slices.Chunk(rows, batchRows) {
-			for i := range chunk {
-				enc.append(&chunk[i])
+		write(len(rows), func(lo, hi int) arrow.RecordBatch {
+			for i := lo; i < hi; i++ {
+				enc.append(&rows[i])
 			}
-			if !emit(enc.flush()) {
-				break
-			}
-		}
+			return enc.flush()
+		})
 		return out, nil
 	}
 }
@@ -157,10 +155,9 @@ type partitioned interface {
 
 func (t *tableDef[R]) partitioning() (string, bool) { return t.partCol, t.bucketed }
 
-// rewriteFunc writes partition p's new content to emit as Arrow batches in the table's current
-// schema; held are the partition's data files before the merge, which the commit replaces.
-// When emit returns false the writer has failed: the function returns at once.
-type rewriteFunc func(ctx context.Context, p int32, held []table.FileScanTask, emit func(arrow.RecordBatch) bool) (rewritten, error)
+// rewriteFunc hands partition p's new content to write; held are the partition's data files
+// before the merge, which the commit replaces.
+type rewriteFunc func(ctx context.Context, p int32, held []table.FileScanTask, write writeFunc) (rewritten, error)
 
 // rewritten is what rewriting one partition did.
 type rewritten struct {
@@ -235,43 +232,31 @@ func mergeOnce(ctx context.Context, l *Lakehouse, t partitioned, parts []int32, 
 		rowsIn, rowsWrite int64
 		buildErr          error
 	)
-	records := func(yield func(arrow.RecordBatch, error) bool) {
-		for _, p := range parts {
-			stopped := false
-			emit := func(rec arrow.RecordBatch) bool {
-				stopped = !yield(rec, nil)
-				return !stopped
-			}
-			r, err := rewrite(ctx, p, existing[p], emit)
-			if err != nil {
-				buildErr = err
-				return
-			}
-			if stopped {
-				return
-			}
-			if r.skipped {
-				continue
-			}
-			for _, task := range existing[p] {
-				removed = append(removed, task.File)
-			}
-			partitions++
-			rowsIn += r.rowsIn
-			rowsWrite += r.rowsOut
-		}
-	}
-	var added []iceberg.DataFile
-	for df, err := range table.WriteRecords(ctx, tbl, arrowSchema, records, table.WithClusteredWrite(),
-		table.WithParquetRowGroupLimit(rowGroupRows), table.WithRecordBatchBufferSize(queuedBatches)) {
+	writers := startFileWriters(ctx, tbl, arrowSchema)
+	for _, p := range parts {
+		r, err := rewrite(ctx, p, existing[p], writers.write)
 		if err != nil {
-			return errors.Join(err, buildErr)
+			buildErr = err
+			break
 		}
-		added = append(added, df)
+		if writers.ctx.Err() != nil {
+			break // a writer failed: close says why
+		}
+		if r.skipped {
+			continue
+		}
+		for _, task := range existing[p] {
+			removed = append(removed, task.File)
+		}
+		partitions++
+		rowsIn += r.rowsIn
+		rowsWrite += r.rowsOut
 	}
-	if buildErr != nil {
+	spec := tbl.Spec()
+	added, err := writers.close(func(f iceberg.DataFile) (int32, error) { return partitionValue(f.Partition()[spec.Field(0).FieldID]) })
+	if err = errors.Join(err, buildErr, context.Cause(ctx)); err != nil {
 		removeFiles(ctx, tbl, added)
-		return buildErr
+		return err
 	}
 	if len(added) == 0 && len(removed) == 0 {
 		return nil

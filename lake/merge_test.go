@@ -14,6 +14,7 @@ import (
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/table"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -343,5 +344,53 @@ func TestReadAheadLoadsEachPartitionOnce(t *testing.T) {
 			}
 		}
 		assert.Equal(t, map[int32]int{1: 1, 2: 1, 3: 1, 4: 1}, loads, "read ahead: %v", allow)
+	}
+}
+
+// A partition of at least writeLanes×splitRows rows is written as one file per lane, each a
+// contiguous range of its rows in key order, and together exactly its rows; a smaller one is
+// one file. Merging the same rows again writes the same files' rows.
+func TestLargePartitionIsWrittenAsOneFilePerLane(t *testing.T) {
+	ctx := context.Background()
+	l := testLakehouse(t)
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	const big = writeLanes*splitRows + 5
+	loads := make([]int64, big)
+	for i := range loads {
+		loads[i] = int64(i)
+	}
+	rows := append(statRows(10, t0, loads...), statRows(11, t0, 7, 8)...)
+
+	for run := range 2 {
+		res := mergeStats(t, l, rows)
+		assert.Equal(t, writeLanes+1, res.FilesAdded, "run %d", run)
+		assert.EqualValues(t, big+2, res.RowsWritten, "run %d", run)
+
+		tbl, err := l.cat.LoadTable(ctx, l.identifier(dailyStatsTable))
+		require.NoError(t, err)
+		files, err := filesByPartition(ctx, tbl, dailyStatsTable, nil)
+		require.NoError(t, err)
+		require.Len(t, files[10], writeLanes, "run %d", run)
+		require.Len(t, files[11], 1, "run %d", run)
+
+		got := map[string]int64{}
+		var ranges [][2]string // each file's first and last key, as read
+		for _, task := range files[10] {
+			part, err := readTasks(ctx, tbl, dailyStatsTable, []table.FileScanTask{task})
+			require.NoError(t, err)
+			assert.InDelta(t, big/writeLanes, len(part), 1, "run %d: a file holds its share", run)
+			assert.True(t, slices.IsSortedFunc(part, func(a, b DailyStat) int { return strings.Compare(a.MediaID, b.MediaID) }), "run %d: a file's rows are in key order", run)
+			ranges = append(ranges, [2]string{part[0].MediaID, part[len(part)-1].MediaID})
+			for _, r := range part {
+				got[r.MediaID] = r.LoadCount
+			}
+		}
+		slices.SortFunc(ranges, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+		assert.Less(t, ranges[0][1], ranges[1][0], "run %d: the files' key ranges do not overlap", run)
+		want := map[string]int64{}
+		for _, r := range rows[:big] {
+			want[r.MediaID] = r.LoadCount
+		}
+		assert.Equal(t, want, got, "run %d", run)
 	}
 }
