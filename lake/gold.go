@@ -3,7 +3,6 @@ package lake
 import (
 	"cmp"
 	"context"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -57,7 +56,7 @@ func (l *Lakehouse) recomputeGold(ctx context.Context, days []Day, props iceberg
 
 	// Engagement is built a day at a time from that day's silver events, with the durations and
 	// loads of the attempt; the visitors seen along the way feed dim_visitor.
-	var visitors map[string]DimVisitor
+	var visitors *visitorSightings
 	res, err = merge(ctx, l, engagementTable, parts, replace, props, func(ctx context.Context) (attempt[FactEngagement], error) {
 		duration, err := mediaDurations(ctx, l)
 		if err != nil {
@@ -67,26 +66,9 @@ func (l *Lakehouse) recomputeGold(ctx context.Context, days []Day, props iceberg
 		if err != nil {
 			return attempt[FactEngagement]{}, err
 		}
-		var mu sync.Mutex
-		seen := map[string]DimVisitor{}
-		visitors = seen
+		visitors = newVisitorSightings()
 		return attempt[FactEngagement]{incoming: readAhead(parts, func(ctx context.Context, p int32) ([]FactEngagement, error) {
-			day, err := dayPlays(ctx, l, Day(p), func(v DimVisitor) {
-				mu.Lock()
-				defer mu.Unlock()
-				old, ok := seen[v.VisitorID]
-				if ok && dimVisitorTable.version(&v, &old) <= 0 {
-					return
-				}
-				// v's strings point into a scanned batch or the day's plays: the map keeps copies of its own.
-				if ok {
-					v.VisitorID = old.VisitorID
-				} else {
-					v.VisitorID = strings.Clone(v.VisitorID)
-				}
-				v.IPAddress, v.Country = strings.Clone(v.IPAddress), strings.Clone(v.Country)
-				seen[v.VisitorID] = v
-			})
+			day, err := dayPlays(ctx, l, Day(p), visitors.see)
 			if err != nil {
 				return nil, err
 			}
@@ -98,7 +80,7 @@ func (l *Lakehouse) recomputeGold(ctx context.Context, days []Day, props iceberg
 	}
 	// dim_visitor is an upsert in which a visitor's latest sighting wins, so a retry may merge
 	// the visitors the committed engagement attempt saw.
-	dimVisitors := slices.Collect(maps.Values(visitors))
+	dimVisitors := visitors.latest
 	return rep.add(mergeGrouped(ctx, l, dimVisitorTable, upsert, props, byPartition(dimVisitorTable, dimVisitors)))
 }
 
@@ -155,6 +137,45 @@ func dayPlays(ctx context.Context, l *Lakehouse, day Day, sighting func(DimVisit
 			return nil
 		})
 	return out, err
+}
+
+// visitorSightings keeps each visitor's latest sighting, as dim_visitor's version orders
+// them. It is called with every event of the days gold recomputes, two days at a time: the
+// map holds only positions, so a lookup touches little memory, and a sighting that changes
+// nothing but the time copies no string.
+type visitorSightings struct {
+	mu     sync.Mutex
+	at     map[string]int32 // visitor key → its sighting in latest
+	latest []DimVisitor
+}
+
+func newVisitorSightings() *visitorSightings {
+	return &visitorSightings{at: map[string]int32{}}
+}
+
+// see records v if it is the visitor's latest sighting yet. v's strings may point into a
+// scanned batch or a day's plays: what is kept is copied.
+func (s *visitorSightings) see(v DimVisitor) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.at[v.VisitorID]
+	if !ok {
+		v.VisitorID, v.IPAddress, v.Country = strings.Clone(v.VisitorID), strings.Clone(v.IPAddress), strings.Clone(v.Country)
+		s.at[v.VisitorID] = int32(len(s.latest))
+		s.latest = append(s.latest, v)
+		return
+	}
+	old := &s.latest[i]
+	if dimVisitorTable.version(&v, old) <= 0 {
+		return
+	}
+	old.LastSeenAt = v.LastSeenAt
+	if old.IPAddress != v.IPAddress {
+		old.IPAddress = strings.Clone(v.IPAddress)
+	}
+	if old.Country != v.Country {
+		old.Country = strings.Clone(v.Country)
+	}
 }
 
 // stringArena carves strings out of large buffers: a string per event costs an allocation,

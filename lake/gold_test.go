@@ -1,0 +1,44 @@
+package lake
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// Each visitor keeps its latest sighting whatever order they come in; on the same time the
+// greater IP and country win, as dim_visitor's version says. What is kept does not change when
+// the caller's buffer the strings came from is written over.
+func TestVisitorSightingsKeepEachVisitorsLatest(t *testing.T) {
+	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	buf := []byte("vis_aaa1.1.1.1US")
+	from := func() DimVisitor { // the strings are views of buf, as of a scanned batch
+		s := unsafe.String(&buf[0], len(buf))
+		return DimVisitor{VisitorID: s[:7], IPAddress: s[7:14], Country: s[14:]}
+	}
+	s := newVisitorSightings()
+	see := func(visitor, ip, country string, at time.Time) {
+		copy(buf, visitor+ip+country)
+		v := from()
+		v.LastSeenAt = at
+		s.see(v)
+	}
+	see("vis_aaa", "1.1.1.1", "US", t0)
+	see("vis_bbb", "2.2.2.2", "DE", t0.Add(time.Hour))
+	see("vis_aaa", "3.3.3.3", "FR", t0.Add(2*time.Hour)) // later: wins
+	see("vis_aaa", "4.4.4.4", "GB", t0.Add(time.Hour))   // earlier: loses
+	see("vis_bbb", "2.2.2.9", "DE", t0.Add(time.Hour))   // same time, greater IP: wins
+	see("vis_bbb", "2.2.2.0", "DE", t0.Add(time.Hour))   // same time, smaller IP: loses
+	copy(buf, "xxxxxxxxxxxxxxxx")
+
+	got := slices.Clone(s.latest)
+	slices.SortFunc(got, func(a, b DimVisitor) int { return strings.Compare(a.VisitorID, b.VisitorID) })
+	assert.Equal(t, []DimVisitor{
+		{VisitorID: "vis_aaa", IPAddress: "3.3.3.3", Country: "FR", LastSeenAt: t0.Add(2 * time.Hour)},
+		{VisitorID: "vis_bbb", IPAddress: "2.2.2.9", Country: "DE", LastSeenAt: t0.Add(time.Hour)},
+	}, got)
+}
