@@ -156,6 +156,10 @@ var tableProperties = iceberg.Properties{
 	table.PropertyFormatVersion: "2",
 	// Merges detect stale bases themselves and redo the work (see merge).
 	table.CommitNumRetriesKey: "0",
+	// zstd's fastest level: at 4M events its files came out the size of the default level's
+	// (silver.events 73.6 against 73.0 MB, the engagement fact 47.9 against 50.8 MB) for 30%
+	// less compression time, which writing the silver and gold files spent most of its CPU on.
+	"write.parquet.compression-level": "1",
 	// Columns whose values are (nearly) all distinct: a dictionary only costs time to build and
 	// is then dropped for plain encoding. Every other column keeps Parquet's dictionary.
 	"write.parquet.dict-encoding-enabled.column._source":     "false",
