@@ -272,35 +272,31 @@ func (c *eventCols) sameEvent(a, b *eventRow) bool {
 	return true
 }
 
-// eventPut appends one column of rows to a builder.
-type eventPut func(b array.Builder, c *eventCols, rows []eventRow)
+// eventPut builds one column of rows, with b when a builder does it well.
+type eventPut func(b array.Builder, c *eventCols, rows []eventRow) arrow.Array
 
-// eventPuts appends each silver.events column, by name.
+// eventPuts builds each silver.events column, by name.
 var eventPuts = map[string]eventPut{
-	"date": func(b array.Builder, _ *eventCols, rows []eventRow) {
+	"date": func(b array.Builder, _ *eventCols, rows []eventRow) arrow.Array {
 		db := b.(*array.Date32Builder)
 		db.Reserve(len(rows))
 		for i := range rows {
 			db.UnsafeAppend(arrow.Date32(rows[i].date))
 		}
+		return db.NewArray()
 	},
 	"received_at":  putTime(func(r *eventRow) int64 { return r.received }),
 	"_ingested_at": putTime(func(r *eventRow) int64 { return r.ingested }),
-	"percent_viewed": func(b array.Builder, _ *eventCols, rows []eventRow) {
+	"percent_viewed": func(b array.Builder, _ *eventCols, rows []eventRow) arrow.Array {
 		fb := b.(*array.Float64Builder)
 		fb.Reserve(len(rows))
 		for i := range rows {
 			fb.UnsafeAppend(rows[i].percent)
 		}
+		return fb.NewArray()
 	},
-	"_source": func(b array.Builder, c *eventCols, rows []eventRow) {
-		sb := b.(*array.StringBuilder)
-		sb.Reserve(len(rows))
-		var src []byte
-		for i := range rows {
-			src = c.source(src[:0], &rows[i])
-			sb.BinaryBuilder.Append(src)
-		}
+	"_source": func(_ array.Builder, c *eventCols, rows []eventRow) arrow.Array {
+		return stringArray(len(rows), func(dst []byte, i int) []byte { return c.source(dst, &rows[i]) })
 	},
 }
 
@@ -309,23 +305,33 @@ func init() {
 		if i == sSource {
 			continue
 		}
-		eventPuts[name] = func(b array.Builder, c *eventCols, rows []eventRow) {
-			sb := b.(*array.StringBuilder)
-			n := 0
-			for j := range rows {
-				n += len(c.str(&rows[j], i))
-			}
-			sb.Reserve(len(rows))
-			sb.ReserveData(n)
-			for j := range rows {
-				sb.BinaryBuilder.Append(c.str(&rows[j], i))
-			}
+		eventPuts[name] = func(_ array.Builder, c *eventCols, rows []eventRow) arrow.Array {
+			return stringArray(len(rows), func(dst []byte, j int) []byte { return append(dst, c.str(&rows[j], i)...) })
 		}
 	}
 }
 
+// stringArray builds a string array of n values, appended by add in turn, straight into its
+// buffers: appending them one by one to a builder cost twice as much, a second of a 4M-event
+// transform.
+func stringArray(n int, add func(dst []byte, i int) []byte) arrow.Array {
+	offsets := make([]int32, n+1)
+	data := make([]byte, 0, 16*n)
+	for i := range n {
+		data = add(data, i)
+		if len(data) > math.MaxInt32 {
+			panic(fmt.Sprintf("a batch of %d events holds more than 2 GiB of one string column", n))
+		}
+		offsets[i+1] = int32(len(data))
+	}
+	d := array.NewData(arrow.BinaryTypes.String, n,
+		[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(offsets)), memory.NewBufferBytes(data)}, nil, 0, 0)
+	defer d.Release()
+	return array.NewStringData(d)
+}
+
 func putTime(f func(*eventRow) int64) eventPut {
-	return func(b array.Builder, _ *eventCols, rows []eventRow) {
+	return func(b array.Builder, _ *eventCols, rows []eventRow) arrow.Array {
 		tb := b.(*array.TimestampBuilder)
 		tb.Reserve(len(rows))
 		for i := range rows {
@@ -335,14 +341,16 @@ func putTime(f func(*eventRow) int64) eventPut {
 				tb.UnsafeAppend(arrow.Timestamp(v))
 			}
 		}
+		return tb.NewArray()
 	}
 }
 
 // eventEncoder builds Arrow batches of events in the layout of silver.events' current schema;
 // columns the table has but the code does not know (added later by an operator) are nulls.
 type eventEncoder struct {
-	bld  *array.RecordBuilder
-	puts []eventPut // by arrow field index; nil for unknown columns
+	schema *arrow.Schema
+	bld    []array.Builder
+	puts   []eventPut // by arrow field index; nil for unknown columns
 }
 
 func newEventEncoder(schema *arrow.Schema, mem memory.Allocator) (*eventEncoder, error) {
@@ -350,7 +358,7 @@ func newEventEncoder(schema *arrow.Schema, mem memory.Allocator) (*eventEncoder,
 	if err != nil {
 		return nil, err
 	}
-	e := &eventEncoder{puts: make([]eventPut, schema.NumFields())}
+	e := &eventEncoder{schema: schema, puts: make([]eventPut, schema.NumFields())}
 	for i, col := range eventsTable.codec.columns {
 		put, ok := eventPuts[col.name]
 		if !ok {
@@ -358,23 +366,36 @@ func newEventEncoder(schema *arrow.Schema, mem memory.Allocator) (*eventEncoder,
 		}
 		e.puts[idx[i]] = put
 	}
-	e.bld = array.NewRecordBuilder(mem, schema)
+	for _, f := range schema.Fields() {
+		e.bld = append(e.bld, array.NewBuilder(mem, f.Type))
+	}
 	return e, nil
 }
 
 // batch is rows as one Arrow batch; the caller releases it.
 func (e *eventEncoder) batch(c *eventCols, rows []eventRow) arrow.RecordBatch {
+	cols := make([]arrow.Array, len(e.puts))
 	for i, put := range e.puts {
 		if put == nil {
-			e.bld.Field(i).AppendNulls(len(rows))
+			e.bld[i].AppendNulls(len(rows))
+			cols[i] = e.bld[i].NewArray()
 			continue
 		}
-		put(e.bld.Field(i), c, rows)
+		cols[i] = put(e.bld[i], c, rows)
 	}
-	return e.bld.NewRecordBatch()
+	defer func() {
+		for _, a := range cols {
+			a.Release()
+		}
+	}()
+	return array.NewRecordBatch(e.schema, cols, int64(len(rows)))
 }
 
-func (e *eventEncoder) release() { e.bld.Release() }
+func (e *eventEncoder) release() {
+	for _, b := range e.bld {
+		b.Release()
+	}
+}
 
 // appendBatch appends the events of a scanned silver.events batch. Columns the code does not
 // know are ignored; a column the batch lacks reads as null, as in codec.decode.

@@ -57,7 +57,7 @@ func (c *eventCols) event(r *eventRow) Event {
 	return e
 }
 
-func eventsArrowSchema(t *testing.T) *arrow.Schema {
+func eventsArrowSchema(t testing.TB) *arrow.Schema {
 	sc, err := table.SchemaToArrowSchema(eventsTable.codec.schema(), nil, true, false)
 	require.NoError(t, err)
 	return sc
@@ -65,7 +65,7 @@ func eventsArrowSchema(t *testing.T) *arrow.Schema {
 
 // colsOf builds eventCols from Events the way a merge reads silver: through an Arrow batch the
 // generic codec encodes.
-func colsOf(t *testing.T, events []Event) *eventCols {
+func colsOf(t testing.TB, events []Event) *eventCols {
 	enc, err := eventsTable.codec.encoder(eventsArrowSchema(t), memory.DefaultAllocator)
 	require.NoError(t, err)
 	defer enc.release()
@@ -148,4 +148,17 @@ func TestStrBufKeepsNoViewOfItsInput(t *testing.T) {
 		got = append(got, c.text(&c.rows[i], sCity))
 	}
 	assert.Equal(t, []string{"Austin", "Austin", "Berlin"}, got)
+}
+
+// BenchmarkEventEncoderBatch builds one batch of batchRows events, as a merge hands the
+// Parquet writers.
+func BenchmarkEventEncoderBatch(b *testing.B) {
+	c := colsOf(b, randomEvents(1, batchRows))
+	enc, err := newEventEncoder(eventsArrowSchema(b), memory.DefaultAllocator)
+	require.NoError(b, err)
+	defer enc.release()
+	b.ReportAllocs()
+	for b.Loop() {
+		enc.batch(c, c.rows).Release()
+	}
 }
