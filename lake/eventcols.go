@@ -272,12 +272,13 @@ func (c *eventCols) sameEvent(a, b *eventRow) bool {
 	return true
 }
 
-// eventPut builds one column of rows, with b when a builder does it well.
-type eventPut func(b array.Builder, c *eventCols, rows []eventRow) arrow.Array
+// eventPut builds one column of rows, with b when a builder does it well; a string column
+// sizes its data for hint bytes, what the column's last batch held.
+type eventPut func(b array.Builder, c *eventCols, rows []eventRow, hint int) arrow.Array
 
 // eventPuts builds each silver.events column, by name.
 var eventPuts = map[string]eventPut{
-	"date": func(b array.Builder, _ *eventCols, rows []eventRow) arrow.Array {
+	"date": func(b array.Builder, _ *eventCols, rows []eventRow, _ int) arrow.Array {
 		db := b.(*array.Date32Builder)
 		db.Reserve(len(rows))
 		for i := range rows {
@@ -287,7 +288,7 @@ var eventPuts = map[string]eventPut{
 	},
 	"received_at":  putTime(func(r *eventRow) int64 { return r.received }),
 	"_ingested_at": putTime(func(r *eventRow) int64 { return r.ingested }),
-	"percent_viewed": func(b array.Builder, _ *eventCols, rows []eventRow) arrow.Array {
+	"percent_viewed": func(b array.Builder, _ *eventCols, rows []eventRow, _ int) arrow.Array {
 		fb := b.(*array.Float64Builder)
 		fb.Reserve(len(rows))
 		for i := range rows {
@@ -295,8 +296,8 @@ var eventPuts = map[string]eventPut{
 		}
 		return fb.NewArray()
 	},
-	"_source": func(_ array.Builder, c *eventCols, rows []eventRow) arrow.Array {
-		return stringArray(len(rows), func(dst []byte, i int) []byte { return c.source(dst, &rows[i]) })
+	"_source": func(_ array.Builder, c *eventCols, rows []eventRow, hint int) arrow.Array {
+		return stringArray(len(rows), hint, func(dst []byte, i int) []byte { return c.source(dst, &rows[i]) })
 	},
 }
 
@@ -305,18 +306,21 @@ func init() {
 		if i == sSource {
 			continue
 		}
-		eventPuts[name] = func(_ array.Builder, c *eventCols, rows []eventRow) arrow.Array {
-			return stringArray(len(rows), func(dst []byte, j int) []byte { return append(dst, c.str(&rows[j], i)...) })
+		eventPuts[name] = func(_ array.Builder, c *eventCols, rows []eventRow, hint int) arrow.Array {
+			return stringArray(len(rows), hint, func(dst []byte, j int) []byte { return append(dst, c.str(&rows[j], i)...) })
 		}
 	}
 }
 
 // stringArray builds a string array of n values, appended by add in turn, straight into its
-// buffers: appending them one by one to a builder cost twice as much, a second of a 4M-event
-// transform.
-func stringArray(n int, add func(dst []byte, i int) []byte) arrow.Array {
+// buffers, with room for hint bytes of them (or 16 a value): appending them one by one to a
+// builder cost twice as much, a second of a 4M-event transform.
+func stringArray(n, hint int, add func(dst []byte, i int) []byte) arrow.Array {
+	if hint <= 0 {
+		hint = 16 * n
+	}
 	offsets := make([]int32, n+1)
-	data := make([]byte, 0, 16*n)
+	data := make([]byte, 0, hint)
 	for i := range n {
 		data = add(data, i)
 		if len(data) > math.MaxInt32 {
@@ -331,7 +335,7 @@ func stringArray(n int, add func(dst []byte, i int) []byte) arrow.Array {
 }
 
 func putTime(f func(*eventRow) int64) eventPut {
-	return func(b array.Builder, _ *eventCols, rows []eventRow) arrow.Array {
+	return func(b array.Builder, _ *eventCols, rows []eventRow, _ int) arrow.Array {
 		tb := b.(*array.TimestampBuilder)
 		tb.Reserve(len(rows))
 		for i := range rows {
@@ -351,6 +355,7 @@ type eventEncoder struct {
 	schema *arrow.Schema
 	bld    []array.Builder
 	puts   []eventPut // by arrow field index; nil for unknown columns
+	perRow []int      // by arrow field index: the bytes a row of a string column took in the last batch
 }
 
 func newEventEncoder(schema *arrow.Schema, mem memory.Allocator) (*eventEncoder, error) {
@@ -358,7 +363,7 @@ func newEventEncoder(schema *arrow.Schema, mem memory.Allocator) (*eventEncoder,
 	if err != nil {
 		return nil, err
 	}
-	e := &eventEncoder{schema: schema, puts: make([]eventPut, schema.NumFields())}
+	e := &eventEncoder{schema: schema, puts: make([]eventPut, schema.NumFields()), perRow: make([]int, schema.NumFields())}
 	for i, col := range eventsTable.codec.columns {
 		put, ok := eventPuts[col.name]
 		if !ok {
@@ -381,7 +386,10 @@ func (e *eventEncoder) batch(c *eventCols, rows []eventRow) arrow.RecordBatch {
 			cols[i] = e.bld[i].NewArray()
 			continue
 		}
-		cols[i] = put(e.bld[i], c, rows)
+		cols[i] = put(e.bld[i], c, rows, e.perRow[i]*len(rows)*17/16) // a sixteenth to spare
+		if s, ok := cols[i].(*array.String); ok && len(rows) > 0 {
+			e.perRow[i] = (len(s.ValueBytes()) + len(rows) - 1) / len(rows)
+		}
 	}
 	defer func() {
 		for _, a := range cols {
