@@ -205,6 +205,36 @@ func TestEventParserTypesLikeTheClient(t *testing.T) {
 	}
 }
 
+// The parser reuses the _ingested_at it parsed last only for the same text: a line with another
+// time, or with none or an unreadable one, after it gets its own reading.
+func TestEventParserReadsEachLinesIngestedAt(t *testing.T) {
+	p := eventParserPool.Get().(*eventParser)
+	defer eventParserPool.Put(p)
+	line := func(ingested string) []byte {
+		return []byte(`{` + ingested + `"event_key":"k","received_at":"2026-11-01T10:00:00Z"}`)
+	}
+	t1, t2 := time.Date(2026, 11, 2, 1, 0, 0, 0, time.UTC), time.Date(2026, 11, 3, 1, 0, 0, 0, time.UTC)
+	for _, step := range []struct {
+		field  string
+		want   time.Time
+		reason string
+	}{
+		{field: `"_ingested_at":"2026-11-02T01:00:00Z",`, want: t1},
+		{field: `"_ingested_at":"2026-11-02T01:00:00Z",`, want: t1},
+		{field: `"_ingested_at":"2026-11-03T01:00:00Z",`, want: t2},
+		{field: ``, reason: "bronze _ingested_at is missing or unreadable"},
+		{field: `"_ingested_at":"2026-11-03T01:00:0Z",`, reason: "bronze _ingested_at is missing or unreadable"},
+		{field: `"_ingested_at":"2026-11-03T01:00:00Z",`, want: t2},
+		{field: `"_ingested_at":"2026-11-02T01:00:00Z",`, want: t1},
+	} {
+		reason := p.parse(line(step.field))
+		assert.Equal(t, step.reason, reason, step.field)
+		if reason == "" {
+			assert.Equal(t, step.want, p.ingested, step.field)
+		}
+	}
+}
+
 func TestExpireSnapshotsKeepsTheCurrentData(t *testing.T) {
 	ctx := context.Background()
 	l := testLakehouse(t)
