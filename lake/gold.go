@@ -274,7 +274,23 @@ type mediaDay struct {
 // engagement rolls one day's events up to (media, visitor): plays, seconds watched (percent
 // viewed, capped at 1, × the media's duration), watched percent and play rate as ratios of sums.
 func (de *dayEvents) engagement(duration map[string]float64, loads map[mediaDay]int64) []FactEngagement {
+	// Media renumbered in id order: the rows then come out in the table's key order, and the
+	// merge's sort of a day's rows finds nothing to move.
+	byID := make([]int32, len(de.medias))
+	for i := range byID {
+		byID[i] = int32(i)
+	}
+	slices.SortFunc(byID, func(a, b int32) int { return strings.Compare(de.medias[a], de.medias[b]) })
+	rank := make([]int32, len(byID))
+	medias := make([]string, len(byID))
+	for r, code := range byID {
+		rank[code], medias[r] = int32(r), de.medias[code]
+	}
+	de.medias = medias
 	plays := de.plays
+	for i := range plays {
+		plays[i].media = rank[plays[i].media]
+	}
 	slices.SortFunc(plays, func(a, b play) int {
 		if a.media != b.media {
 			return cmp.Compare(a.media, b.media)
