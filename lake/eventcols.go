@@ -246,15 +246,15 @@ func timeOfMicros(us int64) time.Time {
 // do for Events: later landing wins, then the later _source, then the row later in c; a version
 // equal to the one it follows but for its lineage does not replace it.
 func (c *eventCols) dedupe() {
-	var sa, sb []byte // the sort compares on one goroutine
 	c.rows = latest(c.rows,
 		func(a, b *eventRow) int { return bytes.Compare(c.str(a, sEventKey), c.str(b, sEventKey)) },
 		func(a, b *eventRow) int {
 			if v := cmp.Compare(a.ingested, b.ingested); v != 0 {
 				return v
 			}
-			sa, sb = c.source(sa[:0], a), c.source(sb[:0], b)
-			return bytes.Compare(sa, sb)
+			// Only versions of one key get here, a few in a hundred events: building their
+			// sources costs less than sharing a buffer between the sort's goroutines.
+			return bytes.Compare(c.source(nil, a), c.source(nil, b))
 		}, c.sameEvent)
 }
 

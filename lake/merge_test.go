@@ -424,3 +424,33 @@ func TestLargePartitionIsWrittenAsOneFilePerLane(t *testing.T) {
 		assert.Equal(t, want, got, "run %d", run)
 	}
 }
+
+// latest of more rows than a sort does on one goroutine keeps, for every key, the row a scan in
+// order keeps: the greatest version, and of equal versions the one later in rows.
+func TestLatestOfManyRowsAgreesWithAScan(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	rows := make([]DailyStat, 3*splitSortRows+11)
+	for i := range rows {
+		rows[i] = DailyStat{MediaID: fmt.Sprintf("m%d", r.IntN(len(rows)/3)), Date: Day(r.IntN(2)), LoadCount: int64(i),
+			lineage: lineage{IngestedAt: t0.Add(time.Duration(r.IntN(3)) * time.Hour), Source: fmt.Sprintf("k#%d", r.IntN(3))}}
+	}
+	type key struct {
+		media string
+		day   Day
+	}
+	want := map[key]int64{} // the winning row's number
+	for i := range rows {
+		k := key{rows[i].MediaID, rows[i].Date}
+		if w, ok := want[k]; !ok || dailyStatsTable.version(&rows[i], &rows[w]) >= 0 {
+			want[k] = int64(i)
+		}
+	}
+
+	got := latest(slices.Clone(rows), dailyStatsTable.key, dailyStatsTable.version, nil)
+	require.Len(t, got, len(want))
+	assert.True(t, slices.IsSortedFunc(got, func(a, b DailyStat) int { return dailyStatsTable.key(&a, &b) }), "sorted by key")
+	for _, row := range got {
+		assert.Equal(t, want[key{row.MediaID, row.Date}], row.LoadCount, "%s on day %d", row.MediaID, row.Date)
+	}
+}
