@@ -25,9 +25,9 @@ const splitRows = 64 << 10
 
 // writeFunc hands over one partition's new content: n rows, in the order they are written,
 // and batch, which builds the Arrow batch of rows [lo, hi) in the table's current schema (it
-// is called once for each batch, in turn, never concurrently). It returns false when writing
-// has failed: the caller returns at once.
-type writeFunc func(n int, batch func(lo, hi int) arrow.RecordBatch) bool
+// is called once for each batch, in turn, never concurrently). Once writing has failed it
+// returns without building more; the merge reports why.
+type writeFunc func(n int, batch func(lo, hi int) arrow.RecordBatch)
 
 // fileWriters writes a merge's partitions on writeLanes concurrent Parquet writers. A
 // partition of at least writeLanes×splitRows rows is split in contiguous ranges of its rows,
@@ -70,10 +70,7 @@ func startFileWriters(ctx context.Context, tbl *table.Table, schema *arrow.Schem
 }
 
 // write is the merge's writeFunc.
-func (w *fileWriters) write(n int, batch func(lo, hi int) arrow.RecordBatch) bool {
-	if n == 0 {
-		return w.ctx.Err() == nil
-	}
+func (w *fileWriters) write(n int, batch func(lo, hi int) arrow.RecordBatch) {
 	pieces := 1
 	if n >= writeLanes*splitRows {
 		pieces = writeLanes
@@ -82,7 +79,7 @@ func (w *fileWriters) write(n int, batch func(lo, hi int) arrow.RecordBatch) boo
 	for j := range lo {
 		lo[j] = j * n / pieces
 	}
-	for more := true; more; {
+	for more := n > 0; more; {
 		more = false
 		for j := range pieces {
 			hi := (j + 1) * n / pieces
@@ -91,14 +88,15 @@ func (w *fileWriters) write(n int, batch func(lo, hi int) arrow.RecordBatch) boo
 			}
 			end := min(lo[j]+batchRows, hi)
 			if !w.send((w.next+j)%writeLanes, batch(lo[j], end)) {
-				return false
+				return
 			}
 			lo[j] = end
 			more = more || end < hi
 		}
 	}
-	w.next = (w.next + pieces) % writeLanes
-	return true
+	if n > 0 {
+		w.next = (w.next + pieces) % writeLanes
+	}
 }
 
 func (w *fileWriters) send(lane int, rec arrow.RecordBatch) bool {
