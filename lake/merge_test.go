@@ -2,6 +2,7 @@ package lake
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -453,4 +455,32 @@ func TestLatestOfManyRowsAgreesWithAScan(t *testing.T) {
 	for _, row := range got {
 		assert.Equal(t, want[key{row.MediaID, row.Date}], row.LoadCount, "%s on day %d", row.MediaID, row.Date)
 	}
+}
+
+// Expiring snapshots day after day on a local warehouse: the manifest of an expiring snapshot
+// lists the files an earlier expiry already deleted, and expiry goes on without them.
+func TestExpireSnapshotsAgainAfterItDeletedFiles(t *testing.T) {
+	ctx := context.Background()
+	l := testLakehouse(t)
+	expiring := NewLakehouse(l.cat, LakehouseOptions{SnapshotRetention: time.Millisecond})
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 4 { // the same partition rewritten each time, its old file expired after
+		mergeStats(t, l, statRows(10, t0.Add(time.Duration(i)*time.Hour), int64(i), 2))
+		time.Sleep(5 * time.Millisecond)
+		require.NoError(t, expiring.ExpireSnapshots(ctx), "expiry %d", i)
+	}
+	rows, err := collectRows(ctx, l, dailyStatsTable, iceberg.AlwaysTrue{})
+	require.NoError(t, err)
+	require.Len(t, rows, 2)
+	assert.ElementsMatch(t, []int64{3, 2}, []int64{rows[0].LoadCount, rows[1].LoadCount})
+}
+
+func TestOnlyMissingFilesIsOnlyThat(t *testing.T) {
+	missing := &os.PathError{Op: "remove", Path: "/w/a.parquet", Err: syscall.ENOENT}
+	denied := &os.PathError{Op: "remove", Path: "/w/b.parquet", Err: syscall.EACCES}
+	assert.True(t, onlyMissingFiles(missing))
+	assert.True(t, onlyMissingFiles(errors.Join(missing, errors.Join(missing, missing))))
+	assert.False(t, onlyMissingFiles(denied))
+	assert.False(t, onlyMissingFiles(errors.Join(missing, denied)), "one real failure makes it a failure")
+	assert.False(t, onlyMissingFiles(errors.New("commit failed")))
 }

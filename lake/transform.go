@@ -2,7 +2,9 @@ package lake
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"slices"
 	"strings"
@@ -243,7 +245,7 @@ func (l *Lakehouse) ExpireSnapshots(ctx context.Context) error {
 		if err := tx.ExpireSnapshots(table.WithOlderThan(l.retention), table.WithRetainLast(1)); err != nil {
 			return fmt.Errorf("expire snapshots of %s: %w", t.TableName(), err)
 		}
-		if tbl, err = tx.Commit(ctx); err != nil {
+		if tbl, err = tx.Commit(ctx); err != nil && (tbl == nil || !onlyMissingFiles(err)) {
 			return fmt.Errorf("expire snapshots of %s: %w", t.TableName(), err)
 		}
 		if err := compactManifests(ctx, tbl); err != nil {
@@ -261,6 +263,23 @@ func (l *Lakehouse) ExpireSnapshots(ctx context.Context) error {
 // may be a merge in flight; one this old was left by a merge that died (a killed worker, a
 // lost commit race) and will never be committed.
 const orphanAge = 72 * time.Hour
+
+// onlyMissingFiles reports an error made only of files that were not there to delete. Once an
+// expiry has committed, iceberg-go deletes the expired snapshots' files, among them those a
+// manifest lists as removed, which an earlier expiry deleted already. S3 deletes a missing key
+// without an error; a local warehouse's file system does not, and expiry failed there from its
+// third day on.
+func onlyMissingFiles(err error) bool {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range joined.Unwrap() {
+			if !onlyMissingFiles(e) {
+				return false
+			}
+		}
+		return len(joined.Unwrap()) > 0
+	}
+	return errors.Is(err, fs.ErrNotExist)
+}
 
 // OrphanFiles counts, by table, the files under each table's location that no snapshot
 // references, whatever their age: what died merges left behind, until ExpireSnapshots
