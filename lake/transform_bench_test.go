@@ -58,12 +58,17 @@ func BenchmarkTransform(b *testing.B) {
 // emptyLakehouse is an empty lakehouse in a temporary folder, with a sqlite catalog.
 func emptyLakehouse(tb testing.TB) *lake.Lakehouse {
 	tb.Helper()
+	return emptyLakehouseWith(tb, lake.LakehouseOptions{})
+}
+
+func emptyLakehouseWith(tb testing.TB, opts lake.LakehouseOptions) *lake.Lakehouse {
+	tb.Helper()
 	dir := tb.TempDir()
 	cat, err := lake.OpenSQLCatalog(filepath.Join(dir, "catalog.db"), "file://"+filepath.Join(dir, "warehouse"), nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	l := lake.NewLakehouse(cat, lake.LakehouseOptions{})
+	l := lake.NewLakehouse(cat, opts)
 	if err := l.EnsureTables(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
