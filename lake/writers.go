@@ -32,8 +32,8 @@ type writeFunc func(n int, batch func(lo, hi int) arrow.RecordBatch)
 // fileWriters writes a merge's partitions on writeLanes concurrent Parquet writers. A
 // partition of at least writeLanes×splitRows rows is split in contiguous ranges of its rows,
 // one file per lane, its batches handed to the lanes in turn so they encode side by side; a
-// smaller partition is one file, on the next lane in turn. Each lane receives whole
-// partitions' rows in partition order, as the clustered writer requires.
+// smaller partition is one file, on the next lane in turn. A lane gets its share of each
+// partition in one run, partition after partition, as the clustered writer requires.
 type fileWriters struct {
 	ctx   context.Context // done once a lane has failed
 	g     *errgroup.Group
