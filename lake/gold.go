@@ -56,7 +56,7 @@ func (l *Lakehouse) recomputeGold(ctx context.Context, days []Day, props iceberg
 
 	// Engagement is built a day at a time from that day's silver events, with the durations and
 	// loads of the attempt; the visitors seen along the way feed dim_visitor.
-	var visitors *visitorSightings
+	visitors := newVisitorSightings() // each attempt starts its own
 	res, err = merge(ctx, l, engagementTable, parts, replace, props, func(ctx context.Context) (attempt[FactEngagement], error) {
 		duration, err := mediaDurations(ctx, l)
 		if err != nil {

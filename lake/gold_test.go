@@ -1,6 +1,7 @@
 package lake
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Each visitor keeps its latest sighting whatever order they come in; on the same time the
@@ -41,4 +43,15 @@ func TestVisitorSightingsKeepEachVisitorsLatest(t *testing.T) {
 		{VisitorID: "vis_aaa", IPAddress: "3.3.3.3", Country: "FR", LastSeenAt: t0.Add(2 * time.Hour)},
 		{VisitorID: "vis_bbb", IPAddress: "2.2.2.9", Country: "DE", LastSeenAt: t0.Add(time.Hour)},
 	}, got)
+}
+
+// A recompute of no dates merges nothing and has no visitors to add.
+func TestRecomputeGoldOfNoDates(t *testing.T) {
+	var rep TransformReport
+	require.NoError(t, testLakehouse(t).RecomputeGold(context.Background(), nil, "r", &rep))
+	for _, m := range rep.Merges {
+		if m.Table == "gold.fact_media_engagement" || m.Table == "gold.dim_visitor" {
+			assert.Zero(t, m.Partitions, m.Table)
+		}
+	}
 }
