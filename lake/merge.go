@@ -252,8 +252,7 @@ func mergeOnce(ctx context.Context, l *Lakehouse, t partitioned, parts []int32, 
 		rowsIn += r.rowsIn
 		rowsWrite += r.rowsOut
 	}
-	spec := tbl.Spec()
-	added, err := writers.close(func(f iceberg.DataFile) (int32, error) { return partitionValue(f.Partition()[spec.Field(0).FieldID]) })
+	added, err := writers.close(tbl.Spec())
 	if err = errors.Join(err, buildErr, context.Cause(ctx)); err != nil {
 		removeFiles(ctx, tbl, added)
 		return err
@@ -415,15 +414,11 @@ func filesByPartition(ctx context.Context, tbl *table.Table, t partitioned, part
 		return nil, err
 	}
 	spec := tbl.Spec()
-	if spec.NumFields() != 1 {
-		return nil, fmt.Errorf("table %s is partitioned by %d fields; the merge expects one", t.TableName(), spec.NumFields())
-	}
-	fieldID := spec.Field(0).FieldID
 	for _, task := range tasks {
 		if len(task.DeleteFiles)+len(task.EqualityDeleteFiles)+len(task.DeletionVectorFiles) > 0 {
 			return nil, fmt.Errorf("table %s has delete files, which this pipeline never writes; compact it first", t.TableName())
 		}
-		v, err := partitionValue(task.File.Partition()[fieldID])
+		v, err := filePartition(spec, task.File)
 		if err != nil {
 			return nil, fmt.Errorf("table %s file %s: %w", t.TableName(), task.File.FilePath(), err)
 		}
@@ -432,8 +427,14 @@ func filesByPartition(ctx context.Context, tbl *table.Table, t partitioned, part
 	return out, nil
 }
 
-func partitionValue(v any) (int32, error) {
-	switch v := v.(type) {
+// filePartition is the partition a data file holds in a table partitioned by one field: its
+// day, or its bucket.
+func filePartition(spec iceberg.PartitionSpec, f iceberg.DataFile) (int32, error) {
+	if spec.NumFields() != 1 {
+		return 0, fmt.Errorf("the table is partitioned by %d fields; the merge expects one", spec.NumFields())
+	}
+	value := f.Partition()[spec.Field(0).FieldID]
+	switch v := value.(type) {
 	case int32:
 		return v, nil
 	case iceberg.Date:
@@ -441,7 +442,7 @@ func partitionValue(v any) (int32, error) {
 	case int64:
 		return int32(v), nil
 	}
-	return 0, fmt.Errorf("unexpected partition value %v (%T)", v, v)
+	return 0, fmt.Errorf("unexpected partition value %v (%T)", value, value)
 }
 
 // readTasks reads the rows of the given files.

@@ -324,9 +324,8 @@ func compactManifests(ctx context.Context, tbl *table.Table) error {
 	var opts []table.RewriteManifestsOpt
 	if spec := tbl.Spec(); spec.NumFields() == 1 {
 		if _, identity := spec.Field(0).Transform.(iceberg.IdentityTransform); identity {
-			field := spec.Field(0).FieldID
 			opts = append(opts, table.WithRewriteManifestClusterBy(func(df iceberg.DataFile) any {
-				day, err := partitionValue(df.Partition()[field])
+				day, err := filePartition(spec, df)
 				if err != nil {
 					return "" // not a date: one group for whatever it is
 				}

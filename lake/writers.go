@@ -112,7 +112,7 @@ func (w *fileWriters) send(lane int, rec arrow.RecordBatch) bool {
 // close waits for the lanes to finish their files and returns them by partition: the files
 // of a partition in lane order, so the same merge commits its files in the same order.
 // On an error it returns the files written, for the caller to remove.
-func (w *fileWriters) close(partitionOf func(iceberg.DataFile) (int32, error)) ([]iceberg.DataFile, error) {
+func (w *fileWriters) close(spec iceberg.PartitionSpec) ([]iceberg.DataFile, error) {
 	for _, ch := range w.lanes {
 		close(ch)
 	}
@@ -123,7 +123,7 @@ func (w *fileWriters) close(partitionOf func(iceberg.DataFile) (int32, error)) (
 	}
 	parts := make(map[iceberg.DataFile]int32, len(files))
 	for _, f := range files {
-		if parts[f], err = partitionOf(f); err != nil {
+		if parts[f], err = filePartition(spec, f); err != nil {
 			return files, fmt.Errorf("file %s: %w", f.FilePath(), err)
 		}
 	}
