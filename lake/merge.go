@@ -260,18 +260,7 @@ func mergeOnce(ctx context.Context, l *Lakehouse, t partitioned, parts []int32, 
 	if len(added) == 0 && len(removed) == 0 {
 		return nil
 	}
-	tx := tbl.NewTransaction()
-	if err := tx.AssertRefSnapshotID(table.MainBranch); err != nil {
-		return err
-	}
-	if err := tx.ReplaceDataFilesWithDataFiles(ctx, removed, added, props); err != nil {
-		removeFiles(ctx, tbl, added)
-		return err
-	}
-	if _, err := tx.Commit(ctx); err != nil {
-		if isStaleBase(err) {
-			removeFiles(ctx, tbl, added) // never referenced: the commit was refused
-		}
+	if err := replaceFiles(ctx, l.cat, tbl, removed, added, props); err != nil {
 		return err
 	}
 	res.Partitions, res.RowsIn, res.RowsWritten = partitions, rowsIn, rowsWrite
