@@ -118,13 +118,35 @@ func commitReplace(ctx context.Context, cat catalog.Catalog, tbl *table.Table, r
 	}
 	updates := []table.Update{
 		table.NewAddSnapshotUpdate(snap),
-		table.NewSetSnapshotRefUpdate(table.MainBranch, c.snapshotID, table.BranchRef, -1, -1, -1),
+		mainBranchUpdate(meta, c.snapshotID),
 	}
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
 	_, _, err = cat.CommitTable(ctx, tbl.Identifier(), reqs, updates)
 	return err != nil && !isStaleBase(err), err
+}
+
+// mainBranchUpdate points the main branch at snapshotID and keeps the branch's retention, which
+// an operator may have set (ExpireSnapshots honours it).
+func mainBranchUpdate(meta table.Metadata, snapshotID int64) table.Update {
+	var maxRefAge, maxSnapshotAge int64
+	var minSnapshots int
+	for name, ref := range meta.Refs() {
+		if name != table.MainBranch {
+			continue
+		}
+		if ref.MaxRefAgeMs != nil {
+			maxRefAge = *ref.MaxRefAgeMs
+		}
+		if ref.MaxSnapshotAgeMs != nil {
+			maxSnapshotAge = *ref.MaxSnapshotAgeMs
+		}
+		if ref.MinSnapshotsToKeep != nil {
+			minSnapshots = *ref.MinSnapshotsToKeep
+		}
+	}
+	return table.NewSetSnapshotRefUpdate(table.MainBranch, snapshotID, table.BranchRef, maxRefAge, maxSnapshotAge, minSnapshots)
 }
 
 // snapshotCommit writes the manifests of one snapshot.

@@ -230,3 +230,28 @@ func TestCommitOnAStaleTableIsRefusedAndCleansUp(t *testing.T) {
 		assert.NoFileExists(t, localPath(t, f.FilePath()))
 	}
 }
+
+// A merge moves the main branch and keeps the retention an operator set on it.
+func TestCommitKeepsTheMainBranchsRetention(t *testing.T) {
+	ctx := context.Background()
+	l := testLakehouse(t)
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	mergeStats(t, l, statRows(5, t0, 1, 2))
+	tbl := statsTable(t, l)
+	_, _, err := l.cat.CommitTable(ctx, tbl.Identifier(), nil, []table.Update{
+		table.NewSetSnapshotRefUpdate(table.MainBranch, tbl.CurrentSnapshot().SnapshotID, table.BranchRef, 0, 86_400_000, 5)})
+	require.NoError(t, err)
+
+	mergeStats(t, l, statRows(5, t0.Add(time.Hour), 3, 4))
+	after := statsTable(t, l)
+	require.NotEqual(t, tbl.CurrentSnapshot().SnapshotID, after.CurrentSnapshot().SnapshotID)
+	for name, ref := range after.Metadata().Refs() {
+		if name == table.MainBranch {
+			assert.Equal(t, after.CurrentSnapshot().SnapshotID, ref.SnapshotID)
+			require.NotNil(t, ref.MinSnapshotsToKeep)
+			assert.Equal(t, 5, *ref.MinSnapshotsToKeep)
+			require.NotNil(t, ref.MaxSnapshotAgeMs)
+			assert.EqualValues(t, 86_400_000, *ref.MaxSnapshotAgeMs)
+		}
+	}
+}
