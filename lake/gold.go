@@ -10,7 +10,9 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
 )
 
 // Gold is recomputed from silver for the dates a merge touched: gold.dim_media whole, the two
@@ -57,22 +59,18 @@ func (l *Lakehouse) recomputeGold(ctx context.Context, days []Day, props iceberg
 	// Engagement is built a day at a time from that day's silver events, with the durations and
 	// loads of the attempt; the visitors seen along the way feed dim_visitor.
 	visitors := newVisitorSightings() // each attempt starts its own
-	res, err = merge(ctx, l, engagementTable, parts, replace, props, func(ctx context.Context) (attempt[FactEngagement], error) {
+	res, err = mergeEngagement(ctx, l, parts, props, func(ctx context.Context) (engagementAttempt, error) {
 		duration, err := mediaDurations(ctx, l)
 		if err != nil {
-			return attempt[FactEngagement]{}, err
+			return engagementAttempt{}, err
 		}
 		loads, err := dailyLoads(ctx, l, days)
 		if err != nil {
-			return attempt[FactEngagement]{}, err
+			return engagementAttempt{}, err
 		}
 		visitors = newVisitorSightings()
-		return attempt[FactEngagement]{incoming: readAhead(parts, func(ctx context.Context, p int32) ([]FactEngagement, error) {
-			day, err := dayPlays(ctx, l, Day(p), visitors.see)
-			if err != nil {
-				return nil, err
-			}
-			return day.engagement(duration, loads), nil
+		return engagementAttempt{duration: duration, loads: loads, day: readAhead(parts, func(ctx context.Context, p int32) (*dayEvents, error) {
+			return dayPlays(ctx, l, Day(p), visitors.see)
 		}, nil)}, nil
 	})
 	if err := rep.add(res, err); err != nil {
@@ -271,11 +269,51 @@ type mediaDay struct {
 	day   Day
 }
 
-// engagement rolls one day's events up to (media, visitor): plays, seconds watched (percent
-// viewed, capped at 1, × the media's duration), watched percent and play rate as ratios of sums.
-func (de *dayEvents) engagement(duration map[string]float64, loads map[mediaDay]int64) []FactEngagement {
-	// Media renumbered in id order: the rows then come out in the table's key order, and the
-	// merge's sort of a day's rows finds nothing to move.
+// engagementAttempt is what one attempt of the engagement merge reads: the plays of each day,
+// and the media durations and daily loads the fact's ratios take.
+type engagementAttempt struct {
+	day      func(ctx context.Context, p int32) (*dayEvents, error)
+	duration map[string]float64
+	loads    map[mediaDay]int64
+}
+
+// mergeEngagement makes the engagement fact's rows of each day of parts what its plays roll up
+// to. A day's rows are built a batch at a time as the writers take them, not all at once: a day
+// of 570,000 rows held 40 MB, twice over with the next day read ahead, and was the largest
+// thing gold kept.
+func mergeEngagement(ctx context.Context, l *Lakehouse, parts []int32, props iceberg.Properties, prepare func(context.Context) (engagementAttempt, error)) (MergeResult, error) {
+	return mergeParts(ctx, l, engagementTable, parts, props, func(ctx context.Context, _ *table.Table, schema *arrow.Schema) (rewriteFunc, func(), error) {
+		a, err := prepare(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		enc, err := engagementTable.codec.encoder(schema, memory.DefaultAllocator)
+		if err != nil {
+			return nil, nil, err
+		}
+		return func(ctx context.Context, p int32, _ []table.FileScanTask, write writeFunc) (rewritten, error) {
+			de, err := a.day(ctx, p)
+			if err != nil {
+				return rewritten{}, err
+			}
+			groups := de.rollUp()
+			n := len(groups) - 1
+			write(n, func(lo, hi int) arrow.RecordBatch {
+				for g := lo; g < hi; g++ {
+					f := de.fact(groups[g], groups[g+1], a.duration, a.loads)
+					enc.append(&f)
+				}
+				return enc.flush()
+			})
+			return rewritten{rowsIn: int64(n), rowsOut: int64(n)}, nil
+		}, enc.release, nil
+	})
+}
+
+// rollUp sorts the day's plays by media and visitor, and returns where each (media, visitor)
+// group of them starts, with len(plays) last. Medias are renumbered in id order first, so the
+// groups come in the table's key order, one row each.
+func (de *dayEvents) rollUp() []int32 {
 	byID := make([]int32, len(de.medias))
 	for i := range byID {
 		byID[i] = int32(i)
@@ -297,31 +335,33 @@ func (de *dayEvents) engagement(duration map[string]float64, loads map[mediaDay]
 		}
 		return strings.Compare(a.visitor, b.visitor)
 	})
-	grains := 0
+	var groups []int32
 	for i := range plays {
 		if i == 0 || plays[i].media != plays[i-1].media || plays[i].visitor != plays[i-1].visitor {
-			grains++
+			groups = append(groups, int32(i))
 		}
 	}
-	out := make([]FactEngagement, 0, grains)
-	for i := 0; i < len(plays); {
-		e := plays[i]
-		media := de.medias[e.media]
-		f := FactEngagement{MediaID: media, VisitorID: e.visitor, Date: de.day}
-		var percent float64
-		for ; i < len(plays) && plays[i].media == e.media && plays[i].visitor == e.visitor; i++ {
-			f.PlayCount++
-			percent += min(plays[i].percent, 1) // a session watches a media once at most
-		}
-		d := duration[media]
-		f.TotalWatchTime = percent * d
-		if d > 0 {
-			f.WatchedPercent = f.TotalWatchTime / (float64(f.PlayCount) * d)
-		}
-		if n := loads[mediaDay{media, de.day}]; n > 0 {
-			f.PlayRate = float64(f.PlayCount) / float64(n)
-		}
-		out = append(out, f)
+	return append(groups, int32(len(plays)))
+}
+
+// fact rolls the plays [from, to) of one (media, visitor) up to its engagement row: plays,
+// seconds watched (percent viewed, capped at 1, × the media's duration), watched percent and
+// play rate as ratios of sums.
+func (de *dayEvents) fact(from, to int32, duration map[string]float64, loads map[mediaDay]int64) FactEngagement {
+	first := de.plays[from]
+	media := de.medias[first.media]
+	f := FactEngagement{MediaID: media, VisitorID: first.visitor, Date: de.day, PlayCount: int64(to - from)}
+	var percent float64
+	for _, p := range de.plays[from:to] {
+		percent += min(p.percent, 1) // a session watches a media once at most
 	}
-	return out
+	d := duration[media]
+	f.TotalWatchTime = percent * d
+	if d > 0 {
+		f.WatchedPercent = f.TotalWatchTime / (float64(f.PlayCount) * d)
+	}
+	if n := loads[mediaDay{media, de.day}]; n > 0 {
+		f.PlayRate = float64(f.PlayCount) / float64(n)
+	}
+	return f
 }

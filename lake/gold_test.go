@@ -55,3 +55,34 @@ func TestRecomputeGoldOfNoDates(t *testing.T) {
 		}
 	}
 }
+
+// A day's plays roll up to one row per (media, visitor), in the table's key order, with the
+// counts and ratios worked out by hand below.
+func TestEngagementRollsPlaysUpInKeyOrder(t *testing.T) {
+	day := Day(20_000)
+	de := &dayEvents{day: day, medias: []string{"m-b", "m-a"}, plays: []play{ // first seen is not id order
+		{media: 0, visitor: "v2", percent: 0.5},
+		{media: 1, visitor: "v9", percent: 0.25},
+		{media: 0, visitor: "v1", percent: 1.5}, // capped at 1
+		{media: 0, visitor: "v2", percent: 0.25},
+		{media: 1, visitor: "v1", percent: 0},
+	}}
+	duration := map[string]float64{"m-a": 100, "m-b": 40}
+	loads := map[mediaDay]int64{{"m-a", day}: 4, {"m-b", day}: 10}
+
+	groups := de.rollUp()
+	var got []FactEngagement
+	for g := range len(groups) - 1 {
+		got = append(got, de.fact(groups[g], groups[g+1], duration, loads))
+	}
+	want := []FactEngagement{
+		{MediaID: "m-a", VisitorID: "v1", Date: day, PlayCount: 1, PlayRate: 0.25, TotalWatchTime: 0, WatchedPercent: 0},
+		{MediaID: "m-a", VisitorID: "v9", Date: day, PlayCount: 1, PlayRate: 0.25, TotalWatchTime: 25, WatchedPercent: 0.25},
+		{MediaID: "m-b", VisitorID: "v1", Date: day, PlayCount: 1, PlayRate: 0.1, TotalWatchTime: 40, WatchedPercent: 1},
+		{MediaID: "m-b", VisitorID: "v2", Date: day, PlayCount: 2, PlayRate: 0.2, TotalWatchTime: 30, WatchedPercent: 0.375},
+	}
+	assert.Equal(t, want, got)
+	for i := 1; i < len(got); i++ {
+		assert.Negative(t, engagementTable.key(&got[i-1], &got[i]), "row %d follows row %d in key order", i, i-1)
+	}
+}
