@@ -255,3 +255,30 @@ func TestCommitKeepsTheMainBranchsRetention(t *testing.T) {
 		}
 	}
 }
+
+// Once the snapshots before a merge expire, the data files it replaced are deleted from
+// storage, the files it added stay, and no file of the table is left unreferenced.
+func TestFilesAMergeReplacedAreDeletedWhenTheirSnapshotsExpire(t *testing.T) {
+	ctx := context.Background()
+	l := testLakehouse(t)
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	mergeStats(t, l, append(statRows(5, t0, 1, 2), statRows(6, t0, 3)...))
+	replaced := plannedFiles(t, statsTable(t, l))
+	mergeStats(t, l, statRows(5, t0.Add(time.Hour), 4, 5)) // replaces day 5's file
+	current := plannedFiles(t, statsTable(t, l))
+	gone := minus(replaced, current)
+	require.Len(t, gone, 1)
+
+	time.Sleep(5 * time.Millisecond)
+	expiring := NewLakehouse(l.cat, LakehouseOptions{SnapshotRetention: time.Millisecond})
+	require.NoError(t, expiring.ExpireSnapshots(ctx))
+	for path := range gone {
+		assert.NoFileExists(t, localPath(t, path), "a replaced file is deleted")
+	}
+	for path := range current {
+		assert.FileExists(t, localPath(t, path), "a current file stays")
+	}
+	orphans, err := l.OrphanFiles(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, orphans[dailyStatsTable.TableName()], "no file is left that no snapshot references")
+}
