@@ -130,21 +130,17 @@ func commitReplace(ctx context.Context, cat catalog.Catalog, tbl *table.Table, r
 // mainBranchUpdate points the main branch at snapshotID and keeps the branch's retention, which
 // an operator may have set (ExpireSnapshots honours it).
 func mainBranchUpdate(meta table.Metadata, snapshotID int64) table.Update {
+	ref := meta.Ref()
 	var maxRefAge, maxSnapshotAge int64
 	var minSnapshots int
-	for name, ref := range meta.Refs() {
-		if name != table.MainBranch {
-			continue
-		}
-		if ref.MaxRefAgeMs != nil {
-			maxRefAge = *ref.MaxRefAgeMs
-		}
-		if ref.MaxSnapshotAgeMs != nil {
-			maxSnapshotAge = *ref.MaxSnapshotAgeMs
-		}
-		if ref.MinSnapshotsToKeep != nil {
-			minSnapshots = *ref.MinSnapshotsToKeep
-		}
+	if ref.MaxRefAgeMs != nil {
+		maxRefAge = *ref.MaxRefAgeMs
+	}
+	if ref.MaxSnapshotAgeMs != nil {
+		maxSnapshotAge = *ref.MaxSnapshotAgeMs
+	}
+	if ref.MinSnapshotsToKeep != nil {
+		minSnapshots = *ref.MinSnapshotsToKeep
 	}
 	return table.NewSetSnapshotRefUpdate(table.MainBranch, snapshotID, table.BranchRef, maxRefAge, maxSnapshotAge, minSnapshots)
 }
