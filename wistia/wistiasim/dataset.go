@@ -80,6 +80,7 @@ const (
 	kindVisitor
 	kindDay
 	kindFault
+	kindPlant
 )
 
 const base36 = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -225,9 +226,45 @@ func (s *Sim) generated(m int, day time.Time) []event {
 		}
 		events = append(events, e)
 	}
+	if m == 0 {
+		events = append(events, s.planted(md, day)...)
+	}
 	events = append(events, s.inserted(m, day)...)
 	sortNewestFirst(events)
 	return events
+}
+
+// planted returns the events Options.Plant asks for on media md's day, one per kind. Their
+// own generator leaves the day's drawn events as they are without a plant.
+func (s *Sim) planted(md media, day time.Time) []event {
+	var out []event
+	for k, kind := range s.opts.Plant {
+		r := s.rng(kindPlant, uint64(md.index)<<8|uint64(k), dayIndex(day))
+		e := event{
+			key:     eventKey(uint64(s.opts.Seed), md.index, dayIndex(day), 1<<18+uint64(k), r.Uint32()),
+			media:   md.index,
+			visitor: zipf(r, len(s.visitors)),
+			percent: math.Round(r.Float64()*10000) / 10000,
+			at:      day.Add(time.Duration(r.Int64N(43200)) * time.Second), // in the morning: noon of the next day is late for it
+		}
+		e.embedURL = "https://" + hosts[r.IntN(len(hosts))] + paths[r.IntN(len(paths))]
+		e.visibleAt = e.at
+		switch kind {
+		case PlantCorrupt:
+			e.corrupt = true
+		case PlantLate:
+			e.visibleAt = dates.AddDays(day, 1).Add(12 * time.Hour)
+		case PlantDuplicate:
+			e.duplicate = true
+		case PlantQuirky:
+			e.quirky = true
+		}
+		if e.at.Before(md.created) {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 func sortNewestFirst(events []event) {

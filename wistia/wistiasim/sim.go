@@ -42,7 +42,26 @@ type Options struct {
 	Deletions []Deletion
 	// Bursts multiplies the mean events of every media on these UTC days (midnights).
 	Bursts map[time.Time]float64
+	// Plant gives the first media, on every day, one more event of each kind listed, so a
+	// test that needs a corrupt, late or duplicate record has one whatever the seed and the
+	// day it runs on; shares only make such records likely.
+	Plant []Planted
 }
+
+// Planted is a kind of record a test asks the simulator for (Options.Plant).
+type Planted uint8
+
+const (
+	// PlantCorrupt is an event sent without an event_key: it cannot be typed.
+	PlantCorrupt Planted = iota + 1
+	// PlantLate is an event the API lists only from noon of the next day: after that day's
+	// scheduled run, before the run of the day after, which reads it through its lookback.
+	PlantLate
+	// PlantDuplicate is an event the API lists twice.
+	PlantDuplicate
+	// PlantQuirky is an event sent in the API's undocumented forms.
+	PlantQuirky
+)
 
 // Deletion removes media Index (API order) at At: from then on the API neither lists it nor
 // answers for it. What the API served until then stays the ground truth for the days that had
@@ -126,6 +145,11 @@ func New(opts Options) (*Sim, error) {
 	}
 	if opts.Medias < 0 || opts.Visitors < 1 || opts.HistoryDays < 0 || opts.MeanEventsPerDay < 0 || opts.LateDays < 1 {
 		return nil, fmt.Errorf("wistiasim: options out of range: %+v", opts)
+	}
+	for _, p := range opts.Plant {
+		if p < PlantCorrupt || p > PlantQuirky {
+			return nil, fmt.Errorf("wistiasim: Plant holds %d: want PlantCorrupt, PlantLate, PlantDuplicate or PlantQuirky", p)
+		}
 	}
 	for name, share := range map[string]float64{"LateShare": opts.LateShare, "QuirkShare": opts.QuirkShare, "CorruptShare": opts.CorruptShare, "DuplicateShare": opts.DuplicateShare} {
 		if share < 0 || share > 1 {

@@ -310,3 +310,48 @@ func TestStormAnswers429WithAnHTTPDate(t *testing.T) {
 	st := sim.Stats()
 	assert.Equal(t, []int64{1, 0, 1}, []int64{st.Stormed, st.OverLimit, st.PeakWindow}, "stormed requests take no budget")
 }
+
+// A planted record is there on every day, whatever the seed and the day: a year of days from
+// a leap year's January, each asked for at the next day's fire and after its late noon.
+func TestPlantedRecordsAreOnEveryDay(t *testing.T) {
+	all := []Planted{PlantCorrupt, PlantLate, PlantDuplicate, PlantQuirky}
+	first := time.Date(2028, 1, 1, 0, 0, 0, 0, time.UTC)
+	for seed := range int64(3) {
+		sim, srv := start(t, Options{Seed: seed, Medias: 2, MeanEventsPerDay: 0.1, Now: first, Plant: all})
+		media := sim.MediaIDs()[0]
+		for day := first; day.Before(first.AddDate(1, 0, 0)); day = dates.AddDays(day, 1) {
+			d := dates.Format(day)
+			sim.SetNow(dates.AddDays(day, 1).Add(2 * time.Hour))
+			fire := getArray(t, srv, "sim-token", "/stats/events.json?media_id="+media+"&start_date="+d+"&end_date="+d+"&per_page=100")
+			keys, corrupt, quirky := map[string]int{}, 0, 0
+			for _, e := range fire {
+				k, ok := e["event_key"].(string)
+				if !ok {
+					corrupt++
+					continue
+				}
+				keys[k]++
+				if _, err := time.Parse(time.RFC3339, e["received_at"].(string)); err != nil {
+					quirky++
+				}
+			}
+			twice := 0
+			for _, n := range keys {
+				if n == 2 {
+					twice++
+				}
+			}
+			require.Positive(t, corrupt, "seed %d %s: a corrupt event", seed, d)
+			require.Positive(t, twice, "seed %d %s: an event listed twice", seed, d)
+			require.Positive(t, quirky, "seed %d %s: an event in an undocumented form", seed, d)
+			early := len(sim.Truth(day, day).Events)
+			sim.SetNow(dates.AddDays(day, 1).Add(12 * time.Hour))
+			require.Greater(t, len(sim.Truth(day, day).Events), early, "seed %d %s: a late event arrives at noon of the next day", seed, d)
+		}
+	}
+}
+
+func TestPlantRefusesAnUnknownKind(t *testing.T) {
+	_, err := New(Options{Seed: 1, Medias: 1, Plant: []Planted{PlantQuirky + 1}})
+	assert.ErrorContains(t, err, "Plant holds 5")
+}
