@@ -17,7 +17,7 @@ export PATH := $(BIN):$(TOOLS)/node_modules/.bin:$(PATH)
 
 GO_TEST_FLAGS ?= -count=1 -timeout 14m
 
-.PHONY: tools forget-missing-tools test test-deploy synth lint soak bench bench-visitors fmt clean-tools demo dev
+.PHONY: tools forget-missing-tools test test-dates test-deploy synth lint soak bench bench-visitors fmt clean-tools demo dev
 .NOTPARALLEL:
 
 # Stamps record the installed version; a stamp whose binary is gone is forgotten first.
@@ -74,6 +74,15 @@ test: tools
 	@if grep -E -- '--- SKIP' .data/test.log; then echo "skipped tests above: install what they need (make tools)"; exit 1; fi
 	@if grep -qE '^(--- FAIL|FAIL|panic:)' .data/test.log; then echo "tests failed"; exit 1; fi
 	@grep -qE '^ok ' .data/test.log
+
+# The calendar-sensitive tests (those on testenv.Today: every clock their own) as if on each
+# day from TEST_DATES_FROM to TEST_DATES_TO. The default range holds the autumn and spring
+# daylight-saving changes of New York and London, month ends, a year's end and 29 February.
+# Not part of `make test`: about a quarter of an hour.
+TEST_DATES_FROM ?= 2027-10-29
+TEST_DATES_TO   ?= 2028-03-28
+test-dates:
+	internal/testenv/test-dates.sh $(TEST_DATES_FROM) $(TEST_DATES_TO)
 
 # The CDK app's tests (deploy/cdk, its own module in go.work): they synthesize the stacks on
 # node and check the templates. Without -race: the CDK's Go bindings take minutes to compile

@@ -19,7 +19,10 @@ import (
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 )
 
-var simNow = time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)
+// simNow is the simulator's clock in these tests: 09:30 UTC of testenv.Today, so `make
+// test-dates` runs them as if on other days. The records a test needs are planted
+// (simOptions.Plant), and expectations come from the ground truth.
+func simNow(t testing.TB) time.Time { return testenv.Today(t).Add(9*time.Hour + 30*time.Minute) }
 
 // fixture is a simulator, a bronze store fed from it and a lakehouse, all on real servers.
 type fixture struct {
@@ -30,7 +33,7 @@ type fixture struct {
 func newFixture(t *testing.T, warehouse string, opts wistiasim.Options) *fixture {
 	t.Helper()
 	if opts.Now.IsZero() {
-		opts.Now = simNow
+		opts.Now = simNow(t)
 	}
 	cfg := lake.Config{Account: "acct", AWSRegion: "us-east-1", LookbackDays: 2,
 		LakehouseConfig: lake.LakehouseConfig{Catalog: "sql", SilverNamespace: "wistia_silver", GoldNamespace: "wistia_gold", SnapshotRetention: 7}}
@@ -43,7 +46,7 @@ func newFixture(t *testing.T, warehouse string, opts wistiasim.Options) *fixture
 		cfg.Warehouse = "s3://lake/warehouse"
 	}
 	f := &fixture{SimLake: truthcheck.NewSimLake(t, opts, cfg)}
-	f.Clock = simNow
+	f.Clock = opts.Now
 	f.lh = f.Lakehouse(t)
 	return f
 }
@@ -76,10 +79,11 @@ func render(row []any) string {
 var simOptions = wistiasim.Options{
 	Seed: 44, Medias: 10, Visitors: 150, MeanEventsPerDay: 25,
 	LateShare: 0.15, LateDays: 2, QuirkShare: 0.1, CorruptShare: 0.02, DuplicateShare: 0.05,
+	Plant: []wistiasim.Planted{wistiasim.PlantCorrupt, wistiasim.PlantLate, wistiasim.PlantDuplicate, wistiasim.PlantQuirky},
 }
 
-func lastDays(n int) []time.Time {
-	last := dates.AddDays(dates.Day(simNow), -1)
+func lastDays(t testing.TB, n int) []time.Time {
+	last := dates.AddDays(dates.Day(simNow(t)), -1)
 	return dates.Range(dates.AddDays(last, -(n-1)), last)
 }
 
@@ -103,7 +107,7 @@ func TestLakehouse(t *testing.T) {
 func testGroundTruthAndRerun(t *testing.T, warehouse string) {
 	ctx := context.Background()
 	f := newFixture(t, warehouse, simOptions)
-	days := lastDays(4)
+	days := lastDays(t, 4)
 	f.Land(t, "run-1", days)
 	rep, err := f.lh.Transform(ctx, f.Store, lake.DaysOf(days), "run-1")
 	require.NoError(t, err)
@@ -162,7 +166,7 @@ func TestQuarantinedCountsRowsAdded(t *testing.T) {
 	opts := simOptions
 	opts.CorruptShare = 0.2
 	f := newFixture(t, "file", opts)
-	days := lastDays(3)
+	days := lastDays(t, 3)
 	f.Land(t, "run-1", days[:2])
 
 	quarantine := func() map[string]lake.Quarantined {
@@ -226,7 +230,7 @@ func (f *fixture) files(t *testing.T) map[string]map[string][]string {
 func testLateData(t *testing.T, warehouse string) {
 	ctx := context.Background()
 	f := newFixture(t, warehouse, simOptions)
-	days := lastDays(4)
+	days := lastDays(t, 4)
 	f.Land(t, "run-1", days)
 	_, err := f.lh.Transform(ctx, f.Store, lake.DaysOf(days), "run-1")
 	require.NoError(t, err)
@@ -234,7 +238,7 @@ func testLateData(t *testing.T, warehouse string) {
 	beforeRows := f.snapshot(t)
 
 	// Two days later the API lists late events for the older days; re-ingest one of them.
-	f.Clock = simNow.Add(48 * time.Hour)
+	f.Clock = simNow(t).Add(48 * time.Hour)
 	f.Sim.SetNow(f.Clock)
 	old := days[1]
 	late := f.Sim.Truth(old, old)
@@ -281,7 +285,7 @@ func withoutDay(rows [][]any, day string) [][]any {
 func testRacingMerges(t *testing.T, warehouse string) {
 	ctx := context.Background()
 	f := newFixture(t, warehouse, simOptions)
-	days := lastDays(4)
+	days := lastDays(t, 4)
 	f.Land(t, "run-1", days)
 
 	// Four workers, each with its own catalog connection, merge one day each into silver at

@@ -128,7 +128,7 @@ func TestHostileIDsAreQuarantinedAndNeverUsedAsNames(t *testing.T) {
 	opts := simOptions
 	opts.HostileIDs = true
 	f := newFixture(t, "file", opts)
-	days := lastDays(2)
+	days := lastDays(t, 2)
 	f.Land(t, "run-1", days)
 
 	_, listed, err := f.In.Medias(ctx, days[1], "run-2")

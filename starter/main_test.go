@@ -80,7 +80,7 @@ func TestBadCommandLinesExitTwoNamingTheMistake(t *testing.T) {
 		{[]string{"run"}, "run needs --date"},
 		{[]string{"run", "--date", "2026-13-01"}, `--date "2026-13-01": want YYYY-MM-DD`},
 		{[]string{"run", "--dat", "2026-11-01"}, "unknown flag: --dat"},
-		{[]string{"backfill", "--from", "2026-11-10"}, "backfill needs --from and --to"},
+		{[]string{"backfill", "--from", yesterday()}, "backfill needs --from and --to"},
 		{[]string{"backfill", "--from", yesterday(), "--to", yesterday(), "--parallelism", "x"}, `invalid argument "x" for "--parallelism"`},
 		{[]string{"query"}, "query needs one table"},
 		{[]string{"query", "gold.nope"}, `unknown table "gold.nope"`},

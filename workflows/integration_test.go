@@ -38,7 +38,10 @@ import (
 	"github.com/marketing-data/wistia-pipeline/workflows"
 )
 
-var simNow = time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)
+// simNow is the simulator's clock in the stacks of newStack: five days before the real one,
+// so that every date these tests name has ended and is within the API's retention on any day
+// they run. Their data changes with that day: expectations come from the ground truth.
+var simNow = dates.AddDays(dates.Day(time.Now()), -5).Add(9*time.Hour + 30*time.Minute)
 
 // stack is a dev server, a simulator and the environment a worker process needs, sharing one
 // data folder with the test.
@@ -149,7 +152,7 @@ func tables(t *testing.T, lh *lake.Lakehouse) map[string][]string {
 }
 
 var faultySim = wistiasim.Options{Seed: 7, Medias: 8, Visitors: 120, MeanEventsPerDay: 15, LateShare: 0.1,
-	QuirkShare: 0.1, CorruptShare: 0.02, DuplicateShare: 0.05}
+	QuirkShare: 0.1, CorruptShare: 0.02, DuplicateShare: 0.05, Plant: []wistiasim.Planted{wistiasim.PlantCorrupt, wistiasim.PlantDuplicate}}
 
 func TestDailyRunOnDevServer(t *testing.T) {
 	s := newStack(t, faultySim)
@@ -260,8 +263,8 @@ func (s *stack) starter(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestScheduleBackfillIngestsExactlyThoseDays(t *testing.T) {
-	s := newStack(t, wistiasim.Options{Seed: 3, Medias: 3, Visitors: 30, MeanEventsPerDay: 4})
-	s.env = append(s.env, "INGEST_FIRST_DAY=2026-11-15") // the last setting wins
+	s := newStack(t, wistiasim.Options{Seed: 3, Medias: 3, Visitors: 30, MeanEventsPerDay: 4, Plant: []wistiasim.Planted{wistiasim.PlantDuplicate}})
+	s.env = append(s.env, "INGEST_FIRST_DAY="+s.day(-4)) // the last setting wins
 	s.startWorker(t)
 	code, out, errOut := s.starter(t, "schedule", "create")
 	require.Equal(t, 0, code, errOut)
@@ -270,9 +273,9 @@ func TestScheduleBackfillIngestsExactlyThoseDays(t *testing.T) {
 	require.Equal(t, 0, code)
 	assert.Contains(t, out, "fires: hour 2 minute 0 (UTC)")
 
-	// Three scheduled times: the 16th, 17th and 18th at 02:00 UTC ingest the 15th to the 17th.
+	// Three scheduled times: 02:00 UTC of D-3, D-2 and D-1 ingest D-4 to D-2.
 	b, err := execCLI(s, "schedule", "backfill", "--schedule-id", "wistia-daily",
-		"--start-time", "2026-11-16T00:00:00Z", "--end-time", "2026-11-18T23:59:59Z", "--overlap-policy", "BufferAll")
+		"--start-time", s.day(-3)+"T00:00:00Z", "--end-time", s.day(-1)+"T23:59:59Z", "--overlap-policy", "BufferAll")
 	require.NoError(t, err, string(b))
 
 	var got []string
@@ -296,9 +299,9 @@ func TestScheduleBackfillIngestsExactlyThoseDays(t *testing.T) {
 		return len(got) == 3
 	}, 3*time.Minute, time.Second)
 	slices.Sort(got)
-	assert.Equal(t, []string{"2026-11-15", "2026-11-16", "2026-11-17"}, got)
+	assert.Equal(t, []string{s.day(-4), s.day(-3), s.day(-2)}, got)
 
-	code, out, errOut = s.starter(t, "status", "--date", "2026-11-16", "--format", "json")
+	code, out, errOut = s.starter(t, "status", "--date", s.day(-3), "--format", "json")
 	require.Equal(t, 0, code, errOut)
 	var status struct {
 		Status   string             `json:"status"`
@@ -307,8 +310,8 @@ func TestScheduleBackfillIngestsExactlyThoseDays(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &status), "status --format json prints JSON only: %s", out)
 	assert.Equal(t, "completed", status.Status)
 	assert.Equal(t, workflows.PhaseDone, status.Progress.Phase)
-	assert.Equal(t, "2026-11-16", status.Progress.Date)
-	code, out, errOut = s.starter(t, "query", "gold.fact_media_daily", "--from", "2026-11-15", "--to", "2026-11-17", "--format", "csv")
+	assert.Equal(t, s.day(-3), status.Progress.Date)
+	code, out, errOut = s.starter(t, "query", "gold.fact_media_daily", "--from", s.day(-4), "--to", s.day(-2), "--format", "csv")
 	require.Equal(t, 0, code, errOut)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	assert.Equal(t, "media_id,date,load_count,play_count,play_rate,hours_watched", lines[0])
@@ -341,19 +344,21 @@ func TestScheduleBackfillIngestsExactlyThoseDays(t *testing.T) {
 
 func TestStarterRejectsBadInput(t *testing.T) {
 	s := &stack{env: []string{"WISTIA_API_TOKEN=x", "DATA_DIR=" + t.TempDir(), "TEMPORAL_ADDRESS=127.0.0.1:1"}}
+	// Days the API serves on any day the test runs: the date checks come before the others.
+	served := dates.Format(dates.AddDays(dates.Day(time.Now()), -3))
 	for _, c := range []struct {
 		args []string
 		code int
 		msg  string
 	}{
 		{[]string{"run", "--date", "2026-13-01"}, 2, `--date "2026-13-01": want YYYY-MM-DD`},
-		{[]string{"backfill", "--from", "2026-11-10"}, 2, "backfill needs --from and --to"},
+		{[]string{"backfill", "--from", served}, 2, "backfill needs --from and --to"},
 		{[]string{"query", "gold.nope"}, 2, `unknown table "gold.nope"`},
 		{[]string{"launch"}, 2, `unknown command "launch"`},
-		{[]string{"run", "--date", dates.Format(dates.AddDays(dates.Day(time.Now()), -3))}, 1, "cannot reach Temporal at 127.0.0.1:1"},
+		{[]string{"run", "--date", served}, 1, "cannot reach Temporal at 127.0.0.1:1"},
 		{[]string{"run", "--date", dates.Format(dates.Day(time.Now()))}, 2, "has not ended yet: pick a day from"},
 		{[]string{"backfill", "--from", "2020-01-01", "--to", "2020-01-02"}, 2, "date 2020-01-01 is past the API's 2-year retention"},
-		{[]string{"transform", "--from", "2026-11-01"}, 2, "transform needs --from and --to"},
+		{[]string{"transform", "--from", served}, 2, "transform needs --from and --to"},
 	} {
 		code, _, errOut := s.starter(t, c.args...)
 		assert.Equal(t, c.code, code, "%v: %s", c.args, errOut)
@@ -401,7 +406,7 @@ func TestBackfillMergeSpreadsOverThreeWorkers(t *testing.T) {
 	for range 3 {
 		s.startWorker(t)
 	}
-	const from, to = "2026-11-14", "2026-11-19"
+	from, to := s.day(-5), s.date
 	code, out, errOut := s.starter(t, "backfill", "--from", from, "--to", to, "--wait")
 	require.Equal(t, 0, code, errOut)
 	t.Log(out)

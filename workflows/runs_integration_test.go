@@ -28,9 +28,12 @@ import (
 )
 
 // These tests run on the real clock: the schedule's daily fire reads "yesterday" from the
-// workflow's clock, so the simulator's days are the real ones.
+// workflow's clock, so the simulator's days are the real ones and its data changes with the
+// day they run on. Their expectations come from its ground truth, and the records a path needs
+// are planted on every day (TestScheduledDaysEqualTheTruth runs the same days on any date).
 
-var liveSim = wistiasim.Options{Seed: 21, Medias: 3, Visitors: 40, MeanEventsPerDay: 5, CorruptShare: 0.03, DuplicateShare: 0.05}
+var liveSim = wistiasim.Options{Seed: 21, Medias: 3, Visitors: 40, MeanEventsPerDay: 5, CorruptShare: 0.03, DuplicateShare: 0.05,
+	Plant: []wistiasim.Planted{wistiasim.PlantCorrupt, wistiasim.PlantDuplicate}}
 
 // day is the date n days after the stack's date (yesterday).
 func (s *stack) day(n int) string {
@@ -150,7 +153,9 @@ func TestRunsReadWhatTheyName(t *testing.T) {
 	// The run reports the rows its merge added to silver.quarantine, each once.
 	quarantined, err := lake.ReadRows[lake.Quarantined](context.Background(), lh, time.Time{}, time.Time{})
 	require.NoError(t, err)
-	require.NotEmpty(t, quarantined, "the simulator corrupts some records")
+	truth := s.sim.Truth(dayOf(t, s.day(-2)), dayOf(t, D))
+	require.Positive(t, truth.Quarantined, "the simulator plants a corrupt event every day")
+	assert.Len(t, quarantined, truth.Quarantined, "silver.quarantine holds each corrupt event the API listed once")
 	assert.Equal(t, len(quarantined), res.Progress.Quarantined, "reported quarantined = rows added to silver.quarantine")
 	s.assertTruth(t, lh, -2, 0)
 
@@ -321,7 +326,7 @@ func TestStrandedDaysAreMergedByTheNextRun(t *testing.T) {
 // An attempt that is only waiting on a slow answer keeps heartbeating: the server never
 // times it out and starts a second attempt of the same crawl beside it.
 func TestWaitingAttemptsAreNeverTimedOut(t *testing.T) {
-	s := newStackAt(t, wistiasim.Options{Seed: 5, Medias: 1, Visitors: 2, MeanEventsPerDay: 3}, time.Now().UTC())
+	s := newStackAt(t, wistiasim.Options{Seed: 5, Medias: 1, Visitors: 2, MeanEventsPerDay: 3, Plant: []wistiasim.Planted{wistiasim.PlantQuirky}}, time.Now().UTC())
 	s.startWorker(t)
 	heartbeat := time.Second
 	s.sim.SetFaults(wistiasim.Faults{Latency: 2 * heartbeat}) // every answer takes longer than a heartbeat timeout
@@ -334,7 +339,7 @@ func TestWaitingAttemptsAreNeverTimedOut(t *testing.T) {
 	require.NoError(t, err)
 	var res workflows.DailyRunResult
 	require.NoError(t, run.Get(ctx, &res))
-	assert.Positive(t, res.Progress.Records)
+	assert.Positive(t, res.Progress.Records, "the day holds a planted event")
 
 	started := 0
 	for _, id := range []string{workflows.DailyRunID("acct", day), workflows.MediaIngestID("acct", day, s.sim.MediaIDs()[0])} {
