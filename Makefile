@@ -17,13 +17,23 @@ export PATH := $(BIN):$(TOOLS)/node_modules/.bin:$(PATH)
 
 GO_TEST_FLAGS ?= -count=1 -timeout 14m
 
-.PHONY: tools forget-missing-tools test test-dates test-deploy synth lint soak bench bench-visitors fmt clean-tools demo dev
+.PHONY: tools test-tools forget-missing-tools test test-dates test-deploy synth lint soak bench bench-visitors fmt clean-tools demo dev
 .NOTPARALLEL:
 
 # Stamps record the installed version; a stamp whose binary is gone is forgotten first.
-tools: forget-missing-tools $(TOOLS)/.temporal-$(TEMPORAL_VERSION) $(TOOLS)/.versitygw-$(VERSITYGW_VERSION) \
-       $(TOOLS)/.dynalite-$(DYNALITE_VERSION) $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION) \
-       $(TOOLS)/.actionlint-$(ACTIONLINT_VERSION) $(TOOLS)/.goaws-$(GOAWS_VERSION) chromium
+TEST_TOOL_STAMPS := $(TOOLS)/.temporal-$(TEMPORAL_VERSION) $(TOOLS)/.versitygw-$(VERSITYGW_VERSION) \
+                    $(TOOLS)/.dynalite-$(DYNALITE_VERSION) $(TOOLS)/.goaws-$(GOAWS_VERSION)
+LINT_TOOL_STAMPS := $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION) $(TOOLS)/.actionlint-$(ACTIONLINT_VERSION)
+
+tools: test-tools $(LINT_TOOL_STAMPS)
+
+# What the tests run. Chromium (Debian's packages: network and disk) installs while the Go
+# tools compile (CPU); its output goes to .tools/chromium.log and shows only when it fails.
+test-tools: forget-missing-tools
+	@mkdir -p $(TOOLS)
+	@$(MAKE) --no-print-directory chromium >$(TOOLS)/chromium.log 2>&1 & apt=$$!; \
+	  $(MAKE) --no-print-directory $(TEST_TOOL_STAMPS); \
+	  wait $$apt || { cat $(TOOLS)/chromium.log; exit 1; }
 
 forget-missing-tools:
 	@for t in temporal versitygw staticcheck actionlint goaws; do [ -x $(BIN)/$$t ] || rm -f $(TOOLS)/.$$t-*; done
@@ -67,13 +77,27 @@ $(TOOLS)/.actionlint-$(ACTIONLINT_VERSION):
 
 # Every test, with the servers the tests start themselves (they find the tools on PATH). The
 # output names each test that ran; a skipped test fails the run, since it proves nothing.
-test: tools
+#
+# RACE_PKGS are the packages whose goroutines share memory in the test's own process: they run
+# under the race detector. The others run without it: their concurrency is across processes
+# (the dev server, and worker binaries that are built without -race anyway) or absent, and the
+# CDK app's Go bindings take minutes to compile with it. The two sets run side by side, each
+# with up to 3 packages at once: most packages wait on servers far more than they compute, and
+# go test's default (one package per core) left a core idle while two such packages ran.
+RACE_PKGS := ./activities ./lake ./wistia/... ./internal/ingest ./internal/httpserve ./internal/metrics \
+             ./internal/dashboard ./cmd/demo
+TEST_P    ?= 3
+FILTER    := grep --line-buffered -vE '^(=== (RUN|PAUSE|CONT|NAME)|\s+--- PASS)'
+test: test-tools
 	@mkdir -p .data
-	@{ go test -race -v $(GO_TEST_FLAGS) ./... && $(MAKE) --no-print-directory test-deploy; } 2>&1 | tee .data/test.log \
-	  | grep -vE '^(=== (RUN|PAUSE|CONT|NAME)|\s+--- PASS)' || true
+	@race=$$(go list $(RACE_PKGS)); plain=$$(go list ./... ./deploy/cdk/... | grep -vxF "$$race"); \
+	  { go test -race -p $(TEST_P) -v $(GO_TEST_FLAGS) $$race 2>&1 | tee .data/test-race.log | $(FILTER) || true; } & \
+	  { go test -p $(TEST_P) -v $(GO_TEST_FLAGS) $$plain 2>&1 | tee .data/test-plain.log | $(FILTER) || true; }; \
+	  wait
+	@cat .data/test-race.log .data/test-plain.log >.data/test.log
 	@if grep -E -- '--- SKIP' .data/test.log; then echo "skipped tests above: install what they need (make tools)"; exit 1; fi
 	@if grep -qE '^(--- FAIL|FAIL|panic:)' .data/test.log; then echo "tests failed"; exit 1; fi
-	@grep -qE '^ok ' .data/test.log
+	@grep -qE '^ok ' .data/test-race.log && grep -qE '^ok ' .data/test-plain.log
 
 # The calendar-sensitive tests (those on testenv.Today: every clock their own) as if on each
 # day from TEST_DATES_FROM to TEST_DATES_TO. The default range holds the autumn and spring
@@ -84,9 +108,9 @@ TEST_DATES_TO   ?= 2028-03-28
 test-dates:
 	internal/testenv/test-dates.sh $(TEST_DATES_FROM) $(TEST_DATES_TO)
 
-# The CDK app's tests (deploy/cdk, its own module in go.work): they synthesize the stacks on
-# node and check the templates. Without -race: the CDK's Go bindings take minutes to compile
-# with it, and the app is single-threaded calls into jsii.
+# The CDK app's tests alone (deploy/cdk, its own module in go.work; `make test` runs them too):
+# they synthesize the stacks on node and check the templates. Without -race: the CDK's Go
+# bindings take minutes to compile with it, and the app is single-threaded calls into jsii.
 test-deploy:
 	go test -v $(GO_TEST_FLAGS) ./deploy/cdk/...
 
