@@ -15,7 +15,8 @@ GOAWS_VERSION       := v0.4.5
 
 export PATH := $(BIN):$(TOOLS)/node_modules/.bin:$(PATH)
 
-GO_TEST_FLAGS ?= -count=1 -timeout 14m
+# go test's own vet pass is off: `make lint` runs go vet over every package.
+GO_TEST_FLAGS ?= -count=1 -timeout 14m -vet=off
 
 .PHONY: tools test-tools forget-missing-tools test test-race check-test-log test-dates test-deploy synth lint soak bench bench-visitors fmt clean-tools demo dev
 .NOTPARALLEL:
@@ -27,13 +28,16 @@ LINT_TOOL_STAMPS := $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION) $(TOOLS)/.actio
 
 tools: test-tools $(LINT_TOOL_STAMPS)
 
-# What the tests run. Chromium (Debian's packages: network and disk) installs while the Go
-# tools compile (CPU); its output goes to .tools/chromium.log and shows only when it fails.
+# What the tests run. Chromium (Debian's packages) installs, and the project's modules
+# download, while the Go tools compile: network and disk beside CPU. Their output goes to
+# .tools/*.log and shows only when they fail.
 test-tools: forget-missing-tools
 	@mkdir -p $(TOOLS)
 	@$(MAKE) --no-print-directory chromium >$(TOOLS)/chromium.log 2>&1 & apt=$$!; \
+	  go list -deps -test ./... ./deploy/cdk/... >/dev/null 2>$(TOOLS)/modules.log & mods=$$!; \
 	  $(MAKE) --no-print-directory $(TEST_TOOL_STAMPS); \
-	  wait $$apt || { cat $(TOOLS)/chromium.log; exit 1; }
+	  wait $$apt || { cat $(TOOLS)/chromium.log; exit 1; }; \
+	  wait $$mods || { cat $(TOOLS)/modules.log; exit 1; }
 
 forget-missing-tools:
 	@for t in temporal versitygw staticcheck actionlint goaws; do [ -x $(BIN)/$$t ] || rm -f $(TOOLS)/.$$t-*; done
@@ -79,36 +83,42 @@ $(TOOLS)/.actionlint-$(ACTIONLINT_VERSION):
 # output names each test that ran; a skipped test fails the run, since it proves nothing.
 #
 # RACE_PKGS run under the race detector: their goroutines share memory in the test's own
-# process and their imports are light (the Wistia client, its rate limiter and the simulator;
-# the HTTP server). Everything else runs without it, side by side with them, up to TEST_P
+# process and their imports are light (the Wistia client and its rate limiter, with the
+# simulator serving in the same process; the HTTP server). Everything else runs without it, side by side with them, up to TEST_P
 # packages at once (most packages wait on servers more than they compute). The packages that
 # import Iceberg, Arrow, AWS and Temporal run under the race detector in `make test-race`, which
 # CI runs: compiling those libraries a second time with -race and running the lake's merges
 # several times slower took `make test` past 20 minutes on a 2-core machine.
-RACE_PKGS       := ./wistia/... ./internal/httpserve
+RACE_PKGS       := ./wistia ./internal/httpserve
 RACE_HEAVY_PKGS := ./lake ./activities ./internal/ingest ./internal/metrics ./internal/dashboard ./cmd/demo
+# LONG_PKGS wait longest on their servers (dev servers and worker processes): an invocation of
+# their own starts their tests as soon as they are compiled, not after the other packages'.
+LONG_PKGS       := ./workflows
 TEST_P          ?= 3
 FILTER          := grep --line-buffered -vE '^(=== (RUN|PAUSE|CONT|NAME)|\s+--- PASS)'
+TEST_LOGS       := .data/test-long.log .data/test-race.log .data/test-plain.log
 test: test-tools
 	@mkdir -p .data
-	@race=$$(go list $(RACE_PKGS)); plain=$$(go list ./... ./deploy/cdk/... | grep -vxF "$$race"); \
+	@race=$$(go list $(RACE_PKGS)); long=$$(go list $(LONG_PKGS)); \
+	  plain=$$(go list ./... ./deploy/cdk/... | grep -vxF "$$(printf '%s\n%s' "$$race" "$$long")"); \
+	  { go test -v $(GO_TEST_FLAGS) $$long 2>&1 | tee .data/test-long.log | $(FILTER) || true; } & \
 	  { go test -race -v $(GO_TEST_FLAGS) $$race 2>&1 | tee .data/test-race.log | $(FILTER) || true; } & \
 	  { go test -p $(TEST_P) -v $(GO_TEST_FLAGS) $$plain 2>&1 | tee .data/test-plain.log | $(FILTER) || true; }; \
 	  wait
-	@cat .data/test-race.log .data/test-plain.log >.data/test.log
-	@$(MAKE) --no-print-directory check-test-log LOG=.data/test.log
+	@cat $(TEST_LOGS) >.data/test.log
+	@$(MAKE) --no-print-directory check-test-log LOGS="$(TEST_LOGS)"
 
 # The packages of RACE_HEAVY_PKGS under the race detector (CI runs this after `make test`).
 test-race: test-tools
 	@mkdir -p .data
 	@go test -race -v $(GO_TEST_FLAGS) $(RACE_HEAVY_PKGS) 2>&1 | tee .data/test-race-heavy.log | $(FILTER) || true
-	@$(MAKE) --no-print-directory check-test-log LOG=.data/test-race-heavy.log
+	@$(MAKE) --no-print-directory check-test-log LOGS=.data/test-race-heavy.log
 
-# A test log passes when it has results, no failure and no skipped test.
+# Test logs pass when each has results, and none a failure or a skipped test.
 check-test-log:
-	@if grep -E -- '--- SKIP' $(LOG); then echo "skipped tests above: install what they need (make tools)"; exit 1; fi
-	@if grep -qE '^(--- FAIL|FAIL|panic:)' $(LOG); then echo "tests failed"; exit 1; fi
-	@grep -qE '^ok ' $(LOG)
+	@if grep -E -- '--- SKIP' $(LOGS); then echo "skipped tests above: install what they need (make tools)"; exit 1; fi
+	@if grep -qE '^(--- FAIL|FAIL|panic:)' $(LOGS); then echo "tests failed"; exit 1; fi
+	@for log in $(LOGS); do grep -qE '^ok ' $$log || { echo "$$log: no package passed"; exit 1; }; done
 
 # The calendar-sensitive tests (those on testenv.Today: every clock their own) as if on each
 # day from TEST_DATES_FROM to TEST_DATES_TO. The default range holds the autumn and spring

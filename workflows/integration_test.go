@@ -57,6 +57,9 @@ type stack struct {
 	date       string
 }
 
+// newStack starts a dev server and a simulator at simNow. Tests on a stack of their own run
+// in parallel (t.Parallel) unless they measure time: the heartbeat, rate-limit, kill and
+// merge-spread tests run alone, since a busy machine would change what they measure.
 func newStack(t testing.TB, opts wistiasim.Options) *stack {
 	t.Helper()
 	return newStackAt(t, opts, simNow)
@@ -155,6 +158,7 @@ var faultySim = wistiasim.Options{Seed: 7, Medias: 8, Visitors: 120, MeanEventsP
 	QuirkShare: 0.1, CorruptShare: 0.02, DuplicateShare: 0.05, Plant: []wistiasim.Planted{wistiasim.PlantCorrupt, wistiasim.PlantDuplicate}}
 
 func TestDailyRunOnDevServer(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, faultySim)
 	// Mid-crawl inserts are left out: they change the API's answers (by_date counts included)
 	// while the run reads them, so no fixed ground truth exists. wistia's end-to-end test covers them.
@@ -263,6 +267,7 @@ func (s *stack) starter(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestScheduleBackfillIngestsExactlyThoseDays(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, wistiasim.Options{Seed: 3, Medias: 3, Visitors: 30, MeanEventsPerDay: 4, Plant: []wistiasim.Planted{wistiasim.PlantDuplicate}})
 	s.env = append(s.env, "INGEST_FIRST_DAY="+s.day(-4)) // the last setting wins
 	s.startWorker(t)
@@ -343,6 +348,7 @@ func TestScheduleBackfillIngestsExactlyThoseDays(t *testing.T) {
 }
 
 func TestStarterRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	s := &stack{env: []string{"WISTIA_API_TOKEN=x", "DATA_DIR=" + t.TempDir(), "TEMPORAL_ADDRESS=127.0.0.1:1"}}
 	// Days the API serves on any day the test runs: the date checks come before the others.
 	served := dates.Format(dates.AddDays(dates.Day(time.Now()), -3))
@@ -463,6 +469,7 @@ func TestBackfillMergeSpreadsOverThreeWorkers(t *testing.T) {
 // A run that fails alerts once, through SNS: the queue subscribed to the topic (goaws, an
 // SNS and SQS emulator) receives the date, the step that failed and the run's Web UI link.
 func TestFailedRunAlertsThroughSNS(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, wistiasim.Options{Seed: 4, Medias: 2, Visitors: 10, MeanEventsPerDay: 3})
 	topic := testenv.StartSNS(t)
 	s.env = append(s.env, "WISTIA_API_TOKEN=not-the-token", // every request is refused: 401

@@ -105,6 +105,7 @@ func trigger(t *testing.T, s *stack) {
 }
 
 func TestRunsReadWhatTheyName(t *testing.T) {
+	t.Parallel()
 	s := newStackAt(t, liveSim, time.Now().UTC())
 	// A catch-up without watermarks and a manual run both read D-2..D.
 	s.env = append(s.env, "INGEST_FIRST_DAY="+s.day(-2))
@@ -261,6 +262,7 @@ func dayOf(t *testing.T, s string) time.Time {
 }
 
 func TestStrandedDaysAreMergedByTheNextRun(t *testing.T) {
+	t.Parallel()
 	s := newStackAt(t, liveSim, time.Now().UTC())
 	s.env = append(s.env, "INGEST_FIRST_DAY="+s.day(-6)) // more days than the 2-day lookback
 	w := s.startWorker(t)
