@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/marketing-data/wistia-pipeline/activities"
 	"github.com/marketing-data/wistia-pipeline/internal/app"
@@ -112,6 +113,10 @@ func scheduledFire(t *testing.T, res *app.Resources, fire time.Time) workflows.D
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.SetStartTime(fire)
+	// The deadlock detector times a workflow task by the wall clock: with packages tested side
+	// by side on two cores, a task can wait more than its default second for a core (seen
+	// under `make test-dates` while another package ran).
+	env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: time.Minute})
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: fmt.Sprintf("wistia-daily-%s", fire.Format(time.RFC3339))})
 	env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(
 		temporal.NewSearchAttributeKeyTime("TemporalScheduledStartTime").ValueSet(fire)))
