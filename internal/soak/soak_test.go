@@ -205,7 +205,7 @@ func (w *week) runDay(t *testing.T, k int) {
 	for _, a := range w.plan(k) {
 		w.strike(t, date, a, &row)
 	}
-	w.awaitRun(t, date)
+	w.awaitRun(t, date, &row)
 	row.Wall = time.Since(start)
 
 	after := w.sim.Stats()
@@ -258,14 +258,17 @@ func (w *week) check(t *testing.T, date time.Time, row *dayReport) {
 // restart. A run still open at the deadline fails the soak at once; a failed run fails it too,
 // but only after its alert is checked, and the week goes on, as production would: the next
 // day's catch-up is what repairs it, and the report shows whether it did.
-func (w *week) awaitRun(t *testing.T, date time.Time) {
+func (w *week) awaitRun(t *testing.T, date time.Time, row *dayReport) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), dayDeadline)
 	defer cancel()
 	id := workflows.DailyRunID(account, dates.Format(date))
 	var res workflows.DailyRunResult
 	err := eventually(ctx, time.Second, func(ctx context.Context) (bool, error) {
-		err := w.tc.GetWorkflow(ctx, id, "").Get(ctx, &res)
+		w.reviveCrashed(t, row)
+		poll, cancel := context.WithTimeout(ctx, 5*time.Second) // then look at the emulators again
+		defer cancel()
+		err := w.tc.GetWorkflow(poll, id, "").Get(poll, &res)
 		if err == nil {
 			return true, nil
 		}

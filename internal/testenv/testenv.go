@@ -78,9 +78,11 @@ type Server struct {
 	args []string
 	env  []string
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	logs *lockedBuffer
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when cmd's process has ended
+	logs    *lockedBuffer
+	crashes []string // the processes that ended without Stop, with what they printed
 }
 
 // lockedBuffer collects a process's output while tests may read it.
@@ -105,7 +107,12 @@ func startServer(t testing.TB, addr string, env []string, args ...string) *Serve
 	t.Helper()
 	s := &Server{t: t, Addr: addr, args: args, env: env}
 	s.Start()
-	t.Cleanup(s.Stop)
+	t.Cleanup(func() {
+		s.Stop()
+		for _, c := range s.Crashes() {
+			t.Log(c)
+		}
+	})
 	return s
 }
 
@@ -123,6 +130,9 @@ func (s *Server) Start() {
 		s.t.Fatalf("start %s: %v", s.args[0], err)
 	}
 	s.cmd = cmd
+	exited := make(chan struct{})
+	s.exited = exited
+	go s.watch(cmd, s.logs, exited)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		conn, err := net.DialTimeout("tcp", s.Addr, 200*time.Millisecond)
@@ -130,24 +140,54 @@ func (s *Server) Start() {
 			conn.Close()
 			return
 		}
+		select {
+		case <-exited:
+			s.cmd = nil
+			s.t.Fatalf("%s exited before it listened on %s (%v):\n%s", filepath.Base(s.args[0]), s.Addr, cmd.ProcessState, s.logs.String())
+		case <-time.After(50 * time.Millisecond):
+		}
 		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
+			s.cmd = nil
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			s.t.Fatalf("%s did not listen on %s within 30s:\n%s", filepath.Base(s.args[0]), s.Addr, s.logs.String())
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// watch waits for cmd's process to end, and records it as a crash unless Stop ended it.
+func (s *Server) watch(cmd *exec.Cmd, logs *lockedBuffer, exited chan struct{}) {
+	err := cmd.Wait()
+	close(exited) // before the lock: Start holds it while the process comes up
+	s.mu.Lock()
+	if s.cmd == cmd {
+		s.cmd = nil
+		s.crashes = append(s.crashes, fmt.Sprintf("%s exited on its own at %s (%v); it printed:\n%s",
+			filepath.Base(s.args[0]), time.Now().UTC().Format("15:04:05"), err, logs.String()))
+	}
+	s.mu.Unlock()
 }
 
 // Stop kills the server and waits for it to exit; the data folder stays for a restart.
 func (s *Server) Stop() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
+	cmd, exited := s.cmd, s.exited
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd == nil {
 		return
 	}
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-	_ = s.cmd.Wait()
-	s.cmd = nil
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	<-exited
+}
+
+// Crashes returns, once each, the server's exits that Stop did not cause, with what the
+// process printed: a dependency that dies mid-test explains the failures that follow.
+func (s *Server) Crashes() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.crashes
+	s.crashes = nil
+	return c
 }
 
 // S3 is a versitygw server with a posix backend.
@@ -226,7 +266,7 @@ func StartTemporal(t testing.TB) *Temporal {
 func Build(t testing.TB, pkg string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd := exec.Command("go", "build", "-ldflags=-s -w", "-o", out, pkg) // no DWARF: links faster
 	cmd.Dir = ModuleRoot(t)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
@@ -240,6 +280,9 @@ func StartProcess(t testing.TB, addr string, env []string, args ...string) *Serv
 	t.Helper()
 	return startServer(t, addr, env, args...)
 }
+
+// Name is the server's program.
+func (s *Server) Name() string { return s.args[0] }
 
 // PID is the running process's id, or 0 when it is stopped.
 func (s *Server) PID() int {
