@@ -15,8 +15,11 @@ GOAWS_VERSION       := v0.4.5
 
 export PATH := $(BIN):$(TOOLS)/node_modules/.bin:$(PATH)
 
-# go test's own vet pass is off: `make lint` runs go vet over every package.
-GO_TEST_FLAGS ?= -count=1 -timeout 14m -vet=off
+# go test's own vet pass is off: `make lint` runs go vet over every package. Binaries are
+# linked without DWARF and the symbol table (stack traces come from the runtime's own tables):
+# the linker's time on the test binaries and the tools is part of `make test` on a new machine.
+LDFLAGS       := -ldflags=-s -w
+GO_TEST_FLAGS ?= -count=1 -timeout 14m -vet=off "$(LDFLAGS)"
 
 .PHONY: tools test-tools forget-missing-tools test test-race check-test-log test-dates test-deploy synth lint soak bench bench-visitors fmt clean-tools demo dev
 .NOTPARALLEL:
@@ -45,11 +48,11 @@ forget-missing-tools:
 
 $(TOOLS)/.temporal-$(TEMPORAL_VERSION):
 	@echo "installing temporal CLI $(TEMPORAL_VERSION) (first build takes a few minutes)"
-	GOBIN=$(BIN) go install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_VERSION)
+	GOBIN=$(BIN) go install "$(LDFLAGS)" github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_VERSION)
 	@touch $@
 
 $(TOOLS)/.versitygw-$(VERSITYGW_VERSION):
-	GOBIN=$(BIN) go install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+	GOBIN=$(BIN) go install "$(LDFLAGS)" github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 	@touch $@
 
 $(TOOLS)/.dynalite-$(DYNALITE_VERSION):
@@ -59,7 +62,7 @@ $(TOOLS)/.dynalite-$(DYNALITE_VERSION):
 # goaws (SNS and SQS emulator, MIT) for the alert test; its main package builds a binary
 # named cmd, renamed here.
 $(TOOLS)/.goaws-$(GOAWS_VERSION):
-	GOBIN=$(TOOLS)/goaws-build go install github.com/Admiral-Piett/goaws/app/cmd@$(GOAWS_VERSION)
+	GOBIN=$(TOOLS)/goaws-build go install "$(LDFLAGS)" github.com/Admiral-Piett/goaws/app/cmd@$(GOAWS_VERSION)
 	mkdir -p $(BIN) && mv $(TOOLS)/goaws-build/cmd $(BIN)/goaws && rmdir $(TOOLS)/goaws-build
 	@touch $@
 
@@ -72,11 +75,11 @@ chromium:
 	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION):
-	GOBIN=$(BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	GOBIN=$(BIN) go install "$(LDFLAGS)" honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	@touch $@
 
 $(TOOLS)/.actionlint-$(ACTIONLINT_VERSION):
-	GOBIN=$(BIN) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+	GOBIN=$(BIN) go install "$(LDFLAGS)" github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 	@touch $@
 
 # Every test, with the servers the tests start themselves (they find the tools on PATH). The
