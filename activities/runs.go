@@ -71,7 +71,7 @@ func (a *Activities) PlanIngest(ctx context.Context, in PlanInput) (ReadPlan, er
 	default:
 		return ReadPlan{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown run mode %q", in.Mode), "BadInput", nil)
 	}
-	if first, _ := lake.ServedDays(a.Now()); start.Before(first) {
+	if first, _ := lake.ServedDays(a.Policy.Zone, a.Now()); start.Before(first) {
 		start = first
 	}
 	w := ReadPlan{Start: dates.Format(start), End: dates.Format(end)}

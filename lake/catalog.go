@@ -21,6 +21,7 @@ import (
 	"github.com/apache/iceberg-go/table"
 
 	"github.com/marketing-data/wistia-pipeline/internal/config"
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
 )
 
 // catalogName is the catalog_name the SQL catalog stores its rows under.
@@ -34,6 +35,7 @@ type Lakehouse struct {
 	// retention is how long snapshots are kept by ExpireSnapshots.
 	retention time.Duration
 	pii       PII
+	zone      dates.Zone // the account's stats zone: the days of events' dates
 }
 
 // LakehouseOptions configures OpenLakehouse beyond its catalog.
@@ -42,11 +44,15 @@ type LakehouseOptions struct {
 	Channels                       ChannelRules
 	SnapshotRetention              time.Duration
 	PII                            PII
+	Zone                           dates.Zone // the account's stats zone; the zero Zone is UTC
 }
+
+// Zone is the account's stats zone: the days of the tables' dates.
+func (l *Lakehouse) Zone() dates.Zone { return l.zone }
 
 // NewLakehouse wraps an open catalog.
 func NewLakehouse(cat catalog.Catalog, opts LakehouseOptions) *Lakehouse {
-	l := &Lakehouse{cat: cat, channels: opts.Channels, retention: opts.SnapshotRetention, pii: opts.PII,
+	l := &Lakehouse{cat: cat, channels: opts.Channels, retention: opts.SnapshotRetention, pii: opts.PII, zone: opts.Zone,
 		ns: map[Layer]table.Identifier{Silver: {cmp.Or(opts.SilverNamespace, "wistia_silver")}, Gold: {cmp.Or(opts.GoldNamespace, "wistia_gold")}}}
 	if l.channels == nil {
 		l.channels = DefaultChannelRules()
@@ -303,5 +309,5 @@ func (c Config) OpenLakehouse(ctx context.Context) (*Lakehouse, error) {
 	}
 	return NewLakehouse(cat, LakehouseOptions{SilverNamespace: c.SilverNamespace, GoldNamespace: c.GoldNamespace,
 		Channels: rules, SnapshotRetention: time.Duration(c.SnapshotRetention) * 24 * time.Hour,
-		PII: PII{InSilver: c.PIIInSilver, Salt: []byte(c.PIISalt.Reveal())}}), nil
+		PII: PII{InSilver: c.PIIInSilver, Salt: []byte(c.PIISalt.Reveal())}, Zone: c.Zone()}), nil
 }

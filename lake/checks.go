@@ -62,7 +62,7 @@ func (l *Lakehouse) CheckSilver(ctx context.Context, store Store, days []Day, re
 				return rep, err
 			}
 		}
-		byDate, _, err := readEvents(ctx, store, d, manifests)
+		byDate, _, err := readEvents(ctx, store, l.zone, d, manifests)
 		if err != nil {
 			return rep, err
 		}
@@ -83,7 +83,7 @@ func (l *Lakehouse) CheckSilver(ctx context.Context, store Store, days []Day, re
 		rep.SilverEvents += len(own)
 		for i := range bronze.rows {
 			e := &bronze.rows[i]
-			// An event lives on the UTC day of its received_at, which may be next to its window's.
+			// An event lives on the day of its received_at, which may be next to its window's.
 			keys, err := silver.keys(ctx, e.date)
 			if err != nil {
 				return rep, err

@@ -9,6 +9,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
+
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
 )
 
 // A table's columns are declared once, as typed accessors into its row struct. The same
@@ -87,8 +89,11 @@ func timeCol[R any](name string, required bool, doc string, f func(*R) *time.Tim
 // Day is a UTC calendar day counted from 1970-01-01, Iceberg's date representation.
 type Day int32
 
-// DayOf is the UTC day of t.
+// DayOf is the UTC day of t; for a date (UTC midnight), the date.
 func DayOf(t time.Time) Day { return Day(t.UTC().Unix() / 86400) }
+
+// DayIn is the day of zone that the instant t falls on.
+func DayIn(zone dates.Zone, t time.Time) Day { return DayOf(zone.Day(t)) }
 
 // DaysOf is the UTC days of ts, in their order.
 func DaysOf(ts []time.Time) []Day {

@@ -30,6 +30,10 @@ type Config struct {
 	DynamoDBCreateTable bool   `envconfig:"DYNAMODB_CREATE_TABLE" default:"false"`
 	LookbackDays        int    `envconfig:"LOOKBACK_DAYS" default:"2"`
 	FirstDay            string `envconfig:"INGEST_FIRST_DAY"`
+	// StatsTimezone is the zone the Wistia account counts its stats days in (Account
+	// Settings), an IANA name: every date of the tables, keys, watermarks and commands is a
+	// day there.
+	StatsTimezone string `envconfig:"WISTIA_STATS_TIMEZONE" default:"UTC"`
 	LakehouseConfig
 }
 
@@ -52,6 +56,9 @@ func (c Config) Validate() []error {
 		if u, err := url.Parse(endpoint); endpoint != "" && (err != nil || u.Host == "") {
 			errs = append(errs, config.Invalid(name, config.URL(endpoint), "an http(s) URL, or empty for AWS"))
 		}
+	}
+	if _, err := dates.LoadZone(c.StatsTimezone); err != nil {
+		errs = append(errs, config.Invalid("WISTIA_STATS_TIMEZONE", c.StatsTimezone, "the account's stats time zone, an IANA name such as UTC or America/New_York"))
 	}
 	if c.LookbackDays < 0 {
 		errs = append(errs, config.Invalid("LOOKBACK_DAYS", c.LookbackDays, "0 or more days"))
@@ -109,7 +116,7 @@ func validNamespace(s string) bool {
 
 // CatchUpPolicy is the ingest window policy the settings describe.
 func (c Config) CatchUpPolicy() CatchUpPolicy {
-	p := CatchUpPolicy{LookbackDays: c.LookbackDays}
+	p := CatchUpPolicy{LookbackDays: c.LookbackDays, Zone: c.Zone()}
 	if c.FirstDay != "" {
 		p.FirstDay, _ = dates.Parse(c.FirstDay)
 	}
@@ -171,4 +178,10 @@ func (c Config) OpenWatermarks(ctx context.Context) (Watermarks, error) {
 		}
 	}
 	return NewDynamoWatermarks(client, u.Host), nil
+}
+
+// Zone is the account's stats zone (WISTIA_STATS_TIMEZONE); Validate has checked it.
+func (c Config) Zone() dates.Zone {
+	z, _ := dates.LoadZone(c.StatsTimezone)
+	return z
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/marketing-data/wistia-pipeline/internal/config"
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
 )
 
 func TestConfigDefaultsAreEmbedded(t *testing.T) {
@@ -24,7 +25,7 @@ func TestConfigDefaultsAreEmbedded(t *testing.T) {
 	defer wm.Close()
 	assert.IsType(t, &SQLiteWatermarks{}, wm)
 	assert.FileExists(t, filepath.Join(dir, "watermarks.db"))
-	assert.Equal(t, CatchUpPolicy{LookbackDays: 2}, cfg.CatchUpPolicy())
+	assert.Equal(t, CatchUpPolicy{LookbackDays: 2, Zone: dates.UTC}, cfg.CatchUpPolicy())
 }
 
 func TestConfigNamesEveryBadValue(t *testing.T) {

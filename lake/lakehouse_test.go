@@ -35,7 +35,7 @@ func newFixture(t *testing.T, warehouse string, opts wistiasim.Options) *fixture
 	if opts.Now.IsZero() {
 		opts.Now = simNow(t)
 	}
-	cfg := lake.Config{Account: "acct", AWSRegion: "us-east-1", LookbackDays: 2,
+	cfg := lake.Config{Account: "acct", AWSRegion: "us-east-1", LookbackDays: 2, StatsTimezone: dates.ZoneOf(opts.Zone).String(),
 		LakehouseConfig: lake.LakehouseConfig{Catalog: "sql", SilverNamespace: "wistia_silver", GoldNamespace: "wistia_gold", SnapshotRetention: 7}}
 	if warehouse == "s3" {
 		s3 := testenv.StartS3(t)

@@ -18,6 +18,7 @@ import (
 	"github.com/buger/jsonparser"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 )
 
@@ -137,6 +138,8 @@ type eventParser struct {
 	raw                [len(eventFieldNames)][]byte // each field's JSON text, in the line
 	text               [len(eventFieldNames)]string // the text fields, as views of the line where they are plain strings
 	received, ingested time.Time
+	date               Day        // received's day in zone
+	zone               dates.Zone // the account's stats zone, whose days the events' dates are
 	percent            float64
 
 	// The last _ingested_at read, as written and as parsed: every line of a page has the same,
@@ -236,6 +239,13 @@ func (p *eventParser) parse(line []byte) (reason string) {
 	if strings.TrimSpace(p.text[fEventKey]) == "" {
 		return "event_key is missing"
 	}
+	// A visitor_key names the visitor's bronze and dimension row: a path or a phrase is no
+	// visitor the pipeline can fetch or join, so its event is not counted as one.
+	if vk := p.text[fVisitorKey]; vk != "" {
+		if err := wistia.CheckID("visitor_key", vk); err != nil {
+			return err.Error()
+		}
+	}
 	var received wistia.Timestamp
 	if err := received.UnmarshalJSON(p.raw[fReceivedAt]); p.raw[fReceivedAt] != nil && err != nil {
 		return "received_at: " + err.Error()
@@ -260,6 +270,7 @@ func (p *eventParser) parse(line []byte) (reason string) {
 		return fmt.Sprintf("percent_viewed %v is negative or not a finite number", f)
 	}
 	p.received, p.ingested, p.percent = received.Time, p.lastIngested, float64(percent)
+	p.date = DayIn(p.zone, received.Time)
 	return ""
 }
 
@@ -271,7 +282,7 @@ func (p *eventParser) row(c *eventCols, object string, line int) error {
 
 // fill sets r to the event the parser typed last, with its strings in buf.
 func (p *eventParser) fill(r *eventRow, buf *strBuf, object string, line int) (err error) {
-	*r = eventRow{date: DayOf(p.received), received: p.received.UnixMicro(), ingested: p.ingested.UnixMicro(),
+	*r = eventRow{date: p.date, received: p.received.UnixMicro(), ingested: p.ingested.UnixMicro(),
 		percent: p.percent, line: int32(line)}
 	if r.own, err = buf.own(p.text[fEventKey], p.text[fVisitorKey], p.text[fIP]); err != nil {
 		return err
@@ -288,13 +299,14 @@ func (p *eventParser) fill(r *eventRow, buf *strBuf, object string, line int) (e
 	return nil
 }
 
-// maxWindowSpill is how far an event's UTC day may lie from the day of the window that listed
-// it. A window is a day in the API's stats zone, which is undocumented and need not be UTC:
-// any zone (UTC-12 to UTC+14) puts an event on the window's own UTC day or the one next to it.
+// maxWindowSpill is how far an event's day (in the configured zone) may lie from the day of
+// the window that listed it. A window is a day in the account's stats zone: with the zone set
+// right, every event falls on its window's day. With it set wrong, any error of a zone (UTC-12
+// to UTC+14 against the same) puts an event on the window's day or the one next to it.
 const maxWindowSpill = 1
 
-// readEvents types the bronze events of one window day in the given manifests, by the UTC
-// day of their received_at. An event belongs to that day, whichever window listed it; one
+// readEvents types the bronze events of one window day in the given manifests, by the day of
+// their received_at in zone. An event belongs to that day, whichever window listed it; one
 // further from the window than any time zone explains is quarantined, with its reason, not
 // dropped.
 //
@@ -303,7 +315,7 @@ const maxWindowSpill = 1
 // one slice of rows sized from the manifests' line counts, each chunk into its own range, so no
 // row is copied or grown into a larger slice after; the slice keeps room for the events that
 // the windows either side spill onto this day. Those spills, and this window's, are few.
-func readEvents(ctx context.Context, store Store, day Day, manifests []Manifest) (map[Day]*eventCols, []Quarantined, error) {
+func readEvents(ctx context.Context, store Store, zone dates.Zone, day Day, manifests []Manifest) (map[Day]*eventCols, []Quarantined, error) {
 	var objects []Object
 	for _, m := range manifests {
 		objects = append(objects, m.Objects...)
@@ -330,7 +342,7 @@ func readEvents(ctx context.Context, store Store, day Day, manifests []Manifest)
 	g, gctx := errgroup.WithContext(ctx)
 	for i := range workers {
 		g.Go(func() (err error) {
-			typed[i], spills[i], bad[i], err = readEventObjects(gctx, store, day, chunks[i], own.rows[bounds[i]:bounds[i+1]], &bufs[i])
+			typed[i], spills[i], bad[i], err = readEventObjects(gctx, store, zone, day, chunks[i], own.rows[bounds[i]:bounds[i+1]], &bufs[i])
 			return err
 		})
 	}
@@ -379,9 +391,10 @@ const bytesPerEvent = 48
 // (it returns how many), with their strings in buf, the others by their day. Lines beyond own
 // (a manifest that counted fewer lines than its object holds) go with the others' days' rows of
 // the window's day, so nothing is lost either way.
-func readEventObjects(ctx context.Context, store Store, day Day, objects []Object, own []eventRow, buf *strBuf) (int, map[Day]*eventCols, []Quarantined, error) {
+func readEventObjects(ctx context.Context, store Store, zone dates.Zone, day Day, objects []Object, own []eventRow, buf *strBuf) (int, map[Day]*eventCols, []Quarantined, error) {
 	p := eventParserPool.Get().(*eventParser)
 	defer eventParserPool.Put(p)
+	p.zone = zone
 	var (
 		n      int
 		others = map[Day]*eventCols{}
@@ -389,7 +402,7 @@ func readEventObjects(ctx context.Context, store Store, day Day, objects []Objec
 	)
 	err := objectLines(ctx, store, objects, func(line Line) error {
 		reason := p.parse(line.Bytes)
-		date := DayOf(p.received)
+		date := p.date
 		if reason == "" && (date < day-maxWindowSpill || date > day+maxWindowSpill) {
 			reason = fmt.Sprintf("received_at %s is more than a day from the day %s of the window that listed it", p.received.Format(time.RFC3339), day)
 		}

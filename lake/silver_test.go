@@ -146,14 +146,7 @@ func TestHostileIDsAreQuarantinedAndNeverUsedAsNames(t *testing.T) {
 	rep, err := f.lh.Transform(ctx, f.Store, lake.DaysOf(days), "run-1")
 	require.NoError(t, err)
 	truthcheck.AssertLakehouse(t, f.lh, f.Sim.Truth(days[0], days[1]))
-	q, err := lake.ReadRows[lake.Quarantined](ctx, f.lh, time.Time{}, time.Time{})
-	require.NoError(t, err)
-	var reasons []string
-	for _, r := range q {
-		if r.Stream == lake.StreamMedias {
-			reasons = append(reasons, r.Reason)
-		}
-	}
+	reasons, _ := quarantined(t, f.lh, lake.StreamMedias)
 	assert.ElementsMatch(t, []string{
 		`hashed_id "../../etc" holds '.': only letters, digits, '_' and '-' are allowed`,
 		`hashed_id "a/b" holds '/': only letters, digits, '_' and '-' are allowed`,
@@ -209,4 +202,50 @@ func TestQuarantineHidesEmailsUnlessPIIIsAllowed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An event of a normal media whose visitor_key is a path is quarantined with its reason: it
+// reaches neither silver.events nor fact_media_engagement, and no visitor is fetched for it.
+func TestHostileVisitorKeyIsQuarantined(t *testing.T) {
+	ctx := context.Background()
+	opts := simOptions
+	opts.Plant = []wistiasim.Planted{wistiasim.PlantHostileVisitor}
+	opts.CorruptShare = 0 // the planted event is the only one quarantined
+	f := newFixture(t, "file", opts)
+	days := lastDays(t, 2)
+	f.Land(t, "run-1", days)
+	keys, err := f.Store.List(ctx, "bronze/")
+	require.NoError(t, err)
+	for _, key := range keys {
+		assert.NotContains(t, key, "tmp", key)
+	}
+	rep, err := f.lh.Transform(ctx, f.Store, lake.DaysOf(days), "run-1")
+	require.NoError(t, err)
+	truthcheck.AssertLakehouse(t, f.lh, f.Sim.Truth(days[0], days[1]))
+
+	reasons, raws := quarantined(t, f.lh, lake.StreamEvents)
+	for _, raw := range raws {
+		assert.Contains(t, raw, wistiasim.HostileVisitorKey)
+	}
+	want := `visitor_key "../../../tmp/visitor" holds '.': only letters, digits, '_' and '-' are allowed`
+	assert.Equal(t, []string{want, want}, reasons, "one planted per day")
+	assert.Equal(t, 2, rep.Quarantined[lake.StreamEvents])
+	engagement, err := lake.ReadRows[lake.FactEngagement](ctx, f.lh, days[0], days[1])
+	require.NoError(t, err)
+	for _, e := range engagement {
+		assert.NotEqual(t, wistiasim.HostileVisitorKey, e.VisitorID)
+	}
+}
+
+// quarantined is the reasons and raw records silver.quarantine holds for stream.
+func quarantined(t *testing.T, lh *lake.Lakehouse, stream string) (reasons, raws []string) {
+	t.Helper()
+	q, err := lake.ReadRows[lake.Quarantined](context.Background(), lh, time.Time{}, time.Time{})
+	require.NoError(t, err)
+	for _, r := range q {
+		if r.Stream == stream {
+			reasons, raws = append(reasons, r.Reason), append(raws, r.Raw)
+		}
+	}
+	return reasons, raws
 }

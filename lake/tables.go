@@ -117,7 +117,7 @@ type Event struct {
 
 var eventsTable = newTable(Silver, "events", append([]column[Event]{
 	strCol("event_key", true, "Wistia's event key", func(r *Event) *string { return &r.EventKey }),
-	dateCol("date", true, "UTC day of received_at", func(r *Event) *Day { return &r.Date }),
+	dateCol("date", true, "day of received_at in the account's stats zone", func(r *Event) *Day { return &r.Date }),
 	timeCol("received_at", true, "when Wistia received the event", func(r *Event) *time.Time { return &r.ReceivedAt }),
 	strCol("media_id", false, "hashed id of the media", func(r *Event) *string { return &r.MediaID }),
 	strCol("visitor_key", false, "Wistia's visitor key", func(r *Event) *string { return &r.VisitorKey }),

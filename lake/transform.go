@@ -26,7 +26,10 @@ type TransformReport struct {
 	// at 1 where gold computes watch time.
 	PercentOverOne int
 	UnknownMedia   int // media no channel rule matched
-	Merges         []MergeResult
+	// OffZone is the windows whose events fall outside their day in the configured stats zone
+	// beyond a stray record: the setting and the account disagree.
+	OffZone []OffZoneWindow `json:",omitempty"`
+	Merges  []MergeResult
 	// Read is the events bronze the merge read, for checking silver against exactly that;
 	// it stays in the process (a payload carries counts only).
 	Read BronzeRead `json:"-"`
@@ -97,13 +100,13 @@ func (l *Lakehouse) mergeSilver(ctx context.Context, store Store, days []Day, ru
 // mergeSilverTables merges bronze into each silver table and returns the dates whose facts
 // changed.
 func (l *Lakehouse) mergeSilverTables(ctx context.Context, store Store, days []Day, props iceberg.Properties, rep *TransformReport) ([]Day, error) {
-	// Events go to the UTC day of their received_at, whichever window listed them, so the
-	// merge covers the days next to the windows too; a partition no event falls on is left as
-	// it is.
+	// Events go to the day of their received_at in the stats zone, whichever window listed
+	// them, so the merge covers the days next to the windows too (events fall there only when
+	// the zone is set wrong); a partition no event falls on is left as it is.
 	var windows *eventWindows
 	parts := spillPartitions(days)
 	res, err := mergeEvents(ctx, l, parts, props, func(context.Context) (eventIncoming, error) {
-		windows = newEventWindows(store, days) // an attempt redone after a lost race reads again
+		windows = newEventWindows(store, l.zone, days) // an attempt redone after a lost race reads again
 		return readAhead(parts, windows.partition, windows.ahead), nil
 	})
 	var (

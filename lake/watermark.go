@@ -39,8 +39,9 @@ const retentionYears = 2
 
 // CatchUpPolicy turns a watermark into the days a catch-up run ingests.
 type CatchUpPolicy struct {
-	LookbackDays int       // days re-read before the watermark, for late data
-	FirstDay     time.Time // where a media without a watermark starts; zero: DefaultHistoryDays before the target
+	LookbackDays int        // days re-read before the watermark, for late data
+	FirstDay     time.Time  // where a media without a watermark starts; zero: DefaultHistoryDays before the target
+	Zone         dates.Zone // the account's stats zone, whose days the API serves
 }
 
 // DefaultHistoryDays is how far back a media without a watermark starts when no first day is set.
@@ -59,7 +60,7 @@ func (p CatchUpPolicy) Range(w Watermark, hasMark bool, target, now time.Time) (
 	default:
 		start = dates.AddDays(end, -DefaultHistoryDays)
 	}
-	if oldest, _ := ServedDays(now); start.Before(oldest) {
+	if oldest, _ := ServedDays(p.Zone, now); start.Before(oldest) {
 		start = oldest
 	}
 	if start.After(end) {

@@ -2,17 +2,21 @@ package lake
 
 import (
 	"context"
+
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"slices"
+	"strings"
 	"sync"
 	"unsafe"
 )
 
 // eventWindows serves the events merge: it reads each window day's bronze at most once per
-// attempt and hands each silver partition (a UTC day) the events whose received_at falls on
+// attempt and hands each silver partition (a day of the stats zone) the events whose received_at falls on
 // it, from the windows that can hold them (the partition's day and the days either side).
 // A window's events are dropped from memory once every partition has taken its share.
 type eventWindows struct {
 	store Store
+	zone  dates.Zone
 	days  map[Day]bool // the window days being merged
 
 	mu      sync.Mutex
@@ -31,11 +35,12 @@ type windowEvents struct {
 	bad     []Quarantined
 	events  int
 	overOne []string // keys of events whose percent_viewed is above 1
+	zone    zoneFit  // where the window's events fall against the configured zone
 	err     error
 }
 
-func newEventWindows(store Store, days []Day) *eventWindows {
-	w := &eventWindows{store: store, days: map[Day]bool{}, windows: map[Day]*windowEvents{}, filled: map[Day]bool{}}
+func newEventWindows(store Store, zone dates.Zone, days []Day) *eventWindows {
+	w := &eventWindows{store: store, zone: zone, days: map[Day]bool{}, windows: map[Day]*windowEvents{}, filled: map[Day]bool{}}
 	for _, d := range days {
 		w.days[d] = true
 		w.windows[d] = &windowEvents{}
@@ -71,13 +76,17 @@ func (w *eventWindows) load(ctx context.Context, d Day) *windowEvents {
 			we.err = err
 			return
 		}
-		we.byDate, we.bad, we.err = readEvents(ctx, w.store, d, manifests)
-		for _, c := range we.byDate {
+		we.byDate, we.bad, we.err = readEvents(ctx, w.store, w.zone, d, manifests)
+		for date, c := range we.byDate {
 			we.events += len(c.rows)
+			if date != d {
+				we.zone.off += len(c.rows)
+			}
 			for i := range c.rows {
 				if c.rows[i].percent > 1 {
 					we.overOne = append(we.overOne, string(c.str(&c.rows[i], sEventKey)))
 				}
+				we.zone.see(c.rows[i].received)
 			}
 		}
 	})
@@ -166,6 +175,13 @@ func (w *eventWindows) report(rep *TransformReport) (bad []Quarantined, filled [
 		bad = append(bad, we.bad...)
 	}
 	rep.PercentOverOne = len(overOne)
+	for d, we := range w.windows {
+		if we.zone.beyondStrays(we.events) {
+			rep.OffZone = append(rep.OffZone, OffZoneWindow{Day: d.String(), Events: we.events, OffZone: we.zone.off,
+				Zone: w.zone.String(), PointsTo: we.zone.pointsTo(d)})
+		}
+	}
+	slices.SortFunc(rep.OffZone, func(a, b OffZoneWindow) int { return strings.Compare(a.Day, b.Day) })
 	for d := range w.filled {
 		filled = append(filled, d)
 	}

@@ -103,11 +103,12 @@ func TestEventsLandOnTheirUTCDayWhateverWindowListedThem(t *testing.T) {
 	}
 }
 
-// With the API's stats days in a zone west or east of UTC (or on it, London in winter), and
-// across daylight-saving changes under `make test-dates`, silver and gold equal the ground
-// truth, and the quarantine holds only the records that are truly bad.
+// With the account's stats days in a zone west or east of UTC (or on it, London in winter),
+// and the lakehouse configured with it, silver and gold equal the ground truth on the
+// account's days (across daylight-saving changes under `make test-dates`), every event lies on
+// the day of the window that listed it, and the zone check finds nothing.
 func TestAnyStatsZoneMatchesGroundTruth(t *testing.T) {
-	for _, name := range []string{"America/Los_Angeles", "America/New_York", "Europe/London", "Asia/Tokyo"} {
+	for _, name := range []string{"Pacific/Honolulu", "America/Los_Angeles", "America/New_York", "Europe/London", "Asia/Kolkata", "Asia/Tokyo", "Pacific/Tongatapu"} {
 		t.Run(name, func(t *testing.T) {
 			zone, err := time.LoadLocation(name)
 			require.NoError(t, err)
@@ -116,26 +117,50 @@ func TestAnyStatsZoneMatchesGroundTruth(t *testing.T) {
 			f := newFixture(t, "file", opts)
 			days := lastDays(t, 3)
 			f.Land(t, "run-1", days)
-			_, err = f.lh.Transform(context.Background(), f.Store, lake.DaysOf(days), "run-1")
+			rep, err := f.lh.Transform(context.Background(), f.Store, lake.DaysOf(days), "run-1")
 			require.NoError(t, err)
+			assert.Empty(t, rep.OffZone)
 			truth := f.Sim.Truth(days[0], days[len(days)-1])
-			first, last := truth.EventDays()
-			if reachesPastUTCDays(truth.From, truth.To, zone) {
-				require.True(t, first.Before(truth.From) || last.After(truth.To),
-					"some events fall on a UTC day outside the stats days (%s..%s)", dates.Format(first), dates.Format(last))
-			}
 			truthcheck.AssertLakehouse(t, f.lh, truth)
+			silver := silverByDate(t, f.lh)
+			assert.Len(t, silver, len(days), "events only on the days that listed them")
 		})
 	}
 }
 
-// reachesPastUTCDays reports whether the local span of the stats days first..last in zone
-// reaches 3 hours or more past their UTC span (east of UTC, the first day starts before its UTC
-// midnight; west, the last ends after its UTC end): hours that hold events on any day. London
-// reaches past them by one hour in summer, and not at all in winter or on the day clocks go
-// forward, so that `make test-dates` found.
-func reachesPastUTCDays(first, last time.Time, zone *time.Location) bool {
-	start := time.Date(first.Year(), first.Month(), first.Day(), 0, 0, 0, 0, zone)
-	end := time.Date(last.Year(), last.Month(), last.Day()+1, 0, 0, 0, 0, zone)
-	return first.Sub(start) >= 3*time.Hour || end.Sub(dates.AddDays(last, 1)) >= 3*time.Hour
+// A lakehouse configured with another zone than the account's cuts the days at the wrong
+// midnight: the zone check counts the events outside their window's day and names the offset
+// they fit, which is the account's, whichever day it runs on.
+func TestAStatsZoneSetWrongIsNamed(t *testing.T) {
+	for _, c := range []struct{ account, configured, want string }{
+		{"America/New_York", "UTC", ""}, // -05:00 or -04:00, by the day's offset in New York
+		{"Asia/Kolkata", "UTC", "UTC+05:30"},
+		{"UTC", "Asia/Tokyo", "UTC"},
+	} {
+		t.Run(c.account+" as "+c.configured, func(t *testing.T) {
+			zone, err := time.LoadLocation(c.account)
+			require.NoError(t, err)
+			opts := simOptions
+			opts.Zone = zone
+			opts.Plant = append(opts.Plant, wistiasim.PlantDayEdges) // the events bound the zone to the minute
+			f := newFixture(t, "file", opts)
+			f.Config.StatsTimezone = c.configured
+			lh := f.Lakehouse(t)
+			days := lastDays(t, 2)
+			f.Land(t, "run-1", days)
+			rep, err := lh.Transform(context.Background(), f.Store, lake.DaysOf(days), "run-1")
+			require.NoError(t, err)
+			require.Len(t, rep.OffZone, len(days), "every window's events fall partly outside its day")
+			for i, w := range rep.OffZone {
+				want := c.want
+				if want == "" {
+					want = dates.ZoneOf(zone).Offset(dates.ZoneOf(zone).Start(days[i]).Add(12 * time.Hour))
+				}
+				assert.Equal(t, dates.Format(days[i]), w.Day)
+				assert.Equal(t, c.configured, w.Zone)
+				assert.Equal(t, want, w.PointsTo, w.String())
+				assert.Positive(t, w.OffZone)
+			}
+		})
+	}
 }

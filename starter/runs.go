@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/marketing-data/wistia-pipeline/internal/config"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/operate"
 	"github.com/marketing-data/wistia-pipeline/lake"
@@ -15,7 +16,11 @@ import (
 
 // dateFlags reads and checks a command's date flags: each must be YYYY-MM-DD and one that
 // check allows at now (a day that has ended; for runs, one the API still serves).
-func dateFlags(check func(day, now time.Time) error, flags map[string]string) error {
+func dateFlags(check func(zone dates.Zone, day, now time.Time) error, flags map[string]string) error {
+	var lk lake.Config // dates are days of the account's stats zone
+	if err := config.Load(&lk); err != nil {
+		return err
+	}
 	for _, name := range []string{"date", "from", "to"} {
 		v, ok := flags[name]
 		if !ok || v == "" {
@@ -25,7 +30,7 @@ func dateFlags(check func(day, now time.Time) error, flags map[string]string) er
 		if err != nil {
 			return usagef("--%s %q: want YYYY-MM-DD", name, v)
 		}
-		if err := check(d, time.Now()); err != nil {
+		if err := check(lk.Zone(), d, time.Now()); err != nil {
 			return usageError{err.Error()}
 		}
 	}
@@ -33,7 +38,7 @@ func dateFlags(check func(day, now time.Time) error, flags map[string]string) er
 }
 
 // rangeFlags checks --from and --to of a command over a range of days.
-func rangeFlags(cmd string, check func(day, now time.Time) error, from, to string) error {
+func rangeFlags(cmd string, check func(zone dates.Zone, day, now time.Time) error, from, to string) error {
 	if err := dateFlags(check, map[string]string{"from": from, "to": to}); err != nil {
 		return err
 	}

@@ -15,8 +15,9 @@ func scheduleCmd(c *cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "schedule",
 		Short: "Manage the " + workflows.ScheduleID + " schedule that starts each day's run",
-		Long: `The ` + workflows.ScheduleID + ` schedule fires once a day (02:00 UTC by default); each
-action ingests the day before its scheduled time.`,
+		Long: `The ` + workflows.ScheduleID + ` schedule fires once a day (03:00 by default) in the
+account's stats zone (WISTIA_STATS_TIMEZONE); each action ingests the local day before its
+scheduled time, the last one that has ended there.`,
 		Example: `  starter schedule create
   starter schedule update --cron "30 3 * * *"
   starter schedule describe`,
@@ -24,13 +25,13 @@ action ingests the day before its scheduled time.`,
 	}
 	var cron string
 	withCron := func(sub *cobra.Command) *cobra.Command {
-		sub.Flags().StringVar(&cron, "cron", workflows.DefaultCron, "when the schedule fires, a cron expression in UTC")
+		sub.Flags().StringVar(&cron, "cron", workflows.DefaultCron, "when the schedule fires, a cron expression in the account's stats zone (WISTIA_STATS_TIMEZONE)")
 		return sub
 	}
 	cmd.AddCommand(
 		withCron(&cobra.Command{
 			Use: "create", Short: "Create the schedule", Args: cobra.NoArgs,
-			Example: `  starter schedule create --cron "0 2 * * *"`,
+			Example: `  starter schedule create --cron "0 3 * * *"`,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				p, closeFn, err := c.pipeline(cmd.Context())
 				if err != nil {

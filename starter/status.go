@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +33,9 @@ func (s runStatus) rows() (cols []string, vals []any) {
 	add("status", s.Status)
 	add("started", s.Started.Format(time.RFC3339))
 	add("date", p.Date)
+	add("zone", p.Zone)
+	add("final", finalDay(s.Status, p))
+	add("zone_check", zoneCheck(p))
 	add("mode", p.Mode)
 	add("phase", p.Phase)
 	add("medias_done", p.MediasDone)
@@ -43,6 +47,27 @@ func (s runStatus) rows() (cols []string, vals []any) {
 	add("merged", strings.Join(p.Merged, " "))
 	add("error", p.Error)
 	return cols, vals
+}
+
+// finalDay says which day of the account's zone the run has made final: its date, once it is
+// done; nothing while it runs or when it failed.
+func finalDay(status string, p workflows.Progress) string {
+	if status != "completed" || p.Phase != workflows.PhaseDone {
+		return ""
+	}
+	return p.Date + " (" + cmp.Or(p.Zone, "UTC") + ")"
+}
+
+// zoneCheck is "ok", or the windows whose events fit another zone than the configured one.
+func zoneCheck(p workflows.Progress) string {
+	if len(p.OffZone) == 0 {
+		return "ok"
+	}
+	lines := make([]string, len(p.OffZone))
+	for i, w := range p.OffZone {
+		lines[i] = w.String()
+	}
+	return strings.Join(lines, "; ")
 }
 
 func statusCmd(c *cli) *cobra.Command {

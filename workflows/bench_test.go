@@ -3,6 +3,8 @@ package workflows_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -10,6 +12,9 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/marketing-data/wistia-pipeline/activities"
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/wistia"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 	"github.com/marketing-data/wistia-pipeline/workflows"
 )
@@ -95,4 +100,93 @@ func historySize(b *testing.B, s *stack, id string) (events, size, runs int) {
 		}
 	}
 	return events, size, len(runIDs)
+}
+
+// BenchmarkDailyRunRequests runs one catch-up daily run (the first of the account, so its
+// window is the day alone) of an account of 10,000 medias, 15% of them watched on a given day,
+// about 60,000 events a day, through the dev server and one worker. It reports the run's API
+// requests by endpoint against the fewest the data needs: the media list's pages, one by_date
+// per media, the event pages of the watched media-days (the simulator's ground truth counts
+// them), and one request per visitor, none fetched within a day before. The simulator answers
+// as fast as it can, with no rate limit, so the run's time at Wistia's budget is computed from
+// its requests: requests / 600 a minute. It also reports the orchestration: ms per media, and
+// the parent's and one child's history (events and bytes). BENCH_MEDIAS sets the medias.
+// `make bench-requests`; the figures are in docs/performance.md.
+func BenchmarkDailyRunRequests(b *testing.B) {
+	medias := 10_000
+	if v := os.Getenv("BENCH_MEDIAS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("BENCH_MEDIAS=%q: want a number of medias", v)
+		}
+		medias = n
+	}
+	opts := wistiasim.Options{Seed: 25, Medias: medias, Visitors: 6 * medias, MeanEventsPerDay: 6, WatchedShare: 0.15,
+		Now: simNow, RateLimit: 1_000_000, RatePeriod: time.Second}
+	sim, err := wistiasim.New(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := newStackFor(b, sim, opts)
+	s.startWorker(b, "INGEST_FIRST_DAY="+s.date)
+	day, err := dates.Parse(s.date)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		before := sim.Stats().ByEndpoint
+		id := workflows.DailyRunID("acct", s.date)
+		start := time.Now()
+		run, err := s.tc.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: id, TaskQueue: "wistia-test"}, workflows.DailyRunWorkflow,
+			workflows.DailyRunInput{Date: s.date, Mode: activities.ModeCatchUp, Options: workflows.Options{Account: "acct", MaxConcurrency: 50}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var res workflows.DailyRunResult
+		if err := run.Get(context.Background(), &res); err != nil {
+			b.Fatal(err)
+		}
+		elapsed := time.Since(start)
+		after := sim.Stats().ByEndpoint
+		requests := map[string]int64{}
+		var total int64
+		for _, name := range wistiasim.EndpointNames {
+			requests[name] = after[name] - before[name]
+			total += requests[name]
+		}
+		need := fewestRequests(sim.Truth(day, day), wistia.MaxPerPage)
+		var fewest int64
+		for _, n := range need {
+			fewest += n
+		}
+		for _, name := range wistiasim.EndpointNames {
+			b.ReportMetric(float64(requests[name]), "req-"+name)
+			b.ReportMetric(float64(need[name]), "min-"+name)
+		}
+		b.ReportMetric(float64(total), "requests")
+		b.ReportMetric(float64(fewest), "min-requests")
+		b.ReportMetric(float64(total)/float64(fewest), "x-min")
+		b.ReportMetric(float64(total)/600, "min-at-600/min")
+		b.ReportMetric(float64(res.Progress.Unwatched), "unwatched-days")
+		b.ReportMetric(float64(elapsed.Milliseconds())/float64(medias), "ms/media")
+		events, size, _ := historySize(b, s, id)
+		b.ReportMetric(float64(events), "parent-events")
+		b.ReportMetric(float64(size)/1024, "parent-history-KiB")
+		child := workflows.MediaIngestID("acct", s.date, sim.MediaIDs()[1])
+		events, size, _ = historySize(b, s, child)
+		b.ReportMetric(float64(events), "child-events")
+		b.ReportMetric(float64(size)/1024, "child-history-KiB")
+	}
+}
+
+// fewestRequests is the fewest API requests truth's day needs, by endpoint: the media list's
+// pages, one by_date per media, the event pages of each media's listed events (by_date counts
+// each play once), and one request per visitor.
+func fewestRequests(truth wistiasim.Truth, perPage int) map[string]int64 {
+	pages := func(n int64) int64 { return (n + int64(perPage) - 1) / int64(perPage) }
+	need := map[string]int64{"medias": pages(int64(len(truth.Medias))), "by_date": int64(len(truth.Medias)), "visitors": int64(len(truth.Visitors))}
+	for _, st := range truth.Daily {
+		need["events"] += pages(st.Plays)
+	}
+	return need
 }

@@ -20,8 +20,12 @@ var Types = []string{DailyRunType, MediaIngestType, BackfillType, TransformType}
 // ScheduleID is the daily schedule's ID.
 const ScheduleID = "wistia-daily"
 
-// DefaultCron fires at 02:00 UTC, ingesting the day before.
-const DefaultCron = "0 2 * * *"
+// DefaultCron fires at 03:00 in the account's stats zone (the schedule's time zone), ingesting
+// the day that ended there three hours before: a grace for the API's stats to settle, and an
+// hour that comes exactly once on every day, daylight-saving changes included, in every zone
+// that changes its clocks at or before 02:00 local (the US, Europe). Events that arrive later
+// still are read by the next run's lookback.
+const DefaultCron = "0 3 * * *"
 
 // MergeTaskQueue is the task queue of the spread merge's activities next to a workflow task
 // queue. Each worker serves it with few slots (WORKER_MERGE_CONCURRENCY), so merges, which

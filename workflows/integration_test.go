@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -185,8 +186,8 @@ func TestDailyRunOnDevServer(t *testing.T) {
 	assert.Len(t, res.Days, 3)
 	lh := s.lakehouse(t)
 	truthcheck.AssertLakehouse(t, lh, s.truth())
-	recordHistories(t, s, map[string]string{"daily_run_v3.json": workflows.DailyRunID("acct", s.date),
-		"media_ingest_v3.json": workflows.MediaIngestID("acct", s.date, s.sim.MediaIDs()[0])})
+	recordHistories(t, s, map[string]string{"daily_run_v4.json": workflows.DailyRunID("acct", s.date),
+		"media_ingest_v4.json": workflows.MediaIngestID("acct", s.date, s.sim.MediaIDs()[0])})
 
 	// The same day again: every table keeps exactly its rows.
 	before := tables(t, lh)
@@ -276,9 +277,9 @@ func TestScheduleBackfillIngestsExactlyThoseDays(t *testing.T) {
 	assert.Contains(t, out, "schedule wistia-daily created")
 	code, out, _ = s.starter(t, "schedule", "describe")
 	require.Equal(t, 0, code)
-	assert.Contains(t, out, "fires: hour 2 minute 0 (UTC)")
+	assert.Contains(t, out, "fires: hour 3 minute 0 (UTC)")
 
-	// Three scheduled times: 02:00 UTC of D-3, D-2 and D-1 ingest D-4 to D-2.
+	// Three scheduled times: 03:00 UTC of D-3, D-2 and D-1 ingest D-4 to D-2.
 	b, err := execCLI(s, "schedule", "backfill", "--schedule-id", "wistia-daily",
 		"--start-time", s.day(-3)+"T00:00:00Z", "--end-time", s.day(-1)+"T23:59:59Z", "--overlap-policy", "BufferAll")
 	require.NoError(t, err, string(b))
@@ -316,6 +317,11 @@ func TestScheduleBackfillIngestsExactlyThoseDays(t *testing.T) {
 	assert.Equal(t, "completed", status.Status)
 	assert.Equal(t, workflows.PhaseDone, status.Progress.Phase)
 	assert.Equal(t, s.day(-3), status.Progress.Date)
+	assert.Equal(t, "UTC", status.Progress.Zone, "the account's stats zone, whose day the date is")
+	code, out, errOut = s.starter(t, "status", "--date", s.day(-3))
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `final\s+`+regexp.QuoteMeta(s.day(-3)+" (UTC)"), out, "status names the local day the run made final")
+	assert.Regexp(t, `zone_check\s+ok`, out)
 	code, out, errOut = s.starter(t, "query", "gold.fact_media_daily", "--from", s.day(-4), "--to", s.day(-2), "--format", "csv")
 	require.Equal(t, 0, code, errOut)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
@@ -463,7 +469,7 @@ func TestBackfillMergeSpreadsOverThreeWorkers(t *testing.T) {
 	}
 	t.Logf("day merges ran on %d workers", len(workers))
 	assert.GreaterOrEqual(t, len(workers), 2, "day merges spread over the workers")
-	recordHistories(t, s, map[string]string{"backfill_v4.json": id})
+	recordHistories(t, s, map[string]string{"backfill_v5.json": id})
 }
 
 // A run that fails alerts once, through SNS: the queue subscribed to the topic (goaws, an

@@ -22,7 +22,7 @@ import (
 
 // dailyRunV0 is DailyRunWorkflow before run modes: every run planned from the watermarks.
 func dailyRunV0(ctx workflow.Context, in DailyRunInput) (DailyRunResult, error) {
-	date, err := LogicalDate(ctx, in.Date)
+	date, err := LogicalDate(ctx, dates.UTC, in.Date)
 	if err != nil {
 		return DailyRunResult{}, err
 	}

@@ -244,8 +244,9 @@ func TestRunsReadWhatTheyName(t *testing.T) {
 	assert.Equal(t, requestsBefore, s.sim.Stats().Requests, "a transform calls no API")
 	s.assertTruth(t, s.lakehouse(t), -20, 0)
 	// Earlier recordings (backfill_v2, transform_v2 before spread merges; transform_v3 before
-	// the storage retry window) are kept as they are. A scheduled run calls no storage.
-	recordHistories(t, s, map[string]string{"scheduled_run_v2.json": scheduled, "transform_v4.json": workflows.TransformID("acct", s.day(-20), D)})
+	// the storage retry window; scheduled_run_v2 and transform_v4 before stats-zone days) are
+	// kept as they are.
+	recordHistories(t, s, map[string]string{"scheduled_run_v3.json": scheduled, "transform_v5.json": workflows.TransformID("acct", s.day(-20), D)})
 }
 
 func ignoreMissing(err error) error {

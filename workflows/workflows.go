@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/api/enums/v1"
@@ -36,11 +37,17 @@ const (
 	PhaseChecks    = "checking"
 	PhaseDone      = "done"
 	PhaseFailed    = "failed"
+	// StepZoneCheck is the step an alert names when a run's events fit another zone than the
+	// configured one.
+	StepZoneCheck = "zone check"
 )
 
 // Progress is what a run has done so far.
 type Progress struct {
-	Date        string `json:"date"`
+	Date string `json:"date"`
+	// Zone is the account's stats zone, whose day Date is: a run that is done has made that
+	// day final there.
+	Zone        string `json:"zone,omitempty"`
 	Mode        string `json:"mode,omitempty"`
 	Phase       string `json:"phase"`
 	MediasTotal int    `json:"medias_total"`
@@ -48,10 +55,17 @@ type Progress struct {
 	Skipped     int    `json:"skipped"` // medias gone between listing and ingest (404)
 	Records     int    `json:"records"`
 	Requests    int    `json:"requests"` // API calls made by activities that completed
+	// Unwatched is the media-days whose events were not asked for: by_date showed no loads
+	// and no plays, so the API lists none.
+	Unwatched int `json:"unwatched,omitempty"`
 	// Quarantined is the rows the run's transform added to silver.quarantine.
 	Quarantined int `json:"quarantined"`
 	// PercentOverOne is the events merged whose percent_viewed is above 1 (kept; capped in gold).
 	PercentOverOne int `json:"percent_over_one,omitempty"`
+	// OffZone is the windows whose events fall outside their day in the stats zone, beyond a
+	// stray record: the zone setting disagrees with the account (each names the zone the
+	// events fit). The run alerts on them.
+	OffZone []lake.OffZoneWindow `json:"off_zone,omitempty"`
 	// Merged is the days the run merged: its own and those pending from earlier runs.
 	Merged []string `json:"merged,omitempty"`
 	// RunningAs is the ID of the date's run when this one was started under another ID (by
@@ -74,6 +88,10 @@ type Options struct {
 	// one activity per day on the merge task queue (MergeTaskQueue), which every worker serves
 	// one merge at a time; 0 or 1 merges all days in one activity.
 	MergeSpread int `json:"merge_spread,omitempty"`
+	// StatsZone is the account's stats zone (WISTIA_STATS_TIMEZONE), an IANA name: a run's
+	// dates are its days, and the schedule's fire ingests the last one that has ended there.
+	// Empty is UTC.
+	StatsZone string `json:"stats_zone,omitempty"`
 }
 
 func (o Options) heartbeat() time.Duration { return heartbeatOr(o.HeartbeatTimeout) }
@@ -108,9 +126,10 @@ type DailyRunResult struct {
 	Days     []string `json:"days"` // days the run ingested
 }
 
-// LogicalDate is the date a run covers: the explicit input, else the day before the schedule
-// fired (a run firing on the 25th ingests the 24th, the last closed day).
-func LogicalDate(ctx workflow.Context, explicit string) (string, error) {
+// LogicalDate is the date a run covers: the explicit input, else the day before the one the
+// schedule fired on in zone (a run firing on the 25th there ingests the 24th, the last
+// closed day).
+func LogicalDate(ctx workflow.Context, zone dates.Zone, explicit string) (string, error) {
 	if explicit != "" {
 		if _, err := dates.Parse(explicit); err != nil {
 			return "", temporal.NewNonRetryableApplicationError(err.Error(), "BadInput", nil)
@@ -119,7 +138,7 @@ func LogicalDate(ctx workflow.Context, explicit string) (string, error) {
 	}
 	attrs := workflow.GetTypedSearchAttributes(ctx)
 	if at, ok := attrs.GetTime(temporal.NewSearchAttributeKeyTime("TemporalScheduledStartTime")); ok {
-		return dates.Format(dates.AddDays(dates.Day(at), -1)), nil
+		return dates.Format(zone.LastEnded(at)), nil
 	}
 	return "", temporal.NewNonRetryableApplicationError("no date: pass one, or start the run from the wistia-daily schedule", "BadInput", nil)
 }
@@ -187,7 +206,26 @@ const (
 	// versionStorageRetryWindow: watermark and ledger local activities retry for
 	// storageRetryWindow, not only their first attempt's 30 s.
 	versionStorageRetryWindow = "storage-retry-window"
+	// versionStatsZone: a run's dates are days of the account's stats zone (Options.StatsZone);
+	// before, UTC days.
+	versionStatsZone = "stats-zone-days"
+	// versionSkipUnwatched: a media's events are not asked for on days its by_date shows no
+	// loads and no plays.
+	versionSkipUnwatched = "skip-unwatched-days"
 )
+
+// zoneOf is the zone whose days a run's dates are: its options' stats zone, or UTC on runs
+// started before the zone was an option.
+func zoneOf(ctx workflow.Context, opts Options) (dates.Zone, error) {
+	if workflow.GetVersion(ctx, versionStatsZone, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return dates.UTC, nil
+	}
+	zone, err := dates.LoadZone(opts.StatsZone)
+	if err != nil {
+		return dates.UTC, temporal.NewNonRetryableApplicationError("stats_zone: "+err.Error(), "BadInput", nil)
+	}
+	return zone, nil
+}
 
 // spreadOf is the merge spread a backfill or transform uses: none on runs started before
 // spread merges.
@@ -278,6 +316,7 @@ func fanOut(ctx workflow.Context, in DailyRunInput, progress *Progress, countRej
 			progress.MediasDone++
 			progress.Records += res.Records
 			progress.Requests += res.Requests
+			progress.Unwatched += res.Unwatched
 			if countRejects {
 				progress.Quarantined += res.Rejects
 			}
@@ -329,6 +368,8 @@ type MediaIngestResult struct {
 	Complete int      `json:"complete"` // windows read completely
 	Mark     string   `json:"mark,omitempty"`
 	Skipped  bool     `json:"skipped"` // the media was deleted before it could be read
+	// Unwatched is the days whose events were not asked for: by_date showed no loads or plays.
+	Unwatched int `json:"unwatched,omitempty"`
 }
 
 func (r *MediaIngestResult) add(l ingest.Landed) {
@@ -369,13 +410,13 @@ func badDate(err error) error {
 	return temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeBadDate, nil)
 }
 
-// checkRunDate refuses a date that has not ended or is past the API's retention.
-func checkRunDate(ctx workflow.Context, date string) error {
+// checkRunDate refuses a date that has not ended in zone or is past the API's retention.
+func checkRunDate(ctx workflow.Context, zone dates.Zone, date string) error {
 	d, err := dates.Parse(date)
 	if err != nil {
 		return temporal.NewNonRetryableApplicationError(err.Error(), "BadInput", nil)
 	}
-	if err := lake.CheckRunDay(d, workflow.Now(ctx)); err != nil {
+	if err := lake.CheckRunDay(zone, d, workflow.Now(ctx)); err != nil {
 		return badDate(err)
 	}
 	return nil
@@ -384,8 +425,8 @@ func checkRunDate(ctx workflow.Context, date string) error {
 // scheduledMode is the mode of a run the schedule started for date: the regular daily fire
 // (its date is yesterday) catches up from the watermarks; an older scheduled time is a
 // schedule backfill and reads exactly its day.
-func scheduledMode(ctx workflow.Context, date string) activities.Mode {
-	if date == dates.Format(dates.AddDays(dates.Day(workflow.Now(ctx)), -1)) {
+func scheduledMode(ctx workflow.Context, zone dates.Zone, date string) activities.Mode {
+	if date == dates.Format(zone.LastEnded(workflow.Now(ctx))) {
 		return activities.ModeCatchUp
 	}
 	return activities.ModeBackfill
@@ -400,17 +441,21 @@ func DailyRunWorkflow(ctx workflow.Context, in DailyRunInput) (DailyRunResult, e
 	if workflow.GetVersion(ctx, versionRunModes, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return dailyRunV0(ctx, in)
 	}
-	date, err := LogicalDate(ctx, in.Date)
+	zone, err := zoneOf(ctx, in.Options)
 	if err != nil {
 		return DailyRunResult{}, err
 	}
-	if err := checkRunDate(ctx, date); err != nil {
+	date, err := LogicalDate(ctx, zone, in.Date)
+	if err != nil {
+		return DailyRunResult{}, err
+	}
+	if err := checkRunDate(ctx, zone, date); err != nil {
 		return DailyRunResult{}, err
 	}
 	if in.Mode == "" {
 		in.Mode = activities.ModeExplicit
 		if in.Date == "" {
-			in.Mode = scheduledMode(ctx, date)
+			in.Mode = scheduledMode(ctx, zone, date)
 		}
 	}
 	if !in.Mode.Valid() {
@@ -428,7 +473,7 @@ func DailyRunWorkflow(ctx workflow.Context, in DailyRunInput) (DailyRunResult, e
 	}
 
 	progress := in.Progress
-	progress.Date, progress.Mode = date, string(in.Mode)
+	progress.Date, progress.Mode, progress.Zone = date, string(in.Mode), zone.String()
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return progress, nil }); err != nil {
 		return DailyRunResult{}, err
 	}
@@ -489,6 +534,7 @@ func DailyRunWorkflow(ctx workflow.Context, in DailyRunInput) (DailyRunResult, e
 		if err != nil {
 			return fail(step, err)
 		}
+		alertOffZone(ctx, date, progress.OffZone)
 	}
 	if visitorsErr != nil {
 		return fail(PhaseVisitors, visitorsErr)
@@ -612,12 +658,27 @@ func mergeSpread(ctx workflow.Context, days []string, runID string, heartbeat ti
 	return err
 }
 
+// alertOffZone alerts when a merge found events outside their day in the stats zone: the run
+// succeeded, but the days it made final are cut at another midnight than the account's.
+func alertOffZone(ctx workflow.Context, date string, off []lake.OffZoneWindow) {
+	if len(off) == 0 || workflow.GetVersion(ctx, versionStatsZone, workflow.DefaultVersion, 1) < 1 {
+		return
+	}
+	lines := make([]string, len(off))
+	for i, w := range off {
+		lines[i] = w.String()
+	}
+	notify(ctx, activities.Alert{Workflow: DailyRunType, Date: date, Step: StepZoneCheck,
+		Error: "WISTIA_STATS_TIMEZONE does not match the account's stats zone: " + strings.Join(lines, "; ")})
+}
+
 // countMerge adds what a merge reported to the run's counts.
 func (p *Progress) countMerge(rep lake.TransformReport) {
 	for _, n := range rep.Quarantined {
 		p.Quarantined += n
 	}
 	p.PercentOverOne += rep.PercentOverOne
+	p.OffZone = append(p.OffZone, rep.OffZone...)
 }
 
 func isCheckFailure(err error) bool {
@@ -663,9 +724,23 @@ func MediaIngestWorkflow(ctx workflow.Context, in MediaIngestInput) (MediaIngest
 	}
 	res.add(stats)
 
+	unwatched := map[string]bool{}
+	if workflow.GetVersion(ctx, versionSkipUnwatched, workflow.DefaultVersion, 1) >= 1 {
+		for _, d := range stats.Unwatched {
+			unwatched[d] = true
+		}
+	}
 	lastComplete := ""
 	broken := false
 	for _, day := range w.Days {
+		if unwatched[day] {
+			// Nothing to read: as final as a window read to its end.
+			res.Unwatched++
+			if !broken {
+				lastComplete = day
+			}
+			continue
+		}
 		var ev ingest.Landed
 		if err := workflow.ExecuteActivity(api, a.IngestEvents, in.Media, day, in.RunID).Get(ctx, &ev); err != nil {
 			if isNotFound(err) {
@@ -702,8 +777,12 @@ func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (BackfillProgress,
 	if err := errors.Join(err1, err2); err != nil || to.Before(from) {
 		return BackfillProgress{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("bad range %s..%s: %v", in.From, in.To, err), "BadInput", nil)
 	}
+	zone, err := zoneOf(ctx, in.Options)
+	if err != nil {
+		return BackfillProgress{}, err
+	}
 	for _, d := range []time.Time{from, to} {
-		if err := lake.CheckRunDay(d, workflow.Now(ctx)); err != nil {
+		if err := lake.CheckRunDay(zone, d, workflow.Now(ctx)); err != nil {
 			return BackfillProgress{}, badDate(err)
 		}
 	}
@@ -779,7 +858,11 @@ func TransformWorkflow(ctx workflow.Context, in TransformInput) (Progress, error
 	if err := errors.Join(err1, err2); err != nil || to.Before(from) {
 		return progress, temporal.NewNonRetryableApplicationError(fmt.Sprintf("bad range %s..%s: %v", in.From, in.To, err), "BadInput", nil)
 	}
-	if err := lake.CheckEndedDay(to, workflow.Now(ctx)); err != nil {
+	zone, err := zoneOf(ctx, in.Options)
+	if err != nil {
+		return progress, err
+	}
+	if err := lake.CheckEndedDay(zone, to, workflow.Now(ctx)); err != nil {
 		return progress, badDate(err)
 	}
 	var days []string

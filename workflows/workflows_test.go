@@ -97,7 +97,7 @@ func TestDailyRunNeverExceedsTheConcurrencyCap(t *testing.T) {
 	require.NoError(t, env.GetWorkflowResult(&res))
 	assert.Equal(t, 3, maxInFlight, "children in flight at most")
 	assert.Len(t, ran, 20)
-	assert.Equal(t, Progress{Date: "2026-11-24", Mode: "explicit", Phase: PhaseDone, MediasTotal: 20, MediasDone: 20, Records: 200, Requests: 41,
+	assert.Equal(t, Progress{Date: "2026-11-24", Zone: "UTC", Mode: "explicit", Phase: PhaseDone, MediasTotal: 20, MediasDone: 20, Records: 200, Requests: 41,
 		Merged: []string{"2026-11-24"}}, res.Progress)
 }
 
@@ -202,6 +202,56 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 	var res MediaIngestResult
 	require.NoError(t, env.GetWorkflowResult(&res))
 	assert.Equal(t, MediaIngestResult{Media: "m000", Days: w.Days, Records: 7, Requests: 1, Complete: 1, Mark: "2026-11-23"}, res)
+}
+
+// A day whose by_date row shows no loads and no plays is not asked for events: the API lists
+// none. It counts as read to its end, so the watermark passes it.
+func TestUnwatchedDaysAreNotAskedForEvents(t *testing.T) {
+	env := newEnv(t)
+	w := activities.ReadPlan{Start: "2026-11-22", End: "2026-11-24", Days: []string{"2026-11-22", "2026-11-23", "2026-11-24"}}
+	env.OnActivity(a.PlanIngest, mock.Anything, mock.Anything).Return(w, nil)
+	env.OnActivity(a.IngestDailyStats, mock.Anything, "m000", w, "2026-11-24", "r").
+		Return(ingest.Landed{Requests: 1, Unwatched: []string{"2026-11-22", "2026-11-24"}}, nil)
+	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-23", "r").Return(ingest.Landed{Records: 3, Requests: 1, Complete: true}, nil).Once()
+	env.OnActivity(a.RecordLanded, mock.Anything, activities.LandedInput{Media: "m000", Days: []string{"2026-11-23", "2026-11-24"},
+		Mark: "2026-11-24", RunID: "r", Advance: true}).Return(true, nil).Once()
+
+	env.ExecuteWorkflow(MediaIngestWorkflow, MediaIngestInput{Media: "m000", Date: "2026-11-24", RunID: "r", Mode: activities.ModeCatchUp})
+	require.NoError(t, env.GetWorkflowError())
+	var res MediaIngestResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	assert.Equal(t, MediaIngestResult{Media: "m000", Days: []string{"2026-11-23"}, Records: 3, Requests: 2, Complete: 1,
+		Mark: "2026-11-24", Unwatched: 2}, res)
+}
+
+// The schedule fires at 03:00 in the account's zone: east of UTC that is the UTC day before,
+// west of it the UTC day after, and each fire runs the local day that ended three hours earlier.
+func TestLogicalDateIsTheDayBeforeInTheAccountsZone(t *testing.T) {
+	for _, c := range []struct {
+		zone string
+		fire time.Time
+	}{
+		{"Asia/Tokyo", time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC)},          // 03:00 on the 25th in Tokyo
+		{"America/Los_Angeles", time.Date(2026, 11, 25, 11, 0, 0, 0, time.UTC)}, // 03:00 on the 25th in Los Angeles
+		{"Pacific/Tongatapu", time.Date(2026, 11, 24, 14, 0, 0, 0, time.UTC)},   // 03:00 on the 25th in Tonga
+	} {
+		t.Run(c.zone, func(t *testing.T) {
+			env := newEnv(t)
+			env.SetStartTime(c.fire)
+			env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(
+				temporal.NewSearchAttributeKeyTime("TemporalScheduledStartTime").ValueSet(c.fire)))
+			env.OnActivity(a.ListMedias, mock.Anything, "2026-11-24", mock.Anything).Return(activities.MediaList{Medias: []string{}}, nil).Once()
+			noPending(env)
+			env.OnActivity(a.MergeAndCheck, mock.Anything, []string{"2026-11-24"}, mock.Anything).Return(activities.MergeResult{}, nil).Once()
+			env.ExecuteWorkflow(DailyRunWorkflow, DailyRunInput{Options: Options{Account: "acct", MaxConcurrency: 1, StatsZone: c.zone}})
+			require.NoError(t, env.GetWorkflowError())
+			var res DailyRunResult
+			require.NoError(t, env.GetWorkflowResult(&res))
+			assert.Equal(t, "2026-11-24", res.Progress.Date)
+			assert.Equal(t, c.zone, res.Progress.Zone)
+			assert.Equal(t, "catch-up", res.Progress.Mode, "yesterday in the account's zone")
+		})
+	}
 }
 
 func TestLogicalDateComesFromTheSchedule(t *testing.T) {

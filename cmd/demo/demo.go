@@ -33,8 +33,6 @@ type DemoConfig struct {
 	Medias        int    `envconfig:"DEMO_MEDIAS" default:"25"` // simulator medias
 	TemporalCLI   string `envconfig:"DEMO_TEMPORAL_CLI" default:"temporal"`
 	DashboardAddr string `envconfig:"DEMO_DASHBOARD_ADDR" default:"127.0.0.1:8090"` // the dashboard, served by the demo
-	// SimTimeZone is the zone in which the simulator counts the API's stats days.
-	SimTimeZone string `envconfig:"SIM_TIMEZONE" default:"UTC"`
 }
 
 // Validate reports every bad value.
@@ -46,26 +44,23 @@ func (c DemoConfig) Validate() []error {
 	if c.Medias < 1 {
 		errs = append(errs, config.Invalid("DEMO_MEDIAS", c.Medias, "1 or more"))
 	}
-	if _, err := time.LoadLocation(c.SimTimeZone); err != nil || c.SimTimeZone == "" {
-		errs = append(errs, config.Invalid("SIM_TIMEZONE", c.SimTimeZone, "an IANA time zone such as UTC or America/Los_Angeles"))
-	}
 	return errs
 }
 
-// DemoSimOptions is the simulated account the demo ingests when no token is set.
-func (c DemoConfig) DemoSimOptions() wistiasim.Options {
-	zone, _ := time.LoadLocation(c.SimTimeZone)
+// DemoSimOptions is the simulated account the demo ingests when no token is set: it counts its
+// stats days in zone, the pipeline's WISTIA_STATS_TIMEZONE.
+func (c DemoConfig) DemoSimOptions(zone dates.Zone) wistiasim.Options {
 	return wistiasim.Options{Seed: 2026, Medias: c.Medias, MeanEventsPerDay: 12, LateShare: 0.05, QuirkShare: 0.05,
-		CorruptShare: 0.01, DuplicateShare: 0.02, RateLimit: demoSimRate, RatePeriod: time.Minute, Zone: zone}
+		CorruptShare: 0.01, DuplicateShare: 0.02, RateLimit: demoSimRate, RatePeriod: time.Minute, Zone: zone.Location()}
 }
 
 // demoSimRate is the simulator's budget in the demo: ten times Wistia's, so that a week
 // ingests in a minute or two rather than the quarter hour the real budget would take.
 const demoSimRate = 6000
 
-// DemoRange is the days a demo ingests: the last days closed days before now.
-func DemoRange(now time.Time, days int) (from, to time.Time) {
-	to = dates.AddDays(dates.Day(now), -1)
+// DemoRange is the days a demo ingests: the last days of zone that have ended at now.
+func DemoRange(now time.Time, zone dates.Zone, days int) (from, to time.Time) {
+	to = zone.LastEnded(now)
 	return dates.AddDays(to, -(days - 1)), to
 }
 
@@ -131,10 +126,10 @@ func demo(ctx context.Context, dev bool, out io.Writer) error {
 	}
 	defer stopServer()
 
-	from, to := DemoRange(time.Now(), dcfg.Days)
+	from, to := DemoRange(time.Now(), cfg.Lake.Zone(), dcfg.Days)
 	if !cfg.Wistia.APIToken.IsSet() {
 		if err := step(out, "start the Wistia simulator", func() error {
-			sim, err := wistiasim.New(dcfg.DemoSimOptions())
+			sim, err := wistiasim.New(dcfg.DemoSimOptions(cfg.Lake.Zone()))
 			if err != nil {
 				return err
 			}
@@ -185,7 +180,7 @@ func demo(ctx context.Context, dev bool, out io.Writer) error {
 	}
 	defer tc.Close()
 	pipeline := operate.Pipeline{Client: tc, TaskQueue: cfg.Temporal.TaskQueue, Options: cfg.Options()}
-	if err := step(out, "create the "+workflows.ScheduleID+" schedule (daily at 02:00 UTC)", func() error {
+	if err := step(out, "create the "+workflows.ScheduleID+" schedule (daily at 03:00 in "+cfg.Lake.Zone().String()+")", func() error {
 		return pipeline.EnsureSchedule(ctx, workflows.DefaultCron)
 	}); err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 )
@@ -33,7 +34,7 @@ func TestDemo(t *testing.T) {
 	t.Setenv("DEMO_TEMPORAL_CLI", testenv.Tool(t, "temporal"))
 	t.Setenv("WISTIA_API_TOKEN", "")
 	t.Setenv("TEMPORAL_TASK_QUEUE", "demo-test")
-	t.Setenv("SIM_TIMEZONE", "Asia/Tokyo")
+	t.Setenv("WISTIA_STATS_TIMEZONE", "Asia/Tokyo")
 	t.Setenv("DEMO_DASHBOARD_ADDR", "127.0.0.1:0")
 
 	for run := 1; run <= 2; run++ {
@@ -43,9 +44,11 @@ func TestDemo(t *testing.T) {
 		t.Logf("demo run %d took %s", run, time.Since(start).Round(time.Millisecond))
 		require.Equal(t, 0, code, "demo run %d:\n%s\n%s", run, out.String(), errOut.String())
 
-		sim, err := wistiasim.New(DemoConfig{Medias: 5, SimTimeZone: "Asia/Tokyo"}.DemoSimOptions())
+		tokyo, err := dates.LoadZone("Asia/Tokyo")
 		require.NoError(t, err)
-		from, to := DemoRange(time.Now(), 2)
+		sim, err := wistiasim.New(DemoConfig{Medias: 5}.DemoSimOptions(tokyo))
+		require.NoError(t, err)
+		from, to := DemoRange(time.Now(), tokyo, 2)
 		truth := sim.Truth(from, to)
 		channel := map[string]string{}
 		for _, m := range truth.Medias {

@@ -9,7 +9,7 @@
 --   play_count    = sum(play_count)                          plays
 --   hours_watched = sum(hours_watched)                       hours watched (Wistia's own, in hours)
 --   play_rate     = sum(play_count) / sum(load_count), 0 without loads (never an average of daily rates)
--- Days are by_date's stats days (time zone undocumented, not shifted to UTC).
+-- Days are the account's stats days (WISTIA_STATS_TIMEZONE), as by_date counts them.
 -- days_reported < 7 marks a partial week: the current week, or the edge of the loaded data.
 CREATE OR REPLACE VIEW wistia_gold.channel_weekly AS
 SELECT

@@ -2,7 +2,7 @@
 --
 -- Answers "where are our viewers, and how much of the videos do they watch?".
 -- Grain: one row per ISO week (Monday to Sunday) and country.
--- Source: fact_media_engagement (events per media, visitor and UTC day). That table has no
+-- Source: fact_media_engagement (events per media, visitor and the account's day). That table has no
 -- country: it is the visitor's country in dim_visitor, which holds the country of the
 -- visitor's LATEST event (Type 1), so a visitor who moved counts under their latest country
 -- in every week. Events without a visitor key, and visitors without a country, are 'unknown'.

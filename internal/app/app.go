@@ -157,7 +157,8 @@ func (c WorkerConfig) Logger() *slog.Logger {
 
 // Options are the workflow options a run is started with.
 func (c Config) Options() workflows.Options {
-	return workflows.Options{Account: c.Lake.Account, MaxConcurrency: c.Worker.MaxConcurrency, MergeSpread: c.Worker.MergeSpread}
+	return workflows.Options{Account: c.Lake.Account, MaxConcurrency: c.Worker.MaxConcurrency, MergeSpread: c.Worker.MergeSpread,
+		StatsZone: c.Lake.Zone().String()}
 }
 
 // Resources are the opened clients and stores behind the activities.

@@ -333,7 +333,7 @@ func TestPagesRenderGroundTruth(t *testing.T) {
 	assert.InDelta(t, 100*float64(plays)/float64(loads), number(t, text(`#total-rate`)), 0.05)
 	assert.Equal(t, nameOf(s.truth, top), text(`#top-media tbody tr:first-child td:nth-child(2)`))
 	assert.Equal(t, float64(perMedia[top]), number(t, text(`#top-media tbody tr:first-child td:nth-child(4)`)))
-	assert.Contains(t, text(`#freshness`), "Data through "+s.to+", last run ")
+	assert.Contains(t, text(`#freshness`), "Data through "+s.to+" (final; days of UTC), last run ")
 	lines, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#chart-plays polyline').length`))
 	require.NoError(t, err)
 	assert.Equal(t, len(distinct(channel)), lines, "one line per channel")

@@ -162,6 +162,7 @@ type MediaReport struct {
 type Freshness struct {
 	DataThrough string    `json:"data_through,omitempty"` // empty before the first run
 	LastRun     time.Time `json:"last_run"`               // the last commit to gold.fact_media_daily
+	Zone        string    `json:"zone"`                   // the account's stats zone, whose days the dates are
 }
 
 // Reports reads the dashboard's numbers from the lakehouse.
@@ -307,7 +308,7 @@ func (r Reports) Media(ctx context.Context, id string, from, to time.Time) (Medi
 
 // Freshness reads the last day gold.fact_media_daily holds and when it was last written.
 func (r Reports) Freshness(ctx context.Context) (Freshness, error) {
-	var f Freshness
+	f := Freshness{Zone: r.Lake.Zone().String()}
 	commits, err := r.Lake.Commits(ctx, "gold.fact_media_daily")
 	if err != nil {
 		return f, err

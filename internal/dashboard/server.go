@@ -140,7 +140,7 @@ func (q query) dayRange(ctx context.Context) (time.Time, time.Time, error) {
 		if err != nil {
 			return time.Time{}, time.Time{}, err
 		}
-		to := dates.AddDays(dates.Day(time.Now()), -1)
+		to := q.r.Lake.Zone().LastEnded(time.Now())
 		if f.DataThrough != "" {
 			to, _ = dates.Parse(f.DataThrough)
 		}

@@ -40,3 +40,77 @@ func Range(first, last time.Time) []time.Time {
 	}
 	return days
 }
+
+// Zone is where an account's days begin and end: the zone Wistia counts its stats days in
+// (WISTIA_STATS_TIMEZONE). Every date the pipeline names, in its tables, keys, watermarks and
+// commands, is a day of this zone; timestamps stay instants. The zero Zone is UTC.
+type Zone struct{ loc *time.Location }
+
+// UTC is the zone of accounts that count their days in UTC, and the default.
+var UTC = Zone{}
+
+// LoadZone reads an IANA zone name, such as America/New_York; empty is UTC.
+func LoadZone(name string) (Zone, error) {
+	if name == "" || name == "UTC" {
+		return UTC, nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return UTC, fmt.Errorf("time zone %q: want an IANA name such as UTC or America/New_York", name)
+	}
+	return Zone{loc: loc}, nil
+}
+
+// ZoneOf is the zone of a location; nil is UTC.
+func ZoneOf(loc *time.Location) Zone {
+	if loc == nil || loc == time.UTC {
+		return UTC
+	}
+	return Zone{loc: loc}
+}
+
+// Location is the zone's location.
+func (z Zone) Location() *time.Location {
+	if z.loc == nil {
+		return time.UTC
+	}
+	return z.loc
+}
+
+// String is the zone's IANA name.
+func (z Zone) String() string { return z.Location().String() }
+
+// Day is the day of the zone that the instant t falls on, as a date (UTC midnight, as Parse
+// returns it).
+func (z Zone) Day(t time.Time) time.Time {
+	y, m, d := t.In(z.Location()).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// Start is the instant the date day begins in the zone. Where a zone's clocks skip its
+// midnight, the day begins at the first instant that exists.
+func (z Zone) Start(day time.Time) time.Time {
+	y, m, d := day.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, z.Location())
+}
+
+// LastEnded is the last day of the zone that has ended at now: yesterday, there.
+func (z Zone) LastEnded(now time.Time) time.Time { return AddDays(z.Day(now), -1) }
+
+// Offset names the zone's offset from UTC at the instant t, as UTC+05:30.
+func (z Zone) Offset(t time.Time) string {
+	_, secs := t.In(z.Location()).Zone()
+	return FormatOffset(time.Duration(secs) * time.Second)
+}
+
+// FormatOffset writes an offset east of UTC as UTC+05:30, UTC-10:00 or UTC.
+func FormatOffset(off time.Duration) string {
+	if off == 0 {
+		return "UTC"
+	}
+	sign := "+"
+	if off < 0 {
+		sign, off = "-", -off
+	}
+	return fmt.Sprintf("UTC%s%02d:%02d", sign, int(off.Hours()), int(off.Minutes())%60)
+}

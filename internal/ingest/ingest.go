@@ -14,6 +14,7 @@ import (
 
 	"github.com/buger/jsonparser"
 
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 )
@@ -35,6 +36,9 @@ type Landed struct {
 	Complete bool   `json:"complete"`
 	Requests int    `json:"requests"` // API pages read (retries of one page count once)
 	Bytes    int64  `json:"bytes"`    // bronze bytes of the window
+	// Unwatched is, of by_date stats, the days whose row shows no loads and no plays: the API
+	// lists no events for them, so their events are not asked for.
+	Unwatched []string `json:"unwatched,omitempty"`
 }
 
 func landed(w lake.Landing, m lake.Manifest, rejects, requests int) Landed {
@@ -95,7 +99,27 @@ func (in *Ingester) DailyStats(ctx context.Context, media string, start, end, da
 	if err != nil {
 		return Landed{}, err
 	}
-	return landed(w, m, len(page.Rejects), 1), nil
+	l := landed(w, m, len(page.Rejects), 1)
+	l.Unwatched = unwatched(page, start, end)
+	return l, nil
+}
+
+// unwatched lists the days of start..end whose by_date row shows no loads and no plays. A
+// day without a row is not among them, and none is when a row could not be typed (it could be
+// any day's): only what the API said for certain saves a request.
+func unwatched(page *wistia.Page[wistia.DailyStat], start, end time.Time) []string {
+	if len(page.Rejects) > 0 {
+		return nil
+	}
+	var out []string
+	for _, st := range page.Items {
+		d := dates.Day(st.Date.Time)
+		if st.LoadCount == 0 && st.PlayCount == 0 && !d.Before(dates.Day(start)) && !d.After(dates.Day(end)) {
+			out = append(out, dates.Format(d))
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // EventsProgress is how far an events window got: small enough for a heartbeat, so that a

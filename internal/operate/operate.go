@@ -75,20 +75,26 @@ func (p Pipeline) startOrAttach(ctx context.Context, id string, wf, input any) (
 // ErrScheduleExists is CreateSchedule finding the schedule already there.
 var ErrScheduleExists = errors.New("schedule " + workflows.ScheduleID + " already exists; use 'starter schedule update'")
 
-// schedule is the daily schedule's spec and action for cron (UTC).
+// schedule is the daily schedule's spec and action for cron, in the account's stats zone:
+// Temporal keeps the fire at the same local time across daylight-saving changes.
 func (p Pipeline) schedule(cron string) (client.ScheduleSpec, *client.ScheduleWorkflowAction) {
-	return client.ScheduleSpec{CronExpressions: []string{cron}, TimeZoneName: "UTC"},
+	return client.ScheduleSpec{CronExpressions: []string{cron}, TimeZoneName: p.zone().String()},
 		&client.ScheduleWorkflowAction{ID: workflows.ScheduledRunID(p.Options.Account), Workflow: workflows.DailyRunType,
 			TaskQueue: p.TaskQueue, Args: []any{workflows.DailyRunInput{Options: p.Options}}}
 }
 
-// CreateSchedule creates the wistia-daily schedule firing at cron (UTC).
+func (p Pipeline) zone() dates.Zone {
+	z, _ := dates.LoadZone(p.Options.StatsZone) // the config loader has checked it
+	return z
+}
+
+// CreateSchedule creates the wistia-daily schedule firing at cron in the account's stats zone.
 func (p Pipeline) CreateSchedule(ctx context.Context, cron string) error {
 	spec, action := p.schedule(cron)
 	_, err := p.Client.ScheduleClient().Create(ctx, client.ScheduleOptions{ID: workflows.ScheduleID, Spec: spec, Action: action,
 		// A backfill's days run one after another, none dropped; a missed fire catches up.
 		Overlap: enums.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL, CatchupWindow: 24 * time.Hour,
-		Note: "Wistia daily ingest: each action ingests the day before its scheduled time (UTC)."})
+		Note: "Wistia daily ingest: each action ingests the day before its scheduled time, in the schedule's time zone (the account's stats zone)."})
 	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
 		return ErrScheduleExists
 	}
@@ -142,23 +148,25 @@ func DescribeSchedule(ctx context.Context, tc client.Client) (ScheduleState, err
 	}
 	st := ScheduleState{ID: workflows.ScheduleID, Paused: d.Schedule.State.Paused, Actions: int64(d.Info.NumActions),
 		TimeZone: d.Schedule.Spec.TimeZoneName}
-	if st.TimeZone == "" {
-		st.TimeZone = "UTC"
+	zone, err := dates.LoadZone(st.TimeZone)
+	if err != nil {
+		return st, fmt.Errorf("schedule %s: %w", workflows.ScheduleID, err)
 	}
+	st.TimeZone = zone.String()
 	for _, c := range d.Schedule.Spec.Calendars {
 		st.Fires = append(st.Fires, fmt.Sprintf("hour %v minute %v (%s)", ranges(c.Hour), ranges(c.Minute), st.TimeZone))
 	}
 	for _, t := range d.Info.NextActionTimes {
-		st.Next = append(st.Next, ScheduledAction{At: t.UTC(), Date: ingests(t)})
+		st.Next = append(st.Next, ScheduledAction{At: t.UTC(), Date: ingests(zone, t)})
 	}
 	for _, r := range d.Info.RecentActions {
-		st.Recent = append(st.Recent, ScheduledAction{At: r.ScheduleTime.UTC(), Date: ingests(r.ScheduleTime), WorkflowID: r.StartWorkflowResult.WorkflowID})
+		st.Recent = append(st.Recent, ScheduledAction{At: r.ScheduleTime.UTC(), Date: ingests(zone, r.ScheduleTime), WorkflowID: r.StartWorkflowResult.WorkflowID})
 	}
 	return st, nil
 }
 
-// ingests is the date a fire at t ingests: the day before.
-func ingests(t time.Time) string { return dates.Format(dates.AddDays(dates.Day(t), -1)) }
+// ingests is the date a fire at t ingests: the day before, in the schedule's zone.
+func ingests(zone dates.Zone, t time.Time) string { return dates.Format(zone.LastEnded(t)) }
 
 func ranges(rs []client.ScheduleRange) string {
 	var parts []string

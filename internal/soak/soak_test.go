@@ -144,8 +144,9 @@ func weekDays(n int) []time.Time {
 	return out
 }
 
-// fireTime is when the schedule fires for date: 02:00 UTC the next day (workflows.DefaultCron).
-func fireTime(date time.Time) time.Time { return dates.AddDays(date, 1).Add(2 * time.Hour) }
+// fireTime is when the schedule fires for date: 03:00 the next day (workflows.DefaultCron) in
+// the account's stats zone, UTC here.
+func fireTime(date time.Time) time.Time { return dates.AddDays(date, 1).Add(3 * time.Hour) }
 
 // simNow is the simulator's clock during day's run: half an hour after the fire.
 func simNow(date time.Time) time.Time { return fireTime(date).Add(30 * time.Minute) }

@@ -12,9 +12,9 @@ cd "$root"
 
 # package | -run pattern: each run is one test binary started once per day.
 runs=(
-  "workflows|^TestScheduledDaysEqualTheTruth$"
+  "workflows|^(TestScheduledDaysEqualTheTruth|TestScheduledRunMakesTheLocalDayFinal)$"
   "lake|^TestLakehouse$/^file$"
-  "lake|^(TestQuarantinedCountsRowsAdded|TestAnyStatsZoneMatchesGroundTruth|TestHostileIDsAreQuarantinedAndNeverUsedAsNames)$"
+  "lake|^(TestQuarantinedCountsRowsAdded|TestAnyStatsZoneMatchesGroundTruth|TestAStatsZoneSetWrongIsNamed|TestHostileIDsAreQuarantinedAndNeverUsedAsNames|TestHostileVisitorKeyIsQuarantined)$"
 )
 
 bin=$(mktemp -d)

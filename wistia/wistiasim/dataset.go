@@ -61,6 +61,7 @@ type event struct {
 	quirky    bool // sent in the API's undocumented forms
 	corrupt   bool // sent without an event_key: cannot be typed
 	duplicate bool // sent twice
+	hostile   bool // sent with HostileVisitorKey: a path, not a name
 }
 
 // splitmix64 is a bijection on uint64, so distinct inputs give distinct keys.
@@ -81,6 +82,7 @@ const (
 	kindDay
 	kindFault
 	kindPlant
+	kindWatched
 )
 
 const base36 = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -195,6 +197,15 @@ func (s *Sim) generated(m int, day time.Time) []event {
 	md := s.medias[m]
 	r := s.rng(kindDay, uint64(m), dayIndex(day))
 	mean := md.popularity
+	if w := s.opts.WatchedShare; w > 0 {
+		// Watched on a share of its days, with the same events per day on average: a day not
+		// watched has none, and its by_date row no loads.
+		if s.rng(kindWatched, uint64(m), dayIndex(day)).Float64() >= w {
+			mean = 0
+		} else {
+			mean /= w
+		}
+	}
 	if wd := day.Weekday(); wd == time.Saturday || wd == time.Sunday {
 		mean *= 0.6
 	}
@@ -258,6 +269,18 @@ func (s *Sim) planted(md media, day time.Time) []event {
 			e.duplicate = true
 		case PlantQuirky:
 			e.quirky = true
+		case PlantHostileVisitor:
+			e.hostile = true
+		case PlantDayEdges:
+			// Half a minute into the stats day, and another half a minute before it ends.
+			last := e
+			last.key = eventKey(uint64(s.opts.Seed), md.index, dayIndex(day), 1<<19+uint64(k), r.Uint32())
+			e.at = s.statsStart(day).Add(30 * time.Second)
+			last.at = s.statsStart(dates.AddDays(day, 1)).Add(-30 * time.Second)
+			e.visibleAt, last.visibleAt = e.at, last.at
+			if !last.at.Before(md.created) {
+				out = append(out, last)
+			}
 		}
 		if e.at.Before(md.created) {
 			continue
@@ -293,6 +316,15 @@ func (s *Sim) statsDay(t time.Time) time.Time {
 	}
 	y, m, d := t.In(s.opts.Zone).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// statsStart is the instant stats day day begins in the API's stats zone.
+func (s *Sim) statsStart(day time.Time) time.Time {
+	zone := s.opts.Zone
+	if zone == nil {
+		zone = time.UTC
+	}
+	return time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, zone)
 }
 
 // statsEvents returns media m's events that the API counts on stats day day and returns at

@@ -40,22 +40,37 @@ func errorAnswer(status int, msg string) answer {
 // Handler serves the API under BasePath. Each path works with and without ".json".
 func (s *Sim) Handler() http.Handler {
 	mux := http.NewServeMux()
-	route := func(pattern string, h func(*http.Request) answer) {
-		mux.Handle("GET "+BasePath+pattern, s.serve(h))
-		mux.Handle("GET "+BasePath+pattern+".json", s.serve(h))
+	route := func(pattern string, e endpoint, h func(*http.Request) answer) {
+		mux.Handle("GET "+BasePath+pattern, s.serve(e, h))
+		mux.Handle("GET "+BasePath+pattern+".json", s.serve(e, h))
 	}
-	route("/medias", s.listMedias)
-	route("/stats/medias/{id}/by_date", s.mediaByDate)
-	route("/stats/events", s.listEvents)
-	mux.Handle("GET "+BasePath+"/stats/visitors/{key}", s.serve(s.showVisitor))
+	route("/medias", endpointMedias, s.listMedias)
+	route("/stats/medias/{id}/by_date", endpointByDate, s.mediaByDate)
+	route("/stats/events", endpointEvents, s.listEvents)
+	mux.Handle("GET "+BasePath+"/stats/visitors/{key}", s.serve(endpointVisitors, s.showVisitor))
 	return mux
 }
 
+// endpoint numbers the API's endpoints for Stats.ByEndpoint.
+type endpoint int
+
+const (
+	endpointMedias endpoint = iota
+	endpointByDate
+	endpointEvents
+	endpointVisitors
+	numEndpoints
+)
+
+// EndpointNames name the endpoints in Stats.ByEndpoint.
+var EndpointNames = [numEndpoints]string{"medias", "by_date", "events", "visitors"}
+
 // serve wraps an endpoint with what every request goes through, in the live API's order:
 // authentication, the rate limit, then the injected faults.
-func (s *Sim) serve(endpoint func(*http.Request) answer) http.Handler {
+func (s *Sim) serve(e endpoint, endpoint func(*http.Request) answer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
+		s.byEndpoint[e].Add(1)
 		faults, errorDraw, resetDraw, truncDraw, insertDraw, pick := s.roll()
 		if faults.Latency > 0 {
 			select {
@@ -223,6 +238,9 @@ func (s *Sim) listMedias(r *http.Request) answer {
 	}
 	return jsonAnswer(http.StatusOK, out)
 }
+
+// HostileVisitorKey is the visitor_key of a PlantHostileVisitor event.
+const HostileVisitorKey = "../../../tmp/visitor"
 
 // HostileIDs are the hashed_ids Options.HostileIDs serves: none may name a folder or a workflow.
 var HostileIDs = []string{"../../etc", "a/b", "has space", "", strings.Repeat("x", 65)}
@@ -394,6 +412,9 @@ func (s *Sim) renderEvent(e event) map[string]any {
 	}
 	if e.corrupt {
 		delete(out, "event_key")
+	}
+	if e.hostile {
+		out["visitor_key"] = HostileVisitorKey
 	}
 	return out
 }

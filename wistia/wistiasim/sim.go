@@ -16,19 +16,22 @@ import (
 // Options shape the dataset. The same Options always give the same dataset.
 type Options struct {
 	Seed             int64
-	Medias           int       // number of medias; zero gives an empty account
-	Visitors         int       // default 40 per media
-	HistoryDays      int       // days of events before today; default 30
-	MeanEventsPerDay float64   // mean events per media and day, heavy tailed across medias; default 20
-	Now              time.Time // the simulator's clock; zero follows the real clock (UTC)
-	LateShare        float64   // share of events that appear one to LateDays days after their day
-	LateDays         int       // default 2
-	QuirkShare       float64   // share of records sent in the API's undocumented forms
-	CorruptShare     float64   // share of events sent without an event_key
-	DuplicateShare   float64   // share of events the API lists twice
-	Token            string    // the one valid API token; default "sim-token"
-	RateLimit        int       // requests per RatePeriod; default 600; negative disables
-	RatePeriod       time.Duration
+	Medias           int     // number of medias; zero gives an empty account
+	Visitors         int     // default 40 per media
+	HistoryDays      int     // days of events before today; default 30
+	MeanEventsPerDay float64 // mean events per media and day, heavy tailed across medias; default 20
+	// WatchedShare, above 0, is the share of a media's days that have any events (drawn per
+	// media-day); their mean is MeanEventsPerDay's share of them, so the total stays the same.
+	WatchedShare   float64
+	Now            time.Time // the simulator's clock; zero follows the real clock (UTC)
+	LateShare      float64   // share of events that appear one to LateDays days after their day
+	LateDays       int       // default 2
+	QuirkShare     float64   // share of records sent in the API's undocumented forms
+	CorruptShare   float64   // share of events sent without an event_key
+	DuplicateShare float64   // share of events the API lists twice
+	Token          string    // the one valid API token; default "sim-token"
+	RateLimit      int       // requests per RatePeriod; default 600; negative disables
+	RatePeriod     time.Duration
 	// HostileIDs adds to the media list records whose hashed_id is not a plain token ("../..",
 	// "a/b", whitespace, empty, 65 characters) and the first media listed a second time.
 	HostileIDs bool
@@ -61,6 +64,11 @@ const (
 	PlantDuplicate
 	// PlantQuirky is an event sent in the API's undocumented forms.
 	PlantQuirky
+	// PlantHostileVisitor is an event whose visitor_key is HostileVisitorKey, a path.
+	PlantHostileVisitor
+	// PlantDayEdges is two events received half a minute after the stats day begins and half
+	// a minute before it ends, in the API's stats zone: they bound the zone the day is cut in.
+	PlantDayEdges
 )
 
 // Deletion removes media Index (API order) at At: from then on the API neither lists it nor
@@ -95,6 +103,8 @@ type Stats struct {
 	// PeakWindow is the most requests served within one RatePeriod so far: the budget's high
 	// water mark, never above RateLimit.
 	PeakWindow int64
+	// ByEndpoint is Requests by endpoint, named as in EndpointNames.
+	ByEndpoint map[string]int64
 }
 
 // Sim is a running simulation: the dataset, its clock, injected faults and counters.
@@ -118,6 +128,7 @@ type Sim struct {
 	deleted map[int]time.Time // media index → when it was deleted
 
 	requests, overLimit, errors, resets, truncated, insertedCount, stormed, peakWindow atomic.Int64
+	byEndpoint                                                                         [numEndpoints]atomic.Int64
 }
 
 // New builds the dataset for opts.
@@ -147,11 +158,11 @@ func New(opts Options) (*Sim, error) {
 		return nil, fmt.Errorf("wistiasim: options out of range: %+v", opts)
 	}
 	for _, p := range opts.Plant {
-		if p < PlantCorrupt || p > PlantQuirky {
-			return nil, fmt.Errorf("wistiasim: Plant holds %d: want PlantCorrupt, PlantLate, PlantDuplicate or PlantQuirky", p)
+		if p < PlantCorrupt || p > PlantDayEdges {
+			return nil, fmt.Errorf("wistiasim: Plant holds %d: want PlantCorrupt, PlantLate, PlantDuplicate, PlantQuirky, PlantHostileVisitor or PlantDayEdges", p)
 		}
 	}
-	for name, share := range map[string]float64{"LateShare": opts.LateShare, "QuirkShare": opts.QuirkShare, "CorruptShare": opts.CorruptShare, "DuplicateShare": opts.DuplicateShare} {
+	for name, share := range map[string]float64{"LateShare": opts.LateShare, "QuirkShare": opts.QuirkShare, "CorruptShare": opts.CorruptShare, "DuplicateShare": opts.DuplicateShare, "WatchedShare": opts.WatchedShare} {
 		if share < 0 || share > 1 {
 			return nil, fmt.Errorf("wistiasim: %s=%v: want a share between 0 and 1", name, share)
 		}
@@ -216,7 +227,12 @@ func (s *Sim) ResetPeakWindow() {
 
 // Stats returns the counters so far.
 func (s *Sim) Stats() Stats {
+	by := map[string]int64{}
+	for e, name := range EndpointNames {
+		by[name] = s.byEndpoint[e].Load()
+	}
 	return Stats{
+		ByEndpoint: by,
 		Requests:   s.requests.Load(),
 		OverLimit:  s.overLimit.Load(),
 		Errors:     s.errors.Load(),

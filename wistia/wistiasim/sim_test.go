@@ -2,6 +2,7 @@ package wistiasim
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -314,7 +315,7 @@ func TestStormAnswers429WithAnHTTPDate(t *testing.T) {
 // A planted record is there on every day, whatever the seed and the day: a year of days from
 // a leap year's January, each asked for at the next day's fire and after its late noon.
 func TestPlantedRecordsAreOnEveryDay(t *testing.T) {
-	all := []Planted{PlantCorrupt, PlantLate, PlantDuplicate, PlantQuirky}
+	all := []Planted{PlantCorrupt, PlantLate, PlantDuplicate, PlantQuirky, PlantHostileVisitor, PlantDayEdges}
 	first := time.Date(2028, 1, 1, 0, 0, 0, 0, time.UTC)
 	for seed := range int64(3) {
 		sim, srv := start(t, Options{Seed: seed, Medias: 2, MeanEventsPerDay: 0.1, Now: first, Plant: all})
@@ -323,8 +324,15 @@ func TestPlantedRecordsAreOnEveryDay(t *testing.T) {
 			d := dates.Format(day)
 			sim.SetNow(dates.AddDays(day, 1).Add(2 * time.Hour))
 			fire := getArray(t, srv, "sim-token", "/stats/events.json?media_id="+media+"&start_date="+d+"&end_date="+d+"&per_page=100")
-			keys, corrupt, quirky := map[string]int{}, 0, 0
+			keys, corrupt, quirky, hostile, edges := map[string]int{}, 0, 0, 0, 0
 			for _, e := range fire {
+				if e["visitor_key"] == HostileVisitorKey {
+					hostile++
+				}
+				if at, err := time.Parse(time.RFC3339, fmt.Sprint(e["received_at"])); err == nil &&
+					(at.Sub(day) == 30*time.Second || dates.AddDays(day, 1).Sub(at) == 30*time.Second) {
+					edges++
+				}
 				k, ok := e["event_key"].(string)
 				if !ok {
 					corrupt++
@@ -344,6 +352,8 @@ func TestPlantedRecordsAreOnEveryDay(t *testing.T) {
 			require.Positive(t, corrupt, "seed %d %s: a corrupt event", seed, d)
 			require.Positive(t, twice, "seed %d %s: an event listed twice", seed, d)
 			require.Positive(t, quirky, "seed %d %s: an event in an undocumented form", seed, d)
+			require.Positive(t, hostile, "seed %d %s: an event whose visitor_key is a path", seed, d)
+			require.GreaterOrEqual(t, edges, 2, "seed %d %s: events half a minute from either end of the day", seed, d)
 			early := len(sim.Truth(day, day).Events)
 			sim.SetNow(dates.AddDays(day, 1).Add(12 * time.Hour))
 			require.Greater(t, len(sim.Truth(day, day).Events), early, "seed %d %s: a late event arrives at noon of the next day", seed, d)
@@ -352,6 +362,6 @@ func TestPlantedRecordsAreOnEveryDay(t *testing.T) {
 }
 
 func TestPlantRefusesAnUnknownKind(t *testing.T) {
-	_, err := New(Options{Seed: 1, Medias: 1, Plant: []Planted{PlantQuirky + 1}})
-	assert.ErrorContains(t, err, "Plant holds 5")
+	_, err := New(Options{Seed: 1, Medias: 1, Plant: []Planted{PlantDayEdges + 1}})
+	assert.ErrorContains(t, err, "Plant holds 7")
 }

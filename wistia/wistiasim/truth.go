@@ -23,6 +23,7 @@ type DailyStat struct {
 
 // TruthEvent is one event as silver must hold it.
 type TruthEvent struct {
+	Day           time.Time // the stats day that lists it: its received_at's day in the account's zone
 	EventKey      string
 	MediaID       string
 	VisitorKey    string
@@ -83,8 +84,7 @@ type FactEngagement struct {
 }
 
 // Truth is what the API holds for a range of its stats days at the simulator's current time.
-// Events are those the API lists for those days, whose UTC days may reach one day further on
-// either side when the stats zone is not UTC (see EventDays).
+// Events are those the API lists for those days: received on them in the account's stats zone.
 type Truth struct {
 	From, To    time.Time
 	Events      []TruthEvent     // every typeable event once, sorted by EventKey
@@ -111,8 +111,8 @@ func (s *Sim) Truth(from, to time.Time) Truth {
 			HashedID: md.hashedID, Name: md.name, URL: "https://home.wistia.com/medias/" + md.hashedID,
 			Channel: md.channel, Project: projects[md.project].name, Tags: md.tags, Created: md.created, Duration: md.duration,
 		})
-		// Engagement is by the UTC day of each event, whichever stats day listed it; its play
-		// rate divides by the by_date loads of that date when the range holds that row.
+		// Engagement is by the stats day that listed each event (its day in the account's
+		// zone); its play rate divides by the by_date loads of that day.
 		loads := map[time.Time]int64{}
 		for _, day := range dates.Range(from, to) {
 			loads[day] = s.dailyStat(m, day, now).Loads
@@ -127,12 +127,12 @@ func (s *Sim) Truth(from, to time.Time) Truth {
 			}
 			t.MediaDaily = append(t.MediaDaily, fact)
 			for _, e := range s.statsEvents(m, day, now) {
-				if e.corrupt {
+				if e.corrupt || e.hostile { // neither may be typed: both are quarantined
 					t.Quarantined++
 					continue
 				}
 				visitors[e.visitor] = true
-				k := engagementKey{e.visitor, dates.Day(e.at)}
+				k := engagementKey{e.visitor, day}
 				f := engagement[k]
 				if f == nil {
 					f = &FactEngagement{MediaID: md.hashedID, VisitorKey: s.visitors[e.visitor].key, Date: k.date,
@@ -143,7 +143,7 @@ func (s *Sim) Truth(from, to time.Time) Truth {
 				f.sumPercentViewed += e.percent
 				v := s.visitors[e.visitor]
 				pl := places[v.place]
-				t.Events = append(t.Events, TruthEvent{
+				t.Events = append(t.Events, TruthEvent{Day: day,
 					EventKey: e.key, MediaID: s.medias[m].hashedID, VisitorKey: v.key,
 					ReceivedAt: e.at, PercentViewed: e.percent, EmbedURL: e.embedURL,
 					IP: v.ip, Country: pl.country, Region: pl.region, City: pl.city,
@@ -185,16 +185,3 @@ func withInsert(ctx context.Context) context.Context {
 }
 
 func insertRequested(ctx context.Context) bool { v, _ := ctx.Value(insertKey{}).(bool); return v }
-
-// EventDays is the range of UTC days the truth's events and engagement fall on.
-func (t Truth) EventDays() (first, last time.Time) {
-	first, last = t.From, t.To
-	for _, e := range t.Events {
-		if d := dates.Day(e.ReceivedAt); d.Before(first) {
-			first = d
-		} else if d.After(last) {
-			last = d
-		}
-	}
-	return first, last
-}

@@ -61,7 +61,8 @@ async function freshness() {
   }
   const run = new Date(f.last_run);
   const at = run.toISOString().slice(0, 10) + " " + run.toISOString().slice(11, 16) + " UTC";
-  p.textContent = "Data through " + f.data_through + ", last run " + at;
+  // The days are the account's stats days: final once they have ended in its zone.
+  p.textContent = "Data through " + f.data_through + " (final; days of " + f.zone + "), last run " + at;
   // A daily pipeline: data more than two days old means runs are not landing.
   const age = (Date.now() - Date.parse(f.data_through + "T00:00:00Z")) / 86400000;
   if (age > 2.5) p.classList.add("stale");
