@@ -21,7 +21,7 @@ export PATH := $(BIN):$(TOOLS)/node_modules/.bin:$(PATH)
 LDFLAGS       := -ldflags=-s -w
 GO_TEST_FLAGS ?= -count=1 -timeout 14m -vet=off "$(LDFLAGS)"
 
-.PHONY: tools test-tools forget-missing-tools test test-race check-test-log test-dates test-deploy synth lint soak bench bench-visitors fmt clean-tools demo dev
+.PHONY: tools test-tools forget-missing-tools test test-race check-test-log test-dates test-deploy synth lint soak bench bench-visitors bench-requests fmt clean-tools demo dev
 .NOTPARALLEL:
 
 # Stamps record the installed version; a stamp whose binary is gone is forgotten first.
@@ -31,13 +31,14 @@ LINT_TOOL_STAMPS := $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION) $(TOOLS)/.actio
 
 tools: test-tools $(LINT_TOOL_STAMPS)
 
-# What the tests run. Chromium (Debian's packages) installs, and the project's modules
-# download, while the Go tools compile: network and disk beside CPU. Their output goes to
-# .tools/*.log and shows only when they fail.
+# What the tests run. Chromium (Debian's packages) installs, and the project's packages and
+# their tests compile into the build cache (`go list -export` compiles without linking),
+# while the Go tools build: the tools' downloads and single-threaded links leave a core idle.
+# Their output goes to .tools/*.log and shows only when they fail.
 test-tools: forget-missing-tools
 	@mkdir -p $(TOOLS)
 	@$(MAKE) --no-print-directory chromium >$(TOOLS)/chromium.log 2>&1 & apt=$$!; \
-	  go list -deps -test ./... ./deploy/cdk/... >/dev/null 2>$(TOOLS)/modules.log & mods=$$!; \
+	  go list -export -deps -test ./... ./deploy/cdk/... >/dev/null 2>$(TOOLS)/modules.log & mods=$$!; \
 	  $(MAKE) --no-print-directory $(TEST_TOOL_STAMPS); \
 	  wait $$apt || { cat $(TOOLS)/chromium.log; exit 1; }; \
 	  wait $$mods || { cat $(TOOLS)/modules.log; exit 1; }
@@ -85,37 +86,34 @@ $(TOOLS)/.actionlint-$(ACTIONLINT_VERSION):
 # Every test, with the servers the tests start themselves (they find the tools on PATH). The
 # output names each test that ran; a skipped test fails the run, since it proves nothing.
 #
-# RACE_PKGS run under the race detector: their goroutines share memory in the test's own
-# process and their imports are light (the Wistia client and its rate limiter, with the
-# simulator serving in the same process; the HTTP server). Everything else runs without it, side by side with them, up to TEST_P
-# packages at once (most packages wait on servers more than they compute). The packages that
-# import Iceberg, Arrow, AWS and Temporal run under the race detector in `make test-race`, which
-# CI runs: compiling those libraries a second time with -race and running the lake's merges
-# several times slower took `make test` past 20 minutes on a 2-core machine.
-RACE_PKGS       := ./wistia ./internal/httpserve
-RACE_HEAVY_PKGS := ./lake ./activities ./internal/ingest ./internal/metrics ./internal/dashboard ./cmd/demo
+# Every package runs without the race detector here, up to TEST_P packages at once (most wait
+# on servers more than they compute). RACE_PKGS, those whose goroutines share memory in the
+# test's own process (the Wistia client and its rate limiter with the simulator in-process,
+# the HTTP server, the lake's merges, the activities, ingest, metrics, the dashboard, the
+# demo), run again under it in `make test-race`, which CI runs after `make test`: compiling
+# the standard library and those packages' imports a second time with -race, and running the
+# lake's merges several times slower, took `make test` past 20 minutes on a 2-core machine.
+RACE_PKGS       := ./wistia ./internal/httpserve ./lake ./activities ./internal/ingest ./internal/metrics ./internal/dashboard ./cmd/demo
 # LONG_PKGS wait longest on their servers (dev servers and worker processes): an invocation of
 # their own starts their tests as soon as they are compiled, not after the other packages'.
 LONG_PKGS       := ./workflows
 TEST_P          ?= 3
 FILTER          := grep --line-buffered -vE '^(=== (RUN|PAUSE|CONT|NAME)|\s+--- PASS)'
-TEST_LOGS       := .data/test-long.log .data/test-race.log .data/test-plain.log
+TEST_LOGS       := .data/test-long.log .data/test-plain.log
 test: test-tools
 	@mkdir -p .data
-	@race=$$(go list $(RACE_PKGS)); long=$$(go list $(LONG_PKGS)); \
-	  plain=$$(go list ./... ./deploy/cdk/... | grep -vxF "$$(printf '%s\n%s' "$$race" "$$long")"); \
+	@long=$$(go list $(LONG_PKGS)); plain=$$(go list ./... ./deploy/cdk/... | grep -vxF "$$long"); \
 	  { go test -v $(GO_TEST_FLAGS) $$long 2>&1 | tee .data/test-long.log | $(FILTER) || true; } & \
-	  { go test -race -v $(GO_TEST_FLAGS) $$race 2>&1 | tee .data/test-race.log | $(FILTER) || true; } & \
 	  { go test -p $(TEST_P) -v $(GO_TEST_FLAGS) $$plain 2>&1 | tee .data/test-plain.log | $(FILTER) || true; }; \
 	  wait
 	@cat $(TEST_LOGS) >.data/test.log
 	@$(MAKE) --no-print-directory check-test-log LOGS="$(TEST_LOGS)"
 
-# The packages of RACE_HEAVY_PKGS under the race detector (CI runs this after `make test`).
+# The packages of RACE_PKGS under the race detector (CI runs this after `make test`).
 test-race: test-tools
 	@mkdir -p .data
-	@go test -race -v $(GO_TEST_FLAGS) $(RACE_HEAVY_PKGS) 2>&1 | tee .data/test-race-heavy.log | $(FILTER) || true
-	@$(MAKE) --no-print-directory check-test-log LOGS=.data/test-race-heavy.log
+	@go test -race -v $(GO_TEST_FLAGS) $(RACE_PKGS) 2>&1 | tee .data/test-race.log | $(FILTER) || true
+	@$(MAKE) --no-print-directory check-test-log LOGS=.data/test-race.log
 
 # Test logs pass when each has results, and none a failure or a skipped test.
 check-test-log:
@@ -166,11 +164,17 @@ soak: tools
 	SOAK_DAYS=7 go test -v -count=1 -timeout 40m -run '^TestSoak$$' ./internal/soak
 
 bench: tools
-	go test -run '^$$' -bench . -skip 'AtBudget' -benchmem -benchtime 1x $(BENCH_FLAGS) ./...
+	go test -run '^$$' -bench . -skip 'AtBudget|DailyRunRequests' -benchmem -benchtime 1x $(BENCH_FLAGS) ./...
 
 # A day's visitor fetch at Wistia's real budget (600/min): about a quarter of an hour.
 bench-visitors:
 	go test -run '^$$' -bench 'VisitorsOneDayAtBudget' -benchtime 1x -timeout 40m ./internal/ingest
+
+# One catch-up daily run of 10,000 medias (BENCH_MEDIAS), 15% watched on the day, on the dev
+# server: its API requests by endpoint against the fewest the data needs, their time at
+# Wistia's 600 a minute, and the orchestration's ms per media and history sizes.
+bench-requests: test-tools
+	go test -run '^$$' -bench 'DailyRunRequests' -benchtime 1x -timeout 60m ./workflows
 
 # Our transform against DuckDB on the same seeded bronze, each side in a process of its own
 # (bench/peer: a module of its own, built only with the duckdb tag; cgo). See
