@@ -172,11 +172,73 @@ func BenchmarkDailyRunRequests(b *testing.B) {
 		events, size, _ := historySize(b, s, id)
 		b.ReportMetric(float64(events), "parent-events")
 		b.ReportMetric(float64(size)/1024, "parent-history-KiB")
-		child := workflows.MediaIngestID("acct", s.date, sim.MediaIDs()[1])
-		events, size, _ = historySize(b, s, child)
-		b.ReportMetric(float64(events), "child-events")
-		b.ReportMetric(float64(size)/1024, "child-history-KiB")
+		// Children differ only in how many days they read events for: one unwatched and one
+		// watched media's child bound the others.
+		parent := historyActions(b, s, id)
+		for _, m := range []string{"unwatched", "watched"} {
+			child := workflows.MediaIngestID("acct", s.date, mediaOf(sim.Truth(day, day), m == "watched"))
+			events, size, _ = historySize(b, s, child)
+			b.ReportMetric(float64(events), m+"-child-events")
+			b.ReportMetric(float64(size)/1024, m+"-child-history-KiB")
+			b.ReportMetric(float64(parent)/float64(medias)+float64(historyActions(b, s, child)), "actions/"+m+"-media")
+		}
 	}
+}
+
+// mediaOf is a media of truth's day with plays when watched, else one without.
+func mediaOf(truth wistiasim.Truth, watched bool) string {
+	for _, st := range truth.Daily {
+		if (st.Plays > 0 || st.Loads > 0) == watched {
+			return st.MediaID
+		}
+	}
+	return truth.Daily[0].MediaID
+}
+
+// historyActions counts the Temporal Cloud Actions a workflow's history records, as Temporal
+// Cloud bills them: its start (and each continue-as-new), each activity scheduled and each
+// retry of it, each timer, each search-attribute upsert (version markers' are exempt), each
+// signal and side effect, and the local activities of one workflow task as one. Heartbeats
+// and queries leave no event: they are not counted.
+func historyActions(b *testing.B, s *stack, id string) int {
+	ctx := context.Background()
+	resp, err := s.tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: fmt.Sprintf("WorkflowId = %q", id)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	actions := 0
+	for _, e := range resp.Executions {
+		localTasks := map[int64]bool{}
+		iter := s.tc.GetWorkflowHistory(ctx, id, e.Execution.RunId, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for iter.HasNext() {
+			ev, err := iter.Next()
+			if err != nil {
+				b.Fatal(err)
+			}
+			switch ev.EventType {
+			case enums.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, enums.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, enums.EVENT_TYPE_TIMER_STARTED,
+				enums.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+				actions++
+			case enums.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+				actions += max(0, int(ev.GetActivityTaskStartedEventAttributes().GetAttempt())-1)
+			case enums.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+				if _, version := ev.GetUpsertWorkflowSearchAttributesEventAttributes().GetSearchAttributes().GetIndexedFields()["TemporalChangeVersion"]; !version ||
+					len(ev.GetUpsertWorkflowSearchAttributesEventAttributes().GetSearchAttributes().GetIndexedFields()) > 1 {
+					actions++
+				}
+			case enums.EVENT_TYPE_MARKER_RECORDED:
+				m := ev.GetMarkerRecordedEventAttributes()
+				switch m.GetMarkerName() {
+				case "SideEffect":
+					actions++
+				case "LocalActivity":
+					localTasks[m.GetWorkflowTaskCompletedEventId()] = true
+				}
+			}
+		}
+		actions += len(localTasks)
+	}
+	return actions
 }
 
 // fewestRequests is the fewest API requests truth's day needs, by endpoint: the media list's
