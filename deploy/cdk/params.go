@@ -45,6 +45,7 @@ var params = []param{
 	{"temporalApiKeySecret", "wistia-pipeline/temporal-api-key", "Secrets Manager secret holding the Temporal Cloud API key; empty for a cluster without API keys"},
 	{"wistiaTokenSecret", "wistia-pipeline/wistia-api-token", "Secrets Manager secret holding the Wistia API token"},
 	{"wistiaAccount", "default", "account label used in watermark keys and workflow IDs"},
+	{"wistiaStatsTimezone", "UTC", "the zone the Wistia account counts its stats days in (IANA name): every date is a day there"},
 	{"bronzeColdAfterDays", "90", "days before bronze objects move to S3 Standard-IA"},
 	{"bronzeLockDays", "0", "S3 Object Lock (governance) retention of bronze objects; 0 leaves it off"},
 	{"kms", "false", "encrypt buckets, table, topic with a customer-managed KMS key instead of AWS-managed keys"},

@@ -5,6 +5,8 @@ package dates
 import (
 	"fmt"
 	"time"
+	// The zone database, for any binary on any image: LoadLocation uses the system's first.
+	_ "time/tzdata"
 )
 
 // Layout is the one date format of the API, the bronze keys and the tables.
