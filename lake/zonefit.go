@@ -54,7 +54,8 @@ func (z *zoneFit) beyondStrays(events int) bool {
 // pointsTo names the offset from UTC the window's events fit: the window's local day starts
 // at its UTC midnight minus the offset, so every event received in it bounds the offset,
 // first from below and last from above. Of the offsets in those bounds, real zones' are
-// whole hours more often than half, and half more often than quarters.
+// whole hours more often than half, and half more often than quarters. On a day the zone's
+// clocks change, the bounds hold both of its offsets, and one of them is named.
 func (z *zoneFit) pointsTo(day Day) string {
 	if !z.seen {
 		return "no events"
@@ -62,6 +63,9 @@ func (z *zoneFit) pointsTo(day Day) string {
 	midnight := day.Time()
 	lo := midnight.Sub(time.UnixMicro(z.first))                    // offset ≥ lo
 	hi := midnight.Add(24 * time.Hour).Sub(time.UnixMicro(z.last)) // offset < hi
+	if lo >= hi {
+		hi += time.Hour // a 25-hour day: the zone's clocks went back that night
+	}
 	if lo >= hi {
 		return "no single zone: the events span more than a day"
 	}
