@@ -126,6 +126,16 @@ func NewPipelineStack(scope constructs.Construct, id string, props *awscdk.Stack
 		topicProps.MasterKey = key
 	}
 	topic := awssns.NewTopic(stack, jsii.String("Alerts"), topicProps)
+	// EnforceSSL gives the topic a policy of its own, which replaces SNS's default one: without
+	// this statement the alarms would go into ALARM and publish nothing. Only this account's
+	// alarms may publish.
+	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("AlarmsOfThisAccountPublish"), Effect: awsiam.Effect_ALLOW,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  &[]*string{topic.TopicArn()},
+		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()}},
+	}))
 	if email := s.str("alertEmail"); email != "" {
 		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(email), nil))
 	}
@@ -246,6 +256,7 @@ func newLakeKey(stack awscdk.Stack) awskms.Key {
 			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
 			Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
 			Resources:  jsii.Strings("*"),
+			Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()}},
 		}),
 	}})
 	return awskms.NewKey(stack, jsii.String("LakeKey"), &awskms.KeyProps{

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -357,4 +358,69 @@ func TestReadmeListsEveryParameter(t *testing.T) {
 		assert.Contains(t, string(readme), "`"+p.Key+"`", "deploy/README.md documents %s", p.Key)
 		assert.Contains(t, string(readme), "`"+p.Env()+"`", "deploy/README.md documents %s", p.Env())
 	}
+}
+
+// Every alarm's action is a topic whose policy lets CloudWatch publish, for this account's
+// alarms only; with kms=true, the topic's key lets CloudWatch encrypt to it, with the same
+// condition. A topic or key that would refuse CloudWatch fails here: the alarms would go into
+// ALARM and tell no one.
+func TestAlarmsCanNotify(t *testing.T) {
+	for _, kms := range []string{"false", "true"} {
+		t.Run("kms="+kms, func(t *testing.T) {
+			pipeline, _ := synth(t, map[string]any{"kms": kms})
+			alarms := pipeline.ofType("AWS::CloudWatch::Alarm")
+			require.NotEmpty(t, alarms)
+			topics := pipeline.ofType("AWS::SNS::Topic")
+			for id, alarm := range alarms {
+				actions, _ := alarm.Properties["AlarmActions"].([]any)
+				require.NotEmpty(t, actions, "%s has an action", id)
+				for _, action := range actions {
+					ref, _ := action.(map[string]any)["Ref"].(string)
+					topic, ok := topics[ref]
+					require.True(t, ok, "%s's action %v is a topic of the stack", id, action)
+					assert.True(t, admitsCloudWatch(pipeline.topicPolicyOf(ref), "sns:Publish"), "%s: topic %s lets this account's alarms publish", id, ref)
+					if kms == "true" {
+						keyRef := fmt.Sprint(topic.Properties["KmsMasterKeyId"].(map[string]any)["Fn::GetAtt"].([]any)[0])
+						key := pipeline.json.Resources[keyRef]
+						assert.True(t, admitsCloudWatch(key.Properties["KeyPolicy"].(map[string]any)["Statement"].([]any), "kms:GenerateDataKey"),
+							"%s: key %s lets this account's alarms encrypt to the topic", id, keyRef)
+					}
+				}
+			}
+		})
+	}
+}
+
+// topicPolicyOf is the statements of the topic policy that names the topic ref.
+func (tpl *template) topicPolicyOf(ref string) []any {
+	for _, p := range tpl.ofType("AWS::SNS::TopicPolicy") {
+		for _, t := range p.Properties["Topics"].([]any) {
+			if r, _ := t.(map[string]any)["Ref"].(string); r == ref {
+				return p.Properties["PolicyDocument"].(map[string]any)["Statement"].([]any)
+			}
+		}
+	}
+	return nil
+}
+
+// admitsCloudWatch reports whether a statement allows cloudwatch.amazonaws.com the action,
+// on the condition that the alarm is this account's, and no statement denies it outright
+// (the TLS deny applies only to requests without TLS).
+func admitsCloudWatch(statements []any, action string) bool {
+	allowed := false
+	for _, s := range statements {
+		st := s.(map[string]any)
+		principal, _ := st["Principal"].(map[string]any)
+		if !slices.Contains(strs(principal["Service"]), "cloudwatch.amazonaws.com") || !slices.Contains(strs(st["Action"]), action) {
+			continue
+		}
+		if st["Effect"] == "Deny" {
+			return false
+		}
+		eq, _ := st["Condition"].(map[string]any)["StringEquals"].(map[string]any)
+		if _, ok := eq["aws:SourceAccount"]; ok {
+			allowed = true
+		}
+	}
+	return allowed
 }
