@@ -199,7 +199,11 @@ var validRetention = map[int]bool{1: true, 3: true, 5: true, 7: true, 14: true, 
 
 // workerStatements grants the worker exactly the API calls it makes (lake/store_s3.go,
 // iceberg-go's S3 IO and Glue catalog, lake's DynamoDB watermarks, budget, ledger and leases,
-// the SNS alerter), each on only the resources it makes them on.
+// the SNS alerter), each on only the resources it makes them on. The buckets are the stack's
+// own, so listing is granted on the whole bucket: S3 answers a HEAD or GET of a missing key 404
+// only to a caller that may list the bucket, and a listing grant with an s3:prefix condition
+// does not cover a request without a prefix, so the answer would be 403, which iceberg-go's
+// deletes of files already gone (snapshot expiry, orphan removal) take for a failure.
 func workerStatements(partition, region, account string, bronze, warehouse awss3.Bucket, table awsdynamodb.Table,
 	topic awssns.Topic, key awskms.Key) []awsiam.PolicyStatement {
 	glue := func(resource string) string {
@@ -207,10 +211,10 @@ func workerStatements(partition, region, account string, bronze, warehouse awss3
 	}
 	statements := []awsiam.PolicyStatement{
 		allow("BronzeObjects", []string{"s3:GetObject", "s3:PutObject"}, *bronze.ArnForObjects(jsii.String(bronzePrefix + "/*"))),
-		listPrefix("BronzeList", bronze, bronzePrefix),
+		allow("BronzeList", []string{"s3:ListBucket"}, *bronze.BucketArn()),
 		allow("WarehouseObjects", []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"},
 			*warehouse.ArnForObjects(jsii.String(warehousePrefix + "/*"))),
-		listPrefix("WarehouseList", warehouse, warehousePrefix),
+		allow("WarehouseList", []string{"s3:ListBucket"}, *warehouse.BucketArn()),
 		allow("Watermarks", []string{"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, *table.TableArn()),
 		allow("GlueCatalog", []string{"glue:GetDatabase", "glue:CreateDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable"},
 			glue("catalog"), glue("database/"+silverDatabase), glue("database/"+goldDatabase),
@@ -227,13 +231,6 @@ func allow(sid string, actions []string, resources ...string) awsiam.PolicyState
 	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid: jsii.String(sid), Effect: awsiam.Effect_ALLOW, Actions: jsii.Strings(actions...), Resources: jsii.Strings(resources...),
 	})
-}
-
-// listPrefix allows listing the bucket only under prefix.
-func listPrefix(sid string, bucket awss3.Bucket, prefix string) awsiam.PolicyStatement {
-	st := allow(sid, []string{"s3:ListBucket"}, *bucket.BucketArn())
-	st.AddCondition(jsii.String("StringLike"), map[string]any{"s3:prefix": []string{prefix, prefix + "/*"}})
-	return st
 }
 
 // newLakeKey is the customer-managed key of the buckets, the table and the topic. Its policy

@@ -424,3 +424,23 @@ func admitsCloudWatch(statements []any, action string) bool {
 	}
 	return allowed
 }
+
+// The worker may list its buckets without a prefix condition: S3 answers 404 for a missing key
+// only to a caller allowed s3:ListBucket for that request, and a HEAD has no prefix. With a
+// condition the answer is 403, and maintenance that deletes files already gone fails.
+func TestMissingKeysStayNotFound(t *testing.T) {
+	pipeline, _ := synth(t, map[string]any{})
+	lists := 0
+	for _, st := range pipeline.statements() {
+		if !slices.Contains(strs(st["Action"]), "s3:ListBucket") || st["Effect"] != "Allow" {
+			continue
+		}
+		lists++
+		cond, _ := st["Condition"].(map[string]any)
+		for op, c := range cond {
+			_, prefix := c.(map[string]any)["s3:prefix"]
+			assert.False(t, prefix, "%s: s3:ListBucket under a %s s3:prefix condition turns a missing key's 404 into 403", st["Sid"], op)
+		}
+	}
+	assert.Equal(t, 2, lists, "bronze and warehouse listing grants")
+}
