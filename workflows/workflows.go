@@ -236,6 +236,10 @@ func spreadOf(ctx workflow.Context, opts Options) int {
 	return opts.MergeSpread
 }
 
+// MaintenanceFailedMessage is logged when a run's table maintenance failed after its retries:
+// the deploy stack counts it in a metric and alarms when it repeats on consecutive days.
+const MaintenanceFailedMessage = "snapshot expiration failed; the next run retries it"
+
 // expireSnapshots drops table snapshots past SNAPSHOT_RETENTION_DAYS once a run's data is in
 // and checked. It is housekeeping: a failure is logged, never fails the run.
 func expireSnapshots(ctx workflow.Context, heartbeat time.Duration) {
@@ -245,7 +249,7 @@ func expireSnapshots(ctx workflow.Context, heartbeat time.Duration) {
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Minute, HeartbeatTimeout: heartbeat,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 10 * time.Second, MaximumAttempts: 3}})
 	if err := workflow.ExecuteActivity(actx, a.ExpireSnapshots).Get(ctx, nil); err != nil {
-		workflow.GetLogger(ctx).Warn("snapshot expiration failed; the next run retries it", "error", err)
+		workflow.GetLogger(ctx).Warn(MaintenanceFailedMessage, "error", err)
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 
 	"github.com/marketing-data/wistia-pipeline/activities"
 	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/workflows"
 )
 
 // Names the worker and Athena share with the stack. The Glue databases are the lake's default
@@ -388,7 +389,27 @@ func newAlarms(stack awscdk.Stack, logs awslogs.LogGroup, service awsecs.Fargate
 		EvaluationPeriods:  jsii.Number(3),
 		TreatMissingData:   awscloudwatch.TreatMissingData_BREACHING,
 	})
-	for _, alarm := range []awscloudwatch.Alarm{noRun, noWorker} {
+	// Maintenance failures do not fail a run (its data is in and checked), so they are counted
+	// from the log and alarm when they happen on two days running: one is a blip the next run
+	// retries, two mean files pile up.
+	maintenance := awslogs.NewMetricFilter(stack, jsii.String("MaintenanceFailures"), &awslogs.MetricFilterProps{
+		LogGroup:        logs,
+		FilterPattern:   awslogs.FilterPattern_StringValue(jsii.String("$.msg"), jsii.String("="), jsii.String(workflows.MaintenanceFailedMessage)),
+		MetricNamespace: jsii.String(metricNamespace),
+		MetricName:      jsii.String("MaintenanceFailures"),
+		MetricValue:     jsii.String("1"),
+	})
+	maintenanceFailing := awscloudwatch.NewAlarm(stack, jsii.String("MaintenanceFailingTwoDaysRunning"), &awscloudwatch.AlarmProps{
+		AlarmDescription: jsii.String("wistia-pipeline's snapshot expiry failed on two days running: old snapshots and orphan files " +
+			"are piling up in the warehouse. See the worker logs (\"" + workflows.MaintenanceFailedMessage + "\")."),
+		Metric:             maintenance.Metric(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: awscdk.Duration_Days(jsii.Number(1))}),
+		Threshold:          jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		EvaluationPeriods:  jsii.Number(2),
+		DatapointsToAlarm:  jsii.Number(2),
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	for _, alarm := range []awscloudwatch.Alarm{noRun, noWorker, maintenanceFailing} {
 		alarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(topic))
 		alarm.AddOkAction(awscloudwatchactions.NewSnsAction(topic))
 	}

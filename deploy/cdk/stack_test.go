@@ -18,6 +18,7 @@ import (
 
 	"github.com/marketing-data/wistia-pipeline/activities"
 	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/workflows"
 )
 
 func TestMain(m *testing.M) {
@@ -244,15 +245,21 @@ func TestPipelineStackHasEveryPart(t *testing.T) {
 			"FilterPattern": fmt.Sprintf(`{ $.msg = "%s" }`, activities.VerifiedMergeMessage),
 		})
 		alarms := pipeline.ofType("AWS::CloudWatch::Alarm")
-		require.Len(t, alarms, 2)
+		require.Len(t, alarms, 3)
 		var windows []float64
 		for id, a := range alarms {
-			assert.Equal(t, "breaching", a.Properties["TreatMissingData"], id)
+			silence := a.Properties["MetricName"] != "MaintenanceFailures"
+			assert.Equal(t, map[bool]string{true: "breaching", false: "notBreaching"}[silence], a.Properties["TreatMissingData"], id)
 			assert.Len(t, a.Properties["AlarmActions"], 1, id)
 			windows = append(windows, a.Properties["Period"].(float64)*a.Properties["EvaluationPeriods"].(float64))
 		}
 		sort.Float64s(windows)
-		assert.Equal(t, []float64{15 * 60, 26 * 3600}, windows, "no worker for 15 min; no verified run for 26 h")
+		assert.Equal(t, []float64{15 * 60, 26 * 3600, 2 * 86400}, windows, "no worker for 15 min; no verified run for 26 h; maintenance failing two days running")
+		pipeline.has("AWS::Logs::MetricFilter", map[string]any{
+			"FilterPattern": fmt.Sprintf(`{ $.msg = "%s" }`, workflows.MaintenanceFailedMessage),
+		})
+		pipeline.has("AWS::CloudWatch::Alarm", map[string]any{"MetricName": "MaintenanceFailures", "Threshold": 1,
+			"ComparisonOperator": "GreaterThanOrEqualToThreshold", "DatapointsToAlarm": 2, "EvaluationPeriods": 2, "Period": 86400})
 		pipeline.has("AWS::CloudWatch::Alarm", map[string]any{"MetricName": "RunningTaskCount", "Namespace": "ECS/ContainerInsights"})
 	})
 
