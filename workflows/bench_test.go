@@ -41,17 +41,7 @@ func benchmarkDailyRun(b *testing.B, medias int) {
 		// The date's own ID: a run started under another one follows it as a child, and the
 		// history measured would be that wrapper's.
 		id := workflows.DailyRunID("acct", s.date)
-		start := time.Now()
-		run, err := s.tc.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: id, TaskQueue: "wistia-test"}, workflows.DailyRunWorkflow,
-			workflows.DailyRunInput{Date: s.date, Options: workflows.Options{Account: "acct", MaxConcurrency: 50}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		var res workflows.DailyRunResult
-		if err := run.Get(context.Background(), &res); err != nil {
-			b.Fatal(err)
-		}
-		elapsed := time.Since(start)
+		res, elapsed := runDaily(b, s, id, workflows.DailyRunInput{Date: s.date, Options: workflows.Options{Account: "acct", MaxConcurrency: 50}})
 		if res.Progress.MediasDone != medias {
 			b.Fatalf("%d medias done", res.Progress.MediasDone)
 		}
@@ -62,6 +52,21 @@ func benchmarkDailyRun(b *testing.B, medias int) {
 		b.ReportMetric(float64(bytes)/1024, "parent-history-KiB")
 		b.ReportMetric(float64(runs), "parent-runs")
 	}
+}
+
+// runDaily runs DailyRunWorkflow under id and waits for it, returning its result and how long
+// it took.
+func runDaily(b *testing.B, s *stack, id string, in workflows.DailyRunInput) (workflows.DailyRunResult, time.Duration) {
+	start := time.Now()
+	run, err := s.tc.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: id, TaskQueue: "wistia-test"}, workflows.DailyRunWorkflow, in)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var res workflows.DailyRunResult
+	if err := run.Get(context.Background(), &res); err != nil {
+		b.Fatal(err)
+	}
+	return res, time.Since(start)
 }
 
 // historySize sums the history of every run of a workflow (continue-as-new makes several),
@@ -136,17 +141,8 @@ func BenchmarkDailyRunRequests(b *testing.B) {
 	for b.Loop() {
 		before := sim.Stats().ByEndpoint
 		id := workflows.DailyRunID("acct", s.date)
-		start := time.Now()
-		run, err := s.tc.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: id, TaskQueue: "wistia-test"}, workflows.DailyRunWorkflow,
-			workflows.DailyRunInput{Date: s.date, Mode: activities.ModeCatchUp, Options: workflows.Options{Account: "acct", MaxConcurrency: 50}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		var res workflows.DailyRunResult
-		if err := run.Get(context.Background(), &res); err != nil {
-			b.Fatal(err)
-		}
-		elapsed := time.Since(start)
+		res, elapsed := runDaily(b, s, id, workflows.DailyRunInput{Date: s.date, Mode: activities.ModeCatchUp,
+			Options: workflows.Options{Account: "acct", MaxConcurrency: 50}})
 		after := sim.Stats().ByEndpoint
 		requests := map[string]int64{}
 		var total int64

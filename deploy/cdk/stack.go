@@ -353,16 +353,22 @@ func newWorkers(stack awscdk.Stack, s *settings, env workerEnv, taskRole awsiam.
 	})
 }
 
-// newAlarms watches for silence: no run verified its days in 26 hours, or no worker running.
-// Failures inside runs alert from the workflows themselves (the Notify activity).
-func newAlarms(stack awscdk.Stack, logs awslogs.LogGroup, service awsecs.FargateService, topic awssns.Topic) {
-	verified := awslogs.NewMetricFilter(stack, jsii.String("VerifiedMerges"), &awslogs.MetricFilterProps{
+// logLineCount is a metric of the worker's log lines whose message is msg, one per line.
+func logLineCount(stack awscdk.Stack, logs awslogs.LogGroup, name, msg string) awslogs.MetricFilter {
+	return awslogs.NewMetricFilter(stack, jsii.String(name), &awslogs.MetricFilterProps{
 		LogGroup:        logs,
-		FilterPattern:   awslogs.FilterPattern_StringValue(jsii.String("$.msg"), jsii.String("="), jsii.String(activities.VerifiedMergeMessage)),
+		FilterPattern:   awslogs.FilterPattern_StringValue(jsii.String("$.msg"), jsii.String("="), jsii.String(msg)),
 		MetricNamespace: jsii.String(metricNamespace),
-		MetricName:      jsii.String("VerifiedMerges"),
+		MetricName:      jsii.String(name),
 		MetricValue:     jsii.String("1"),
 	})
+}
+
+// newAlarms watches for silence (no run verified its days in 26 hours, no worker running) and
+// for table maintenance failing on two days running. Failures inside runs alert from the
+// workflows themselves (the Notify activity).
+func newAlarms(stack awscdk.Stack, logs awslogs.LogGroup, service awsecs.FargateService, topic awssns.Topic) {
+	verified := logLineCount(stack, logs, "VerifiedMerges", activities.VerifiedMergeMessage)
 	// 13 periods of 2 hours: the alarm fires when none of the last 26 hours saw a verified merge.
 	noRun := awscloudwatch.NewAlarm(stack, jsii.String("NoVerifiedRunIn26Hours"), &awscloudwatch.AlarmProps{
 		AlarmDescription: jsii.String("No wistia-pipeline run merged and checked its days in 26 hours: is the schedule paused, " +
@@ -392,13 +398,7 @@ func newAlarms(stack awscdk.Stack, logs awslogs.LogGroup, service awsecs.Fargate
 	// Maintenance failures do not fail a run (its data is in and checked), so they are counted
 	// from the log and alarm when they happen on two days running: one is a blip the next run
 	// retries, two mean files pile up.
-	maintenance := awslogs.NewMetricFilter(stack, jsii.String("MaintenanceFailures"), &awslogs.MetricFilterProps{
-		LogGroup:        logs,
-		FilterPattern:   awslogs.FilterPattern_StringValue(jsii.String("$.msg"), jsii.String("="), jsii.String(workflows.MaintenanceFailedMessage)),
-		MetricNamespace: jsii.String(metricNamespace),
-		MetricName:      jsii.String("MaintenanceFailures"),
-		MetricValue:     jsii.String("1"),
-	})
+	maintenance := logLineCount(stack, logs, "MaintenanceFailures", workflows.MaintenanceFailedMessage)
 	maintenanceFailing := awscloudwatch.NewAlarm(stack, jsii.String("MaintenanceFailingTwoDaysRunning"), &awscloudwatch.AlarmProps{
 		AlarmDescription: jsii.String("wistia-pipeline's snapshot expiry failed on two days running: old snapshots and orphan files " +
 			"are piling up in the warehouse. See the worker logs (\"" + workflows.MaintenanceFailedMessage + "\")."),

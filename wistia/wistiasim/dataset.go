@@ -275,8 +275,8 @@ func (s *Sim) planted(md media, day time.Time) []event {
 			// Half a minute into the stats day, and another half a minute before it ends.
 			last := e
 			last.key = eventKey(uint64(s.opts.Seed), md.index, dayIndex(day), 1<<19+uint64(k), r.Uint32())
-			e.at = s.statsStart(day).Add(30 * time.Second)
-			last.at = s.statsStart(dates.AddDays(day, 1)).Add(-30 * time.Second)
+			e.at = s.zone().Start(day).Add(30 * time.Second)
+			last.at = s.zone().Start(dates.AddDays(day, 1)).Add(-30 * time.Second)
 			e.visibleAt, last.visibleAt = e.at, last.at
 			if !last.at.Before(md.created) {
 				out = append(out, last)
@@ -309,23 +309,8 @@ func visible(e event, now time.Time) bool {
 	return !e.visibleAt.After(now) && !e.at.After(now) && e.at.After(now.AddDate(-2, 0, 0))
 }
 
-// statsDay is the day an instant counts on in the API's stats zone, as a UTC midnight.
-func (s *Sim) statsDay(t time.Time) time.Time {
-	if s.opts.Zone == nil {
-		return dates.Day(t)
-	}
-	y, m, d := t.In(s.opts.Zone).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
-
-// statsStart is the instant stats day day begins in the API's stats zone.
-func (s *Sim) statsStart(day time.Time) time.Time {
-	zone := s.opts.Zone
-	if zone == nil {
-		zone = time.UTC
-	}
-	return time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, zone)
-}
+// zone is the API's stats zone, whose days stats days are.
+func (s *Sim) zone() dates.Zone { return dates.ZoneOf(s.opts.Zone) }
 
 // statsEvents returns media m's events that the API counts on stats day day and returns at
 // now, newest first: the events listed for that day and counted in its by_date row. Events
@@ -337,7 +322,7 @@ func (s *Sim) statsEvents(m int, day time.Time, now time.Time) []event {
 	var out []event
 	for d := dates.AddDays(day, -1); !d.After(dates.AddDays(day, 1)); d = dates.AddDays(d, 1) {
 		for _, e := range s.visibleEvents(m, d, now) {
-			if s.statsDay(e.at).Equal(day) {
+			if s.zone().Day(e.at).Equal(day) {
 				out = append(out, e)
 			}
 		}
