@@ -52,6 +52,9 @@ type Activities struct {
 	OnTransform func(lake.TransformReport)
 	OnVerified  func(days int)                   // days merged, checked and cleared from the ledger
 	OnLag       func(date time.Time, behind int) // a catch-up plan of date found a media's watermark behind by so many days
+	// OnMaintenanceFailed is table maintenance failing on its last attempt: the run goes on
+	// (its data is in and checked) and logs it, and the worker counts it.
+	OnMaintenanceFailed func()
 }
 
 // classify maps errors onto Temporal's retry semantics.
@@ -307,7 +310,12 @@ func (a *Activities) Transform(ctx context.Context, days []string, runID string)
 // ExpireSnapshots drops table snapshots older than the retention.
 func (a *Activities) ExpireSnapshots(ctx context.Context) error {
 	defer keepAlive(ctx)()
-	return a.Lake.ExpireSnapshots(ctx)
+	err := a.Lake.ExpireSnapshots(ctx)
+	if info := activity.GetInfo(ctx); err != nil && a.OnMaintenanceFailed != nil &&
+		info.RetryPolicy != nil && info.RetryPolicy.MaximumAttempts > 0 && info.Attempt >= info.RetryPolicy.MaximumAttempts {
+		a.OnMaintenanceFailed()
+	}
+	return err
 }
 
 // CheckData reconciles silver with bronze for the days and checks gold; problems fail the

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -77,7 +78,55 @@ func (a *Alerter) Text(al Alert) string {
 
 // Send delivers the alert to every configured destination.
 func (a *Alerter) Send(ctx context.Context, al Alert) error {
-	text := a.Text(al)
+	return a.deliver(ctx, fmt.Sprintf("Wistia pipeline %s failed", al.Date), a.Text(al))
+}
+
+// SendTest delivers a message saying it is a test to every configured destination.
+func (a *Alerter) SendTest(ctx context.Context, text string) error {
+	return a.deliver(ctx, "Wistia pipeline test alert", text)
+}
+
+// ErrNoSubscriber is a topic nobody subscribes to: its alerts reach no one.
+var ErrNoSubscriber = errors.New("nobody is subscribed")
+
+// Reachable proves each configured destination answers without sending to it: the topic's
+// subscriptions are listed (the caller may see the topic, and someone is subscribed), and the
+// webhook's host accepts a connection. It says which destinations it checked.
+func (a *Alerter) Reachable(ctx context.Context) ([]string, error) {
+	var checked []string
+	var errs []error
+	if a.cfg.WebhookURL.IsSet() {
+		u, _ := url.Parse(a.cfg.WebhookURL.Reveal()) // Validate has parsed it
+		port := u.Port()
+		if port == "" {
+			port = map[string]string{"https": "443", "http": "80"}[u.Scheme]
+		}
+		conn, err := (&net.Dialer{Timeout: 10 * time.Second}).DialContext(ctx, "tcp", net.JoinHostPort(u.Hostname(), port))
+		if err == nil {
+			conn.Close()
+			checked = append(checked, "webhook host "+u.Hostname())
+		} else {
+			errs = append(errs, fmt.Errorf("alert webhook host %s: %w", u.Hostname(), err))
+		}
+	}
+	if a.cfg.SNSTopicARN != "" && a.sns != nil {
+		// Listing the subscriptions reads the topic without publishing, and says whether a
+		// message would reach anyone.
+		out, err := a.sns.ListSubscriptionsByTopic(ctx, &sns.ListSubscriptionsByTopicInput{TopicArn: aws.String(a.cfg.SNSTopicARN)})
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("alert SNS topic %s: %w", a.cfg.SNSTopicARN, err))
+		case len(out.Subscriptions) == 0:
+			errs = append(errs, fmt.Errorf("alert SNS topic %s: %w", a.cfg.SNSTopicARN, ErrNoSubscriber))
+		default:
+			checked = append(checked, fmt.Sprintf("SNS topic %s (%d subscriptions)", a.cfg.SNSTopicARN, len(out.Subscriptions)))
+		}
+	}
+	return checked, errors.Join(errs...)
+}
+
+// deliver sends subject (where the destination has one) and text to every destination.
+func (a *Alerter) deliver(ctx context.Context, subject, text string) error {
 	var errs []error
 	if a.cfg.WebhookURL.IsSet() {
 		body, _ := json.Marshal(map[string]string{"text": text})
@@ -103,7 +152,7 @@ func (a *Alerter) Send(ctx context.Context, al Alert) error {
 	}
 	if a.cfg.SNSTopicARN != "" && a.sns != nil {
 		_, err := a.sns.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(a.cfg.SNSTopicARN),
-			Subject: aws.String(fmt.Sprintf("Wistia pipeline %s failed", al.Date)), Message: aws.String(text)})
+			Subject: aws.String(subject), Message: aws.String(text)})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("alert SNS topic %s: %w", a.cfg.SNSTopicARN, err))
 		}

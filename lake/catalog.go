@@ -71,6 +71,17 @@ func (l *Lakehouse) Close() error {
 	return nil
 }
 
+// ReadNamespaces reads the silver and gold namespaces' properties (Glue: the databases), the
+// first call every table operation makes.
+func (l *Lakehouse) ReadNamespaces(ctx context.Context) error {
+	for _, layer := range []Layer{Silver, Gold} {
+		if _, err := l.cat.LoadNamespaceProperties(ctx, l.ns[layer]); err != nil {
+			return fmt.Errorf("read namespace %s: %w", l.ns[layer], err)
+		}
+	}
+	return nil
+}
+
 // OpenSQLCatalog opens (creating if needed) a SQL catalog in a sqlite file, with WAL and a busy
 // timeout so that several workers on one machine can commit concurrently.
 func OpenSQLCatalog(path, warehouse string, props iceberg.Properties) (catalog.Catalog, error) {
@@ -270,6 +281,25 @@ func (c Config) CatalogPath() string {
 	return cmp.Or(c.CatalogURI, filepath.Join(c.DataDir, "catalog.db"))
 }
 
+// ioProperties are the file IO settings of the tables under warehouse.
+func (c Config) ioProperties(warehouse string) iceberg.Properties {
+	props := iceberg.Properties{"warehouse": warehouse}
+	if u, _ := url.Parse(warehouse); u != nil && u.Scheme == "s3" {
+		// Credentials come from the default AWS chain, never from these properties.
+		props[icebergio.S3Region] = c.AWSRegion
+		if c.S3Endpoint != "" {
+			props[icebergio.S3EndpointURL] = c.S3Endpoint
+		}
+	}
+	return props
+}
+
+// ObjectIO is the file IO the tables use at location (a warehouse or bronze URL): the same
+// library and calls (HEAD before a delete, say), for checks of what the tables will do.
+func (c Config) ObjectIO(ctx context.Context, location string) (icebergio.IO, error) {
+	return icebergio.LoadFS(ctx, c.ioProperties(location), location)
+}
+
 // OpenLakehouse opens the configured catalog and wraps it; tables are created by EnsureTables.
 func (c Config) OpenLakehouse(ctx context.Context) (*Lakehouse, error) {
 	rules := DefaultChannelRules()
@@ -283,14 +313,7 @@ func (c Config) OpenLakehouse(ctx context.Context) (*Lakehouse, error) {
 	if err != nil {
 		return nil, err
 	}
-	props := iceberg.Properties{"warehouse": warehouse}
-	if u, _ := url.Parse(warehouse); u != nil && u.Scheme == "s3" {
-		// Credentials come from the default AWS chain, never from these properties.
-		props[icebergio.S3Region] = c.AWSRegion
-		if c.S3Endpoint != "" {
-			props[icebergio.S3EndpointURL] = c.S3Endpoint
-		}
-	}
+	props := c.ioProperties(warehouse)
 	var cat catalog.Catalog
 	switch c.Catalog {
 	case "sql":

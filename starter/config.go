@@ -39,20 +39,23 @@ func (c *cli) dial(ctx context.Context) (client.Client, app.TemporalConfig, erro
 }
 
 // pipeline connects to Temporal and reads the settings runs are started with.
-func (c *cli) pipeline(ctx context.Context) (operate.Pipeline, func(), error) {
-	var (
-		w  app.WorkerConfig
-		lk lake.Config
-	)
-	if err := config.Load(&w, &lk); err != nil {
-		return operate.Pipeline{}, nil, err
+func (c *cli) pipeline(ctx context.Context) (operate.Pipeline, app.Config, func(), error) {
+	var cfg app.Config
+	if err := config.Load(&cfg.Schedule, &cfg.Worker, &cfg.Lake); err != nil {
+		return operate.Pipeline{}, cfg, nil, err
 	}
 	tc, t, err := c.dial(ctx)
 	if err != nil {
-		return operate.Pipeline{}, nil, err
+		return operate.Pipeline{}, cfg, nil, err
 	}
-	cfg := app.Config{Temporal: t, Worker: w, Lake: lk}
-	return operate.Pipeline{Client: tc, TaskQueue: t.TaskQueue, Options: cfg.Options()}, tc.Close, nil
+	cfg.Temporal = t
+	return cfg.Pipeline(tc), cfg, tc.Close, nil
+}
+
+// scheduleID is the schedule the environment names (TEMPORAL_SCHEDULE_ID).
+func (c *cli) scheduleID() (string, error) {
+	var s app.ScheduleConfig
+	return s.ID, config.Load(&s)
 }
 
 // lakehouse opens the lakehouse from the lake settings alone.

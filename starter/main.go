@@ -104,7 +104,7 @@ It reads the worker's environment (see the README); --address and --namespace ov
 	root.PersistentFlags().StringVar(&c.address, "address", "", "Temporal frontend host:port (default $TEMPORAL_ADDRESS, else localhost:7233)")
 	root.PersistentFlags().StringVar(&c.namespace, "namespace", "", "Temporal namespace (default $TEMPORAL_NAMESPACE, else default)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err.Error()} })
-	root.AddCommand(scheduleCmd(c), runCmd(c), backfillCmd(c), transformCmd(c), statusCmd(c), replayCmd(c), queryCmd(c), dashboardCmd(c), versionCmd(c))
+	root.AddCommand(scheduleCmd(c), runCmd(c), backfillCmd(c), transformCmd(c), statusCmd(c), doctorCmd(c), replayCmd(c), queryCmd(c), dashboardCmd(c), versionCmd(c))
 	for _, cmd := range root.Commands() {
 		wrapRun(cmd)
 	}

@@ -37,7 +37,7 @@ func TestHelpAtEveryLevel(t *testing.T) {
 	_, out, _ := starter(t, "backfill", "--help")
 	assert.Contains(t, out, `--parallelism int   days ingested at once (default 3)`, "flags show their defaults")
 	_, out, _ = starter(t, "schedule", "create", "--help")
-	assert.Contains(t, out, `(default "0 3 * * *")`)
+	assert.Contains(t, out, `(default $SCHEDULE_CRON, else "0 3 * * *")`)
 	_, out, _ = starter(t, "query", "--help")
 	assert.Contains(t, out, "gold.fact_media_daily", "query's help lists the tables")
 }

@@ -83,7 +83,7 @@ LOOKBACK_DAYS to the date for every media, whatever the watermarks say, and move
 			if err := dateFlags(lake.CheckRunDay, map[string]string{"date": date}); err != nil {
 				return err
 			}
-			p, closeFn, err := c.pipeline(cmd.Context())
+			p, _, closeFn, err := c.pipeline(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -128,7 +128,7 @@ merges every day that landed once, spread over the workers. It moves no watermar
 			if parallelism < 1 {
 				return usagef("--parallelism must be 1 or more")
 			}
-			p, closeFn, err := c.pipeline(cmd.Context())
+			p, _, closeFn, err := c.pipeline(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -175,7 +175,7 @@ so any day that has ended can be transformed.`,
 			if err := rangeFlags("transform", lake.CheckEndedDay, from, to); err != nil {
 				return err
 			}
-			p, closeFn, err := c.pipeline(cmd.Context())
+			p, _, closeFn, err := c.pipeline(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -179,9 +179,9 @@ func demo(ctx context.Context, dev bool, out io.Writer) error {
 		return err
 	}
 	defer tc.Close()
-	pipeline := operate.Pipeline{Client: tc, TaskQueue: cfg.Temporal.TaskQueue, Options: cfg.Options()}
-	if err := step(out, "create the "+workflows.ScheduleID+" schedule (daily at 03:00 in "+cfg.Lake.Zone().String()+")", func() error {
-		return pipeline.EnsureSchedule(ctx, workflows.DefaultCron)
+	pipeline := cfg.Pipeline(tc)
+	if err := step(out, "create the "+cfg.Schedule.ID+" schedule (daily at 03:00 in "+cfg.Lake.Zone().String()+")", func() error {
+		return pipeline.EnsureSchedule(ctx, cfg.Schedule.Cron)
 	}); err != nil {
 		return err
 	}
@@ -255,7 +255,7 @@ Where to look next:
   Query gold:  go run ./starter query gold.fact_media_daily --from %s --to %s --format table
   Backfill:    temporal schedule backfill --schedule-id %s --start-time %sT00:00:00Z --end-time %sT23:59:59Z --address %s
 `, dashboardURL, cfg.Alerts.UIURL, warehouse, cfg.Lake.CatalogPath(),
-		dates.Format(from), dates.Format(to), workflows.ScheduleID, dates.Format(dates.AddDays(from, 1)), dates.Format(dates.AddDays(to, 1)), cfg.Temporal.Address)
+		dates.Format(from), dates.Format(to), cfg.Schedule.ID, dates.Format(dates.AddDays(from, 1)), dates.Format(dates.AddDays(to, 1)), cfg.Temporal.Address)
 	if dev {
 		fmt.Fprintln(out, "\nThe stack keeps running; press Ctrl-C to stop it.")
 		<-ctx.Done()

@@ -30,6 +30,7 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/httpserve"
 	"github.com/marketing-data/wistia-pipeline/internal/ingest"
 	"github.com/marketing-data/wistia-pipeline/internal/metrics"
+	"github.com/marketing-data/wistia-pipeline/internal/operate"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 	"github.com/marketing-data/wistia-pipeline/workflows"
@@ -101,7 +102,10 @@ type WorkerConfig struct {
 	// workers; 1 merges a backfill's days in one activity.
 	MergeSpread int    `envconfig:"MERGE_SPREAD" default:"4"`
 	MetricsAddr string `envconfig:"METRICS_ADDR" default:"127.0.0.1:9464"` // empty disables /metrics
-	LogLevel    string `envconfig:"LOG_LEVEL" default:"info"`
+	// CloudWatchNamespace, when set, has the worker write the metrics the deploy stack alarms
+	// on to stdout every minute in CloudWatch's embedded metric format.
+	CloudWatchNamespace string `envconfig:"METRICS_CLOUDWATCH_NAMESPACE"`
+	LogLevel            string `envconfig:"LOG_LEVEL" default:"info"`
 	// SharedBudget makes every worker of the account draw on one request budget kept in the
 	// watermark store, so WISTIA_RATE_LIMIT holds across all workers together.
 	SharedBudget bool `envconfig:"WISTIA_SHARED_BUDGET" default:"true"`
@@ -132,9 +136,30 @@ func (c WorkerConfig) Validate() []error {
 	return errs
 }
 
+// ScheduleConfig is the daily schedule a deployment wants: what `starter schedule create`
+// makes and `starter doctor` expects to find. Its runs' settings are the worker's.
+type ScheduleConfig struct {
+	// ID names the schedule in the namespace; environments sharing one namespace differ here.
+	ID   string `envconfig:"TEMPORAL_SCHEDULE_ID" default:"wistia-daily"`
+	Cron string `envconfig:"SCHEDULE_CRON" default:"0 3 * * *"` // in the account's stats zone
+}
+
+// Validate reports every bad value.
+func (c ScheduleConfig) Validate() []error {
+	var errs []error
+	if c.ID == "" {
+		errs = append(errs, config.Invalid("TEMPORAL_SCHEDULE_ID", c.ID, "a schedule ID"))
+	}
+	if err := operate.CheckCron(c.Cron); err != nil {
+		errs = append(errs, config.Invalid("SCHEDULE_CRON", c.Cron, "a cron expression such as \"0 3 * * *\" (minute hour day month weekday)"))
+	}
+	return errs
+}
+
 // Config is everything the worker reads from the environment.
 type Config struct {
 	Temporal TemporalConfig
+	Schedule ScheduleConfig
 	Worker   WorkerConfig
 	Wistia   wistia.Config
 	Lake     lake.Config
@@ -144,8 +169,13 @@ type Config struct {
 // LoadConfig reads and validates the worker's configuration.
 func LoadConfig() (Config, error) {
 	var c Config
-	err := config.Load(&c.Temporal, &c.Worker, &c.Wistia, &c.Lake, &c.Alerts)
+	err := config.Load(&c.Temporal, &c.Schedule, &c.Worker, &c.Wistia, &c.Lake, &c.Alerts)
 	return c, err
+}
+
+// Pipeline is the pipeline operations of this configuration on the client tc.
+func (c Config) Pipeline(tc client.Client) operate.Pipeline {
+	return operate.Pipeline{Client: tc, TaskQueue: c.Temporal.TaskQueue, ScheduleID: c.Schedule.ID, Options: c.Options()}
 }
 
 // Logger is the JSON logger at the configured level.
@@ -194,16 +224,7 @@ func Open(ctx context.Context, c Config, pm *metrics.Pipeline) (*Resources, erro
 		return nil, err
 	}
 	r.closers = append(r.closers, marks.Close)
-	var opts []wistia.Option
-	if c.Worker.SharedBudget {
-		budget, err := lake.NewSharedBudget(marks, c.Lake.Account, c.Wistia.RateLimit, c.Wistia.RatePeriod)
-		if err != nil {
-			r.Close()
-			return nil, fmt.Errorf("WISTIA_SHARED_BUDGET: %w", err)
-		}
-		opts = append(opts, wistia.WithGate(budget))
-	}
-	wc, err := wistia.New(c.Wistia, opts...)
+	wc, err := c.WistiaClient(marks)
 	if err != nil {
 		r.Close()
 		return nil, err
@@ -218,24 +239,16 @@ func Open(ctx context.Context, c Config, pm *metrics.Pipeline) (*Resources, erro
 		r.Close()
 		return nil, fmt.Errorf("create tables: %w", err)
 	}
-	var snsClient *sns.Client
-	if c.Alerts.SNSTopicARN != "" {
-		awsCfg, err := c.Lake.AWS(ctx)
-		if err != nil {
-			r.Close()
-			return nil, err
-		}
-		snsClient = sns.NewFromConfig(awsCfg, func(o *sns.Options) {
-			if c.Alerts.SNSEndpoint != "" {
-				o.BaseEndpoint = &c.Alerts.SNSEndpoint
-			}
-		})
+	alerter, err := c.Alerter(ctx)
+	if err != nil {
+		r.Close()
+		return nil, err
 	}
 	r.Activities = &activities.Activities{
 		Account:  c.Lake.Account,
 		Ingester: &ingest.Ingester{Client: wc, Store: r.Store, Now: time.Now},
 		Store:    r.Store, Lake: r.Lake, Marks: marks, Policy: c.Lake.CatchUpPolicy(),
-		Alerts: activities.NewAlerter(c.Alerts, c.Temporal.Namespace, snsClient),
+		Alerts: alerter,
 		Now:    time.Now,
 	}
 	if pm != nil {
@@ -264,6 +277,7 @@ func Open(ctx context.Context, c Config, pm *metrics.Pipeline) (*Resources, erro
 			}
 			pm.WatermarkLag.Set(float64(lagDays))
 		}
+		r.Activities.OnMaintenanceFailed = pm.MaintenanceFailures.Inc
 		r.Activities.OnTransform = func(rep lake.TransformReport) {
 			for stream, n := range rep.Quarantined {
 				pm.Quarantined.WithLabelValues(stream).Add(float64(n))
@@ -275,6 +289,37 @@ func Open(ctx context.Context, c Config, pm *metrics.Pipeline) (*Resources, erro
 		}
 	}
 	return r, nil
+}
+
+// WistiaClient is the Wistia client of the configuration; with WISTIA_SHARED_BUDGET every
+// request draws on the account's budget kept in marks.
+func (c Config) WistiaClient(marks lake.Watermarks) (*wistia.Client, error) {
+	var opts []wistia.Option
+	if c.Worker.SharedBudget {
+		budget, err := lake.NewSharedBudget(marks, c.Lake.Account, c.Wistia.RateLimit, c.Wistia.RatePeriod)
+		if err != nil {
+			return nil, fmt.Errorf("WISTIA_SHARED_BUDGET: %w", err)
+		}
+		opts = append(opts, wistia.WithGate(budget))
+	}
+	return wistia.New(c.Wistia, opts...)
+}
+
+// Alerter is the alert destinations of the configuration.
+func (c Config) Alerter(ctx context.Context) (*activities.Alerter, error) {
+	var snsClient *sns.Client
+	if c.Alerts.SNSTopicARN != "" {
+		awsCfg, err := c.Lake.AWS(ctx)
+		if err != nil {
+			return nil, err
+		}
+		snsClient = sns.NewFromConfig(awsCfg, func(o *sns.Options) {
+			if c.Alerts.SNSEndpoint != "" {
+				o.BaseEndpoint = &c.Alerts.SNSEndpoint
+			}
+		})
+	}
+	return activities.NewAlerter(c.Alerts, c.Temporal.Namespace, snsClient), nil
 }
 
 // Register adds the workflows and activities to a worker.
@@ -337,6 +382,15 @@ func RunWorker(ctx context.Context, c Config, logger *slog.Logger) error {
 		served := httpserve.Background(mctx, ln, mux)
 		defer func() { stopMetrics(); <-served }()
 		logger.Info("metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	}
+	if c.Worker.CloudWatchNamespace != "" {
+		ectx, stopEMF := context.WithCancel(ctx)
+		emitted := make(chan struct{})
+		go func() {
+			defer close(emitted)
+			(&metrics.EMF{Namespace: c.Worker.CloudWatchNamespace, Account: c.Lake.Account, Gatherer: reg, Out: os.Stdout}).Run(ectx, time.Minute)
+		}()
+		defer func() { stopEMF(); <-emitted }() // the last minute's counts go out too
 	}
 	w := worker.New(tc, c.Temporal.TaskQueue, worker.Options{
 		MaxConcurrentActivityExecutionSize: c.Worker.ActivityConcurrency,

@@ -32,6 +32,8 @@ type Pipeline struct {
 	// WatermarkLag is how far behind its run's date the furthest-behind media was, among those
 	// this worker planned for the latest catch-up date.
 	WatermarkLag prometheus.Gauge
+	// MaintenanceFailures counts runs whose table maintenance failed after its retries.
+	MaintenanceFailures prometheus.Counter
 }
 
 // NewPipeline registers the pipeline's metrics in reg.
@@ -56,7 +58,9 @@ func NewPipeline(reg prometheus.Registerer) *Pipeline {
 		Help: "When each stream last landed in this worker (stream=merge: days last merged and checked), Unix seconds."}, []string{"stream"})
 	p.WatermarkLag = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "wistia", Name: "watermark_lag_days",
 		Help: "Days between the latest catch-up run's date and the watermark of the furthest-behind media this worker planned for it."})
-	reg.MustRegister(p.Bytes, p.MergeDuration, p.PercentOverOne, p.LastSuccess, p.WatermarkLag)
+	p.MaintenanceFailures = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "wistia", Name: "table_maintenance_failures_total",
+		Help: "Runs whose table maintenance (snapshot expiry, orphan deletion) failed after its retries; the next run retries it."})
+	reg.MustRegister(p.Bytes, p.MergeDuration, p.PercentOverOne, p.LastSuccess, p.WatermarkLag, p.MaintenanceFailures)
 	return p
 }
 

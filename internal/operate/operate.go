@@ -4,6 +4,7 @@
 package operate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,10 +22,13 @@ import (
 
 // Pipeline is one account's pipeline in a Temporal namespace.
 type Pipeline struct {
-	Client    client.Client
-	TaskQueue string
-	Options   workflows.Options // every run's tunables, Account included
+	Client     client.Client
+	TaskQueue  string
+	ScheduleID string            // the daily schedule; empty: workflows.ScheduleID
+	Options    workflows.Options // every run's tunables, Account included
 }
+
+func (p Pipeline) scheduleID() string { return cmp.Or(p.ScheduleID, workflows.ScheduleID) }
 
 // Started is a workflow the pipeline started, or attached to when it was already in flight.
 type Started struct {
@@ -73,7 +77,7 @@ func (p Pipeline) startOrAttach(ctx context.Context, id string, wf, input any) (
 }
 
 // ErrScheduleExists is CreateSchedule finding the schedule already there.
-var ErrScheduleExists = errors.New("schedule " + workflows.ScheduleID + " already exists; use 'starter schedule update'")
+var ErrScheduleExists = errors.New("the schedule already exists; use 'starter schedule update'")
 
 // schedule is the daily schedule's spec and action for cron, in the account's stats zone:
 // Temporal keeps the fire at the same local time across daylight-saving changes.
@@ -91,12 +95,12 @@ func (p Pipeline) zone() dates.Zone {
 // CreateSchedule creates the wistia-daily schedule firing at cron in the account's stats zone.
 func (p Pipeline) CreateSchedule(ctx context.Context, cron string) error {
 	spec, action := p.schedule(cron)
-	_, err := p.Client.ScheduleClient().Create(ctx, client.ScheduleOptions{ID: workflows.ScheduleID, Spec: spec, Action: action,
+	_, err := p.Client.ScheduleClient().Create(ctx, client.ScheduleOptions{ID: p.scheduleID(), Spec: spec, Action: action,
 		// A backfill's days run one after another, none dropped; a missed fire catches up.
 		Overlap: enums.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL, CatchupWindow: 24 * time.Hour,
 		Note: "Wistia daily ingest: each action ingests the day before its scheduled time, in the schedule's time zone (the account's stats zone)."})
 	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return ErrScheduleExists
+		return fmt.Errorf("schedule %s: %w", p.scheduleID(), ErrScheduleExists)
 	}
 	return err
 }
@@ -104,7 +108,7 @@ func (p Pipeline) CreateSchedule(ctx context.Context, cron string) error {
 // UpdateSchedule sets the schedule's cron and its action's options to the pipeline's.
 func (p Pipeline) UpdateSchedule(ctx context.Context, cron string) error {
 	spec, action := p.schedule(cron)
-	return p.Client.ScheduleClient().GetHandle(ctx, workflows.ScheduleID).Update(ctx, client.ScheduleUpdateOptions{
+	return p.Client.ScheduleClient().GetHandle(ctx, p.scheduleID()).Update(ctx, client.ScheduleUpdateOptions{
 		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 			s := in.Description.Schedule
 			s.Spec = &spec
@@ -140,17 +144,17 @@ type ScheduledAction struct {
 	WorkflowID string    `json:"workflow_id,omitempty"`
 }
 
-// DescribeSchedule reads the schedule's state.
-func DescribeSchedule(ctx context.Context, tc client.Client) (ScheduleState, error) {
-	d, err := tc.ScheduleClient().GetHandle(ctx, workflows.ScheduleID).Describe(ctx)
+// DescribeSchedule reads the state of schedule id.
+func DescribeSchedule(ctx context.Context, tc client.Client, id string) (ScheduleState, error) {
+	d, err := tc.ScheduleClient().GetHandle(ctx, id).Describe(ctx)
 	if err != nil {
 		return ScheduleState{}, err
 	}
-	st := ScheduleState{ID: workflows.ScheduleID, Paused: d.Schedule.State.Paused, Actions: int64(d.Info.NumActions),
+	st := ScheduleState{ID: id, Paused: d.Schedule.State.Paused, Actions: int64(d.Info.NumActions),
 		TimeZone: d.Schedule.Spec.TimeZoneName}
 	zone, err := dates.LoadZone(st.TimeZone)
 	if err != nil {
-		return st, fmt.Errorf("schedule %s: %w", workflows.ScheduleID, err)
+		return st, fmt.Errorf("schedule %s: %w", id, err)
 	}
 	st.TimeZone = zone.String()
 	for _, c := range d.Schedule.Spec.Calendars {
@@ -180,16 +184,16 @@ func ranges(rs []client.ScheduleRange) string {
 	return strings.Join(parts, ",")
 }
 
-// PauseSchedule pauses the schedule, or unpauses it.
-func PauseSchedule(ctx context.Context, tc client.Client, pause bool) error {
-	h := tc.ScheduleClient().GetHandle(ctx, workflows.ScheduleID)
+// PauseSchedule pauses schedule id, or unpauses it.
+func PauseSchedule(ctx context.Context, tc client.Client, id string, pause bool) error {
+	h := tc.ScheduleClient().GetHandle(ctx, id)
 	if pause {
 		return h.Pause(ctx, client.SchedulePauseOptions{Note: "paused with starter"})
 	}
 	return h.Unpause(ctx, client.ScheduleUnpauseOptions{Note: "unpaused with starter"})
 }
 
-// DeleteSchedule deletes the schedule; runs it started are left alone.
-func DeleteSchedule(ctx context.Context, tc client.Client) error {
-	return tc.ScheduleClient().GetHandle(ctx, workflows.ScheduleID).Delete(ctx)
+// DeleteSchedule deletes schedule id; runs it started are left alone.
+func DeleteSchedule(ctx context.Context, tc client.Client, id string) error {
+	return tc.ScheduleClient().GetHandle(ctx, id).Delete(ctx)
 }

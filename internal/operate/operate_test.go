@@ -27,7 +27,7 @@ func TestScheduleFiresAfterTheLocalDayAcrossDaylightSaving(t *testing.T) {
 	ctx := context.Background()
 	p := operate.Pipeline{Client: tc, TaskQueue: "zone-test", Options: workflows.Options{Account: "acct", StatsZone: "America/New_York"}}
 	require.NoError(t, p.CreateSchedule(ctx, workflows.DefaultCron))
-	require.NoError(t, operate.PauseSchedule(ctx, tc, true))
+	require.NoError(t, operate.PauseSchedule(ctx, tc, workflows.ScheduleID, true))
 
 	fires := func(from, to time.Time) []string {
 		resp, err := tc.WorkflowService().ListScheduleMatchingTimes(ctx, &workflowservice.ListScheduleMatchingTimesRequest{
@@ -45,7 +45,7 @@ func TestScheduleFiresAfterTheLocalDayAcrossDaylightSaving(t *testing.T) {
 	assert.Equal(t, []string{"2027-11-06T07:00:00Z", "2027-11-07T08:00:00Z", "2027-11-08T08:00:00Z"},
 		fires(time.Date(2027, 11, 6, 0, 0, 0, 0, time.UTC), time.Date(2027, 11, 9, 0, 0, 0, 0, time.UTC)))
 
-	st, err := operate.DescribeSchedule(ctx, tc)
+	st, err := operate.DescribeSchedule(ctx, tc, workflows.ScheduleID)
 	require.NoError(t, err)
 	assert.Equal(t, "America/New_York", st.TimeZone)
 	require.NotEmpty(t, st.Next)

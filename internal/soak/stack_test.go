@@ -148,7 +148,7 @@ func (w *week) createSchedule(t *testing.T) {
 	ctx := context.Background()
 	p := operate.Pipeline{Client: w.tc, TaskQueue: queue, Options: soakOptions}
 	require.NoError(t, p.CreateSchedule(ctx, workflows.DefaultCron))
-	require.NoError(t, operate.PauseSchedule(ctx, w.tc, true), "only the soak's backfills fire")
+	require.NoError(t, operate.PauseSchedule(ctx, w.tc, workflows.ScheduleID, true), "only the soak's backfills fire")
 	h := w.tc.ScheduleClient().GetHandle(ctx, workflows.ScheduleID)
 	require.NoError(t, h.Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 		action := in.Description.Schedule.Action.(*client.ScheduleWorkflowAction)

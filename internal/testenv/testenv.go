@@ -206,11 +206,23 @@ func StartS3(t testing.TB) *S3 {
 	meta := t.TempDir()
 	addr := "127.0.0.1:" + strconv.Itoa(FreePort(t))
 	s := &S3{AccessKey: "testaccess", SecretKey: "testsecret-not-a-real-one", Region: "us-east-1"}
+	// The internal IAM lets AddUser make accounts besides the root one given here.
 	s.Server = startServer(t, addr, nil, Tool(t, "versitygw"),
-		"--access", s.AccessKey, "--secret", s.SecretKey, "--port", addr, "--quiet",
+		"--access", s.AccessKey, "--secret", s.SecretKey, "--port", addr, "--quiet", "--iam-dir", t.TempDir(),
 		"posix", "--sidecar", meta, root)
 	s.Endpoint = "http://" + addr
 	return s
+}
+
+// AddUser makes an account with versitygw's "user" role: it may use only the buckets it
+// creates, so on the root account's buckets every call it makes is denied.
+func (s *S3) AddUser(t testing.TB, access, secret string) {
+	t.Helper()
+	out, err := exec.Command(Tool(t, "versitygw"), "admin", "--access", s.AccessKey, "--secret", s.SecretKey,
+		"--endpoint-url", s.Endpoint, "create-user", "--access", access, "--secret", secret, "--role", "user").CombinedOutput()
+	if err != nil {
+		t.Fatalf("versitygw admin create-user: %v\n%s", err, out)
+	}
 }
 
 // DynamoDB is a dynalite server.
