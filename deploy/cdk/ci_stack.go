@@ -12,13 +12,18 @@ import (
 
 const githubOIDC = "token.actions.githubusercontent.com"
 
-// NewCIStack is what GitHub Actions deploys with, created once by an administrator: the image
-// repository, the GitHub OIDC provider, and a role that only this repository's main branch can
-// assume. The role may push images to the repository and assume the CDK bootstrap roles that
-// `cdk deploy` uses; it holds no other permission itself.
-func NewCIStack(scope constructs.Construct, id string, props *awscdk.StackProps, s *settings) awscdk.Stack {
+// cdkQualifier is the CDK bootstrap's default qualifier, which names its roles.
+const cdkQualifier = "hnb659fds"
+
+// NewCIStack is what GitHub Actions deploys an environment with, created once per environment
+// by an administrator: the image repository, the GitHub OIDC provider (or the account's
+// existing one), and a role that only this repository's jobs in the GitHub environment of the
+// same name can assume. The role may push images to the repository, assume the three CDK
+// bootstrap roles `cdk deploy` uses, and run the environment's one-off tasks after a deploy
+// (`starter schedule apply`, `starter doctor`, deploy/run-ops-task.sh); nothing else.
+func NewCIStack(scope constructs.Construct, id string, props *awscdk.StackProps, s *settings, n names) awscdk.Stack {
 	stack := awscdk.NewStack(scope, &id, props)
-	partition, account := *stack.Partition(), *stack.Account()
+	partition, region, account := *stack.Partition(), *stack.Region(), *stack.Account()
 
 	repo := awsecr.NewRepository(stack, jsii.String("Repository"), &awsecr.RepositoryProps{
 		RepositoryName:  jsii.String(s.str("repositoryName")),
@@ -39,23 +44,69 @@ func NewCIStack(scope constructs.Construct, id string, props *awscdk.StackProps,
 	}
 	repoName := s.str("githubRepository")
 	role := awsiam.NewRole(stack, jsii.String("DeployRole"), &awsiam.RoleProps{
-		Description: jsii.String("GitHub Actions deploys of " + repoName + " from main"),
+		RoleName:    jsii.String(n.role("deploy")),
+		Description: jsii.String("GitHub Actions deploys of " + repoName + " in its GitHub environment " + n.env),
 		AssumedBy: awsiam.NewWebIdentityPrincipal(providerARN, &map[string]any{
 			"StringEquals": map[string]any{
 				githubOIDC + ":aud": "sts.amazonaws.com",
-				githubOIDC + ":sub": "repo:" + repoName + ":ref:refs/heads/main",
+				githubOIDC + ":sub": n.githubSubject(repoName),
 			},
 		}),
 		MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),
 	})
+	// The deploy, file-publishing (the template) and lookup (cdk diff) roles of the bootstrap;
+	// not its image-publishing role, since the workflow pushes the image itself. What the
+	// deploy may create is the CloudFormation execution policy's business
+	// (deploy/bootstrap/cfn-execution-policy.json).
+	bootstrapRole := func(kind string) string {
+		return fmt.Sprintf("arn:%s:iam::%s:role/cdk-%s-%s-role-%s-%s", partition, account, cdkQualifier, kind, account, region)
+	}
 	role.AddToPolicy(allow("AssumeCdkBootstrapRoles", []string{"sts:AssumeRole"},
-		fmt.Sprintf("arn:%s:iam::%s:role/cdk-hnb659fds-*", partition, account)))
+		bootstrapRole("deploy"), bootstrapRole("file-publishing"), bootstrapRole("lookup")))
 	role.AddToPolicy(allow("PushWorkerImage", []string{"ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload",
 		"ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage"}, *repo.RepositoryArn()))
 	// GetAuthorizationToken has no resource-level permissions.
 	role.AddToPolicy(allow("EcrLogin", []string{"ecr:GetAuthorizationToken"}, "*"))
+	for _, st := range opsTaskStatements(partition, region, account, n) {
+		role.AddToPolicy(st)
+	}
+	suppress(role, "AwsSolutions-IAM5", "ecr:GetAuthorizationToken and ecs:DescribeTaskDefinition have no "+
+		"resource-level permissions; the rest are the environment's own stack, cluster and task family, "+
+		"whose stack ID, task IDs, revisions and log streams are made at run time",
+		`^Resource::\*$`, `^Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/`+n.pipelineStack()+`/\*$`,
+		`^Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:(service|task)/`+n.cluster()+`/\*$`,
+		`^Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task-definition/`+n.family("ops")+`:\*$`,
+		`^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:`+n.logGroup()+`:log-stream:ops/\*$`)
 
 	awscdk.NewCfnOutput(stack, jsii.String("DeployRoleArn"), &awscdk.CfnOutputProps{Value: role.RoleArn()})
 	awscdk.NewCfnOutput(stack, jsii.String("RepositoryUri"), &awscdk.CfnOutputProps{Value: repo.RepositoryUri()})
 	return stack
+}
+
+// opsTaskStatements let the deploy workflow read the pipeline stack's outputs, find the image
+// the service runs (to put it back if the new one fails), and run the one-off operations task
+// in the environment's cluster, passing it its two roles; the names are the environment's own
+// (names), so the grants reach no other environment.
+func opsTaskStatements(partition, region, account string, n names) []awsiam.PolicyStatement {
+	arn := func(service, resource string) string {
+		return fmt.Sprintf("arn:%s:%s:%s:%s:%s", partition, service, region, account, resource)
+	}
+	cluster := arn("ecs", "cluster/"+n.cluster())
+	runTask := allow("RunOpsTask", []string{"ecs:RunTask"}, arn("ecs", "task-definition/"+n.family("ops")+":*"))
+	runTask.AddCondition(jsii.String("ArnEquals"), map[string]any{"ecs:cluster": cluster})
+	passRoles := allow("PassOpsTaskRoles", []string{"iam:PassRole"},
+		fmt.Sprintf("arn:%s:iam::%s:role/%s", partition, account, n.role("worker-task")),
+		fmt.Sprintf("arn:%s:iam::%s:role/%s", partition, account, n.role("worker-execution")))
+	passRoles.AddCondition(jsii.String("StringEquals"), map[string]any{"iam:PassedToService": "ecs-tasks.amazonaws.com"})
+	return []awsiam.PolicyStatement{
+		allow("ReadPipelineOutputs", []string{"cloudformation:DescribeStacks"}, arn("cloudformation", "stack/"+n.pipelineStack()+"/*")),
+		allow("FindRunningImage", []string{"ecs:DescribeServices"}, arn("ecs", "service/"+n.cluster()+"/*")),
+		// DescribeTaskDefinition has no resource-level permissions.
+		allow("ReadTaskDefinitions", []string{"ecs:DescribeTaskDefinition"}, "*"),
+		runTask,
+		allow("WatchOpsTask", []string{"ecs:DescribeTasks"}, arn("ecs", "task/"+n.cluster()+"/*")),
+		// The task's output in the job's log: what the doctor found.
+		allow("ReadOpsTaskLogs", []string{"logs:GetLogEvents"}, arn("logs", "log-group:"+n.logGroup()+":log-stream:ops/*")),
+		passRoles,
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -31,21 +32,27 @@ func (p param) Env() string {
 	return b.String()
 }
 
+// A default may hold <env>, which becomes the environment's name: two environments in one
+// account then get their own secrets, repository and namespace without a parameter each.
 var params = []param{
-	{"githubRepository", "marketing-data/wistia-pipeline", "owner/name of the repository whose main branch may deploy"},
+	{"env", "prod", "environment name (lowercase letters, digits, hyphens; at most 16): names every resource, the stacks, the task queue and the schedule"},
+	{"githubRepository", "marketing-data/wistia-pipeline", "owner/name of the repository whose GitHub environment <env> may deploy"},
 	{"githubOidcProviderArn", "", "an existing token.actions.githubusercontent.com provider (an account has at most one); empty creates it"},
-	{"repositoryName", "wistia-pipeline", "ECR repository the worker image is pushed to"},
+	{"repositoryName", "wistia-pipeline-<env>", "ECR repository the worker image is pushed to"},
 	{"imageTag", "latest", "worker image tag to run (CI passes the commit SHA)"},
 	{"desiredCount", "1", "worker tasks"},
 	{"cpu", "1024", "task CPU units (1024 = 1 vCPU)"},
 	{"memoryMib", "2048", "task memory; GOMEMLIMIT is 90% of it"},
 	{"temporalAddress", "", "Temporal frontend; empty means Temporal Cloud's API-key endpoint in the stack's region"},
-	{"temporalNamespace", "wistia-pipeline", "Temporal namespace (Temporal Cloud: <name>.<account-id>)"},
+	{"temporalNamespace", "wistia-pipeline-<env>", "Temporal namespace (Temporal Cloud: <name>.<account-id>); one per environment, since workflow IDs carry no environment"},
 	{"temporalUiUrl", "https://cloud.temporal.io", "Web UI base for links in alerts"},
-	{"temporalApiKeySecret", "wistia-pipeline/temporal-api-key", "Secrets Manager secret holding the Temporal Cloud API key; empty for a cluster without API keys"},
-	{"wistiaTokenSecret", "wistia-pipeline/wistia-api-token", "Secrets Manager secret holding the Wistia API token"},
+	{"temporalApiKeySecret", "wistia-pipeline/<env>/temporal-api-key", "Secrets Manager secret holding the Temporal Cloud API key; empty for a cluster without API keys"},
+	{"wistiaTokenSecret", "wistia-pipeline/<env>/wistia-api-token", "Secrets Manager secret holding the Wistia API token"},
 	{"wistiaAccount", "default", "account label used in watermark keys and workflow IDs"},
 	{"wistiaStatsTimezone", "UTC", "the zone the Wistia account counts its stats days in (IANA name): every date is a day there"},
+	{"maxConcurrency", "20", "media ingests in flight per run (the schedule's input and MAX_CONCURRENCY)"},
+	{"mergeSpread", "4", "days' merges a backfill or transform queues at once for all workers (the schedule's input and MERGE_SPREAD)"},
+	{"scheduleCron", "0 3 * * *", "when the daily schedule fires, in the stats zone"},
 	{"bronzeColdAfterDays", "90", "days before bronze objects move to S3 Standard-IA"},
 	{"bronzeLockDays", "0", "S3 Object Lock (governance) retention of bronze objects; 0 leaves it off"},
 	{"kms", "false", "encrypt buckets, table, topic with a customer-managed KMS key instead of AWS-managed keys"},
@@ -62,6 +69,7 @@ type settings struct {
 
 func resolveParams(scope constructs.Construct) *settings {
 	s := &settings{values: map[string]string{}}
+	fromDefault := map[string]bool{}
 	for _, p := range params {
 		v := p.Default
 		if env, ok := os.LookupEnv(p.Env()); ok {
@@ -71,9 +79,25 @@ func resolveParams(scope constructs.Construct) *settings {
 			v = fmt.Sprint(c)
 		}
 		s.values[p.Key] = strings.TrimSpace(v)
+		fromDefault[p.Key] = v == p.Default
+	}
+	// A bad name would stop the CDK itself (a stack's or a repository's name); the synth goes
+	// on with a good one so that every bad parameter is named at once.
+	if e := s.values["env"]; !envName.MatchString(e) || strings.HasSuffix(e, "-") {
+		s.errs = append(s.errs, fmt.Sprintf("env=%q: want lowercase letters, digits and hyphens, starting with a letter, at most 16", e))
+		s.values["env"] = "invalid"
+	}
+	for key, d := range fromDefault {
+		if d {
+			s.values[key] = strings.ReplaceAll(s.values[key], "<env>", s.values["env"])
+		}
 	}
 	return s
 }
+
+// envName is what an environment's name may be: it goes into names that take only lowercase
+// letters, digits and hyphens (repositories, alarms) and, with underscores, Glue databases.
+var envName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,15}$`)
 
 func (s *settings) str(key string) string {
 	v, ok := s.values[key]

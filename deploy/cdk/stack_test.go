@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/marketing-data/wistia-pipeline/activities"
+	"github.com/marketing-data/wistia-pipeline/deploy/observability"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/workflows"
 )
@@ -37,24 +38,34 @@ func synth(t *testing.T, context map[string]any) (pipeline, ci *template) {
 	t.Helper()
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir()), Context: &context})
 	require.NoError(t, build(app))
-	stacks := map[string]*template{}
-	for _, name := range []string{pipelineStackName, ciStackName} {
-		stack := app.Node().FindChild(jsii.String(name)).(awscdk.Stack)
-		a := assertions.Template_FromStack(stack, nil)
-		raw, err := json.Marshal(a.ToJSON())
-		require.NoError(t, err)
-		tpl := &template{t: t, assert: a}
-		require.NoError(t, json.Unmarshal(raw, &tpl.json))
-		stacks[name] = tpl
+	n := names{"prod"}
+	if env, ok := context["env"].(string); ok {
+		n = names{env}
 	}
-	return stacks[pipelineStackName], stacks[ciStackName]
+	return templateOf(t, app, n.pipelineStack()), templateOf(t, app, n.ciStack())
+}
+
+func templateOf(t *testing.T, app awscdk.App, stackName string) *template {
+	t.Helper()
+	child := app.Node().TryFindChild(jsii.String(stackName))
+	require.NotNil(t, child, "stack %s", stackName)
+	a := assertions.Template_FromStack(child.(awscdk.Stack), nil)
+	raw, err := json.Marshal(a.ToJSON())
+	require.NoError(t, err)
+	tpl := &template{t: t, assert: a, stackName: stackName}
+	require.NoError(t, json.Unmarshal(raw, &tpl.json))
+	return tpl
 }
 
 type template struct {
-	t      *testing.T
-	assert assertions.Template
-	json   struct {
+	t         *testing.T
+	assert    assertions.Template
+	stackName string
+	json      struct {
 		Resources map[string]resource `json:"Resources"`
+		Outputs   map[string]struct {
+			Value any `json:"Value"`
+		} `json:"Outputs"`
 	}
 }
 
@@ -72,6 +83,28 @@ func (tpl *template) has(typ string, props any) {
 		}
 	}()
 	tpl.assert.HasResourceProperties(jsii.String(typ), props)
+}
+
+// taskDefinition is the task definition of the family wistia-pipeline-<env>-<kind>.
+func (tpl *template) taskDefinition(kind string) resource {
+	tpl.t.Helper()
+	for _, r := range tpl.ofType("AWS::ECS::TaskDefinition") {
+		if f, _ := r.Properties["Family"].(string); strings.HasSuffix(f, "-"+kind) {
+			return r
+		}
+	}
+	tpl.t.Fatalf("no %s task definition", kind)
+	return resource{}
+}
+
+// containerEnv is the environment of a task definition's first container.
+func containerEnv(task resource) map[string]any {
+	env := map[string]any{}
+	container := task.Properties["ContainerDefinitions"].([]any)[0].(map[string]any)
+	for _, e := range container["Environment"].([]any) {
+		env[e.(map[string]any)["Name"].(string)] = e.(map[string]any)["Value"]
+	}
+	return env
 }
 
 func (tpl *template) ofType(typ string) map[string]resource {
@@ -126,6 +159,19 @@ func strs(v any) []string {
 	return nil
 }
 
+// alarmPeriod is the period of an alarm on one metric, or of its math expression's metrics.
+func alarmPeriod(a resource) float64 {
+	if p, ok := a.Properties["Period"].(float64); ok {
+		return p
+	}
+	for _, m := range a.Properties["Metrics"].([]any) {
+		if stat, ok := m.(map[string]any)["MetricStat"].(map[string]any); ok {
+			return stat["Period"].(float64)
+		}
+	}
+	return 0
+}
+
 func only[T any](t *testing.T, m map[string]T) T {
 	t.Helper()
 	require.Len(t, m, 1)
@@ -155,19 +201,19 @@ func TestPipelineStackHasEveryPart(t *testing.T) {
 		}
 		pipeline.has("AWS::S3::Bucket", map[string]any{
 			"VersioningConfiguration": map[string]any{"Status": "Enabled"},
-			"LifecycleConfiguration": map[string]any{"Rules": []any{assertions.Match_ObjectLike(&map[string]any{
+			"LifecycleConfiguration": map[string]any{"Rules": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
 				"Status":      "Enabled",
 				"Transitions": []any{map[string]any{"StorageClass": "STANDARD_IA", "TransitionInDays": 90}},
-			})}},
+			})})},
 		})
 	})
 
 	t.Run("Glue databases and the Athena workgroup", func(t *testing.T) {
-		for _, db := range []string{"wistia_silver", "wistia_gold"} {
+		for _, db := range []string{"wistia_silver_prod", "wistia_gold_prod"} {
 			pipeline.has("AWS::Glue::Database", map[string]any{"DatabaseInput": assertions.Match_ObjectLike(&map[string]any{"Name": db})})
 		}
 		pipeline.has("AWS::Athena::WorkGroup", map[string]any{
-			"Name": "wistia",
+			"Name": "wistia-prod",
 			"WorkGroupConfiguration": assertions.Match_ObjectLike(&map[string]any{
 				"BytesScannedCutoffPerQuery":    10_000_000_000,
 				"EnforceWorkGroupConfiguration": true,
@@ -187,7 +233,7 @@ func TestPipelineStackHasEveryPart(t *testing.T) {
 	})
 
 	t.Run("workers on Fargate with secrets from Secrets Manager", func(t *testing.T) {
-		task := only(t, pipeline.ofType("AWS::ECS::TaskDefinition"))
+		task := pipeline.taskDefinition("worker")
 		assert.Equal(t, "1024", task.Properties["Cpu"])
 		assert.Equal(t, "2048", task.Properties["Memory"])
 		assert.Equal(t, []any{"FARGATE"}, task.Properties["RequiresCompatibilities"])
@@ -206,7 +252,7 @@ func TestPipelineStackHasEveryPart(t *testing.T) {
 		assert.Equal(t, "awslogs", container["LogConfiguration"].(map[string]any)["LogDriver"])
 		pipeline.has("AWS::ECS::Service", map[string]any{"DesiredCount": 1, "LaunchType": "FARGATE"})
 		assert.Empty(t, pipeline.ofType("AWS::ECR::Repository"), "the CI stack owns the repository")
-		ci.has("AWS::ECR::Repository", map[string]any{"RepositoryName": "wistia-pipeline", "ImageScanningConfiguration": map[string]any{"ScanOnPush": true}})
+		ci.has("AWS::ECR::Repository", map[string]any{"RepositoryName": "wistia-pipeline-prod", "ImageScanningConfiguration": map[string]any{"ScanOnPush": true}})
 	})
 
 	t.Run("the worker may do only what it does", func(t *testing.T) {
@@ -235,41 +281,68 @@ func TestPipelineStackHasEveryPart(t *testing.T) {
 			"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:UpdateItem",
 			"glue:CreateDatabase", "glue:CreateTable", "glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:UpdateTable",
 			"s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:GetObject", "s3:ListBucket", "s3:ListBucket",
-			"s3:PutObject", "s3:PutObject", "sns:Publish",
+			"s3:PutObject", "s3:PutObject", "sns:ListSubscriptionsByTopic", "sns:Publish",
 		}, actions)
 	})
 
-	t.Run("alert topic and alarms on silence", func(t *testing.T) {
+	t.Run("alert topic and alarms", func(t *testing.T) {
 		only(t, pipeline.ofType("AWS::SNS::Topic"))
 		pipeline.has("AWS::Logs::MetricFilter", map[string]any{
-			"FilterPattern": fmt.Sprintf(`{ $.msg = "%s" }`, activities.VerifiedMergeMessage),
+			"FilterPattern":         fmt.Sprintf(`{ $.msg = "%s" }`, activities.VerifiedMergeMessage),
+			"MetricTransformations": []any{assertions.Match_ObjectLike(&map[string]any{"MetricNamespace": "WistiaPipeline/prod"})},
 		})
-		alarms := pipeline.ofType("AWS::CloudWatch::Alarm")
-		require.Len(t, alarms, 3)
-		var windows []float64
-		for id, a := range alarms {
-			silence := a.Properties["MetricName"] != "MaintenanceFailures"
-			assert.Equal(t, map[bool]string{true: "breaching", false: "notBreaching"}[silence], a.Properties["TreatMissingData"], id)
-			assert.Len(t, a.Properties["AlarmActions"], 1, id)
-			windows = append(windows, a.Properties["Period"].(float64)*a.Properties["EvaluationPeriods"].(float64))
-		}
-		sort.Float64s(windows)
-		assert.Equal(t, []float64{15 * 60, 26 * 3600, 2 * 86400}, windows, "no worker for 15 min; no verified run for 26 h; maintenance failing two days running")
 		pipeline.has("AWS::Logs::MetricFilter", map[string]any{
 			"FilterPattern": fmt.Sprintf(`{ $.msg = "%s" }`, workflows.MaintenanceFailedMessage),
 		})
-		pipeline.has("AWS::CloudWatch::Alarm", map[string]any{"MetricName": "MaintenanceFailures", "Threshold": 1,
+		windows, missing := map[string]float64{}, map[string]any{}
+		for id, a := range pipeline.ofType("AWS::CloudWatch::Alarm") {
+			rule := strings.TrimPrefix(a.Properties["AlarmName"].(string), "wistia-pipeline-prod-")
+			windows[rule] = alarmPeriod(a) * a.Properties["EvaluationPeriods"].(float64)
+			missing[rule] = a.Properties["TreatMissingData"]
+			assert.NotEmpty(t, a.Properties["AlarmDescription"], id)
+		}
+		assert.Equal(t, map[string]float64{
+			"WistiaNoVerifiedMergeIn26Hours": 26 * 3600, "WistiaWorkerDown": 15 * 60, "WistiaMaintenanceFailing": 2 * 86400,
+			"WistiaRateLimitedRising": 2 * 15 * 60, "WistiaQuarantineOverOnePercent": 86400, "WistiaWatermarksBehind": 2 * 3600,
+		}, windows)
+		// Silence is what the first two watch for; the EMF metrics fall silent with the worker,
+		// which WistiaWorkerDown reports.
+		assert.Equal(t, map[string]any{
+			"WistiaNoVerifiedMergeIn26Hours": "breaching", "WistiaWorkerDown": "breaching", "WistiaMaintenanceFailing": "notBreaching",
+			"WistiaRateLimitedRising": "notBreaching", "WistiaQuarantineOverOnePercent": "notBreaching", "WistiaWatermarksBehind": "notBreaching",
+		}, missing)
+		pipeline.has("AWS::CloudWatch::Alarm", map[string]any{"MetricName": "MaintenanceFailedLogLines", "Threshold": 1,
 			"ComparisonOperator": "GreaterThanOrEqualToThreshold", "DatapointsToAlarm": 2, "EvaluationPeriods": 2, "Period": 86400})
 		pipeline.has("AWS::CloudWatch::Alarm", map[string]any{"MetricName": "RunningTaskCount", "Namespace": "ECS/ContainerInsights"})
+		account := []any{map[string]any{"Name": "Account", "Value": "default"}}
+		emf := func(id, metric, stat string, period int) any {
+			return assertions.Match_ObjectLike(&map[string]any{"Id": id, "MetricStat": map[string]any{
+				"Metric": map[string]any{"Namespace": "WistiaPipeline/prod", "MetricName": metric, "Dimensions": account},
+				"Period": period, "Stat": stat,
+			}, "ReturnData": false})
+		}
+		pipeline.has("AWS::CloudWatch::Alarm", map[string]any{"AlarmName": "wistia-pipeline-prod-WistiaRateLimitedRising",
+			"Threshold": 0.05, "ComparisonOperator": "GreaterThanThreshold", "Metrics": assertions.Match_ArrayWith(&[]any{
+				assertions.Match_ObjectLike(&map[string]any{"Expression": "IF(requests > 0, limited / requests, 0)"}),
+				emf("limited", "RateLimited", "Sum", 900), emf("requests", "HttpRequests", "Sum", 900),
+			})})
+		pipeline.has("AWS::CloudWatch::Alarm", map[string]any{"AlarmName": "wistia-pipeline-prod-WistiaQuarantineOverOnePercent",
+			"Threshold": 0.01, "ComparisonOperator": "GreaterThanThreshold", "Metrics": assertions.Match_ArrayWith(&[]any{
+				assertions.Match_ObjectLike(&map[string]any{"Expression": "quarantined / IF(landed > 1, landed, 1)"}),
+				emf("landed", "RecordsLanded", "Sum", 86400), emf("quarantined", "Quarantined", "Sum", 86400),
+			})})
+		pipeline.has("AWS::CloudWatch::Alarm", map[string]any{"AlarmName": "wistia-pipeline-prod-WistiaWatermarksBehind",
+			"Namespace": "WistiaPipeline/prod", "MetricName": "WatermarkLagDays", "Dimensions": account, "Statistic": "Maximum",
+			"Threshold": 3, "ComparisonOperator": "GreaterThanThreshold", "DatapointsToAlarm": 4})
 	})
 
-	t.Run("GitHub deploys only from main of this repository", func(t *testing.T) {
+	t.Run("GitHub deploys only from this repository's GitHub environment prod", func(t *testing.T) {
 		ci.has("AWS::IAM::OIDCProvider", map[string]any{"Url": "https://token.actions.githubusercontent.com", "ClientIdList": []any{"sts.amazonaws.com"}})
 		ci.has("AWS::IAM::Role", map[string]any{"AssumeRolePolicyDocument": map[string]any{"Statement": []any{assertions.Match_ObjectLike(&map[string]any{
 			"Action": "sts:AssumeRoleWithWebIdentity",
 			"Condition": map[string]any{"StringEquals": map[string]any{
 				"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-				"token.actions.githubusercontent.com:sub": "repo:marketing-data/wistia-pipeline:ref:refs/heads/main",
+				"token.actions.githubusercontent.com:sub": "repo:marketing-data/wistia-pipeline:environment:prod",
 			}},
 		})}}})
 	})
@@ -330,17 +403,18 @@ func TestKMSAndObjectLockVariant(t *testing.T) {
 	pipeline.has("AWS::SNS::Topic", map[string]any{"KmsMasterKeyId": assertions.Match_AnyValue()})
 	noWildcardAllows(t, pipeline)
 
-	task := only(t, pipeline.ofType("AWS::ECS::TaskDefinition"))
-	secrets := task.Properties["ContainerDefinitions"].([]any)[0].(map[string]any)["Secrets"].([]any)
-	require.Len(t, secrets, 1, "a cluster without API keys gets only the Wistia token")
+	for _, kind := range []string{"worker", "ops"} {
+		secrets := pipeline.taskDefinition(kind).Properties["ContainerDefinitions"].([]any)[0].(map[string]any)["Secrets"].([]any)
+		require.Len(t, secrets, 1, "a cluster without API keys gets only the Wistia token")
+	}
 }
 
 func TestBadParametersAreNamed(t *testing.T) {
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir()),
-		Context: &map[string]any{"desiredCount": "two", "kms": "maybe", "logRetentionDays": "10"}})
+		Context: &map[string]any{"desiredCount": "two", "kms": "maybe", "logRetentionDays": "10", "env": "Prod_1", "scheduleCron": "daily"}})
 	err := build(app)
 	require.Error(t, err)
-	for _, want := range []string{`desiredCount="two"`, `kms="maybe"`, "logRetentionDays=10"} {
+	for _, want := range []string{`desiredCount="two"`, `kms="maybe"`, "logRetentionDays=10", `env="Prod_1"`, `scheduleCron="daily"`} {
 		assert.Contains(t, err.Error(), want)
 	}
 }
@@ -350,7 +424,7 @@ func TestEnvironmentSetsParameters(t *testing.T) {
 	t.Setenv("DEPLOY_MEMORY_MIB", "4096")
 	pipeline, _ := synth(t, map[string]any{"desiredCount": "3"})
 	pipeline.has("AWS::ECS::Service", map[string]any{"DesiredCount": 3})
-	task := only(t, pipeline.ofType("AWS::ECS::TaskDefinition"))
+	task := pipeline.taskDefinition("worker")
 	assert.Equal(t, "4096", task.Properties["Memory"])
 	raw, _ := json.Marshal(task.Properties["ContainerDefinitions"])
 	assert.Contains(t, string(raw), ":abc123")
@@ -450,4 +524,162 @@ func TestMissingKeysStayNotFound(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 2, lists, "bronze and warehouse listing grants")
+}
+
+// bucket is the stack's bucket whose logical ID starts with id.
+func (tpl *template) bucket(id string) resource {
+	tpl.t.Helper()
+	for logical, r := range tpl.ofType("AWS::S3::Bucket") {
+		if strings.HasPrefix(logical, id) {
+			return r
+		}
+	}
+	tpl.t.Fatalf("no bucket %s", id)
+	return resource{}
+}
+
+// lifecycleRule is the bucket's lifecycle rule of that ID.
+func lifecycleRule(t *testing.T, bucket resource, id string) map[string]any {
+	t.Helper()
+	rules, _ := bucket.Properties["LifecycleConfiguration"].(map[string]any)["Rules"].([]any)
+	for _, r := range rules {
+		if r.(map[string]any)["Id"] == id {
+			return r.(map[string]any)
+		}
+	}
+	t.Fatalf("no lifecycle rule %s in %v", id, rules)
+	return nil
+}
+
+// The warehouse keeps what a bad commit or a person deleted for 30 days, and no longer: Iceberg's
+// own expiry deletes files daily, each a noncurrent version. The doctor's probes in bronze,
+// which the worker may not delete, expire after a day.
+func TestWarehouseRecoversAndDoctorProbesExpire(t *testing.T) {
+	pipeline, _ := synth(t, nil)
+	warehouse := pipeline.bucket("Warehouse")
+	assert.Equal(t, map[string]any{"Status": "Enabled"}, warehouse.Properties["VersioningConfiguration"])
+	rule := lifecycleRule(t, warehouse, "expire-noncurrent-versions")
+	assert.Equal(t, map[string]any{"NoncurrentDays": float64(30)}, rule["NoncurrentVersionExpiration"])
+	assert.Nil(t, rule["ExpirationInDays"], "current versions are Iceberg's to expire")
+
+	bronze := pipeline.bucket("Bronze")
+	probes := lifecycleRule(t, bronze, "expire-doctor-probes")
+	assert.Equal(t, "bronze/doctor/", probes["Prefix"])
+	assert.Equal(t, float64(1), probes["ExpirationInDays"])
+	assert.Equal(t, map[string]any{"NoncurrentDays": float64(1)}, probes["NoncurrentVersionExpiration"])
+	for _, r := range bronze.Properties["LifecycleConfiguration"].(map[string]any)["Rules"].([]any) {
+		if _, expires := r.(map[string]any)["ExpirationInDays"]; expires {
+			assert.Equal(t, "bronze/doctor/", r.(map[string]any)["Prefix"], "only the doctor's probes expire in bronze: %v", r)
+		}
+	}
+}
+
+// Every rule of deploy/observability/alerts.yml has its CloudWatch alarm, under the rule's
+// name (the alarm's construct ID and the end of its AlarmName), telling the alert topic when
+// it fires and when it clears, and saying what to check; and no alarm is without its rule.
+func TestEveryAlertRuleHasAnAlarm(t *testing.T) {
+	rules, err := observability.Rules()
+	require.NoError(t, err)
+	var want []string
+	for _, r := range rules {
+		want = append(want, r.Alert)
+	}
+	pipeline, _ := synth(t, nil)
+	topic := only(t, pipeline.ofType("AWS::SNS::Topic"))
+	var topicRef string
+	for id, r := range pipeline.json.Resources {
+		if r.Type == topic.Type {
+			topicRef = id
+		}
+	}
+	constructID := regexp.MustCompile(`^(.+)[0-9A-F]{8}$`) // a logical ID is the construct's ID and a hash
+	var got []string
+	for id, a := range pipeline.ofType("AWS::CloudWatch::Alarm") {
+		m := constructID.FindStringSubmatch(id)
+		require.NotNil(t, m, id)
+		rule := m[1]
+		got = append(got, rule)
+		assert.Equal(t, "wistia-pipeline-prod-"+rule, a.Properties["AlarmName"], id)
+		assert.NotEmpty(t, a.Properties["AlarmDescription"], id)
+		for _, actions := range []string{"AlarmActions", "OKActions"} {
+			assert.Equal(t, []any{map[string]any{"Ref": topicRef}}, a.Properties[actions], "%s %s", id, actions)
+		}
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	assert.Equal(t, want, got, "alerts.yml's rules and the stack's alarms")
+}
+
+// The operations task runs the CLI with everything the worker has (image, roles, environment,
+// secrets), so `starter doctor` proves what the worker may do; the stack's outputs say how to
+// run it and the schedule it applies, taken from the deploy parameters alone; and the deploy
+// role may run exactly it, passing exactly its roles.
+func TestOpsTaskRunsTheCLIAsTheWorker(t *testing.T) {
+	pipeline, ci := synth(t, map[string]any{"wistiaAccount": "acme", "wistiaStatsTimezone": "America/New_York",
+		"maxConcurrency": "7", "mergeSpread": "2", "scheduleCron": "30 4 * * *"})
+	worker, ops := pipeline.taskDefinition("worker"), pipeline.taskDefinition("ops")
+	for _, p := range []string{"TaskRoleArn", "ExecutionRoleArn", "Cpu", "Memory", "NetworkMode"} {
+		assert.Equal(t, worker.Properties[p], ops.Properties[p], p)
+	}
+	wc := worker.Properties["ContainerDefinitions"].([]any)[0].(map[string]any)
+	oc := ops.Properties["ContainerDefinitions"].([]any)[0].(map[string]any)
+	for _, p := range []string{"Image", "Environment", "Secrets"} {
+		assert.Equal(t, wc[p], oc[p], p)
+	}
+	assert.Nil(t, wc["EntryPoint"], "the worker runs the image's entry point")
+	assert.Equal(t, []any{"/usr/local/bin/starter"}, oc["EntryPoint"])
+	assert.Equal(t, []any{"doctor"}, oc["Command"])
+	assert.Equal(t, opsContainer, oc["Name"])
+
+	env := containerEnv(worker)
+	for k, v := range map[string]string{"TEMPORAL_TASK_QUEUE": "wistia-pipeline-prod", "TEMPORAL_SCHEDULE_ID": "wistia-daily-prod",
+		"WISTIA_ACCOUNT": "acme", "WISTIA_STATS_TIMEZONE": "America/New_York", "MAX_CONCURRENCY": "7", "MERGE_SPREAD": "2",
+		"SCHEDULE_CRON": "30 4 * * *", "METRICS_CLOUDWATCH_NAMESPACE": "WistiaPipeline/prod",
+		"ICEBERG_SILVER_NAMESPACE": "wistia_silver_prod", "ICEBERG_GOLD_NAMESPACE": "wistia_gold_prod"} {
+		assert.Equal(t, v, env[k], k)
+	}
+
+	for _, o := range []string{"OpsTaskDefinitionArn", "OpsSubnets", "OpsSecurityGroup", "ClusterName", "WorkerServiceName"} {
+		assert.Contains(t, pipeline.json.Outputs, o)
+	}
+	var command []string
+	require.NoError(t, json.Unmarshal([]byte(pipeline.json.Outputs["ScheduleApplyCommand"].Value.(string)), &command))
+	assert.Equal(t, []string{"schedule", "apply", "--schedule-id", "wistia-daily-prod", "--task-queue", "wistia-pipeline-prod",
+		"--account", "acme", "--stats-timezone", "America/New_York", "--max-concurrency", "7", "--merge-spread", "2",
+		"--cron", "30 4 * * *"}, command)
+
+	roleNames := map[string]bool{}
+	for _, r := range pipeline.ofType("AWS::IAM::Role") {
+		if name, ok := r.Properties["RoleName"].(string); ok {
+			roleNames[name] = true
+		}
+	}
+	var runs, passes []string
+	for _, st := range ci.statements() {
+		switch st["Sid"] {
+		case "RunOpsTask":
+			runs = append(runs, joined(st["Resource"]))
+		case "PassOpsTaskRoles":
+			for _, r := range st["Resource"].([]any) {
+				passes = append(passes, joined(r))
+			}
+		}
+	}
+	assert.Equal(t, []string{"arn::ecs:::task-definition/" + ops.Properties["Family"].(string) + ":*"}, runs)
+	require.Len(t, passes, 2)
+	for _, p := range passes {
+		role := p[strings.LastIndex(p, "/")+1:]
+		assert.True(t, roleNames[role], "the deploy role passes %s, a role of the pipeline stack", role)
+	}
+}
+
+// `go run ./deploy/cdk -c env=staging` takes the cdk CLI's context arguments.
+func TestContextArguments(t *testing.T) {
+	got, err := contextArgs([]string{"-c", "env=staging", "--context", "scheduleCron=0 4 * * *"})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"env": "staging", "scheduleCron": "0 4 * * *"}, got)
+	for _, bad := range [][]string{{"env=staging"}, {"-c"}, {"-c", "env"}} {
+		_, err := contextArgs(bad)
+		assert.Error(t, err, "%q", bad)
+	}
 }
