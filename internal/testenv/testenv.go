@@ -274,17 +274,51 @@ func StartTemporal(t testing.TB) *Temporal {
 	return &Temporal{Server: srv, CLI: cli}
 }
 
-// Build compiles a package of this module (for example "./worker") into a temporary folder.
+// Build compiles a package of this module (for example "./worker") and returns the binary.
+// Tests in flight at once share one build: linking the worker takes seconds on a small
+// machine, and a package's stack tests run in parallel. The binary is removed when the last
+// test using it ends.
 func Build(t testing.TB, pkg string) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-ldflags=-s -w", "-o", out, pkg) // no DWARF: links faster
-	cmd.Dir = ModuleRoot(t)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	builtMu.Lock()
+	defer builtMu.Unlock()
+	b := built[pkg]
+	if b == nil {
+		dir, err := os.MkdirTemp("", "testenv-build-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = &binary{path: filepath.Join(dir, filepath.Base(pkg))}
+		cmd := exec.Command("go", "build", "-ldflags=-s -w", "-o", b.path, pkg) // no DWARF: links faster
+		cmd.Dir = ModuleRoot(t)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			os.RemoveAll(dir)
+			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
+		built[pkg] = b
 	}
-	return out
+	b.users++
+	t.Cleanup(func() {
+		builtMu.Lock()
+		defer builtMu.Unlock()
+		if b.users--; b.users == 0 {
+			delete(built, pkg)
+			os.RemoveAll(filepath.Dir(b.path))
+		}
+	})
+	return b.path
 }
+
+// binary is a build that tests share while any of them runs.
+type binary struct {
+	path  string
+	users int
+}
+
+var (
+	builtMu sync.Mutex
+	built   = map[string]*binary{}
+)
 
 // StartProcess runs a binary with extra environment until the test ends; it is ready when it
 // listens on addr (for example its metrics endpoint). Stop kills it with SIGKILL.
