@@ -97,6 +97,10 @@ RACE_PKGS       := ./wistia ./internal/httpserve ./lake ./activities ./internal/
 # LONG_PKGS wait longest on their servers (dev servers and worker processes): an invocation of
 # their own starts their tests as soon as they are compiled, not after the other packages'.
 LONG_PKGS       := ./workflows
+# FIRST_PKGS lead the other invocation's list, which go test follows when it picks what to
+# build and run next: the CDK app's compile (the CDK's bindings are large) and the packages
+# that run longest, so none of them is left to finish alone after the rest.
+FIRST_PKGS      := ./deploy/cdk/... ./internal/soak ./lake
 TEST_P          ?= 3
 FILTER          := grep --line-buffered -vE '^(=== (RUN|PAUSE|CONT|NAME)|\s+--- PASS)'
 TEST_LOGS       := .data/test-long.log .data/test-plain.log
@@ -105,7 +109,7 @@ test: test-tools
 	@# The long packages' imports compile once, on both cores, before the two invocations start:
 	@# at once, both would compile the libraries they share (Temporal, Iceberg, Arrow, AWS) twice.
 	@go list -export -deps -test $(LONG_PKGS) >/dev/null
-	@long=$$(go list $(LONG_PKGS)); plain=$$(go list ./... ./deploy/cdk/... | grep -vxF "$$long"); \
+	@long=$$(go list $(LONG_PKGS)); plain=$$(go list $(FIRST_PKGS) ./... | grep -vxF "$$long"); \
 	  { go test -v $(GO_TEST_FLAGS) $$long 2>&1 | tee .data/test-long.log | $(FILTER) || true; } & \
 	  { go test -p $(TEST_P) -v $(GO_TEST_FLAGS) $$plain 2>&1 | tee .data/test-plain.log | $(FILTER) || true; }; \
 	  wait
