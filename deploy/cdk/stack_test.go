@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -33,17 +34,34 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// synth builds both stacks with the given context and returns their templates.
+// synth builds both stacks with the given context and returns their templates. Tests read
+// templates and never change them, so one synthesis per context serves them all: each takes
+// seconds of jsii's node process.
 func synth(t *testing.T, context map[string]any) (pipeline, ci *template) {
 	t.Helper()
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir()), Context: &context})
-	require.NoError(t, build(app))
-	n := names{"prod"}
-	if env, ok := context["env"].(string); ok {
-		n = names{env}
+	key := fmt.Sprint(context) // maps print sorted by key; nil and empty alike
+	synthMu.Lock()
+	defer synthMu.Unlock()
+	got, ok := synthesized[key]
+	if !ok {
+		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir()), Context: &context})
+		require.NoError(t, build(app))
+		n := names{"prod"}
+		if env, ok := context["env"].(string); ok {
+			n = names{env}
+		}
+		got = [2]*template{templateOf(t, app, n.pipelineStack()), templateOf(t, app, n.ciStack())}
+		synthesized[key] = got
 	}
-	return templateOf(t, app, n.pipelineStack()), templateOf(t, app, n.ciStack())
+	p, c := *got[0], *got[1]
+	p.t, c.t = t, t
+	return &p, &c
 }
+
+var (
+	synthMu     sync.Mutex
+	synthesized = map[string][2]*template{}
+)
 
 func templateOf(t *testing.T, app awscdk.App, stackName string) *template {
 	t.Helper()
