@@ -130,6 +130,7 @@ type doctor struct {
 	tc      client.Client
 	dialErr error
 	marks   lake.Watermarks
+	store   lake.Store
 	closers []func() error
 }
 
@@ -223,19 +224,31 @@ func (d *doctor) schedule(ctx context.Context) (string, error) {
 	return detail, nil
 }
 
+// bronze opens the bronze store once for both bronze checks.
+func (d *doctor) bronze(ctx context.Context) (lake.Store, error) {
+	if d.store == nil {
+		store, err := d.cfg.Lake.OpenStore(ctx)
+		if err != nil {
+			return nil, fail(err, "check BRONZE_URL")
+		}
+		d.store = store
+	}
+	return d.store, nil
+}
+
 // doctorKey is where this run's doctor object goes, under the store's root.
 func (d *doctor) doctorKey() string { return "doctor/" + d.id + ".json" }
 
 func (d *doctor) bronzeWrite(ctx context.Context) (string, error) {
-	store, err := d.cfg.Lake.OpenStore(ctx)
+	store, err := d.bronze(ctx)
 	if err != nil {
-		return "", fail(err, "check BRONZE_URL")
+		return "", err
 	}
 	where := store.Location()
 	key := d.doctorKey()
 	body := fmt.Appendf(nil, `{"doctor":%q,"at":%q}`+"\n", d.id, time.Now().UTC().Format(time.RFC3339))
 	if err := store.PutIfAbsent(ctx, key, body); err != nil {
-		return "", fail(err, "%s", awsFix("BRONZE_URL", where, "s3:PutObject", err))
+		return "", failAWS(err, "BRONZE_URL", where, "s3:PutObject")
 	}
 	// The worker never overwrites bronze: a second put of other bytes must be refused.
 	if err := store.PutIfAbsent(ctx, key, append(body, ' ')); !errors.Is(err, lake.ErrConflict) {
@@ -244,14 +257,14 @@ func (d *doctor) bronzeWrite(ctx context.Context) (string, error) {
 	}
 	got, err := store.Get(ctx, key)
 	if err != nil {
-		return "", fail(err, "%s", awsFix("BRONZE_URL", where, "s3:GetObject", err))
+		return "", failAWS(err, "BRONZE_URL", where, "s3:GetObject")
 	}
 	if string(got) != string(body) {
 		return "", fail(fmt.Errorf("%s/%s reads back %d bytes that differ from the %d written", where, key, len(got), len(body)), "check what else writes to the bucket")
 	}
 	keys, err := store.List(ctx, "doctor/")
 	if err != nil {
-		return "", fail(err, "%s", awsFix("BRONZE_URL", where, "s3:ListBucket", err))
+		return "", failAWS(err, "BRONZE_URL", where, "s3:ListBucket")
 	}
 	if !slices.Contains(keys, key) {
 		return "", fail(fmt.Errorf("listing %s/doctor/ does not show %s", where, key), "check the bucket's listing permissions and prefix")
@@ -262,9 +275,9 @@ func (d *doctor) bronzeWrite(ctx context.Context) (string, error) {
 // bronzeMissing proves a HEAD of a missing key is not-found: S3 says 403 instead to a caller
 // that may not list the bucket, and then every "is it there yet" answer is wrong.
 func (d *doctor) bronzeMissing(ctx context.Context) (string, error) {
-	store, err := d.cfg.Lake.OpenStore(ctx)
+	store, err := d.bronze(ctx)
 	if err != nil {
-		return "", fail(err, "check BRONZE_URL")
+		return "", err
 	}
 	return d.missing(ctx, "BRONZE_URL", store.Location())
 }
@@ -283,7 +296,7 @@ func (d *doctor) missing(ctx context.Context, setting, root string) (string, err
 	case err == nil:
 		return "", fail(fmt.Errorf("HEAD %s found an object that was never written", name), "check what else writes under %s", root)
 	default:
-		return "", fail(fmt.Errorf("HEAD %s: %w", name, err), "%s", awsFix(setting, root, "s3:ListBucket on the whole bucket (no s3:prefix condition), so a missing key is 404, not 403,", err))
+		return "", failAWS(fmt.Errorf("HEAD %s: %w", name, err), setting, root, "s3:ListBucket on the whole bucket (no s3:prefix condition), so a missing key is 404, not 403,")
 	}
 }
 
@@ -304,11 +317,11 @@ func (d *doctor) warehouse(ctx context.Context) (string, error) {
 	name := dir + "/" + d.id + ".json"
 	body := fmt.Appendf(nil, `{"doctor":%q}`+"\n", d.id)
 	if err := wfs.WriteFile(name, body); err != nil {
-		return "", fail(err, "%s", awsFix("ICEBERG_WAREHOUSE", root, "s3:PutObject", err))
+		return "", failAWS(err, "ICEBERG_WAREHOUSE", root, "s3:PutObject")
 	}
 	got, err := readFile(fsys, name)
 	if err != nil {
-		return "", fail(err, "%s", awsFix("ICEBERG_WAREHOUSE", root, "s3:GetObject", err))
+		return "", failAWS(err, "ICEBERG_WAREHOUSE", root, "s3:GetObject")
 	}
 	if string(got) != string(body) {
 		return "", fail(fmt.Errorf("%s reads back other bytes than written", name), "check what else writes to the bucket")
@@ -320,18 +333,21 @@ func (d *doctor) warehouse(ctx context.Context) (string, error) {
 			return err
 		})
 		if err != nil {
-			return "", fail(err, "%s", awsFix("ICEBERG_WAREHOUSE", root, "s3:ListBucket", err))
+			return "", failAWS(err, "ICEBERG_WAREHOUSE", root, "s3:ListBucket")
 		}
 		if !found {
 			return "", fail(fmt.Errorf("listing %s does not show %s", dir, name), "check the bucket's listing permissions")
 		}
 	}
 	if err := fsys.Remove(name); err != nil {
-		return "", fail(err, "%s", awsFix("ICEBERG_WAREHOUSE", root, "s3:DeleteObject (snapshot expiry deletes files)", err))
+		return "", failAWS(err, "ICEBERG_WAREHOUSE", root, "s3:DeleteObject (snapshot expiry deletes files)")
 	}
 	// Snapshot expiry deletes files that may be gone already: only not-found counts as done.
-	if _, err := stat(fsys, name); !errors.Is(err, fs.ErrNotExist) {
-		return "", fail(fmt.Errorf("HEAD %s after its delete: %v, want not found", name, err), "%s", awsFix("ICEBERG_WAREHOUSE", root, "s3:ListBucket on the whole bucket (no s3:prefix condition)", err))
+	switch _, err := stat(fsys, name); {
+	case err == nil:
+		return "", fail(fmt.Errorf("HEAD %s after its delete found it", name), "check that the bucket's versioning or lifecycle does not restore objects")
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", failAWS(fmt.Errorf("HEAD %s after its delete: %w, want not found", name, err), "ICEBERG_WAREHOUSE", root, "s3:ListBucket on the whole bucket (no s3:prefix condition)")
 	}
 	return "put, get, list and delete " + name + "; a HEAD of it then is not found", nil
 }
@@ -376,13 +392,13 @@ func (d *doctor) state(ctx context.Context) (string, error) {
 	name := "doctor/" + d.id
 	held, err := marks.AcquireLease(ctx, name, d.id, time.Minute)
 	if err != nil {
-		return "", fail(err, "%s", awsFix("WATERMARKS_URL", where, "dynamodb:UpdateItem", err))
+		return "", failAWS(err, "WATERMARKS_URL", where, "dynamodb:UpdateItem")
 	}
 	if !held {
 		return "", fail(fmt.Errorf("a conditional update of item %s in %s was refused on a fresh item", name, where), "check what else writes to the table")
 	}
 	if err := marks.ReleaseLease(ctx, name, d.id); err != nil {
-		return "", fail(err, "%s", awsFix("WATERMARKS_URL", where, "dynamodb:DeleteItem", err))
+		return "", failAWS(err, "WATERMARKS_URL", where, "dynamodb:DeleteItem")
 	}
 	return "conditional update and delete of item " + name + " in " + where, nil
 }
@@ -397,7 +413,7 @@ func (d *doctor) alerts(ctx context.Context) (string, error) {
 		return "", fail(err, "subscribe someone: the stack's alertEmail parameter, or aws sns subscribe --topic-arn %s", d.cfg.Alerts.SNSTopicARN)
 	}
 	if err != nil {
-		return "", fail(err, "%s", awsFix("ALERT_SNS_TOPIC_ARN", d.cfg.Alerts.SNSTopicARN, "sns:ListSubscriptionsByTopic and sns:Publish", err))
+		return "", failAWS(err, "ALERT_SNS_TOPIC_ARN", d.cfg.Alerts.SNSTopicARN, "sns:ListSubscriptionsByTopic and sns:Publish")
 	}
 	if len(reached) == 0 {
 		return "", warning("no destination configured (ALERT_SNS_TOPIC_ARN, ALERT_WEBHOOK_URL): a failed run alerts nobody")
@@ -407,7 +423,7 @@ func (d *doctor) alerts(ctx context.Context) (string, error) {
 		host, _ := os.Hostname()
 		if err := alerter.SendTest(ctx, fmt.Sprintf("Test alert from starter doctor on %s (namespace %s, account %s): alerts reach you.",
 			host, d.cfg.Temporal.Namespace, d.cfg.Lake.Account)); err != nil {
-			return "", fail(err, "%s", awsFix("ALERT_SNS_TOPIC_ARN", d.cfg.Alerts.SNSTopicARN, "sns:Publish", err))
+			return "", failAWS(err, "ALERT_SNS_TOPIC_ARN", d.cfg.Alerts.SNSTopicARN, "sns:Publish")
 		}
 		detail += "; sent a test message"
 	}
@@ -445,6 +461,11 @@ func (d *doctor) wistia(ctx context.Context) (string, error) {
 		return fmt.Sprintf("token accepted: %d medias on the first page (1 request%s)", len(page.Items), budget), nil
 	}
 	return "", fail(errors.New("no answer"), "check WISTIA_BASE_URL")
+}
+
+// failAWS is a failed AWS call, with awsFix's fix for the error that caused it.
+func failAWS(failure error, setting, where, grant string) error {
+	return fail(failure, "%s", awsFix(setting, where, grant, failure))
 }
 
 // awsFix names the likely cause of an AWS error: a missing resource, a denied call, or else the
