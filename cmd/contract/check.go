@@ -13,10 +13,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pb33f/libopenapi"
-	validator "github.com/pb33f/libopenapi-validator"
-
 	"github.com/marketing-data/wistia-pipeline/wistia"
+	"github.com/marketing-data/wistia-pipeline/wistia/apispec"
 )
 
 // budgetShare is the share of the account's hourly request budget the check may spend, in percent.
@@ -164,28 +162,15 @@ func count(n int, noun string) string {
 }
 
 // contract is Wistia's published spec, ready to hold answers against.
-type contract struct {
-	validator validator.Validator
-	server    string // the spec's API root, under which its paths are named
-}
+type contract struct{ spec *apispec.Spec }
 
 // loadContract reads an OpenAPI document whose first server is the API root.
 func loadContract(spec []byte) (*contract, error) {
-	doc, err := libopenapi.NewDocument(spec)
+	s, err := apispec.Load(spec)
 	if err != nil {
-		return nil, fmt.Errorf("reading the OpenAPI spec: %w", err)
+		return nil, err
 	}
-	model, err := doc.BuildV3Model()
-	if err != nil {
-		return nil, fmt.Errorf("building the OpenAPI spec: %w", err)
-	}
-	if len(model.Model.Servers) == 0 {
-		return nil, errors.New("the OpenAPI spec names no server")
-	}
-	return &contract{
-		validator: validator.NewValidatorFromV3Model(&model.Model),
-		server:    strings.TrimRight(model.Model.Servers[0].URL, "/"),
-	}, nil
+	return &contract{spec: s}, nil
 }
 
 // judge holds the last answer of a request against the spec and adds what the spec objects to.
@@ -193,42 +178,17 @@ func (c *contract) judge(r result) result {
 	if r.skip != "" || r.status == 0 {
 		return r
 	}
-	// The spec names paths without the ".json" the API accepts.
-	path, query, _ := strings.Cut(r.endpoint, "?")
-	target := c.server + strings.TrimSuffix(path, ".json")
-	if query != "" {
-		target += "?" + query
-	}
-	req, err := http.NewRequest(http.MethodGet, target, nil)
-	if err != nil {
-		r.problems = append(r.problems, fmt.Sprintf("spec: cannot name %s under %s: %v", r.endpoint, c.server, err))
+	found := c.spec.CheckResponse(http.MethodGet, r.endpoint, r.status, r.header, r.body)
+	if len(found) == 0 {
 		return r
 	}
-	resp := &http.Response{StatusCode: r.status, Header: r.header, Body: io.NopCloser(bytes.NewReader(r.body)), Request: req}
-	if ok, errs := c.validator.ValidateHttpResponse(req, resp); !ok {
-		var problems []string
-		for _, e := range errs {
-			if len(e.SchemaValidationErrors) == 0 {
-				problems = append(problems, fmt.Sprintf("spec: %s: %s", e.Message, e.Reason))
-			}
-			for _, s := range e.SchemaValidationErrors {
-				problems = append(problems, fmt.Sprintf("spec: %s: %s", orRoot(s.FieldPath), s.Reason))
-			}
-		}
-		if len(problems) == 0 {
-			problems = append(problems, "spec: the answer does not validate (no reason given)")
-		}
-		// The spec's objections come first: they are what this check is for.
-		r.problems = append(problems, r.problems...)
+	problems := make([]string, 0, len(found)+len(r.problems))
+	for _, p := range found {
+		problems = append(problems, "spec: "+p.String())
 	}
+	// The spec's objections come first: they are what this check is for.
+	r.problems = append(problems, r.problems...)
 	return r
-}
-
-func orRoot(path string) string {
-	if path == "" {
-		return "$"
-	}
-	return path
 }
 
 // tap sits under the client's HTTP transport and keeps the last answer it received verbatim

@@ -2,35 +2,41 @@ package wistiasim
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/pb33f/libopenapi"
-	validator "github.com/pb33f/libopenapi-validator"
 	"github.com/stretchr/testify/require"
+
+	"github.com/marketing-data/wistia-pipeline/wistia/apispec"
 )
 
-// specValidator validates answers against Wistia's published spec.
-func specValidator(t *testing.T) validator.Validator {
+// loadSpec reads Wistia's published spec from the file, not from the simulator's embedded copy.
+func loadSpec(t *testing.T) *apispec.Spec {
 	t.Helper()
-	spec, err := os.ReadFile("testdata/openapi-v1.yml")
+	raw, err := os.ReadFile("testdata/openapi-v1.yml")
 	require.NoError(t, err)
-	doc, err := libopenapi.NewDocument(spec)
+	spec, err := apispec.Load(raw)
 	require.NoError(t, err)
-	v, errs := validator.NewValidator(doc)
-	require.Empty(t, errs)
-	return v
+	return spec
+}
+
+// check holds an answer against the spec and returns what it objects to.
+func check(t *testing.T, spec *apispec.Spec, path string, resp *http.Response) []apispec.Problem {
+	t.Helper()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return spec.CheckResponse(http.MethodGet, path, resp.StatusCode, resp.Header, body)
 }
 
 // TestContract checks every answer of every endpoint against Wistia's published OpenAPI 3.1
 // spec (testdata/openapi-v1.yml, copied from shared/wistia). The simulator sends only documented
 // forms when QuirkShare is zero; the quirks are what the spec does not describe.
 func TestContract(t *testing.T) {
-	v := specValidator(t)
+	spec := loadSpec(t)
 
 	sim, err := New(Options{Seed: 7, Medias: 12, Now: time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC), LateShare: 0.1, DuplicateShare: 0.05, CorruptShare: 0.02})
 	require.NoError(t, err)
@@ -73,19 +79,7 @@ func TestContract(t *testing.T) {
 			require.NoError(t, err)
 			defer resp.Body.Close()
 			require.Equal(t, c.status, resp.StatusCode)
-
-			// The spec names paths without ".json" under https://api.wistia.com/v1.
-			specReq, err := http.NewRequest(http.MethodGet, "https://api.wistia.com/v1"+strings.Replace(c.path, ".json", "", 1), nil)
-			require.NoError(t, err)
-			specReq.Header = req.Header
-			ok, verrs := v.ValidateHttpResponse(specReq, resp)
-			for _, e := range verrs {
-				t.Errorf("%s: %s", e.Message, e.Reason)
-				for _, se := range e.SchemaValidationErrors {
-					t.Errorf("  at %s: %s", se.FieldPath, se.Reason)
-				}
-			}
-			require.True(t, ok)
+			require.Empty(t, check(t, spec, c.path, resp))
 		})
 	}
 }
@@ -93,7 +87,7 @@ func TestContract(t *testing.T) {
 // TestContractCatchesQuirks is the contract test's negative control: the API's undocumented
 // forms, which the simulator sends when asked, must fail validation.
 func TestContractCatchesQuirks(t *testing.T) {
-	v := specValidator(t)
+	spec := loadSpec(t)
 
 	sim, err := New(Options{Seed: 7, Medias: 3, Now: time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC), QuirkShare: 1})
 	require.NoError(t, err)
@@ -109,10 +103,9 @@ func TestContractCatchesQuirks(t *testing.T) {
 		resp, err := srv.Client().Do(req)
 		require.NoError(t, err)
 		require.Equal(t, http.StatusOK, resp.StatusCode, "the quirky answer is a success, so only its body can fail")
-		specReq, err := http.NewRequest(http.MethodGet, "https://api.wistia.com/v1"+path, nil)
-		require.NoError(t, err)
-		ok, _ := v.ValidateHttpResponse(specReq, resp)
+		problems := check(t, spec, path, resp)
 		resp.Body.Close()
-		require.False(t, ok, "quirky answer of %s passed validation", path)
+		require.NotEmpty(t, problems, "quirky answer of %s passed validation", path)
+		t.Logf("%s: %v", path, problems)
 	}
 }
