@@ -42,7 +42,7 @@ const (
 // baseFaults are injected all week: 5% of requests fail with a 5xx, a reset or a cut body.
 var baseFaults = wistiasim.Faults{ErrorRate: 0.03, ResetRate: 0.01, TruncateRate: 0.01}
 
-// settings are the soak's knobs: SOAK_DAYS (1 in `make test`, 7 in `make soak`), SOAK_SEED
+// settings are the soak's knobs: SOAK_DAYS (1 by default, 7 in `make soak`), SOAK_SEED
 // (every random choice; the report prints it, so a failing week can be run again) and
 // SOAK_RECORD=1, which writes the report to docs/soak.md.
 type settings struct {
