@@ -4,8 +4,8 @@ import (
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/marketing-data/wistia-pipeline/internal/app"
 	"github.com/marketing-data/wistia-pipeline/internal/operate"
+	"github.com/marketing-data/wistia-pipeline/workflows"
 )
 
 func replayCmd(c *cli) *cobra.Command {
@@ -27,7 +27,7 @@ workflow.GetVersion fails here before it reaches the workers: the deploy gate.`,
 				return err
 			}
 			defer tc.Close()
-			return operate.ReplayRecent(cmd.Context(), tc, t.Namespace, last, func(r worker.WorkflowReplayer) { app.RegisterWorkflows(r) }, c.stdout)
+			return operate.ReplayRecent(cmd.Context(), tc, t.Namespace, last, func(r worker.WorkflowReplayer) { workflows.Register(r) }, c.stdout)
 		},
 	}
 	cmd.Flags().IntVar(&last, "last", 20, "executions of each workflow type to replay")

@@ -29,7 +29,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/marketing-data/wistia-pipeline/deploy/observability"
-	"github.com/marketing-data/wistia-pipeline/internal/app"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/operate"
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
@@ -340,7 +339,7 @@ func TestScheduleBackfillIngestsExactlyThoseDays(t *testing.T) {
 	}
 	var report bytes.Buffer
 	err = operate.ReplayRecent(context.Background(), s.tc, "default", 2, func(r worker.WorkflowReplayer) {
-		app.RegisterWorkflows(r)
+		workflows.Register(r)
 		r.RegisterWorkflowWithOptions(changed, workflow.RegisterOptions{Name: workflows.MediaIngestType, DisableAlreadyRegisteredCheck: true})
 	}, &report)
 	require.Error(t, err)

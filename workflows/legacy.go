@@ -40,14 +40,14 @@ func dailyRunV0(ctx workflow.Context, in DailyRunInput) (DailyRunResult, error) 
 	}
 	fail := func(step string, err error) (DailyRunResult, error) {
 		progress.Phase, progress.Error = PhaseFailed, err.Error()
-		notify(ctx, activities.Alert{Workflow: DailyRunType, Date: date, Step: step, Error: err.Error()})
+		notifyV0(ctx, activities.Alert{Workflow: DailyRunType, Date: date, Step: step, Error: err.Error()})
 		return DailyRunResult{Progress: progress}, err
 	}
 
 	if in.Medias == nil {
 		progress.Phase = PhaseMedias
 		var list activities.MediaList
-		if err := workflow.ExecuteActivity(wistiaCalls(ctx, in.Options.heartbeat()), a.ListMedias, date, in.RunID).Get(ctx, &list); err != nil {
+		if err := workflow.ExecuteActivity(wistiaCallsV0(ctx, in.Options.heartbeat()), a.ListMedias, date, in.RunID).Get(ctx, &list); err != nil {
 			return fail(PhaseMedias, err)
 		}
 		in.Medias = list.Medias
@@ -60,7 +60,7 @@ func dailyRunV0(ctx workflow.Context, in DailyRunInput) (DailyRunResult, error) 
 	}
 
 	progress.Phase = PhaseIngest
-	days, next, err := fanOut(ctx, in, &progress, true)
+	days, next, err := fanOutV0(ctx, in, &progress)
 	in.Days = mergeDays(in.Days, days)
 	if err != nil {
 		return fail(PhaseIngest, err)
@@ -85,7 +85,7 @@ func dailyRunV0(ctx workflow.Context, in DailyRunInput) (DailyRunResult, error) 
 
 // transformAndCheckV0 merges, then checks in a second activity, without the ledger or the lease.
 func transformAndCheckV0(ctx workflow.Context, days []string, runID string, heartbeat time.Duration, phase *string) (lake.TransformReport, string, error) {
-	tctx := transformCalls(ctx, heartbeat)
+	tctx := transformCallsV0(ctx, heartbeat)
 	*phase = PhaseTransform
 	var rep lake.TransformReport
 	if err := workflow.ExecuteActivity(tctx, a.Transform, days, runID).Get(ctx, &rep); err != nil {
@@ -95,7 +95,7 @@ func transformAndCheckV0(ctx workflow.Context, days []string, runID string, hear
 	if err := workflow.ExecuteActivity(tctx, a.CheckData, days).Get(ctx, nil); err != nil {
 		return rep, PhaseChecks, err
 	}
-	expireSnapshots(ctx, heartbeat)
+	expireSnapshotsV0(ctx, heartbeat)
 	return rep, "", nil
 }
 
@@ -107,9 +107,9 @@ func mediaIngestV0(ctx workflow.Context, in MediaIngestInput) (MediaIngestResult
 	local := workflow.GetVersion(ctx, versionLocalWatermarks, workflow.DefaultVersion, 1) >= 1
 	storage := func(fn any, args ...any) workflow.Future {
 		if local {
-			return workflow.ExecuteLocalActivity(storageLocal(ctx), fn, args...)
+			return workflow.ExecuteLocalActivity(storageLocalV0(ctx), fn, args...)
 		}
-		return workflow.ExecuteActivity(storageCalls(ctx), fn, args...)
+		return workflow.ExecuteActivity(storageCallsV0(ctx), fn, args...)
 	}
 	var w activities.ReadPlan
 	if err := storage(a.PlanWindow, in.Media, in.Date).Get(ctx, &w); err != nil {
@@ -118,7 +118,7 @@ func mediaIngestV0(ctx workflow.Context, in MediaIngestInput) (MediaIngestResult
 	if len(w.Days) == 0 {
 		return res, nil
 	}
-	api := wistiaCalls(ctx, heartbeatOr(in.HeartbeatTimeout))
+	api := wistiaCallsV0(ctx, heartbeatOr(in.HeartbeatTimeout))
 	var stats ingest.Landed
 	if err := workflow.ExecuteActivity(api, a.IngestDailyStats, in.Media, w, in.Date, in.RunID).Get(ctx, &stats); err != nil {
 		if isNotFound(err) {
@@ -215,7 +215,7 @@ func backfillV0(ctx workflow.Context, in BackfillInput) (BackfillProgress, error
 	}
 	fail := func(step string, err error) (BackfillProgress, error) {
 		progress.Phase, progress.Error = PhaseFailed, err.Error()
-		notify(ctx, activities.Alert{Workflow: BackfillType, Date: in.From + ".." + in.To, Step: step, Error: err.Error()})
+		notifyV0(ctx, activities.Alert{Workflow: BackfillType, Date: in.From + ".." + in.To, Step: step, Error: err.Error()})
 		return progress, err
 	}
 	if len(progress.Failed) > 0 {
@@ -229,4 +229,127 @@ func backfillV0(ctx workflow.Context, in BackfillInput) (BackfillProgress, error
 	}
 	progress.Phase = PhaseDone
 	return progress, nil
+}
+
+// The helpers the v0 workflows schedule their work with, frozen as they were at
+// versionRunModes: the current ones (options.go, fanOut, notify) may change behind GetVersion
+// without moving what these histories replay.
+
+func wistiaCallsV0(ctx workflow.Context, heartbeat time.Duration) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Minute,
+		HeartbeatTimeout:    heartbeat,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 5 * time.Second, BackoffCoefficient: 2,
+			MaximumInterval: 5 * time.Minute, MaximumAttempts: 10, NonRetryableErrorTypes: activities.NonRetryable},
+	})
+}
+
+func storageCallsV0(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
+			MaximumInterval: time.Minute, MaximumAttempts: 10, NonRetryableErrorTypes: activities.NonRetryable},
+	})
+}
+
+// storageLocalV0 takes versionStorageRetryWindow as the current storageLocal does: v0 runs
+// still in flight when the retry window came took it too.
+func storageLocalV0(ctx workflow.Context) workflow.Context {
+	opts := workflow.LocalActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
+			MaximumInterval: time.Minute, MaximumAttempts: 10, NonRetryableErrorTypes: activities.NonRetryable},
+	}
+	if workflow.GetVersion(ctx, versionStorageRetryWindow, workflow.DefaultVersion, 1) >= 1 {
+		opts.ScheduleToCloseTimeout = 10 * time.Minute
+	}
+	return workflow.WithLocalActivityOptions(ctx, opts)
+}
+
+func transformCallsV0(ctx workflow.Context, heartbeat time.Duration) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 2 * time.Hour,
+		HeartbeatTimeout:    heartbeat,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 30 * time.Second, BackoffCoefficient: 2,
+			MaximumInterval: 10 * time.Minute, MaximumAttempts: 5,
+			NonRetryableErrorTypes: append(slices.Clone(activities.NonRetryable), activities.ErrTypeCheckFailed, "BadInput")},
+	})
+}
+
+func expireSnapshotsV0(ctx workflow.Context, heartbeat time.Duration) {
+	if workflow.GetVersion(ctx, versionExpireSnapshots, workflow.DefaultVersion, 1) < 1 {
+		return
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Minute, HeartbeatTimeout: heartbeat,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 10 * time.Second, MaximumAttempts: 3}})
+	if err := workflow.ExecuteActivity(actx, a.ExpireSnapshots).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn(MaintenanceFailedMessage, "error", err)
+	}
+}
+
+func notifyV0(ctx workflow.Context, al activities.Alert) {
+	info := workflow.GetInfo(ctx)
+	al.WorkflowID, al.RunID = info.WorkflowExecution.ID, info.WorkflowExecution.RunID
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 5}})
+	if err := workflow.ExecuteActivity(actx, a.Notify, al).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Error("alert not sent", "error", err)
+	}
+}
+
+// fanOutV0 counted the records the client could not type as quarantined; since run modes a
+// run reports the rows its transform added to silver.quarantine instead.
+func fanOutV0(ctx workflow.Context, in DailyRunInput, progress *Progress) ([]string, int, error) {
+	limit := max(1, in.Options.MaxConcurrency)
+	var (
+		inFlight, started int
+		days              []string
+		firstErr          error
+	)
+	next := in.Cursor
+	for next < len(in.Medias) && firstErr == nil {
+		if started > 0 && (workflow.GetInfo(ctx).GetContinueAsNewSuggested() ||
+			(in.Options.ChildrenPerRun > 0 && started >= in.Options.ChildrenPerRun)) {
+			break
+		}
+		if err := workflow.Await(ctx, func() bool { return inFlight < limit || firstErr != nil }); err != nil {
+			return days, next, err
+		}
+		if firstErr != nil {
+			break
+		}
+		media := in.Medias[next]
+		next++
+		started++
+		inFlight++
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID:            MediaIngestID(in.Options.Account, in.Date, media),
+			WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+			ParentClosePolicy:     enums.PARENT_CLOSE_POLICY_TERMINATE,
+		})
+		fut := workflow.ExecuteChildWorkflow(cctx, MediaIngestWorkflow, MediaIngestInput{Media: media, Date: in.Date, RunID: in.RunID, Mode: in.Mode, HeartbeatTimeout: in.Options.HeartbeatTimeout})
+		workflow.Go(ctx, func(gctx workflow.Context) {
+			defer func() { inFlight-- }()
+			var res MediaIngestResult
+			if err := fut.Get(gctx, &res); err != nil {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("media %s: %w", media, err)
+				}
+				return
+			}
+			progress.MediasDone++
+			progress.Records += res.Records
+			progress.Requests += res.Requests
+			progress.Unwatched += res.Unwatched
+			progress.Quarantined += res.Rejects
+			if res.Skipped {
+				progress.Skipped++
+			}
+			days = mergeDays(days, res.Days)
+		})
+	}
+	if err := workflow.Await(ctx, func() bool { return inFlight == 0 }); err != nil {
+		return days, next, err
+	}
+	return days, next, firstErr
 }

@@ -62,19 +62,12 @@ func replay(t *testing.T, rec recording, register func(worker.WorkflowReplayer))
 		OriginalExecution: workflow.Execution{ID: rec.WorkflowID, RunID: start.GetOriginalExecutionRunId()}})
 }
 
-func registerAll(r worker.WorkflowReplayer) {
-	r.RegisterWorkflowWithOptions(DailyRunWorkflow, workflow.RegisterOptions{Name: DailyRunType})
-	r.RegisterWorkflowWithOptions(MediaIngestWorkflow, workflow.RegisterOptions{Name: MediaIngestType})
-	r.RegisterWorkflowWithOptions(BackfillWorkflow, workflow.RegisterOptions{Name: BackfillType})
-	r.RegisterWorkflowWithOptions(TransformWorkflow, workflow.RegisterOptions{Name: TransformType})
-}
-
 func TestReplayRecordedHistories(t *testing.T) {
 	list := recordings(t)
 	require.GreaterOrEqual(t, len(list), 4)
 	for _, rec := range list {
 		t.Run(rec.File, func(t *testing.T) {
-			require.NoError(t, replay(t, rec, registerAll))
+			require.NoError(t, replay(t, rec, func(r worker.WorkflowReplayer) { Register(r) }))
 		})
 	}
 }
@@ -84,7 +77,7 @@ func TestReplayCatchesANonDeterministicChange(t *testing.T) {
 	changed := func(ctx workflow.Context, in MediaIngestInput) (MediaIngestResult, error) {
 		// Someone "optimises" by fetching stats before planning the window.
 		var ignored any
-		_ = workflow.ExecuteActivity(storageCalls(ctx), a.IngestDailyStats, in.Media, activities.ReadPlan{}, in.Date, in.RunID).Get(ctx, &ignored)
+		_ = workflow.ExecuteActivity(storageCallsV0(ctx), a.IngestDailyStats, in.Media, activities.ReadPlan{}, in.Date, in.RunID).Get(ctx, &ignored)
 		return MediaIngestWorkflow(ctx, in)
 	}
 	err := replay(t, recordingOf(t, "media_ingest_v0.json"), func(r worker.WorkflowReplayer) {

@@ -23,7 +23,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/marketing-data/wistia-pipeline/activities"
 	"github.com/marketing-data/wistia-pipeline/internal/config"
@@ -324,7 +323,7 @@ func (c Config) Alerter(ctx context.Context) (*activities.Alerter, error) {
 
 // Register adds the workflows and activities to a worker.
 func Register(w worker.Registry, acts *activities.Activities) {
-	RegisterWorkflows(w)
+	workflows.Register(w)
 	w.RegisterActivity(acts)
 }
 
@@ -333,24 +332,6 @@ func Register(w worker.Registry, acts *activities.Activities) {
 func RegisterMerges(w worker.ActivityRegistry, acts *activities.Activities) {
 	w.RegisterActivityWithOptions(acts.MergeSilverDays, activity.RegisterOptions{Name: "MergeSilverDays"})
 	w.RegisterActivityWithOptions(acts.RecomputeGoldAndCheck, activity.RegisterOptions{Name: "RecomputeGoldAndCheck"})
-}
-
-// workflowFuncs are the workflows a worker runs, by the type names (workflows.Types) that
-// schedules, the CLI and recorded histories use.
-var workflowFuncs = map[string]any{
-	workflows.DailyRunType:    workflows.DailyRunWorkflow,
-	workflows.MediaIngestType: workflows.MediaIngestWorkflow,
-	workflows.BackfillType:    workflows.BackfillWorkflow,
-	workflows.TransformType:   workflows.TransformWorkflow,
-}
-
-// RegisterWorkflows registers the workflows with a worker or a replayer.
-func RegisterWorkflows(r interface {
-	RegisterWorkflowWithOptions(w any, options workflow.RegisterOptions)
-}) {
-	for _, name := range workflows.Types {
-		r.RegisterWorkflowWithOptions(workflowFuncs[name], workflow.RegisterOptions{Name: name})
-	}
 }
 
 // RunWorker serves the task queue until ctx is cancelled, then stops gracefully: activities

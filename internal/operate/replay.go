@@ -20,7 +20,7 @@ import (
 
 // ReplayRecent downloads the histories of the last executions of each workflow type
 // (workflows.Types), running or closed, and replays them against the workflow code that
-// register registers (app.RegisterWorkflows, for the build at hand): the deploy gate that
+// register registers (workflows.Register, for the build at hand): the deploy gate that
 // stops a build whose workflow changes are not behind workflow.GetVersion. It reports each
 // type's count on out and returns an error naming every execution that failed.
 func ReplayRecent(ctx context.Context, tc client.Client, namespace string, last int, register func(worker.WorkflowReplayer), out io.Writer) error {
