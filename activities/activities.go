@@ -30,6 +30,15 @@ const (
 	ErrTypeStorage = "StorageMisconfigured"
 	// ErrTypeCheckFailed is a data check that found problems in the tables.
 	ErrTypeCheckFailed = "DataCheckFailed"
+	// ErrTypeBadInput is a workflow or activity input that cannot be run (a malformed date or
+	// range, an unknown mode or zone): running it again gives the same answer.
+	ErrTypeBadInput = "BadInput"
+	// ErrTypeBadDate is a run of a day that has not ended or is past the API's retention.
+	ErrTypeBadDate = "BadDate"
+	// ErrTypeAttachedRunFailed is a run this one attached to that failed: its own alert says why.
+	ErrTypeAttachedRunFailed = "AttachedRunFailed"
+	// ErrTypeMisconfigured is a worker that lacks what the activity needs.
+	ErrTypeMisconfigured = "Misconfigured"
 )
 
 // NonRetryable lists the error types no retry policy retries.
@@ -348,7 +357,7 @@ type CheckResult struct {
 func parseDay(s string) (time.Time, error) {
 	d, err := dates.Parse(s)
 	if err != nil {
-		return d, temporal.NewNonRetryableApplicationError(err.Error(), "BadInput", nil)
+		return d, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadInput, nil)
 	}
 	return d, nil
 }

@@ -30,12 +30,6 @@ const (
 // Valid reports a known mode.
 func (m Mode) Valid() bool { return m == ModeCatchUp || m == ModeExplicit || m == ModeBackfill }
 
-// ErrTypeAttachedRunFailed is a run this one attached to that failed: its own alert says why.
-const ErrTypeAttachedRunFailed = "AttachedRunFailed"
-
-// ErrTypeBadDate is a run of a day that has not ended or is past the API's retention.
-const ErrTypeBadDate = "BadDate"
-
 // PlanInput asks which days one media's run reads.
 type PlanInput struct {
 	Media string `json:"media"`
@@ -69,7 +63,7 @@ func (a *Activities) PlanIngest(ctx context.Context, in PlanInput) (ReadPlan, er
 	case ModeBackfill:
 		start, end = target, target
 	default:
-		return ReadPlan{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown run mode %q", in.Mode), "BadInput", nil)
+		return ReadPlan{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown run mode %q", in.Mode), ErrTypeBadInput, nil)
 	}
 	if first, _ := lake.ServedDays(a.Policy.Zone, a.Now()); start.Before(first) {
 		start = first
@@ -312,7 +306,7 @@ func (a *Activities) holdTransform(ctx context.Context, owner string) (context.C
 func (a *Activities) AwaitRun(ctx context.Context, workflowID string) (json.RawMessage, error) {
 	defer keepAlive(ctx)()
 	if a.Temporal == nil {
-		return nil, temporal.NewNonRetryableApplicationError("this worker has no Temporal client to follow other runs", "Misconfigured", nil)
+		return nil, temporal.NewNonRetryableApplicationError("this worker has no Temporal client to follow other runs", ErrTypeMisconfigured, nil)
 	}
 	var out json.RawMessage
 	err := a.Temporal.GetWorkflow(ctx, workflowID, "").Get(ctx, &out)

@@ -47,7 +47,7 @@ func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (BackfillProgress,
 	from, err1 := dates.Parse(in.From)
 	to, err2 := dates.Parse(in.To)
 	if err := errors.Join(err1, err2); err != nil || to.Before(from) {
-		return BackfillProgress{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("bad range %s..%s: %v", in.From, in.To, err), "BadInput", nil)
+		return BackfillProgress{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("bad range %s..%s: %v", in.From, in.To, err), activities.ErrTypeBadInput, nil)
 	}
 	zone, err := zoneOf(ctx, in.Options)
 	if err != nil {

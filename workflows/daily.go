@@ -42,7 +42,7 @@ type DailyRunResult struct {
 func LogicalDate(ctx workflow.Context, zone dates.Zone, explicit string) (string, error) {
 	if explicit != "" {
 		if _, err := dates.Parse(explicit); err != nil {
-			return "", temporal.NewNonRetryableApplicationError(err.Error(), "BadInput", nil)
+			return "", temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeBadInput, nil)
 		}
 		return explicit, nil
 	}
@@ -50,14 +50,14 @@ func LogicalDate(ctx workflow.Context, zone dates.Zone, explicit string) (string
 	if at, ok := attrs.GetTime(temporal.NewSearchAttributeKeyTime("TemporalScheduledStartTime")); ok {
 		return dates.Format(zone.LastEnded(at)), nil
 	}
-	return "", temporal.NewNonRetryableApplicationError("no date: pass one, or start the run from the wistia-daily schedule", "BadInput", nil)
+	return "", temporal.NewNonRetryableApplicationError("no date: pass one, or start the run from the wistia-daily schedule", activities.ErrTypeBadInput, nil)
 }
 
 // checkRunDate refuses a date that has not ended in zone or is past the API's retention.
 func checkRunDate(ctx workflow.Context, zone dates.Zone, date string) error {
 	d, err := dates.Parse(date)
 	if err != nil {
-		return temporal.NewNonRetryableApplicationError(err.Error(), "BadInput", nil)
+		return temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeBadInput, nil)
 	}
 	if err := lake.CheckRunDay(zone, d, workflow.Now(ctx)); err != nil {
 		return badDate(err)
@@ -102,7 +102,7 @@ func DailyRunWorkflow(ctx workflow.Context, in DailyRunInput) (DailyRunResult, e
 		}
 	}
 	if !in.Mode.Valid() {
-		return DailyRunResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown run mode %q", in.Mode), "BadInput", nil)
+		return DailyRunResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown run mode %q", in.Mode), activities.ErrTypeBadInput, nil)
 	}
 	in.Date = date
 	if id := DailyRunID(in.Options.Account, date); in.RunID == "" && workflow.GetInfo(ctx).WorkflowExecution.ID != id {

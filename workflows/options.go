@@ -32,7 +32,7 @@ var (
 	// data checks failed or the input is bad (running it again would give the same answer).
 	mergeRetry = temporal.RetryPolicy{InitialInterval: 30 * time.Second, BackoffCoefficient: 2,
 		MaximumInterval: 10 * time.Minute, MaximumAttempts: 5,
-		NonRetryableErrorTypes: append(slices.Clone(activities.NonRetryable), activities.ErrTypeCheckFailed, "BadInput")}
+		NonRetryableErrorTypes: append(slices.Clone(activities.NonRetryable), activities.ErrTypeCheckFailed, activities.ErrTypeBadInput)}
 	// maintenanceRetry retries snapshot expiry a few times; the next run retries it anyway.
 	maintenanceRetry = temporal.RetryPolicy{InitialInterval: 10 * time.Second, MaximumAttempts: 3}
 	// alertRetry retries sending an alert; one that still fails is logged.
@@ -40,7 +40,7 @@ var (
 	// followRetry retries waiting on another run of the date until that run ends; its failure
 	// (or a misconfiguration) ends the wait.
 	followRetry = temporal.RetryPolicy{InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-		NonRetryableErrorTypes: []string{activities.ErrTypeAttachedRunFailed, "Misconfigured"}}
+		NonRetryableErrorTypes: []string{activities.ErrTypeAttachedRunFailed, activities.ErrTypeMisconfigured}}
 )
 
 // Start-to-close timeouts by the kind of work.

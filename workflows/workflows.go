@@ -141,7 +141,7 @@ func zoneOf(ctx workflow.Context, opts Options) (dates.Zone, error) {
 	}
 	zone, err := dates.LoadZone(opts.StatsZone)
 	if err != nil {
-		return dates.UTC, temporal.NewNonRetryableApplicationError("stats_zone: "+err.Error(), "BadInput", nil)
+		return dates.UTC, temporal.NewNonRetryableApplicationError("stats_zone: "+err.Error(), activities.ErrTypeBadInput, nil)
 	}
 	return zone, nil
 }
