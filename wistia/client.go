@@ -36,6 +36,11 @@ type Config struct {
 	PerPage        int           `envconfig:"WISTIA_PER_PAGE" default:"100"`
 }
 
+// RetryPolicy is the HTTP retry policy the settings give.
+func (c Config) RetryPolicy() RetryPolicy {
+	return RetryPolicy{MaxAttempts: c.MaxAttempts, BaseDelay: c.BackoffBase, MaxDelay: c.BackoffMax, MaxRetryAfter: c.MaxRetryAfter}
+}
+
 // Validate reports every bad value.
 func (c Config) Validate() []error {
 	var errs []error
@@ -124,12 +129,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		timeout:       cfg.RequestTimeout,
 		perPage:       cfg.PerPage,
 		now:           time.Now,
-		retry: RetryPolicy{
-			MaxAttempts:   cfg.MaxAttempts,
-			BaseDelay:     cfg.BackoffBase,
-			MaxDelay:      cfg.BackoffMax,
-			MaxRetryAfter: cfg.MaxRetryAfter,
-		},
+		retry:         cfg.RetryPolicy(),
 	}
 	for _, opt := range opts {
 		opt(c)

@@ -31,16 +31,21 @@ func (p RetryPolicy) Delay(retry int, retryAfter time.Duration) (d time.Duration
 	if retryAfter > 0 {
 		return retryAfter, retryAfter <= p.MaxRetryAfter
 	}
-	ceiling := p.MaxDelay
-	if shift := retry - 1; shift < 62 && p.BaseDelay <= p.MaxDelay>>shift {
-		ceiling = p.BaseDelay << shift
-	}
 	jitter := p.jitter
 	if jitter == nil {
 		jitter = rand.Float64
 	}
 	// Full jitter: uniform in [0, ceiling) spreads retries of many clients apart.
-	return time.Duration(jitter() * float64(ceiling)), true
+	return time.Duration(jitter() * float64(p.Ceiling(retry))), true
+}
+
+// Ceiling is the longest backoff before retry number retry (1 for the first retry): BaseDelay
+// doubled per retry, up to MaxDelay.
+func (p RetryPolicy) Ceiling(retry int) time.Duration {
+	if shift := retry - 1; shift < 62 && p.BaseDelay <= p.MaxDelay>>shift {
+		return p.BaseDelay << shift
+	}
+	return p.MaxDelay
 }
 
 // ParseRetryAfter reads a Retry-After header in either of its HTTP forms: delay-seconds or an

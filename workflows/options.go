@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/marketing-data/wistia-pipeline/activities"
+	"github.com/marketing-data/wistia-pipeline/wistia"
 )
 
 // What the workflows ask of Temporal when they schedule work: each activity's timeouts and
@@ -77,11 +78,11 @@ type pageRetryBudget struct {
 	Total           time.Duration // all the waiting: HTTPBackoff per attempt plus ActivityBackoff
 }
 
-// pageBudget computes the budget of one page for the HTTP client's retry settings.
-func pageBudget(httpAttempts int, base, ceiling time.Duration) pageRetryBudget {
-	b := pageRetryBudget{Tries: httpAttempts * int(wistiaRetry.MaximumAttempts)}
-	for retry := 1; retry < httpAttempts; retry++ {
-		b.HTTPBackoff += min(base<<(retry-1), ceiling)
+// pageBudget computes the budget of one page for the HTTP client's retry policy.
+func pageBudget(httpRetry wistia.RetryPolicy) pageRetryBudget {
+	b := pageRetryBudget{Tries: httpRetry.MaxAttempts * int(wistiaRetry.MaximumAttempts)}
+	for retry := 1; retry < httpRetry.MaxAttempts; retry++ {
+		b.HTTPBackoff += httpRetry.Ceiling(retry)
 	}
 	wait := wistiaRetry.InitialInterval
 	for retry := 1; retry < int(wistiaRetry.MaximumAttempts); retry++ {

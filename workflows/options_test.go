@@ -27,7 +27,7 @@ func TestPageRetryBudget(t *testing.T) {
 	require.Equal(t, 500*time.Millisecond, cfg.BackoffBase)
 	require.Equal(t, 30*time.Second, cfg.BackoffMax)
 
-	got := pageBudget(cfg.MaxAttempts, cfg.BackoffBase, cfg.BackoffMax)
+	got := pageBudget(cfg.RetryPolicy())
 	want := pageRetryBudget{
 		// 8 requests in each of 10 activity attempts.
 		Tries: 80,
