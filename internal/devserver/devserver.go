@@ -5,6 +5,7 @@ package devserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os/exec"
@@ -23,6 +24,9 @@ type Options struct {
 	LogLevel  string // "warn" when empty
 	Log       io.Writer
 }
+
+// ErrExited is a dev server that ended before its namespace answered (its log says why).
+var ErrExited = errors.New("the dev server exited while starting")
 
 // Server is a running dev server.
 type Server struct {
@@ -63,7 +67,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		}
 		select {
 		case <-s.exited:
-			return nil, fmt.Errorf("the dev server exited (is port %d or %d taken?)", o.Port, o.UIPort)
+			return nil, fmt.Errorf("%w (is port %d or %d taken?)", ErrExited, o.Port, o.UIPort)
 		default:
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {

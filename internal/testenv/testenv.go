@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -264,14 +266,22 @@ type Temporal struct {
 // StartTemporal starts a dev server on free ports; it stops when the test ends.
 func StartTemporal(t testing.TB) *Temporal {
 	t.Helper()
-	logs := &lockedBuffer{}
 	cli := Tool(t, "temporal")
-	srv, err := devserver.Start(context.Background(), devserver.Options{CLI: cli, Port: FreePort(t), UIPort: FreePort(t), LogLevel: "error", Log: logs})
-	if err != nil {
+	for attempt := 1; ; attempt++ {
+		logs := &lockedBuffer{}
+		srv, err := devserver.Start(context.Background(), devserver.Options{CLI: cli, Port: FreePort(t), UIPort: FreePort(t), LogLevel: "error", Log: logs})
+		if err == nil {
+			t.Cleanup(srv.Stop)
+			return &Temporal{Server: srv, CLI: cli}
+		}
+		// FreePort's ports are free when picked, not always when the server binds them: a
+		// server starting beside it (a dev server opens several ports of its own) may take one.
+		if attempt < 3 && errors.Is(err, devserver.ErrExited) && strings.Contains(logs.String(), "address already in use") {
+			t.Logf("temporal dev server: a port was taken while it started; starting it on others")
+			continue
+		}
 		t.Fatalf("temporal dev server: %v\n%s", err, logs.String())
 	}
-	t.Cleanup(srv.Stop)
-	return &Temporal{Server: srv, CLI: cli}
 }
 
 // Build compiles a package of this module (for example "./worker") and returns the binary.
