@@ -17,6 +17,7 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/ingest"
 	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 )
 
@@ -48,7 +49,7 @@ var NonRetryable = []string{ErrTypeRejected, ErrTypeNotFound, ErrTypeStorage}
 type Activities struct {
 	Account  string
 	Ingester *ingest.Ingester
-	Store    lake.Store
+	Store    bronze.Store
 	Lake     *lake.Lakehouse
 	Marks    lake.Watermarks
 	Policy   lake.CatchUpPolicy
@@ -80,7 +81,7 @@ func classify(err error) error {
 	case errors.As(err, &api):
 		return err
 	}
-	var se *lake.StoreError
+	var se *bronze.StoreError
 	if errors.As(err, &se) && !se.Retryable {
 		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeStorage, nil)
 	}
@@ -172,7 +173,7 @@ func (a *Activities) ListMedias(ctx context.Context, date, runID string) (MediaL
 	if err != nil {
 		return MediaList{}, classify(err)
 	}
-	a.counted(lake.StreamMedias, l)
+	a.counted(bronze.StreamMedias, l)
 	return MediaList{Manifest: l.Manifest, Medias: ids, Rejects: l.Rejects, Requests: l.Requests}, nil
 }
 
@@ -205,7 +206,7 @@ func (a *Activities) PlanWindow(ctx context.Context, media, date string) (ReadPl
 }
 
 func (a *Activities) key(media string) lake.WatermarkKey {
-	return lake.WatermarkKey{Account: a.Account, Stream: lake.StreamEvents, Media: media}
+	return lake.WatermarkKey{Account: a.Account, Stream: bronze.StreamEvents, Media: media}
 }
 
 // IngestDailyStats lands one media's by_date rows for the window in the run date's bronze.
@@ -220,7 +221,7 @@ func (a *Activities) IngestDailyStats(ctx context.Context, media string, w ReadP
 	if err != nil {
 		return l, classify(err)
 	}
-	a.counted(lake.StreamDailyStats, l)
+	a.counted(bronze.StreamDailyStats, l)
 	return l, nil
 }
 
@@ -238,7 +239,7 @@ func (a *Activities) IngestEvents(ctx context.Context, media, day, runID string)
 	if err != nil {
 		return l, classify(err)
 	}
-	a.counted(lake.StreamEvents, l)
+	a.counted(bronze.StreamEvents, l)
 	return l, nil
 }
 
@@ -274,7 +275,7 @@ func (a *Activities) IngestRunVisitors(ctx context.Context, in VisitorsInput) (i
 	if err != nil {
 		return ingest.Landed{}, err
 	}
-	return a.ingestVisitors(ctx, lake.AllMedia, days, day, in.RunID)
+	return a.ingestVisitors(ctx, bronze.AllMedia, days, day, in.RunID)
 }
 
 func (a *Activities) ingestVisitors(ctx context.Context, media string, days []time.Time, day time.Time, runID string) (ingest.Landed, error) {
@@ -284,7 +285,7 @@ func (a *Activities) ingestVisitors(ctx context.Context, media string, days []ti
 	if err != nil {
 		return l, classify(err)
 	}
-	a.counted(lake.StreamVisitors, l)
+	a.counted(bronze.StreamVisitors, l)
 	return l, nil
 }
 

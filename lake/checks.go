@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 )
 
 // CheckReport is the outcome of the data checks over some days: counts and the problems found.
@@ -28,18 +30,18 @@ func (r *CheckReport) problem(format string, args ...any) {
 // Check reconciles silver with bronze for the days and checks gold's keys and metric ranges:
 // every distinct typeable bronze event is in silver once, each fact grain appears once, and
 // rates and percentages lie in [0, 1], counts and durations are not negative.
-func (l *Lakehouse) Check(ctx context.Context, store Store, days []Day) (CheckReport, error) {
+func (l *Lakehouse) Check(ctx context.Context, store bronze.Store, days []Day) (CheckReport, error) {
 	return l.CheckRead(ctx, store, days, nil)
 }
 
 // BronzeRead is the events manifests a transform read, by day. Checking against it rather than
 // against whatever bronze exists by then keeps a run that lands bronze during another run's
 // transform from failing that run's checks: its days are pending and merged next.
-type BronzeRead map[Day][]Manifest
+type BronzeRead map[Day][]bronze.Manifest
 
 // CheckRead is Check against the bronze a transform read; days missing from read (or a nil
 // read) are checked against all their bronze.
-func (l *Lakehouse) CheckRead(ctx context.Context, store Store, days []Day, read BronzeRead) (CheckReport, error) {
+func (l *Lakehouse) CheckRead(ctx context.Context, store bronze.Store, days []Day, read BronzeRead) (CheckReport, error) {
 	rep, err := l.CheckSilver(ctx, store, days, read)
 	if err != nil {
 		return rep, err
@@ -50,7 +52,7 @@ func (l *Lakehouse) CheckRead(ctx context.Context, store Store, days []Day, read
 // CheckSilver is the silver half of CheckRead: every distinct typeable bronze event of the
 // days is in silver once. A merge split over activities checks each day's silver where it
 // was merged, against what that merge read, and gold once after gold is recomputed.
-func (l *Lakehouse) CheckSilver(ctx context.Context, store Store, days []Day, read BronzeRead) (CheckReport, error) {
+func (l *Lakehouse) CheckSilver(ctx context.Context, store bronze.Store, days []Day, read BronzeRead) (CheckReport, error) {
 	var rep CheckReport
 	silver := silverKeys{l: l, rep: &rep, byDay: map[Day]map[string]bool{}}
 	for _, d := range days {
@@ -58,7 +60,7 @@ func (l *Lakehouse) CheckSilver(ctx context.Context, store Store, days []Day, re
 		manifests, ok := read[d]
 		if !ok {
 			var err error
-			if manifests, err = Manifests(ctx, store, StreamEvents, d.Time()); err != nil {
+			if manifests, err = bronze.Manifests(ctx, store, bronze.StreamEvents, d.Time()); err != nil {
 				return rep, err
 			}
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/marketing-data/wistia-pipeline/internal/config"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 )
 
 // Config holds the storage settings, read by config.Load. Empty URLs mean the embedded
@@ -133,13 +134,13 @@ func (c Config) AWS(ctx context.Context) (aws.Config, error) {
 }
 
 // OpenStore opens the bronze store.
-func (c Config) OpenStore(ctx context.Context) (Store, error) {
+func (c Config) OpenStore(ctx context.Context) (bronze.Store, error) {
 	u, _ := url.Parse(c.BronzeURL)
 	switch {
 	case c.BronzeURL == "":
-		return NewLocalStore(filepath.Join(c.DataDir, "lake"))
+		return bronze.NewLocalStore(filepath.Join(c.DataDir, "lake"))
 	case u.Scheme == "file":
-		return NewLocalStore(u.Path)
+		return bronze.NewLocalStore(u.Path)
 	}
 	awsCfg, err := c.AWS(ctx)
 	if err != nil {
@@ -151,7 +152,7 @@ func (c Config) OpenStore(ctx context.Context) (Store, error) {
 		}
 		o.UsePathStyle = c.S3PathStyle
 	})
-	return NewS3Store(client, u.Host, strings.TrimPrefix(u.Path, "/")), nil
+	return bronze.NewS3Store(client, u.Host, strings.TrimPrefix(u.Path, "/")), nil
 }
 
 // OpenWatermarks opens the watermark store, creating the DynamoDB table when asked to.

@@ -2,9 +2,6 @@ package lake
 
 import "context"
 
-// PeakHeap is peakHeap, for the benchmarks of package lake_test.
-var PeakHeap = peakHeap
-
 // MaxManifests is maxManifests, for tests outside the package.
 const MaxManifests = maxManifests
 

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 )
 
 // s3Config points the storage settings at a versitygw server, with credentials through the
@@ -18,22 +19,11 @@ func s3Config(t testing.TB, srv *testenv.S3, bucket string) Config {
 		BronzeURL: "s3://" + bucket + "/warehouse", S3Endpoint: srv.Endpoint, S3PathStyle: true}
 }
 
-func openS3Store(t testing.TB, srv *testenv.S3, bucket string) *S3Store {
+func openS3Store(t testing.TB, srv *testenv.S3, bucket string) *bronze.S3Store {
 	t.Helper()
 	store, err := s3Config(t, srv, bucket).OpenStore(context.Background())
 	require.NoError(t, err)
-	s3store := store.(*S3Store)
+	s3store := store.(*bronze.S3Store)
 	require.NoError(t, s3store.EnsureBucket(context.Background()))
 	return s3store
-}
-
-// stores returns one of each Store implementation, backed by real servers.
-func stores(t *testing.T) map[string]Store {
-	t.Helper()
-	local, err := NewLocalStore(t.TempDir())
-	require.NoError(t, err)
-	return map[string]Store{
-		"local": local,
-		"s3":    openS3Store(t, testenv.StartS3(t), "bronze-test"),
-	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/marketing-data/wistia-pipeline/internal/benchdata"
 	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 )
 
 // BenchmarkDailyTransformOnHistory is a daily run's transform (one day of bronze) on tables that
@@ -21,7 +22,7 @@ func BenchmarkDailyTransformOnHistory(b *testing.B) {
 		b.Run(fmt.Sprintf("days=%d", history), func(b *testing.B) {
 			b.ReportAllocs()
 			ctx := context.Background()
-			store, err := lake.NewLocalStore(b.TempDir())
+			store, err := bronze.NewLocalStore(b.TempDir())
 			if err != nil {
 				b.Fatal(err)
 			}

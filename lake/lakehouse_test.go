@@ -16,6 +16,7 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 )
 
@@ -112,7 +113,7 @@ func testGroundTruthAndRerun(t *testing.T, warehouse string) {
 	rep, err := f.lh.Transform(ctx, f.Store, lake.DaysOf(days), "run-1")
 	require.NoError(t, err)
 	truthcheck.AssertLakehouse(t, f.lh, f.Sim.Truth(days[0], days[len(days)-1]))
-	assert.Positive(t, rep.Quarantined[lake.StreamEvents])
+	assert.Positive(t, rep.Quarantined[bronze.StreamEvents])
 
 	before := f.snapshot(t)
 	all := map[string]bool{}
@@ -195,14 +196,14 @@ func TestQuarantinedCountsRowsAdded(t *testing.T) {
 	}
 
 	first := transform("run-1", days[:2])
-	assert.Positive(t, first[lake.StreamEvents], "the simulator sends corrupt events")
+	assert.Positive(t, first[bronze.StreamEvents], "the simulator sends corrupt events")
 	assert.Empty(t, transform("run-1", days[:2]), "the same bronze again adds nothing")
 
 	// The next run lands the next day and its lookback day again, and transforms both.
 	f.Clock = f.Clock.Add(time.Minute)
 	f.Land(t, "run-2", days[1:])
 	third := transform("run-2", days[1:])
-	assert.Positive(t, third[lake.StreamEvents], "the new day has corrupt events of its own")
+	assert.Positive(t, third[bronze.StreamEvents], "the new day has corrupt events of its own")
 }
 
 func withoutZeros(m map[string]int) map[string]int {

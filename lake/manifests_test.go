@@ -12,13 +12,14 @@ import (
 
 	"github.com/marketing-data/wistia-pipeline/internal/benchdata"
 	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 )
 
 // Every merge commit adds a manifest; maintenance compacts a table's manifests once they pass
 // lake.MaxManifests, the tables read exactly as before, and merges go on as before.
 func TestMaintenanceCompactsManifestsAndKeepsRows(t *testing.T) {
 	ctx := context.Background()
-	store, err := lake.NewLocalStore(t.TempDir())
+	store, err := bronze.NewLocalStore(t.TempDir())
 	require.NoError(t, err)
 	shape := benchdata.NewShape(2_000, lake.MaxManifests+4, 2)
 	shape.Visitors, shape.StatsPerDay = 50, true

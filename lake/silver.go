@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 )
 
@@ -58,7 +59,7 @@ func readMeta(line []byte) (bronzeMeta, error) {
 	return m, err
 }
 
-func (m bronzeMeta) lineage(line Line) (lineage, error) {
+func (m bronzeMeta) lineage(line bronze.Line) (lineage, error) {
 	at, err := time.Parse(time.RFC3339Nano, m.IngestedAt)
 	if err != nil {
 		return lineage{}, fmt.Errorf("_ingested_at %q: %w", m.IngestedAt, err)
@@ -66,44 +67,10 @@ func (m bronzeMeta) lineage(line Line) (lineage, error) {
 	return lineage{IngestedAt: at.UTC(), RunID: m.RunID, Source: line.Key + "#" + strconv.Itoa(line.Number)}, nil
 }
 
-// bronzeLines streams every line of a stream's day, across the day's manifests.
-func bronzeLines(ctx context.Context, store Store, stream string, day time.Time, visit func(Line) error) error {
-	manifests, err := Manifests(ctx, store, stream, day)
-	if err != nil {
-		return err
-	}
-	return manifestLines(ctx, store, manifests, visit)
-}
-
-// manifestLines streams every line of the manifests' objects.
-func manifestLines(ctx context.Context, store Store, manifests []Manifest, visit func(Line) error) error {
-	for _, m := range manifests {
-		if err := objectLines(ctx, store, m.Objects, visit); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// objectLines streams every line of the objects.
-func objectLines(ctx context.Context, store Store, objects []Object, visit func(Line) error) error {
-	for _, obj := range objects {
-		for line, err := range ReadObject(ctx, store, obj) {
-			if err != nil {
-				return err
-			}
-			if err := visit(line); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 // quarantine makes the quarantine row of a bronze line: the API record as it came (the bronze
 // metadata is in the lineage columns) keyed by its content, so the same record landed by
 // another run is the same row.
-func quarantine(stream string, day Day, line Line, lin lineage, reason string) Quarantined {
+func quarantine(stream string, day Day, line bronze.Line, lin lineage, reason string) Quarantined {
 	if lin.Source == "" {
 		lin.Source = line.Key + "#" + strconv.Itoa(line.Number)
 	}
@@ -315,14 +282,14 @@ const maxWindowSpill = 1
 // one slice of rows sized from the manifests' line counts, each chunk into its own range, so no
 // row is copied or grown into a larger slice after; the slice keeps room for the events that
 // the windows either side spill onto this day. Those spills, and this window's, are few.
-func readEvents(ctx context.Context, store Store, zone dates.Zone, day Day, manifests []Manifest) (map[Day]*eventCols, []Quarantined, error) {
-	var objects []Object
+func readEvents(ctx context.Context, store bronze.Store, zone dates.Zone, day Day, manifests []bronze.Manifest) (map[Day]*eventCols, []Quarantined, error) {
+	var objects []bronze.Object
 	for _, m := range manifests {
 		objects = append(objects, m.Objects...)
 	}
 	workers := max(1, min(runtime.GOMAXPROCS(0), len(objects)))
 	bounds := make([]int, workers+1) // chunk i types into own.rows[bounds[i]:bounds[i+1]]
-	chunks := make([][]Object, workers)
+	chunks := make([][]bronze.Object, workers)
 	for i := range workers {
 		chunks[i] = objects[i*len(objects)/workers : (i+1)*len(objects)/workers]
 		bounds[i+1] = bounds[i]
@@ -391,7 +358,7 @@ const bytesPerEvent = 48
 // (it returns how many), with their strings in buf, the others by their day. Lines beyond own
 // (a manifest that counted fewer lines than its object holds) go with the others' days' rows of
 // the window's day, so nothing is lost either way.
-func readEventObjects(ctx context.Context, store Store, zone dates.Zone, day Day, objects []Object, own []eventRow, buf *strBuf) (int, map[Day]*eventCols, []Quarantined, error) {
+func readEventObjects(ctx context.Context, store bronze.Store, zone dates.Zone, day Day, objects []bronze.Object, own []eventRow, buf *strBuf) (int, map[Day]*eventCols, []Quarantined, error) {
 	p := eventParserPool.Get().(*eventParser)
 	defer eventParserPool.Put(p)
 	p.zone = zone
@@ -400,7 +367,7 @@ func readEventObjects(ctx context.Context, store Store, zone dates.Zone, day Day
 		others = map[Day]*eventCols{}
 		bad    []Quarantined
 	)
-	err := objectLines(ctx, store, objects, func(line Line) error {
+	err := bronze.ObjectLines(ctx, store, objects, func(line bronze.Line) error {
 		reason := p.parse(line.Bytes)
 		date := p.date
 		if reason == "" && (date < day-maxWindowSpill || date > day+maxWindowSpill) {
@@ -409,7 +376,7 @@ func readEventObjects(ctx context.Context, store Store, zone dates.Zone, day Day
 		if reason != "" {
 			meta, _ := readMeta(line.Bytes)
 			lin, _ := meta.lineage(line)
-			bad = append(bad, quarantine(StreamEvents, day, line, lin, reason))
+			bad = append(bad, quarantine(bronze.StreamEvents, day, line, lin, reason))
 			return nil
 		}
 		if date != day || n == len(own) {
@@ -432,13 +399,13 @@ func readEventObjects(ctx context.Context, store Store, zone dates.Zone, day Day
 
 // readStream types every line of a small stream (medias, by_date rows, visitors) over the
 // given days with the client's record decoders.
-func readStream[R any](ctx context.Context, store Store, stream string, days []Day, typeLine func(raw []byte, lin lineage) (R, string)) ([]R, []Quarantined, error) {
+func readStream[R any](ctx context.Context, store bronze.Store, stream string, days []Day, typeLine func(raw []byte, media string, lin lineage) (R, string)) ([]R, []Quarantined, error) {
 	var (
 		rows []R
 		bad  []Quarantined
 	)
 	for _, day := range days {
-		err := bronzeLines(ctx, store, stream, day.Time(), func(line Line) error {
+		err := bronze.Lines(ctx, store, stream, day.Time(), func(line bronze.Line) error {
 			meta, err := readMeta(line.Bytes)
 			if err != nil {
 				bad = append(bad, quarantine(stream, day, line, lineage{}, "not a JSON object: "+err.Error()))
@@ -450,7 +417,7 @@ func readStream[R any](ctx context.Context, store Store, stream string, days []D
 				return nil
 			}
 			lin.IngestedAt = lin.IngestedAt.Truncate(time.Microsecond)
-			row, reason := typeLine(bytes.Clone(line.Bytes), lin)
+			row, reason := typeLine(bytes.Clone(line.Bytes), line.Media, lin)
 			if reason != "" {
 				bad = append(bad, quarantine(stream, day, line, lin, reason))
 				return nil
@@ -465,7 +432,7 @@ func readStream[R any](ctx context.Context, store Store, stream string, days []D
 	return rows, bad, nil
 }
 
-func typeMedia(raw []byte, lin lineage) (Media, string) {
+func typeMedia(raw []byte, _ string, lin lineage) (Media, string) {
 	m, err := wistia.DecodeMedia(raw)
 	if err != nil {
 		return Media{}, err.Error()
@@ -481,16 +448,15 @@ func typeMedia(raw []byte, lin lineage) (Media, string) {
 	}, ""
 }
 
-// typeDailyStat needs the media id, which by_date rows do not carry: the bronze window it was
-// landed in (media=<id>/ in the object key) names it.
-func typeDailyStat(raw []byte, lin lineage) (DailyStat, string) {
+// typeDailyStat needs the media id, which by_date rows do not carry: the manifest of the landing
+// the row came in names it.
+func typeDailyStat(raw []byte, media string, lin lineage) (DailyStat, string) {
 	s, err := wistia.DecodeDailyStat(raw)
 	if err != nil {
 		return DailyStat{}, err.Error()
 	}
-	media, ok := mediaOfKey(lin.Source)
-	if !ok {
-		return DailyStat{}, fmt.Sprintf("bronze key %q does not name a media", lin.Source)
+	if media == "" || media == bronze.AllMedia {
+		return DailyStat{}, fmt.Sprintf("the landing of %s names no media", lin.Source)
 	}
 	if h := float64(s.HoursWatched); s.LoadCount < 0 || s.PlayCount < 0 || h < 0 || math.IsNaN(h) || math.IsInf(h, 0) {
 		return DailyStat{}, fmt.Sprintf("impossible counts: load_count %d, play_count %d, hours_watched %v", int64(s.LoadCount), int64(s.PlayCount), h)
@@ -499,16 +465,7 @@ func typeDailyStat(raw []byte, lin lineage) (DailyStat, string) {
 		HoursWatched: float64(s.HoursWatched), lineage: lin}, ""
 }
 
-func mediaOfKey(key string) (string, bool) {
-	_, rest, ok := strings.Cut(key, "/media=")
-	if !ok {
-		return "", false
-	}
-	id, _, ok := strings.Cut(rest, "/")
-	return id, ok && id != "" && id != AllMedia
-}
-
-func typeVisitor(raw []byte, lin lineage) (Visitor, string) {
+func typeVisitor(raw []byte, _ string, lin lineage) (Visitor, string) {
 	v, err := wistia.DecodeVisitor(raw)
 	if err != nil {
 		return Visitor{}, err.Error()

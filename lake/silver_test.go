@@ -15,6 +15,7 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/config"
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 )
 
@@ -25,16 +26,16 @@ func TestAPIFieldsCannotOverrideLineage(t *testing.T) {
 	f := newFixture(t, "file", wistiasim.Options{Seed: 1, Medias: 1})
 	day := time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC)
 	evil := `"_run_id":"evil","_ingested_at":"2099-01-01T00:00:00Z","_source":"evil","_page":99`
-	write := func(w lake.Landing, record string) {
-		bw := lake.NewBronzeWriter(f.Store, w, nil, func() time.Time { return f.Clock })
+	write := func(w bronze.Landing, record string) {
+		bw := bronze.NewWriter(f.Store, w, nil, func() time.Time { return f.Clock })
 		_, err := bw.WritePage(ctx, "/v1/test.json", 1, []json.RawMessage{json.RawMessage(record)})
 		require.NoError(t, err)
 		_, err = bw.Finish(ctx, true)
 		require.NoError(t, err)
 	}
-	write(lake.Landing{Stream: lake.StreamEvents, Day: day, Media: "m1", RunID: "run-1"},
+	write(bronze.Landing{Stream: bronze.StreamEvents, Day: day, Media: "m1", RunID: "run-1"},
 		`{"event_key":"e1","received_at":"2026-11-18T10:00:00Z","media_id":"m1","visitor_key":"v1","percent_viewed":0.5,`+evil+`}`)
-	write(lake.Landing{Stream: lake.StreamMedias, Day: day, Media: lake.AllMedia, RunID: "run-1"},
+	write(bronze.Landing{Stream: bronze.StreamMedias, Day: day, Media: bronze.AllMedia, RunID: "run-1"},
 		`{"hashed_id":"m1","name":"Demo","duration":60,"created":"2026-01-01T00:00:00Z","updated":"2026-01-02T00:00:00Z",`+evil+`}`)
 	_, err := f.lh.Transform(ctx, f.Store, lake.DaysOf([]time.Time{day}), "run-1")
 	require.NoError(t, err)
@@ -65,8 +66,8 @@ func TestImpossibleValuesAreQuarantinedAndPercentAboveOneIsCapped(t *testing.T) 
 	ctx := context.Background()
 	f := newFixture(t, "file", wistiasim.Options{Seed: 1, Medias: 1})
 	day := time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC)
-	write := func(w lake.Landing, records ...string) {
-		bw := lake.NewBronzeWriter(f.Store, w, nil, func() time.Time { return f.Clock })
+	write := func(w bronze.Landing, records ...string) {
+		bw := bronze.NewWriter(f.Store, w, nil, func() time.Time { return f.Clock })
 		var raw []json.RawMessage
 		for _, r := range records {
 			raw = append(raw, json.RawMessage(r))
@@ -79,11 +80,11 @@ func TestImpossibleValuesAreQuarantinedAndPercentAboveOneIsCapped(t *testing.T) 
 	event := func(key, percent string) string {
 		return `{"event_key":"` + key + `","received_at":"2026-11-18T10:00:00Z","media_id":"m1","visitor_key":"v-` + key + `","percent_viewed":` + percent + `}`
 	}
-	write(lake.Landing{Stream: lake.StreamEvents, Day: day, Media: "m1", RunID: "run-1"},
+	write(bronze.Landing{Stream: bronze.StreamEvents, Day: day, Media: "m1", RunID: "run-1"},
 		event("ok", "0.5"), event("over", "1.5"), event("negative", "-0.2"), event("nan", `"NaN"`), event("inf", `"+Inf"`))
-	write(lake.Landing{Stream: lake.StreamMedias, Day: day, Media: lake.AllMedia, RunID: "run-1"},
+	write(bronze.Landing{Stream: bronze.StreamMedias, Day: day, Media: bronze.AllMedia, RunID: "run-1"},
 		`{"hashed_id":"m1","name":"Demo","duration":60,"created":"2026-01-01T00:00:00Z","updated":"2026-01-02T00:00:00Z"}`)
-	write(lake.Landing{Stream: lake.StreamDailyStats, Day: day, Media: "m1", RunID: "run-1", Start: day, End: day},
+	write(bronze.Landing{Stream: bronze.StreamDailyStats, Day: day, Media: "m1", RunID: "run-1", Start: day, End: day},
 		`{"date":"2026-11-18","load_count":4,"play_count":-3,"hours_watched":0.1}`)
 	rep, err := f.lh.Transform(ctx, f.Store, lake.DaysOf([]time.Time{day}), "run-1")
 	require.NoError(t, err)
@@ -96,18 +97,18 @@ func TestImpossibleValuesAreQuarantinedAndPercentAboveOneIsCapped(t *testing.T) 
 	}
 	assert.Equal(t, []string{"ok", "over"}, kept)
 	assert.Equal(t, 1, rep.PercentOverOne)
-	assert.Equal(t, map[string]int{lake.StreamEvents: 3, lake.StreamDailyStats: 1}, rep.Quarantined)
+	assert.Equal(t, map[string]int{bronze.StreamEvents: 3, bronze.StreamDailyStats: 1}, rep.Quarantined)
 	q, err := lake.ReadRows[lake.Quarantined](ctx, f.lh, time.Time{}, time.Time{})
 	require.NoError(t, err)
 	reasons := map[string]string{}
 	for _, r := range q {
 		reasons[r.Stream+" "+r.Raw] = r.Reason
 	}
-	assert.Equal(t, "percent_viewed -0.2 is negative or not a finite number", reasons[lake.StreamEvents+" "+event("negative", "-0.2")])
-	assert.Equal(t, `percent_viewed: "NaN" is not a number`, reasons[lake.StreamEvents+" "+event("nan", `"NaN"`)])
-	assert.Equal(t, `percent_viewed: "+Inf" is not a number`, reasons[lake.StreamEvents+" "+event("inf", `"+Inf"`)])
+	assert.Equal(t, "percent_viewed -0.2 is negative or not a finite number", reasons[bronze.StreamEvents+" "+event("negative", "-0.2")])
+	assert.Equal(t, `percent_viewed: "NaN" is not a number`, reasons[bronze.StreamEvents+" "+event("nan", `"NaN"`)])
+	assert.Equal(t, `percent_viewed: "+Inf" is not a number`, reasons[bronze.StreamEvents+" "+event("inf", `"+Inf"`)])
 	assert.Equal(t, "impossible counts: load_count 4, play_count -3, hours_watched 0.1",
-		reasons[lake.StreamDailyStats+` {"date":"2026-11-18","load_count":4,"play_count":-3,"hours_watched":0.1}`])
+		reasons[bronze.StreamDailyStats+` {"date":"2026-11-18","load_count":4,"play_count":-3,"hours_watched":0.1}`])
 
 	engagement, err := lake.ReadRows[lake.FactEngagement](ctx, f.lh, day, day)
 	require.NoError(t, err)
@@ -146,7 +147,7 @@ func TestHostileIDsAreQuarantinedAndNeverUsedAsNames(t *testing.T) {
 	rep, err := f.lh.Transform(ctx, f.Store, lake.DaysOf(days), "run-1")
 	require.NoError(t, err)
 	truthcheck.AssertLakehouse(t, f.lh, f.Sim.Truth(days[0], days[1]))
-	reasons, _ := quarantined(t, f.lh, lake.StreamMedias)
+	reasons, _ := quarantined(t, f.lh, bronze.StreamMedias)
 	assert.ElementsMatch(t, []string{
 		`hashed_id "../../etc" holds '.': only letters, digits, '_' and '-' are allowed`,
 		`hashed_id "a/b" holds '/': only letters, digits, '_' and '-' are allowed`,
@@ -154,7 +155,7 @@ func TestHostileIDsAreQuarantinedAndNeverUsedAsNames(t *testing.T) {
 		`missing required field "hashed_id"`, // the decoder already refuses an empty one
 		`hashed_id "xxxxxxxxxxxxxxxxxxxx"… is 65 characters long, more than 64`,
 	}, reasons)
-	assert.Equal(t, len(wistiasim.HostileIDs), rep.Quarantined[lake.StreamMedias])
+	assert.Equal(t, len(wistiasim.HostileIDs), rep.Quarantined[bronze.StreamMedias])
 }
 
 // The quarantine keeps a bad record as it came, but for its emails: a salted hash with
@@ -182,8 +183,8 @@ func TestQuarantineHidesEmailsUnlessPIIIsAllowed(t *testing.T) {
 			lh, err := cfg.OpenLakehouse(ctx)
 			require.NoError(t, err)
 			t.Cleanup(func() { lh.Close() })
-			w := lake.Landing{Stream: lake.StreamEvents, Day: day, Media: "m1", RunID: "run-1"}
-			bw := lake.NewBronzeWriter(f.Store, w, nil, func() time.Time { return f.Clock })
+			w := bronze.Landing{Stream: bronze.StreamEvents, Day: day, Media: "m1", RunID: "run-1"}
+			bw := bronze.NewWriter(f.Store, w, nil, func() time.Time { return f.Clock })
 			_, err = bw.WritePage(ctx, "/v1/stats/events.json", 1, []json.RawMessage{json.RawMessage(record)})
 			require.NoError(t, err)
 			m, err := bw.Finish(ctx, true)
@@ -196,7 +197,7 @@ func TestQuarantineHidesEmailsUnlessPIIIsAllowed(t *testing.T) {
 			require.Len(t, q, 1)
 			assert.Equal(t, "event_key is missing", q[0].Reason)
 			assert.Equal(t, c.want, q[0].Raw)
-			for line, err := range lake.ReadObject(ctx, f.Store, m.Objects[0]) {
+			for line, err := range bronze.ReadObject(ctx, f.Store, m.Objects[0]) {
 				require.NoError(t, err)
 				assert.Contains(t, string(line.Bytes), `"email":"Ann@Example.com"`, "bronze keeps the record raw")
 			}
@@ -223,13 +224,13 @@ func TestHostileVisitorKeyIsQuarantined(t *testing.T) {
 	require.NoError(t, err)
 	truthcheck.AssertLakehouse(t, f.lh, f.Sim.Truth(days[0], days[1]))
 
-	reasons, raws := quarantined(t, f.lh, lake.StreamEvents)
+	reasons, raws := quarantined(t, f.lh, bronze.StreamEvents)
 	for _, raw := range raws {
 		assert.Contains(t, raw, wistiasim.HostileVisitorKey)
 	}
 	want := `visitor_key "../../../tmp/visitor" holds '.': only letters, digits, '_' and '-' are allowed`
 	assert.Equal(t, []string{want, want}, reasons, "one planted per day")
-	assert.Equal(t, 2, rep.Quarantined[lake.StreamEvents])
+	assert.Equal(t, 2, rep.Quarantined[bronze.StreamEvents])
 	engagement, err := lake.ReadRows[lake.FactEngagement](ctx, f.lh, days[0], days[1])
 	require.NoError(t, err)
 	for _, e := range engagement {

@@ -1,3 +1,6 @@
+// Package lake is the lakehouse: the silver and gold Iceberg tables, the transform that merges
+// bronze into silver and recomputes gold, the checks of both against bronze, and the lake's
+// configuration. Bronze itself is package lake/bronze.
 package lake
 
 import (

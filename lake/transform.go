@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 )
 
 // TransformReport is what one transform did. It holds counts only, so it fits in a Temporal
@@ -43,7 +44,7 @@ type TransformReport struct {
 // winner's result). A gold merge that loses a race is redone from silver as it then is, but a
 // gold recompute commits its tables one at a time, each from its own read of silver, so
 // transforms whose dates overlap must not interleave: the orchestration runs them one at a time.
-func (l *Lakehouse) Transform(ctx context.Context, store Store, days []Day, runID string) (TransformReport, error) {
+func (l *Lakehouse) Transform(ctx context.Context, store bronze.Store, days []Day, runID string) (TransformReport, error) {
 	rep := TransformReport{Quarantined: map[string]int{}}
 	touched, err := l.mergeSilver(ctx, store, days, runID, &rep)
 	if err != nil {
@@ -55,7 +56,7 @@ func (l *Lakehouse) Transform(ctx context.Context, store Store, days []Day, runI
 
 // MergeSilver merges the bronze of the given days into silver. The report's Dates are the
 // dates whose facts the merge touched.
-func (l *Lakehouse) MergeSilver(ctx context.Context, store Store, days []Day, runID string) (TransformReport, error) {
+func (l *Lakehouse) MergeSilver(ctx context.Context, store bronze.Store, days []Day, runID string) (TransformReport, error) {
 	rep := TransformReport{Quarantined: map[string]int{}}
 	_, err := l.mergeSilver(ctx, store, days, runID, &rep)
 	return rep, err
@@ -83,7 +84,7 @@ func (r *TransformReport) add(res MergeResult, err error) error {
 
 // mergeSilver merges the bronze of days into the silver tables, records the days and the
 // dates whose facts changed in rep, and returns those dates.
-func (l *Lakehouse) mergeSilver(ctx context.Context, store Store, days []Day, runID string, rep *TransformReport) ([]Day, error) {
+func (l *Lakehouse) mergeSilver(ctx context.Context, store bronze.Store, days []Day, runID string, rep *TransformReport) ([]Day, error) {
 	days = slices.Clone(days)
 	slices.Sort(days)
 	days = slices.Compact(days)
@@ -99,7 +100,7 @@ func (l *Lakehouse) mergeSilver(ctx context.Context, store Store, days []Day, ru
 
 // mergeSilverTables merges bronze into each silver table and returns the dates whose facts
 // changed.
-func (l *Lakehouse) mergeSilverTables(ctx context.Context, store Store, days []Day, props iceberg.Properties, rep *TransformReport) ([]Day, error) {
+func (l *Lakehouse) mergeSilverTables(ctx context.Context, store bronze.Store, days []Day, props iceberg.Properties, rep *TransformReport) ([]Day, error) {
 	// Events go to the day of their received_at in the stats zone, whichever window listed
 	// them, so the merge covers the days next to the windows too (events fall there only when
 	// the zone is set wrong); a partition no event falls on is left as it is.
@@ -120,7 +121,7 @@ func (l *Lakehouse) mergeSilverTables(ctx context.Context, store Store, days []D
 		return nil, err
 	}
 
-	stats, q, err := readStream(ctx, store, StreamDailyStats, days, typeDailyStat)
+	stats, q, err := readStream(ctx, store, bronze.StreamDailyStats, days, typeDailyStat)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +131,7 @@ func (l *Lakehouse) mergeSilverTables(ctx context.Context, store Store, days []D
 		return nil, err
 	}
 
-	medias, q, err := readStream(ctx, store, StreamMedias, days, typeMedia)
+	medias, q, err := readStream(ctx, store, bronze.StreamMedias, days, typeMedia)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +140,7 @@ func (l *Lakehouse) mergeSilverTables(ctx context.Context, store Store, days []D
 		return nil, err
 	}
 
-	visitors, q, err := readStream(ctx, store, StreamVisitors, days, typeVisitor)
+	visitors, q, err := readStream(ctx, store, bronze.StreamVisitors, days, typeVisitor)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/marketing-data/wistia-pipeline/internal/benchdata"
+	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 )
 
 // BenchmarkTransform runs bronze → silver → gold over 1M and 4M events (30 days, 200 medias,
@@ -19,7 +21,7 @@ import (
 func BenchmarkTransform(b *testing.B) {
 	for _, events := range []int{1_000_000, 4_000_000} {
 		b.Run(fmt.Sprintf("events=%dM", events/1_000_000), func(b *testing.B) {
-			store, err := lake.NewLocalStore(b.TempDir())
+			store, err := bronze.NewLocalStore(b.TempDir())
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -34,7 +36,7 @@ func BenchmarkTransform(b *testing.B) {
 				b.StopTimer()
 				l := emptyLakehouse(b)
 				runtime.GC()
-				stop := lake.PeakHeap()
+				stop := testenv.PeakHeap()
 				start := time.Now()
 				b.StartTimer()
 				rep, err := l.Transform(context.Background(), store, lake.DaysOf(set.Days), "bench")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 )
 
 // watermarkStores returns one of each Watermarks implementation, backed by real servers.
@@ -43,7 +44,7 @@ func TestWatermarkContract(t *testing.T) {
 	ctx := context.Background()
 	for name, wm := range watermarkStores(t) {
 		t.Run(name, func(t *testing.T) {
-			key := WatermarkKey{Account: "acct", Stream: StreamEvents, Media: "m1"}
+			key := WatermarkKey{Account: "acct", Stream: bronze.StreamEvents, Media: "m1"}
 			_, ok, err := wm.Get(ctx, key)
 			require.NoError(t, err)
 			assert.False(t, ok, "no watermark yet")
@@ -70,7 +71,7 @@ func TestWatermarkContract(t *testing.T) {
 			require.NoError(t, err)
 			assert.True(t, moved, "a month boundary still orders right")
 
-			other := WatermarkKey{Account: "acct", Stream: StreamEvents, Media: "m2"}
+			other := WatermarkKey{Account: "acct", Stream: bronze.StreamEvents, Media: "m2"}
 			_, ok, err = wm.Get(ctx, other)
 			require.NoError(t, err)
 			assert.False(t, ok, "keys are independent")
@@ -84,7 +85,7 @@ func TestWatermarkRace(t *testing.T) {
 	ctx := context.Background()
 	for name, wm := range watermarkStores(t) {
 		t.Run(name, func(t *testing.T) {
-			key := WatermarkKey{Account: "acct", Stream: StreamEvents, Media: "race"}
+			key := WatermarkKey{Account: "acct", Stream: bronze.StreamEvents, Media: "race"}
 			var (
 				wg      sync.WaitGroup
 				maxDay  atomic.Int64

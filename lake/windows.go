@@ -3,11 +3,13 @@ package lake
 import (
 	"context"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"slices"
 	"strings"
 	"sync"
 	"unsafe"
+
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 )
 
 // eventWindows serves the events merge: it reads each window day's bronze at most once per
@@ -15,7 +17,7 @@ import (
 // it, from the windows that can hold them (the partition's day and the days either side).
 // A window's events are dropped from memory once every partition has taken its share.
 type eventWindows struct {
-	store Store
+	store bronze.Store
 	zone  dates.Zone
 	days  map[Day]bool // the window days being merged
 
@@ -27,7 +29,7 @@ type eventWindows struct {
 // windowEvents is one window day's typed events by UTC day, and what reading it found.
 type windowEvents struct {
 	listed    sync.Once // manifests, listErr
-	manifests []Manifest
+	manifests []bronze.Manifest
 	listErr   error
 
 	once    sync.Once // the rest
@@ -39,7 +41,7 @@ type windowEvents struct {
 	err     error
 }
 
-func newEventWindows(store Store, zone dates.Zone, days []Day) *eventWindows {
+func newEventWindows(store bronze.Store, zone dates.Zone, days []Day) *eventWindows {
 	w := &eventWindows{store: store, zone: zone, days: map[Day]bool{}, windows: map[Day]*windowEvents{}, filled: map[Day]bool{}}
 	for _, d := range days {
 		w.days[d] = true
@@ -61,9 +63,9 @@ func spillPartitions(days []Day) []int32 {
 }
 
 // list reads the manifests of one window day, once.
-func (w *eventWindows) list(ctx context.Context, d Day) ([]Manifest, error) {
+func (w *eventWindows) list(ctx context.Context, d Day) ([]bronze.Manifest, error) {
 	we := w.windows[d]
-	we.listed.Do(func() { we.manifests, we.listErr = Manifests(ctx, w.store, StreamEvents, d.Time()) })
+	we.listed.Do(func() { we.manifests, we.listErr = bronze.Manifests(ctx, w.store, bronze.StreamEvents, d.Time()) })
 	return we.manifests, we.listErr
 }
 

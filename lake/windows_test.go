@@ -13,6 +13,7 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 )
 
@@ -27,7 +28,7 @@ func landWindow(t *testing.T, f *fixture, runID, day string, events [][2]string)
 		records = append(records, json.RawMessage(fmt.Sprintf(
 			`{"event_key":%q,"received_at":%q,"media_id":"m1","visitor_key":"v1","percent_viewed":0.5,"ip":"10.0.0.1","country":"US"}`, e[0], e[1])))
 	}
-	bw := lake.NewBronzeWriter(f.Store, lake.Landing{Stream: lake.StreamEvents, Day: d, Media: "m1", RunID: runID}, nil, func() time.Time { return f.Clock })
+	bw := bronze.NewWriter(f.Store, bronze.Landing{Stream: bronze.StreamEvents, Day: d, Media: "m1", RunID: runID}, nil, func() time.Time { return f.Clock })
 	_, err = bw.WritePage(context.Background(), "/v1/stats/events.json", 1, records)
 	require.NoError(t, err)
 	_, err = bw.Finish(context.Background(), true)
@@ -71,7 +72,7 @@ func TestEventsLandOnTheirUTCDayWhateverWindowListedThem(t *testing.T) {
 		"2026-11-18": {"e-own"},
 		"2026-11-19": {"e-19", "e-west"},
 	}, silverByDate(t, f.lh))
-	assert.Equal(t, map[string]int{lake.StreamEvents: 1}, rep.Quarantined, "only the event no zone explains")
+	assert.Equal(t, map[string]int{bronze.StreamEvents: 1}, rep.Quarantined, "only the event no zone explains")
 	q, err := lake.ReadRows[lake.Quarantined](ctx, f.lh, time.Time{}, time.Time{})
 	require.NoError(t, err)
 	require.Len(t, q, 1)

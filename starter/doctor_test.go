@@ -13,7 +13,7 @@ import (
 
 	"github.com/marketing-data/wistia-pipeline/internal/app"
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
-	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 	"github.com/marketing-data/wistia-pipeline/workflows"
 )
@@ -62,7 +62,7 @@ func startLocalStack(t *testing.T) *localStack {
 		c.BronzeURL = "s3://" + bucket
 		store, err := c.OpenStore(ctx)
 		require.NoError(t, err)
-		require.NoError(t, store.(*lake.S3Store).EnsureBucket(ctx))
+		require.NoError(t, store.(*bronze.S3Store).EnsureBucket(ctx))
 	}
 	marks, err := cfg.Lake.OpenWatermarks(ctx)
 	require.NoError(t, err)

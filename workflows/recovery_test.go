@@ -22,6 +22,7 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/workflows"
 )
 
@@ -49,7 +50,7 @@ func TestRebuildAfterLosingWarehouseAndCatalog(t *testing.T) {
 		return aws.Credentials{AccessKeyID: store.AccessKey, SecretAccessKey: store.SecretKey}, nil
 	})
 	s3c := s3.New(s3.Options{Region: store.Region, BaseEndpoint: aws.String(store.Endpoint), UsePathStyle: true, Credentials: creds})
-	require.NoError(t, lake.NewS3Store(s3c, "lake", "bronze").EnsureBucket(ctx))
+	require.NoError(t, bronze.NewS3Store(s3c, "lake", "bronze").EnsureBucket(ctx))
 	catalogFile := filepath.Join(s.dir, "catalog.db")
 	openLake := func() *lake.Lakehouse {
 		t.Helper()

@@ -23,6 +23,7 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 	"github.com/marketing-data/wistia-pipeline/workflows"
 )
@@ -64,7 +65,7 @@ func (s *stack) marks(t *testing.T) map[string]string {
 	defer wm.Close()
 	out := map[string]string{}
 	for _, m := range s.sim.MediaIDs() {
-		w, ok, err := wm.Get(context.Background(), lake.WatermarkKey{Account: "acct", Stream: lake.StreamEvents, Media: m})
+		w, ok, err := wm.Get(context.Background(), lake.WatermarkKey{Account: "acct", Stream: bronze.StreamEvents, Media: m})
 		require.NoError(t, err)
 		if ok {
 			out[m] = dates.Format(w.Day)

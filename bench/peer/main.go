@@ -26,7 +26,7 @@ import (
 	"time"
 
 	"github.com/marketing-data/wistia-pipeline/internal/benchdata"
-	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 )
 
 // Sides, as -side names them.
@@ -56,7 +56,7 @@ func main() {
 	flag.Uint64Var(&shape.Seed, "seed", shape.Seed, "seed of the data set")
 	keep := flag.Bool("keep", false, "keep the temporary folder: the bronze and what each side wrote")
 	side := flag.String("side", "", "internal: run one side ("+sideOurs+" or "+sideDuckDB+") and print its result as JSON")
-	bronze := flag.String("bronze", "", "internal: the bronze folder a side reads")
+	bronzeDir := flag.String("bronze", "", "internal: the bronze folder a side reads")
 	out := flag.String("out", "", "internal: the folder a side writes to")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of our transform (only the transform) to this file")
 	flag.StringVar(&memProfile, "memprofile", "", "write the heap profile of our transform at the peak of its live heap to this file")
@@ -65,7 +65,7 @@ func main() {
 
 	ctx := context.Background()
 	if *side != "" {
-		if err := runSide(ctx, *side, *bronze, benchdata.EventDays(shape.Days), *out); err != nil {
+		if err := runSide(ctx, *side, *bronzeDir, benchdata.EventDays(shape.Days), *out); err != nil {
 			log.Fatalf("%s: %v", *side, err)
 		}
 		return
@@ -76,8 +76,8 @@ func main() {
 }
 
 // runSide is the child: it runs one side and writes its result to stdout.
-func runSide(ctx context.Context, side, bronze string, days []time.Time, out string) error {
-	if bronze == "" || out == "" {
+func runSide(ctx context.Context, side, bronzeDir string, days []time.Time, out string) error {
+	if bronzeDir == "" || out == "" {
 		return fmt.Errorf("-bronze and -out are required with -side")
 	}
 	var (
@@ -86,9 +86,9 @@ func runSide(ctx context.Context, side, bronze string, days []time.Time, out str
 	)
 	switch side {
 	case sideOurs:
-		r, err = runOurs(ctx, bronze, days, out)
+		r, err = runOurs(ctx, bronzeDir, days, out)
 	case sideDuckDB:
-		r, err = runDuckDB(ctx, bronze, out)
+		r, err = runDuckDB(ctx, bronzeDir, out)
 	default:
 		return fmt.Errorf("unknown side %q: want %s or %s", side, sideOurs, sideDuckDB)
 	}
@@ -110,8 +110,8 @@ func compare(ctx context.Context, shape benchdata.Shape, keep bool) error {
 	} else {
 		defer os.RemoveAll(dir)
 	}
-	bronze := filepath.Join(dir, "bronze")
-	store, err := lake.NewLocalStore(bronze)
+	bronzeDir := filepath.Join(dir, "bronze")
+	store, err := bronze.NewLocalStore(bronzeDir)
 	if err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func compare(ctx context.Context, shape benchdata.Shape, keep bool) error {
 		if err := os.MkdirAll(out, 0o755); err != nil {
 			return err
 		}
-		args := []string{"-side", side, "-bronze", bronze, "-out", out, "-days", strconv.Itoa(shape.Days)}
+		args := []string{"-side", side, "-bronze", bronzeDir, "-out", out, "-days", strconv.Itoa(shape.Days)}
 		for flag, path := range map[string]string{"-cpuprofile": cpuProfile, "-memprofile": memProfile} {
 			if path == "" {
 				continue

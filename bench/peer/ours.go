@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 )
 
 // cpuProfile and memProfile are where the ours side writes its CPU profile and its heap
@@ -20,8 +21,8 @@ var cpuProfile, memProfile, memLimit string
 
 // runOurs runs lake.Lakehouse.Transform of the days into an empty file:// lakehouse with a
 // sqlite catalog, as BenchmarkTransform does; the clock runs around the transform only.
-func runOurs(ctx context.Context, bronze string, days []time.Time, out string) (result, error) {
-	store, err := lake.NewLocalStore(bronze)
+func runOurs(ctx context.Context, bronzeDir string, days []time.Time, out string) (result, error) {
+	store, err := bronze.NewLocalStore(bronzeDir)
 	if err != nil {
 		return result{}, err
 	}

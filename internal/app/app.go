@@ -31,6 +31,7 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/metrics"
 	"github.com/marketing-data/wistia-pipeline/internal/operate"
 	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 	"github.com/marketing-data/wistia-pipeline/workflows"
 )
@@ -194,7 +195,7 @@ func (c Config) Options() workflows.Options {
 type Resources struct {
 	Activities *activities.Activities
 	Lake       *lake.Lakehouse
-	Store      lake.Store
+	Store      bronze.Store
 	Client     *wistia.Client
 	closers    []func() error
 }

@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 )
 
 // Defaults of a Shape made by NewShape.
@@ -84,7 +84,7 @@ func EventDays(n int) []time.Time {
 // of each day in objects of PageRecords lines, and each media's by_date stats over the days,
 // every window with its manifest. The same shape lands the same bytes: the bronze clock is
 // synthetic, starting an hour after the last day.
-func Land(ctx context.Context, store lake.Store, s Shape) (Landed, error) {
+func Land(ctx context.Context, store bronze.Store, s Shape) (Landed, error) {
 	if err := s.check(); err != nil {
 		return Landed{}, err
 	}
@@ -98,7 +98,7 @@ func Land(ctx context.Context, store lake.Store, s Shape) (Landed, error) {
 			`{"id":%d,"hashed_id":%q,"name":"Bench %d","type":"Video","duration":%d.5,"created":"2025-01-02T03:04:05Z","updated":"2025-02-02T03:04:05Z","project":{"id":1,"name":"Facebook Ads","hashedId":"p1"},"tags":[{"name":"facebook"}]}`,
 			m, mediaIDs[m], m, 30+m%600))
 	}
-	mediaWindow := lake.Landing{Stream: lake.StreamMedias, Day: lastDay, Media: lake.AllMedia, RunID: runID}
+	mediaWindow := bronze.Landing{Stream: bronze.StreamMedias, Day: lastDay, Media: bronze.AllMedia, RunID: runID}
 	if err := landWindow(ctx, store, mediaWindow, now, "/medias.json", [][]json.RawMessage{mediaRecs}); err != nil {
 		return Landed{}, err
 	}
@@ -110,8 +110,8 @@ func Land(ctx context.Context, store lake.Store, s Shape) (Landed, error) {
 	)
 	for d, day := range out.Days {
 		for m, media := range mediaIDs {
-			w := lake.Landing{Stream: lake.StreamEvents, Day: day, Media: media, RunID: runID}
-			bw := lake.NewBronzeWriter(store, w, nil, now)
+			w := bronze.Landing{Stream: bronze.StreamEvents, Day: day, Media: media, RunID: runID}
+			bw := bronze.NewWriter(store, w, nil, now)
 			pageNo := 0
 			flush := func() error {
 				if len(page) == 0 {
@@ -154,12 +154,12 @@ func Land(ctx context.Context, store lake.Store, s Shape) (Landed, error) {
 			stats[d] = json.RawMessage(fmt.Sprintf(`{"date":%q,"load_count":%d,"play_count":%d,"hours_watched":1.25}`,
 				day.Format(time.DateOnly), 2*plays, plays))
 		}
-		windows := []lake.Landing{{Stream: lake.StreamDailyStats, Day: lastDay, Media: media, RunID: runID, Start: out.Days[0], End: lastDay}}
+		windows := []bronze.Landing{{Stream: bronze.StreamDailyStats, Day: lastDay, Media: media, RunID: runID, Start: out.Days[0], End: lastDay}}
 		pages := [][][]json.RawMessage{{stats}}
 		if s.StatsPerDay {
 			windows, pages = nil, nil
 			for d, day := range out.Days {
-				windows = append(windows, lake.Landing{Stream: lake.StreamDailyStats, Day: day, Media: media, RunID: runID, Start: day, End: day})
+				windows = append(windows, bronze.Landing{Stream: bronze.StreamDailyStats, Day: day, Media: media, RunID: runID, Start: day, End: day})
 				pages = append(pages, [][]json.RawMessage{stats[d : d+1]})
 			}
 		}
@@ -173,8 +173,8 @@ func Land(ctx context.Context, store lake.Store, s Shape) (Landed, error) {
 }
 
 // landWindow writes a window's pages, numbered from 1, and its manifest.
-func landWindow(ctx context.Context, store lake.Store, w lake.Landing, now func() time.Time, source string, pages [][]json.RawMessage) error {
-	bw := lake.NewBronzeWriter(store, w, nil, now)
+func landWindow(ctx context.Context, store bronze.Store, w bronze.Landing, now func() time.Time, source string, pages [][]json.RawMessage) error {
+	bw := bronze.NewWriter(store, w, nil, now)
 	for i, records := range pages {
 		if _, err := bw.WritePage(ctx, source, i+1, records); err != nil {
 			return fmt.Errorf("benchdata: %w", err)

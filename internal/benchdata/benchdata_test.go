@@ -8,17 +8,16 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/marketing-data/wistia-pipeline/lake"
 )
 
 // land lands s into a fresh folder and returns the folder and what Land reported.
-func land(t *testing.T, s Shape) (string, *lake.LocalStore, Landed) {
+func land(t *testing.T, s Shape) (string, *bronze.LocalStore, Landed) {
 	t.Helper()
 	dir := t.TempDir()
-	store, err := lake.NewLocalStore(dir)
+	store, err := bronze.NewLocalStore(dir)
 	require.NoError(t, err)
 	got, err := Land(context.Background(), store, s)
 	require.NoError(t, err)
@@ -75,13 +74,13 @@ func TestLandShape(t *testing.T) {
 			keys, visitors := map[string]int{}, map[string]bool{}
 			lines := 0
 			for _, day := range got.Days {
-				manifests, err := lake.Manifests(ctx, store, lake.StreamEvents, day)
+				manifests, err := bronze.Manifests(ctx, store, bronze.StreamEvents, day)
 				require.NoError(t, err)
 				require.Len(t, manifests, s.Medias, "a window per media and day")
 				for _, m := range manifests {
 					for _, obj := range m.Objects {
 						assert.LessOrEqual(t, obj.Records, PageRecords+1)
-						for line, err := range lake.ReadObject(ctx, store, obj) {
+						for line, err := range bronze.ReadObject(ctx, store, obj) {
 							require.NoError(t, err)
 							var e struct {
 								EventKey   string `json:"event_key"`
@@ -114,7 +113,7 @@ func TestLandShape(t *testing.T) {
 }
 
 func TestLandRefusesImpossibleShapes(t *testing.T) {
-	store, err := lake.NewLocalStore(t.TempDir())
+	store, err := bronze.NewLocalStore(t.TempDir())
 	require.NoError(t, err)
 	for _, s := range []Shape{
 		{Events: 10, Days: 0, Medias: 1, Visitors: 1},

@@ -31,6 +31,7 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/app"
 	"github.com/marketing-data/wistia-pipeline/internal/operate"
 	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 	"github.com/marketing-data/wistia-pipeline/workflows"
 )
@@ -130,7 +131,7 @@ type doctor struct {
 	tc      client.Client
 	dialErr error
 	marks   lake.Watermarks
-	store   lake.Store
+	store   bronze.Store
 	closers []func() error
 }
 
@@ -225,7 +226,7 @@ func (d *doctor) schedule(ctx context.Context) (string, error) {
 }
 
 // bronze opens the bronze store once for both bronze checks.
-func (d *doctor) bronze(ctx context.Context) (lake.Store, error) {
+func (d *doctor) bronze(ctx context.Context) (bronze.Store, error) {
 	if d.store == nil {
 		store, err := d.cfg.Lake.OpenStore(ctx)
 		if err != nil {
@@ -251,7 +252,7 @@ func (d *doctor) bronzeWrite(ctx context.Context) (string, error) {
 		return "", failAWS(err, "BRONZE_URL", where, "s3:PutObject")
 	}
 	// The worker never overwrites bronze: a second put of other bytes must be refused.
-	if err := store.PutIfAbsent(ctx, key, append(body, ' ')); !errors.Is(err, lake.ErrConflict) {
+	if err := store.PutIfAbsent(ctx, key, append(body, ' ')); !errors.Is(err, bronze.ErrConflict) {
 		return "", fail(fmt.Errorf("a conditional put (If-None-Match) over %s/%s was not refused: %v", where, key, err),
 			"bronze needs a store that honours If-None-Match (S3 does); an overwritten object would change history")
 	}

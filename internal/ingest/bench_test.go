@@ -12,6 +12,7 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/config"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 )
@@ -38,7 +39,7 @@ func BenchmarkVisitorsOneDay(b *testing.B) {
 	b.ResetTimer()
 	var requests int
 	for range b.N {
-		l, err := in.Visitors(context.Background(), lake.AllMedia, []time.Time{day}, day, "run-1", VisitorsProgress{}, nil)
+		l, err := in.Visitors(context.Background(), bronze.AllMedia, []time.Time{day}, day, "run-1", VisitorsProgress{}, nil)
 		require.NoError(b, err)
 		requests = l.Requests
 		*clock = clock.Add(25 * time.Hour) // the next iteration's fetch is not fresh any more
@@ -80,7 +81,7 @@ func BenchmarkVisitorsOneDayAtBudget(b *testing.B) {
 	var requests int
 	start := time.Now()
 	for range b.N {
-		l, err := in.Visitors(context.Background(), lake.AllMedia, []time.Time{day}, day, "run-1", VisitorsProgress{}, nil)
+		l, err := in.Visitors(context.Background(), bronze.AllMedia, []time.Time{day}, day, "run-1", VisitorsProgress{}, nil)
 		require.NoError(b, err)
 		requests += l.Requests
 		*clock = clock.Add(25 * time.Hour)

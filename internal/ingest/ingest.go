@@ -15,14 +15,14 @@ import (
 	"github.com/buger/jsonparser"
 
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
-	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 )
 
 // Ingester lands data from one Wistia account in one bronze store.
 type Ingester struct {
 	Client *wistia.Client
-	Store  lake.Store
+	Store  bronze.Store
 	Now    func() time.Time // the clock stamped on bronze lines
 	// VisitorsPerObject is how many visitor records land in one bronze object; 0 means 500.
 	VisitorsPerObject int
@@ -41,14 +41,14 @@ type Landed struct {
 	Unwatched []string `json:"unwatched,omitempty"`
 }
 
-func landed(w lake.Landing, m lake.Manifest, rejects, requests int) Landed {
+func landed(w bronze.Landing, m bronze.Manifest, rejects, requests int) Landed {
 	return Landed{Manifest: w.ManifestKey(), Records: m.Records, Rejects: rejects, Complete: m.Complete, Requests: requests, Bytes: m.Bytes}
 }
 
 // Medias lands the account's media list for day and returns the media hashed ids in API order.
 func (in *Ingester) Medias(ctx context.Context, day time.Time, runID string) (Landed, []string, error) {
-	w := lake.Landing{Stream: lake.StreamMedias, Day: day, Media: lake.AllMedia, RunID: runID}
-	bw := lake.NewBronzeWriter(in.Store, w, nil, in.Now)
+	w := bronze.Landing{Stream: bronze.StreamMedias, Day: day, Media: bronze.AllMedia, RunID: runID}
+	bw := bronze.NewWriter(in.Store, w, nil, in.Now)
 	var (
 		ids            []string
 		seen           = map[string]bool{}
@@ -86,12 +86,12 @@ func (in *Ingester) Medias(ctx context.Context, day time.Time, runID string) (La
 
 // DailyStats lands one media's by_date rows for start..end (inclusive) in day's bronze.
 func (in *Ingester) DailyStats(ctx context.Context, media string, start, end, day time.Time, runID string) (Landed, error) {
-	w := lake.Landing{Stream: lake.StreamDailyStats, Day: day, Media: media, RunID: runID, Start: start, End: end}
+	w := bronze.Landing{Stream: bronze.StreamDailyStats, Day: day, Media: media, RunID: runID, Start: start, End: end}
 	page, err := in.Client.MediaStatsByDate(ctx, media, start, end)
 	if err != nil {
 		return Landed{}, err
 	}
-	bw := lake.NewBronzeWriter(in.Store, w, nil, in.Now)
+	bw := bronze.NewWriter(in.Store, w, nil, in.Now)
 	if _, err := bw.WritePage(ctx, page.Endpoint, page.Number, page.Records); err != nil {
 		return Landed{}, err
 	}
@@ -126,7 +126,7 @@ func unwatched(page *wistia.Page[wistia.DailyStat], start, end time.Time) []stri
 // retried attempt resumes after the last page landed instead of starting over.
 type EventsProgress struct {
 	Crawl   wistia.CrawlState `json:"crawl"`
-	Objects []lake.Object     `json:"objects"`
+	Objects []bronze.Object   `json:"objects"`
 	Rejects int               `json:"rejects"`
 }
 
@@ -134,8 +134,8 @@ type EventsProgress struct {
 // The window's manifest says whether the crawl was complete.
 func (in *Ingester) Events(ctx context.Context, media string, day time.Time, runID string, resume EventsProgress,
 	progress func(EventsProgress)) (Landed, error) {
-	w := lake.Landing{Stream: lake.StreamEvents, Day: day, Media: media, RunID: runID}
-	bw := lake.NewBronzeWriter(in.Store, w, resume.Objects, in.Now)
+	w := bronze.Landing{Stream: bronze.StreamEvents, Day: day, Media: media, RunID: runID}
+	bw := bronze.NewWriter(in.Store, w, resume.Objects, in.Now)
 	rejects, pages := resume.Rejects, 0
 	state, err := in.Client.CrawlEvents(ctx, wistia.EventsQuery{MediaID: media, Start: day, End: day}, resume.Crawl,
 		func(page *wistia.Page[wistia.Event], state wistia.CrawlState) error {
@@ -164,10 +164,10 @@ func (in *Ingester) Events(ctx context.Context, media string, day time.Time, run
 type VisitorsProgress struct {
 	// Next is the first visitor key not yet landed (keys sort before it are landed or gone);
 	// a key rather than a position, since the list may differ when a retry computes it again.
-	Next     string        `json:"next"`
-	Objects  []lake.Object `json:"objects"`
-	Rejects  int           `json:"rejects"`
-	Requests int           `json:"requests"`
+	Next     string          `json:"next"`
+	Objects  []bronze.Object `json:"objects"`
+	Rejects  int             `json:"rejects"`
+	Requests int             `json:"requests"`
 }
 
 // doneKey sorts after every valid visitor key: the cursor of a finished fetch.
@@ -184,7 +184,7 @@ const refetchAfter = 24 * time.Hour
 const VisitorsSource = "/stats/visitors/{visitor_key}.json"
 
 // Visitors lands, once per run, the record of every visitor seen in the events the run landed
-// on the given days for media (lake.AllMedia: across all its medias), in objects of many
+// on the given days for media (bronze.AllMedia: across all its medias), in objects of many
 // records, calling progress after each. A visitor whose record an earlier run fetched within
 // the last day is skipped, unless one of its events in this run is newer than that fetch.
 func (in *Ingester) Visitors(ctx context.Context, media string, days []time.Time, day time.Time, runID string, resume VisitorsProgress,
@@ -193,8 +193,8 @@ func (in *Ingester) Visitors(ctx context.Context, media string, days []time.Time
 	if err != nil {
 		return Landed{}, err
 	}
-	w := lake.Landing{Stream: lake.StreamVisitors, Day: day, Media: media, RunID: runID}
-	bw := lake.NewBronzeWriter(in.Store, w, resume.Objects, in.Now)
+	w := bronze.Landing{Stream: bronze.StreamVisitors, Day: day, Media: media, RunID: runID}
+	bw := bronze.NewWriter(in.Store, w, resume.Objects, in.Now)
 	p := resume
 	var batch []json.RawMessage
 	rejects := 0
@@ -245,16 +245,16 @@ func (in *Ingester) Visitors(ctx context.Context, media string, days []time.Time
 func (in *Ingester) visitorsToFetch(ctx context.Context, media string, days []time.Time, day time.Time, runID string) ([]string, error) {
 	latest := map[string]time.Time{} // visitor → newest event received_at in this run
 	for _, d := range days {
-		manifests, err := lake.Manifests(ctx, in.Store, lake.StreamEvents, d)
+		manifests, err := bronze.Manifests(ctx, in.Store, bronze.StreamEvents, d)
 		if err != nil {
 			return nil, fmt.Errorf("events manifests of %s: %w", d.Format(time.DateOnly), err)
 		}
 		for _, m := range manifests {
-			if m.RunID != runID || (media != lake.AllMedia && m.Media != media) {
+			if m.RunID != runID || (media != bronze.AllMedia && m.Media != media) {
 				continue
 			}
 			for _, obj := range m.Objects {
-				for line, err := range lake.ReadObject(ctx, in.Store, obj) {
+				for line, err := range bronze.ReadObject(ctx, in.Store, obj) {
 					if err != nil {
 						return nil, err
 					}
@@ -298,7 +298,7 @@ func (in *Ingester) recentlyFetched(ctx context.Context, day time.Time, runID st
 	out := map[string]time.Time{}
 	since := in.Now().Add(-refetchAfter)
 	for _, d := range []time.Time{day.AddDate(0, 0, -1), day, day.AddDate(0, 0, 1)} {
-		manifests, err := lake.Manifests(ctx, in.Store, lake.StreamVisitors, d)
+		manifests, err := bronze.Manifests(ctx, in.Store, bronze.StreamVisitors, d)
 		if err != nil {
 			return nil, fmt.Errorf("visitors manifests of %s: %w", d.Format(time.DateOnly), err)
 		}
@@ -307,7 +307,7 @@ func (in *Ingester) recentlyFetched(ctx context.Context, day time.Time, runID st
 				continue
 			}
 			for _, obj := range m.Objects {
-				for line, err := range lake.ReadObject(ctx, in.Store, obj) {
+				for line, err := range bronze.ReadObject(ctx, in.Store, obj) {
 					if err != nil {
 						return nil, err
 					}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/marketing-data/wistia-pipeline/internal/config"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
-	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 )
@@ -31,7 +31,7 @@ func ingester(t testing.TB, opts wistiasim.Options) (*Ingester, *wistiasim.Sim, 
 		RateLimit: 10_000, RatePeriod: time.Second, RequestTimeout: 5 * time.Second, MaxAttempts: 3,
 		BackoffBase: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond, MaxRetryAfter: time.Second, PerPage: 100})
 	require.NoError(t, err)
-	store, err := lake.NewLocalStore(t.TempDir())
+	store, err := bronze.NewLocalStore(t.TempDir())
 	require.NoError(t, err)
 	clock := simNow
 	return &Ingester{Client: client, Store: store, Now: func() time.Time { return clock }, VisitorsPerObject: 10}, sim, &clock
@@ -71,12 +71,12 @@ func TestVisitorsAreFetchedOncePerRunAcrossMedias(t *testing.T) {
 	}
 	require.Greater(t, perMedia, len(distinct), "some visitors watched several medias")
 
-	l, err := in.Visitors(ctx, lake.AllMedia, days, last, "run-1", VisitorsProgress{}, nil)
+	l, err := in.Visitors(ctx, bronze.AllMedia, days, last, "run-1", VisitorsProgress{}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, len(distinct), l.Requests, "one request per distinct visitor (one per media and visitor was %d)", perMedia)
 	assert.Equal(t, len(distinct), l.Records)
-	var m lake.Manifest
-	manifests, err := lake.Manifests(ctx, in.Store, lake.StreamVisitors, last)
+	var m bronze.Manifest
+	manifests, err := bronze.Manifests(ctx, in.Store, bronze.StreamVisitors, last)
 	require.NoError(t, err)
 	require.Len(t, manifests, 1)
 	m = manifests[0]
@@ -84,14 +84,14 @@ func TestVisitorsAreFetchedOncePerRunAcrossMedias(t *testing.T) {
 
 	// The next run, within a day: the visitors are fresh and have not played since.
 	landEvents(t, in, sim, days, "run-2")
-	l, err = in.Visitors(ctx, lake.AllMedia, days, last, "run-2", VisitorsProgress{}, nil)
+	l, err = in.Visitors(ctx, bronze.AllMedia, days, last, "run-2", VisitorsProgress{}, nil)
 	require.NoError(t, err)
 	assert.Zero(t, l.Requests, "fetched within the last day by run-1")
 
 	// A day later they are fetched again.
 	*clock = clock.Add(25 * time.Hour)
 	landEvents(t, in, sim, days, "run-3")
-	l, err = in.Visitors(ctx, lake.AllMedia, days, last, "run-3", VisitorsProgress{}, nil)
+	l, err = in.Visitors(ctx, bronze.AllMedia, days, last, "run-3", VisitorsProgress{}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, len(distinct), l.Requests)
 }
@@ -112,7 +112,7 @@ func TestVisitorsResumeFromTheirCursor(t *testing.T) {
 	// The first attempt dies after its second object: its last heartbeat is what it left.
 	var beats []VisitorsProgress
 	stop, cancel := context.WithCancel(ctx)
-	_, err := in.Visitors(stop, lake.AllMedia, days, last, "run-1", VisitorsProgress{}, func(p VisitorsProgress) {
+	_, err := in.Visitors(stop, bronze.AllMedia, days, last, "run-1", VisitorsProgress{}, func(p VisitorsProgress) {
 		beats = append(beats, p)
 		if len(beats) == 2 {
 			cancel()
@@ -122,7 +122,7 @@ func TestVisitorsResumeFromTheirCursor(t *testing.T) {
 	resume := beats[1]
 	require.Len(t, resume.Objects, 2)
 
-	l, err := in.Visitors(ctx, lake.AllMedia, days, last, "run-1", resume, nil)
+	l, err := in.Visitors(ctx, bronze.AllMedia, days, last, "run-1", resume, nil)
 	require.NoError(t, err)
 	assert.Equal(t, len(distinct), l.Records, "the resumed fetch lands every visitor once")
 	assert.Equal(t, len(distinct)-20, l.Requests-resume.Requests, "and does not ask again for the 20 landed before the crash")

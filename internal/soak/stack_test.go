@@ -22,6 +22,7 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/operate"
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 	"github.com/marketing-data/wistia-pipeline/workflows"
 )
@@ -75,7 +76,7 @@ func (w *week) startStorage(t *testing.T) {
 	ctx := context.Background()
 	store, err := w.lakeCfg.OpenStore(ctx)
 	require.NoError(t, err)
-	require.NoError(t, store.(*lake.S3Store).EnsureBucket(ctx))
+	require.NoError(t, store.(*bronze.S3Store).EnsureBucket(ctx))
 	awsCfg, err := w.lakeCfg.AWS(ctx)
 	require.NoError(t, err)
 	w.s3c = s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.BaseEndpoint, o.UsePathStyle = aws.String(w.s3.Endpoint), true })

@@ -13,6 +13,7 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/ingest"
 	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 )
@@ -22,7 +23,7 @@ import (
 type SimLake struct {
 	Sim    *wistiasim.Sim
 	In     *ingest.Ingester
-	Store  lake.Store
+	Store  bronze.Store
 	Config lake.Config
 	Clock  time.Time // the ingest's clock (bronze _ingested_at); tests move it between landings
 }
@@ -47,7 +48,7 @@ func NewSimLake(t testing.TB, opts wistiasim.Options, cfg lake.Config) *SimLake 
 	}
 	store, err := cfg.OpenStore(context.Background())
 	require.NoError(t, err)
-	if s, ok := store.(*lake.S3Store); ok {
+	if s, ok := store.(*bronze.S3Store); ok {
 		require.NoError(t, s.EnsureBucket(context.Background()))
 	}
 	s := &SimLake{Sim: sim, Store: store, Config: cfg, Clock: sim.Now()}
@@ -93,6 +94,6 @@ func (s *SimLake) Land(t testing.TB, runID string, days []time.Time) {
 		})
 	}
 	require.NoError(t, g.Wait())
-	_, err = s.In.Visitors(context.Background(), lake.AllMedia, days, last, runID, ingest.VisitorsProgress{}, nil)
+	_, err = s.In.Visitors(context.Background(), bronze.AllMedia, days, last, runID, ingest.VisitorsProgress{}, nil)
 	require.NoError(t, err)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 )
 
@@ -48,7 +49,7 @@ func AssertLakehouse(t *testing.T, lh *lake.Lakehouse, truth wistiasim.Truth) {
 	require.NoError(t, err)
 	n := 0
 	for _, q := range quarantined {
-		if q.Stream == lake.StreamEvents {
+		if q.Stream == bronze.StreamEvents {
 			n++
 			assert.Regexp(t, `event_key|visitor_key`, q.Reason, "the simulator's untypeable events lack an event_key or name no visitor")
 			assert.NotEmpty(t, q.Raw)

@@ -1,4 +1,4 @@
-package lake
+package bronze
 
 import (
 	"context"
@@ -51,7 +51,7 @@ func TestBronzeRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	for name, store := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			w := NewBronzeWriter(store, testWindow("run-1"), nil, fixedClock)
+			w := NewWriter(store, testWindow("run-1"), nil, fixedClock)
 			src := "/stats/events.json?end_date=2026-11-24&media_id=abc123defg&page=1&per_page=100&start_date=2026-11-24"
 			obj, err := w.WritePage(ctx, src, 1, page(0, 100))
 			require.NoError(t, err)
@@ -86,7 +86,7 @@ func TestBronzeWriterIdempotence(t *testing.T) {
 			t.Run("the same window written twice lands the same objects once", func(t *testing.T) {
 				var manifests []Manifest
 				for range 2 {
-					w := NewBronzeWriter(store, testWindow("twice"), nil, fixedClock)
+					w := NewWriter(store, testWindow("twice"), nil, fixedClock)
 					_, err := w.WritePage(ctx, "/src", 1, page(0, 10))
 					require.NoError(t, err)
 					m, err := w.Finish(ctx, true)
@@ -102,7 +102,7 @@ func TestBronzeWriterIdempotence(t *testing.T) {
 				win := testWindow("crashed")
 				orphan := win.Prefix() + "part-00001.jsonl.gz"
 				require.NoError(t, store.PutIfAbsent(ctx, orphan, []byte("an earlier attempt's page")))
-				w := NewBronzeWriter(store, win, nil, func() time.Time { return fixedAt.Add(time.Minute) })
+				w := NewWriter(store, win, nil, func() time.Time { return fixedAt.Add(time.Minute) })
 				obj, err := w.WritePage(ctx, "/src", 1, page(0, 3))
 				require.NoError(t, err)
 				assert.Equal(t, win.Prefix()+"part-00002.jsonl.gz", obj.Key)
@@ -118,7 +118,7 @@ func TestBronzeWriterIdempotence(t *testing.T) {
 				for n := 1; n <= 3*maxConflicts; n++ { // more orphans than a writer may skip one by one
 					require.NoError(t, store.PutIfAbsent(ctx, fmt.Sprintf("%spart-%05d.jsonl.gz", win.Prefix(), n), []byte("orphan")))
 				}
-				w := NewBronzeWriter(store, win, nil, fixedClock)
+				w := NewWriter(store, win, nil, fixedClock)
 				obj, err := w.WritePage(ctx, "/src", 1, page(0, 3))
 				require.NoError(t, err)
 				assert.Equal(t, fmt.Sprintf("%spart-%05d.jsonl.gz", win.Prefix(), 3*maxConflicts+1), obj.Key)
@@ -131,10 +131,10 @@ func TestBronzeWriterIdempotence(t *testing.T) {
 			})
 			t.Run("a resumed writer continues after the landed objects", func(t *testing.T) {
 				win := testWindow("resumed")
-				first := NewBronzeWriter(store, win, nil, fixedClock)
+				first := NewWriter(store, win, nil, fixedClock)
 				_, err := first.WritePage(ctx, "/src", 1, page(0, 5))
 				require.NoError(t, err)
-				second := NewBronzeWriter(store, win, first.Objects(), fixedClock)
+				second := NewWriter(store, win, first.Objects(), fixedClock)
 				_, err = second.WritePage(ctx, "/src", 2, page(5, 5))
 				require.NoError(t, err)
 				m, err := second.Finish(ctx, true)
@@ -144,12 +144,12 @@ func TestBronzeWriterIdempotence(t *testing.T) {
 			})
 			t.Run("a later attempt keeps the complete manifest already landed", func(t *testing.T) {
 				win := testWindow("finished")
-				w := NewBronzeWriter(store, win, nil, fixedClock)
+				w := NewWriter(store, win, nil, fixedClock)
 				_, err := w.WritePage(ctx, "/src", 1, page(0, 5))
 				require.NoError(t, err)
 				landed, err := w.Finish(ctx, true)
 				require.NoError(t, err)
-				retry := NewBronzeWriter(store, win, nil, func() time.Time { return fixedAt.Add(time.Hour) })
+				retry := NewWriter(store, win, nil, func() time.Time { return fixedAt.Add(time.Hour) })
 				_, err = retry.WritePage(ctx, "/src", 1, page(0, 5))
 				require.NoError(t, err)
 				m, err := retry.Finish(ctx, true)
@@ -164,7 +164,7 @@ func TestBronzeDetectsTampering(t *testing.T) {
 	ctx := context.Background()
 	store, err := NewLocalStore(t.TempDir())
 	require.NoError(t, err)
-	w := NewBronzeWriter(store, testWindow("r"), nil, fixedClock)
+	w := NewWriter(store, testWindow("r"), nil, fixedClock)
 	obj, err := w.WritePage(ctx, "/src", 1, page(0, 2))
 	require.NoError(t, err)
 	obj.SHA256 = "0000"
@@ -180,7 +180,7 @@ func TestS3StoppedMidWrite(t *testing.T) {
 	srv := testenv.StartS3(t)
 	store := openS3Store(t, srv, "midwrite")
 	win := testWindow("midwrite")
-	w := NewBronzeWriter(store, win, nil, fixedClock)
+	w := NewWriter(store, win, nil, fixedClock)
 	for p := 1; p <= 2; p++ {
 		_, err := w.WritePage(ctx, "/src", p, page(p*100, 100))
 		require.NoError(t, err)

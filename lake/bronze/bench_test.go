@@ -1,4 +1,4 @@
-package lake
+package bronze
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"runtime"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,29 +37,6 @@ func simPage(b *testing.B) []json.RawMessage {
 	return records
 }
 
-// peakHeap samples the live heap until stop is called, returning the highest value seen.
-func peakHeap() (stop func() uint64) {
-	var peak atomic.Uint64
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		var ms runtime.MemStats
-		for {
-			runtime.ReadMemStats(&ms)
-			if ms.HeapAlloc > peak.Load() {
-				peak.Store(ms.HeapAlloc)
-			}
-			select {
-			case <-done:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-		}
-	}()
-	return func() uint64 { close(done); <-finished; return peak.Load() }
-}
-
 // BenchmarkBronzeWrite lands 200 pages of 100 events per iteration into each store and reports
 // raw MB/s (uncompressed JSON in), records/s and the peak heap.
 func BenchmarkBronzeWrite(b *testing.B) {
@@ -78,13 +54,13 @@ func BenchmarkBronzeWrite(b *testing.B) {
 	for name, store := range map[string]Store{"local": local, "versitygw": openS3Store(b, testenv.StartS3(b), "bench")} {
 		b.Run(name, func(b *testing.B) {
 			runtime.GC()
-			stop := peakHeap()
+			stop := testenv.PeakHeap()
 			b.SetBytes(int64(rawBytes * pages))
 			run := 0
 			start := time.Now()
 			for b.Loop() {
 				run++
-				w := NewBronzeWriter(store, Landing{Stream: StreamEvents, Day: testDay, Media: "bench", RunID: fmt.Sprint(name, run)}, nil, time.Now)
+				w := NewWriter(store, Landing{Stream: StreamEvents, Day: testDay, Media: "bench", RunID: fmt.Sprint(name, run)}, nil, time.Now)
 				for p := 1; p <= pages; p++ {
 					if _, err := w.WritePage(ctx, "/stats/events.json", p, records); err != nil {
 						b.Fatal(err)

@@ -1,6 +1,4 @@
-// Package lake holds the pipeline's storage: immutable bronze objects with their manifests,
-// watermarks, and the Iceberg tables.
-package lake
+package bronze
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package lake
+package bronze
 
 import (
 	"context"
@@ -6,6 +6,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -94,24 +97,48 @@ func TestS3ErrorsAreClassified(t *testing.T) {
 	assert.Contains(t, err.Error(), "no-such-bucket")
 	assert.Contains(t, err.Error(), "k/1")
 
-	cfg := s3Config(t, srv, "exists")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret") // after s3Config, which sets the right one
-	denied, err := cfg.OpenStore(ctx)
-	require.NoError(t, err)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret") // after openS3Store, which sets the right one
+	denied := s3StoreAt(t, srv, "exists")
 	err = denied.PutIfAbsent(ctx, "k/2", []byte("x"))
 	require.Error(t, err)
 	assert.False(t, IsRetryable(err), "bad credentials: %v", err)
 
 	srv.Stop()
-	store := openStoreNoBucket(t, cfg)
+	store := s3StoreAt(t, srv, "exists")
 	err = store.PutIfAbsent(ctx, "k/3", []byte("x"))
 	require.Error(t, err)
 	assert.True(t, IsRetryable(err), "an unreachable server may come back: %v", err)
 }
 
-func openStoreNoBucket(t *testing.T, cfg Config) Store {
+// s3StoreAt is a store on the bucket of a versitygw server, with an S3 client made as in
+// production: credentials through the default chain (the environment here).
+func s3StoreAt(t testing.TB, srv *testenv.S3, bucket string) *S3Store {
 	t.Helper()
-	store, err := cfg.OpenStore(context.Background())
+	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithRegion(srv.Region))
 	require.NoError(t, err)
+	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		o.BaseEndpoint = aws.String(srv.Endpoint)
+		o.UsePathStyle = true
+	})
+	return NewS3Store(client, bucket, "warehouse")
+}
+
+func openS3Store(t testing.TB, srv *testenv.S3, bucket string) *S3Store {
+	t.Helper()
+	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+	store := s3StoreAt(t, srv, bucket)
+	require.NoError(t, store.EnsureBucket(context.Background()))
 	return store
+}
+
+// stores returns one of each Store implementation, backed by real servers.
+func stores(t *testing.T) map[string]Store {
+	t.Helper()
+	local, err := NewLocalStore(t.TempDir())
+	require.NoError(t, err)
+	return map[string]Store{
+		"local": local,
+		"s3":    openS3Store(t, testenv.StartS3(t), "bronze-test"),
+	}
 }

@@ -1,4 +1,8 @@
-package lake
+// Package bronze owns the raw layer: immutable objects in a Store (S3 or a local folder), the
+// key layout of bronze/wistia/<stream>/date=<day>/media=<id>/, the manifest that lists each
+// landing's objects, and the readers that give those objects back line by line. Keys are built
+// and parsed here only. It knows nothing of Iceberg or of the pipeline's state.
+package bronze
 
 import (
 	"bufio"
@@ -81,9 +85,9 @@ type Manifest struct {
 	Objects  []Object `json:"objects"`
 }
 
-// BronzeWriter lands one window's pages as gzip JSONL objects, one object per page, as the
+// Writer lands one window's pages as gzip JSONL objects, one object per page, as the
 // pages arrive, then its manifest. It holds one page in memory at a time.
-type BronzeWriter struct {
+type Writer struct {
 	store   Store
 	window  Landing
 	now     func() time.Time
@@ -92,8 +96,8 @@ type BronzeWriter struct {
 	page    pageEncoder
 }
 
-// NewBronzeWriter starts (or, given the objects landed before, resumes) a window.
-func NewBronzeWriter(store Store, w Landing, landed []Object, now func() time.Time) *BronzeWriter {
+// NewWriter starts (or, given the objects landed before, resumes) a window.
+func NewWriter(store Store, w Landing, landed []Object, now func() time.Time) *Writer {
 	if w.Start.IsZero() {
 		w.Start, w.End = w.Day, w.Day
 	}
@@ -104,11 +108,11 @@ func NewBronzeWriter(store Store, w Landing, landed []Object, now func() time.Ti
 			next = n + 1
 		}
 	}
-	return &BronzeWriter{store: store, window: w, now: now, objects: append([]Object(nil), landed...), next: next}
+	return &Writer{store: store, window: w, now: now, objects: append([]Object(nil), landed...), next: next}
 }
 
 // Objects lists what the writer has landed, to resume from after a retry.
-func (b *BronzeWriter) Objects() []Object { return append([]Object(nil), b.objects...) }
+func (b *Writer) Objects() []Object { return append([]Object(nil), b.objects...) }
 
 // WritePage lands one API page: each raw record becomes a line carrying _run_id, _ingested_at,
 // _source (endpoint and query; the token is never part of them) and _page.
@@ -116,7 +120,7 @@ func (b *BronzeWriter) Objects() []Object { return append([]Object(nil), b.objec
 // A part name may already be taken by an attempt that crashed before it could record what it
 // wrote; the store refuses to overwrite it, and the page lands under the next free name. The
 // orphan is never listed in a manifest, so nothing is read twice.
-func (b *BronzeWriter) WritePage(ctx context.Context, source string, page int, records []json.RawMessage) (Object, error) {
+func (b *Writer) WritePage(ctx context.Context, source string, page int, records []json.RawMessage) (Object, error) {
 	body, err := b.page.encode(b.window.RunID, b.now().UTC(), source, page, records)
 	if err != nil {
 		return Object{}, fmt.Errorf("bronze %s page %d: %w", b.window.Prefix(), page, err)
@@ -144,7 +148,7 @@ func (b *BronzeWriter) WritePage(ctx context.Context, source string, page int, r
 }
 
 // skipTaken moves the next part number past the highest one already in the window's folder.
-func (b *BronzeWriter) skipTaken(ctx context.Context) error {
+func (b *Writer) skipTaken(ctx context.Context) error {
 	keys, err := b.store.List(ctx, b.window.Prefix())
 	if err != nil {
 		return fmt.Errorf("bronze %s: list taken part names: %w", b.window.Prefix(), err)
@@ -164,7 +168,7 @@ func (b *BronzeWriter) skipTaken(ctx context.Context) error {
 // watermark may only move past complete windows. Finishing again is a no-op: when an earlier
 // attempt already landed a manifest for this window, that manifest stands and is returned
 // (pages this attempt wrote again stay unlisted orphans).
-func (b *BronzeWriter) Finish(ctx context.Context, complete bool) (Manifest, error) {
+func (b *Writer) Finish(ctx context.Context, complete bool) (Manifest, error) {
 	m := Manifest{
 		Version: 1, Stream: b.window.Stream, Day: dates.Format(b.window.Day), Media: b.window.Media,
 		RunID: b.window.RunID, Start: dates.Format(b.window.Start), End: dates.Format(b.window.End),
@@ -273,6 +277,9 @@ type Line struct {
 	Key    string // object key
 	Number int    // 1-based line number in the object
 	Bytes  []byte // valid until the next line is read
+	// Media is the media of the landing, from its manifest (AllMedia for the media list); empty
+	// for lines read from objects without their manifest (ObjectLines, ReadObject).
+	Media string
 }
 
 // objectReader is a gunzip state and a line buffer, reused across objects: a transform reads
@@ -324,4 +331,42 @@ func ReadObject(ctx context.Context, store Store, obj Object) iter.Seq2[Line, er
 			yield(Line{}, fmt.Errorf("bronze %s/%s line %s: %w", store.Location(), obj.Key, strconv.Itoa(n+1), err))
 		}
 	}
+}
+
+// Lines streams every line of a stream's day, across the day's manifests.
+func Lines(ctx context.Context, store Store, stream string, day time.Time, visit func(Line) error) error {
+	manifests, err := Manifests(ctx, store, stream, day)
+	if err != nil {
+		return err
+	}
+	return ManifestLines(ctx, store, manifests, visit)
+}
+
+// ManifestLines streams every line of the manifests' objects, each with its manifest's media.
+func ManifestLines(ctx context.Context, store Store, manifests []Manifest, visit func(Line) error) error {
+	for _, m := range manifests {
+		err := ObjectLines(ctx, store, m.Objects, func(line Line) error {
+			line.Media = m.Media
+			return visit(line)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ObjectLines streams every line of the objects.
+func ObjectLines(ctx context.Context, store Store, objects []Object, visit func(Line) error) error {
+	for _, obj := range objects {
+		for line, err := range ReadObject(ctx, store, obj) {
+			if err != nil {
+				return err
+			}
+			if err := visit(line); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
