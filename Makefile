@@ -93,7 +93,7 @@ $(TOOLS)/.actionlint-$(ACTIONLINT_VERSION):
 # demo), run again under it in `make test-race`, which CI runs after `make test`: compiling
 # the standard library and those packages' imports a second time with -race, and running the
 # lake's merges several times slower, took `make test` past 20 minutes on a 2-core machine.
-RACE_PKGS       := ./wistia ./internal/httpserve ./lake ./activities ./internal/ingest ./internal/metrics ./internal/dashboard ./cmd/demo
+RACE_PKGS       := ./wistia ./internal/httpserve ./lake/... ./activities ./ingest ./internal/metrics ./internal/dashboard ./cmd/demo
 # LONG_PKGS wait longest on their servers (dev servers and worker processes): an invocation of
 # their own starts their tests as soon as they are compiled, not after the other packages'.
 LONG_PKGS       := ./workflows
@@ -178,7 +178,7 @@ bench: tools
 
 # A day's visitor fetch at Wistia's real budget (600/min): about a quarter of an hour.
 bench-visitors:
-	go test -run '^$$' -bench 'VisitorsOneDayAtBudget' -benchtime 1x -timeout 40m ./internal/ingest
+	go test -run '^$$' -bench 'VisitorsOneDayAtBudget' -benchtime 1x -timeout 40m ./ingest
 
 # One catch-up daily run of 10,000 medias (BENCH_MEDIAS), 15% watched on the day, on the dev
 # server: its API requests by endpoint against the fewest the data needs, their time at

@@ -14,10 +14,11 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/marketing-data/wistia-pipeline/ingest"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
-	"github.com/marketing-data/wistia-pipeline/internal/ingest"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
+	"github.com/marketing-data/wistia-pipeline/lake/state"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 )
 
@@ -51,8 +52,8 @@ type Activities struct {
 	Ingester *ingest.Ingester
 	Store    bronze.Store
 	Lake     *lake.Lakehouse
-	Marks    lake.Watermarks
-	Policy   lake.CatchUpPolicy
+	Marks    state.Store
+	Policy   wistia.CatchUpPolicy
 	Alerts   *Alerter
 	Now      func() time.Time
 	// Temporal lets a run follow another run it attached to; nil in tests that need not.
@@ -194,7 +195,7 @@ func (a *Activities) PlanWindow(ctx context.Context, media, date string) (ReadPl
 	if err != nil {
 		return ReadPlan{}, classify(err)
 	}
-	start, end, valid := a.Policy.Range(mark, ok, target, a.Now())
+	start, end, valid := a.Policy.Range(mark.Day, ok, target, a.Now())
 	if !valid {
 		return ReadPlan{}, nil
 	}
@@ -205,54 +206,54 @@ func (a *Activities) PlanWindow(ctx context.Context, media, date string) (ReadPl
 	return w, nil
 }
 
-func (a *Activities) key(media string) lake.WatermarkKey {
-	return lake.WatermarkKey{Account: a.Account, Stream: bronze.StreamEvents, Media: media}
+func (a *Activities) key(media string) state.WatermarkKey {
+	return state.WatermarkKey{Account: a.Account, Stream: bronze.StreamEvents, Media: media}
 }
 
 // IngestDailyStats lands one media's by_date rows for the window in the run date's bronze.
-func (a *Activities) IngestDailyStats(ctx context.Context, media string, w ReadPlan, date, runID string) (ingest.Landed, error) {
+func (a *Activities) IngestDailyStats(ctx context.Context, media string, w ReadPlan, date, runID string) (Landed, error) {
 	defer keepAlive(ctx)()
 	days, err := parseDays([]string{w.Start, w.End, date})
 	if err != nil {
-		return ingest.Landed{}, err
+		return Landed{}, err
 	}
 	start, end, day := days[0], days[1], days[2]
 	l, err := a.Ingester.DailyStats(ctx, media, start, end, day, runID)
 	if err != nil {
-		return l, classify(err)
+		return landedOf(l), classify(err)
 	}
 	a.counted(bronze.StreamDailyStats, l)
-	return l, nil
+	return landedOf(l), nil
 }
 
 // IngestEvents lands one media's events of one day. It heartbeats after every page with the
 // crawl state and the objects landed, and while it waits, with the same; a retried attempt
 // resumes from there.
-func (a *Activities) IngestEvents(ctx context.Context, media, day, runID string) (ingest.Landed, error) {
+func (a *Activities) IngestEvents(ctx context.Context, media, day, runID string) (Landed, error) {
 	d, err := parseDay(day)
 	if err != nil {
-		return ingest.Landed{}, err
+		return Landed{}, err
 	}
 	resume, beat, stop := resumable[ingest.EventsProgress](ctx)
 	defer stop()
 	l, err := a.Ingester.Events(ctx, media, d, runID, resume, beat)
 	if err != nil {
-		return l, classify(err)
+		return landedOf(l), classify(err)
 	}
 	a.counted(bronze.StreamEvents, l)
-	return l, nil
+	return landedOf(l), nil
 }
 
 // IngestVisitors lands the visitors seen in the media's events of the window: the per-media
 // activity of runs started before IngestRunVisitors, kept for them.
-func (a *Activities) IngestVisitors(ctx context.Context, media string, w ReadPlan, date, runID string) (ingest.Landed, error) {
+func (a *Activities) IngestVisitors(ctx context.Context, media string, w ReadPlan, date, runID string) (Landed, error) {
 	day, err := parseDay(date)
 	if err != nil {
-		return ingest.Landed{}, err
+		return Landed{}, err
 	}
 	days, err := parseDays(w.Days)
 	if err != nil {
-		return ingest.Landed{}, err
+		return Landed{}, err
 	}
 	return a.ingestVisitors(ctx, media, days, day, runID)
 }
@@ -266,27 +267,27 @@ type VisitorsInput struct {
 
 // IngestRunVisitors lands, once per run, the record of every visitor seen in the run's events,
 // across its medias; it heartbeats a cursor, and a retried attempt resumes from it.
-func (a *Activities) IngestRunVisitors(ctx context.Context, in VisitorsInput) (ingest.Landed, error) {
+func (a *Activities) IngestRunVisitors(ctx context.Context, in VisitorsInput) (Landed, error) {
 	day, err := parseDay(in.Date)
 	if err != nil {
-		return ingest.Landed{}, err
+		return Landed{}, err
 	}
 	days, err := parseDays(in.Days)
 	if err != nil {
-		return ingest.Landed{}, err
+		return Landed{}, err
 	}
 	return a.ingestVisitors(ctx, bronze.AllMedia, days, day, in.RunID)
 }
 
-func (a *Activities) ingestVisitors(ctx context.Context, media string, days []time.Time, day time.Time, runID string) (ingest.Landed, error) {
+func (a *Activities) ingestVisitors(ctx context.Context, media string, days []time.Time, day time.Time, runID string) (Landed, error) {
 	resume, beat, stop := resumable[ingest.VisitorsProgress](ctx)
 	defer stop()
 	l, err := a.Ingester.Visitors(ctx, media, days, day, runID, resume, beat)
 	if err != nil {
-		return l, classify(err)
+		return landedOf(l), classify(err)
 	}
 	a.counted(bronze.StreamVisitors, l)
-	return l, nil
+	return landedOf(l), nil
 }
 
 // AdvanceWatermark moves the media's watermark to day, if that is later than where it is.
@@ -295,26 +296,26 @@ func (a *Activities) AdvanceWatermark(ctx context.Context, media, day, runID str
 	if err != nil {
 		return false, err
 	}
-	moved, err := a.Marks.Advance(ctx, a.key(media), lake.Watermark{Day: d, RunID: runID, UpdatedAt: a.Now().UTC()})
+	moved, err := a.Marks.Advance(ctx, a.key(media), state.Watermark{Day: d, RunID: runID, UpdatedAt: a.Now().UTC()})
 	return moved, classify(err)
 }
 
 // Transform merges the bronze of the days into silver and recomputes gold for the dates it
 // touched.
-func (a *Activities) Transform(ctx context.Context, days []string, runID string) (lake.TransformReport, error) {
+func (a *Activities) Transform(ctx context.Context, days []string, runID string) (TransformReport, error) {
 	defer keepAlive(ctx)()
 	list, err := lakeDays(days)
 	if err != nil {
-		return lake.TransformReport{}, err
+		return TransformReport{}, err
 	}
 	if err := a.Lake.EnsureTables(ctx); err != nil {
-		return lake.TransformReport{}, err
+		return TransformReport{}, err
 	}
 	rep, err := a.Lake.Transform(ctx, a.Store, list, runID)
 	if a.OnTransform != nil {
 		a.OnTransform(rep)
 	}
-	return rep, classify(err)
+	return reportOf(rep), classify(err)
 }
 
 // ExpireSnapshots drops table snapshots older than the retention.

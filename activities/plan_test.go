@@ -11,7 +11,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
-	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/wistia"
 )
 
 // TestPlanIngestThroughTheActivityEnvironment runs PlanIngest as Temporal runs it (the SDK's
@@ -22,7 +22,7 @@ func TestPlanIngestThroughTheActivityEnvironment(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
 	now := time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC)
-	acts := &Activities{Account: "acct", Policy: lake.CatchUpPolicy{LookbackDays: 2, Zone: dates.UTC}, Now: func() time.Time { return now }}
+	acts := &Activities{Account: "acct", Policy: wistia.CatchUpPolicy{LookbackDays: 2, Zone: dates.UTC}, Now: func() time.Time { return now }}
 	env.RegisterActivity(acts)
 	plan := func(in PlanInput) (ReadPlan, error) {
 		v, err := env.ExecuteActivity(acts.PlanIngest, in)

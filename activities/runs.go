@@ -12,6 +12,8 @@ import (
 
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/state"
+	"github.com/marketing-data/wistia-pipeline/wistia"
 )
 
 // Mode is what a run of a date reads, and whether it may move watermarks.
@@ -55,7 +57,7 @@ func (a *Activities) PlanIngest(ctx context.Context, in PlanInput) (ReadPlan, er
 			a.OnLag(target, int(target.Sub(mark.Day).Hours()/24))
 		}
 		var valid bool
-		if start, end, valid = a.Policy.Range(mark, ok, target, a.Now()); !valid {
+		if start, end, valid = a.Policy.Range(mark.Day, ok, target, a.Now()); !valid {
 			return ReadPlan{}, nil
 		}
 	case ModeExplicit:
@@ -65,7 +67,7 @@ func (a *Activities) PlanIngest(ctx context.Context, in PlanInput) (ReadPlan, er
 	default:
 		return ReadPlan{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown run mode %q", in.Mode), ErrTypeBadInput, nil)
 	}
-	if first, _ := lake.ServedDays(a.Policy.Zone, a.Now()); start.Before(first) {
+	if first, _ := wistia.ServedDays(a.Policy.Zone, a.Now()); start.Before(first) {
 		start = first
 	}
 	w := ReadPlan{Start: dates.Format(start), End: dates.Format(end)}
@@ -107,9 +109,9 @@ func (a *Activities) MarkPending(ctx context.Context, days []string) error {
 }
 
 // PendingDays lists the account's days whose bronze landed and is not yet merged and checked.
-func (a *Activities) PendingDays(ctx context.Context) ([]lake.PendingDay, error) {
+func (a *Activities) PendingDays(ctx context.Context) ([]PendingDay, error) {
 	days, err := a.Marks.Pending(ctx, a.Account)
-	return days, classify(err)
+	return pendingOf(days), classify(err)
 }
 
 // VerifiedMergeMessage is logged each time a run's days passed their checks and left the
@@ -118,8 +120,8 @@ const VerifiedMergeMessage = "days merged and checked"
 
 // ClearPending takes the days off the ledger, except those whose bronze landed again since
 // they were read. Workflows call it only after the days' checks passed.
-func (a *Activities) ClearPending(ctx context.Context, days []lake.PendingDay) (int, error) {
-	n, err := a.Marks.ClearPending(ctx, a.Account, days)
+func (a *Activities) ClearPending(ctx context.Context, days []PendingDay) (int, error) {
+	n, err := a.Marks.ClearPending(ctx, a.Account, statePending(days))
 	if err != nil {
 		return n, classify(err)
 	}
@@ -136,8 +138,8 @@ const transformLeaseTTL = time.Minute
 // MergeResult is what MergeAndCheck (or a part of a spread merge) did: the transform's
 // counts and the checks'.
 type MergeResult struct {
-	Report lake.TransformReport `json:"report"`
-	Check  CheckResult          `json:"check"`
+	Report TransformReport `json:"report"`
+	Check  CheckResult     `json:"check"`
 }
 
 // checked adds the checks' outcome; problems fail the activity for good.
@@ -172,7 +174,7 @@ func (a *Activities) MergeAndCheck(ctx context.Context, days []string, runID str
 	if a.OnTransform != nil {
 		a.OnTransform(rep)
 	}
-	res := MergeResult{Report: rep}
+	res := MergeResult{Report: reportOf(rep)}
 	if err != nil {
 		return res, classify(err)
 	}
@@ -202,7 +204,7 @@ func (a *Activities) MergeSilverDays(ctx context.Context, days []string, runID s
 	if a.OnTransform != nil {
 		a.OnTransform(rep)
 	}
-	res := MergeResult{Report: rep}
+	res := MergeResult{Report: reportOf(rep)}
 	if err != nil {
 		return res, classify(err)
 	}
@@ -241,7 +243,7 @@ func (a *Activities) RecomputeGoldAndCheck(ctx context.Context, in GoldInput) (M
 	if a.OnTransform != nil {
 		a.OnTransform(rep)
 	}
-	res := MergeResult{Report: rep}
+	res := MergeResult{Report: reportOf(rep)}
 	if err != nil {
 		return res, classify(err)
 	}
@@ -267,20 +269,20 @@ func spreadOwner(ctx context.Context) string {
 // transformHold is the transform lease an activity holds, and the cancellation of the context
 // that lives while it is held.
 type transformHold struct {
-	lease  *lake.Lease
+	lease  *state.Lease
 	cancel context.CancelCauseFunc
 }
 
 // Release frees the lease.
 func (h transformHold) Release() { h.cancel(nil); h.lease.Release() }
 
-// Leave lets the lease run out for its owner's next holder (see lake.Lease.Leave).
+// Leave lets the lease run out for its owner's next holder (see state.Lease.Leave).
 func (h transformHold) Leave() { h.cancel(nil); h.lease.Leave() }
 
 // holdTransform waits for the account's transform lease under owner, makes sure the tables
 // exist, and returns a context that is cancelled if the lease is lost.
 func (a *Activities) holdTransform(ctx context.Context, owner string) (context.Context, transformHold, error) {
-	lease, err := lake.HoldLease(ctx, a.Marks, a.Account+"#transform", owner, transformLeaseTTL, 2*time.Second)
+	lease, err := state.HoldLease(ctx, a.Marks, a.Account+"#transform", owner, transformLeaseTTL, 2*time.Second)
 	if err != nil {
 		return ctx, transformHold{}, fmt.Errorf("wait for the transform lease of %s: %w", a.Account, err)
 	}

@@ -20,9 +20,9 @@ const module = "github.com/marketing-data/wistia-pipeline/"
 var layers = [][]string{
 	{"internal/dates", "internal/config", "deploy/observability"},
 	{"wistia", "wistia/wistiasim", "wistia/apispec"},
-	{"lake/bronze"},
+	{"lake/bronze", "lake/state"},
 	{"lake"},
-	{"internal/ingest"},
+	{"ingest"},
 	{"activities"},
 	{"workflows"},
 	{"internal/operate", "internal/dashboard", "internal/metrics", "internal/httpserve"},

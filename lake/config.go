@@ -15,6 +15,8 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/config"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
+	"github.com/marketing-data/wistia-pipeline/lake/state"
+	"github.com/marketing-data/wistia-pipeline/wistia"
 )
 
 // Config holds the storage settings, read by config.Load. Empty URLs mean the embedded
@@ -115,9 +117,9 @@ func validNamespace(s string) bool {
 	return true
 }
 
-// CatchUpPolicy is the ingest window policy the settings describe.
-func (c Config) CatchUpPolicy() CatchUpPolicy {
-	p := CatchUpPolicy{LookbackDays: c.LookbackDays, Zone: c.Zone()}
+// wistia.CatchUpPolicy is the ingest window policy the settings describe.
+func (c Config) CatchUpPolicy() wistia.CatchUpPolicy {
+	p := wistia.CatchUpPolicy{LookbackDays: c.LookbackDays, Zone: c.Zone()}
 	if c.FirstDay != "" {
 		p.FirstDay, _ = dates.Parse(c.FirstDay)
 	}
@@ -156,13 +158,13 @@ func (c Config) OpenStore(ctx context.Context) (bronze.Store, error) {
 }
 
 // OpenWatermarks opens the watermark store, creating the DynamoDB table when asked to.
-func (c Config) OpenWatermarks(ctx context.Context) (Watermarks, error) {
+func (c Config) OpenState(ctx context.Context) (state.Store, error) {
 	u, _ := url.Parse(c.WatermarksURL)
 	switch {
 	case c.WatermarksURL == "":
-		return OpenSQLiteWatermarks(ctx, filepath.Join(c.DataDir, "watermarks.db"))
+		return state.OpenSQLite(ctx, filepath.Join(c.DataDir, "watermarks.db"))
 	case u.Scheme == "sqlite":
-		return OpenSQLiteWatermarks(ctx, u.Host+u.Path)
+		return state.OpenSQLite(ctx, u.Host+u.Path)
 	}
 	awsCfg, err := c.AWS(ctx)
 	if err != nil {
@@ -174,11 +176,11 @@ func (c Config) OpenWatermarks(ctx context.Context) (Watermarks, error) {
 		}
 	})
 	if c.DynamoDBCreateTable {
-		if err := EnsureWatermarkTable(ctx, client, u.Host); err != nil {
+		if err := state.EnsureDynamoTable(ctx, client, u.Host); err != nil {
 			return nil, err
 		}
 	}
-	return NewDynamoWatermarks(client, u.Host), nil
+	return state.NewDynamo(client, u.Host), nil
 }
 
 // Zone is the account's stats zone (WISTIA_STATS_TIMEZONE); Validate has checked it.

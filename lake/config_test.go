@@ -10,6 +10,8 @@ import (
 
 	"github.com/marketing-data/wistia-pipeline/internal/config"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/lake/state"
+	"github.com/marketing-data/wistia-pipeline/wistia"
 )
 
 func TestConfigDefaultsAreEmbedded(t *testing.T) {
@@ -20,12 +22,12 @@ func TestConfigDefaultsAreEmbedded(t *testing.T) {
 	store, err := cfg.OpenStore(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "file://"+filepath.Join(dir, "lake"), store.Location())
-	wm, err := cfg.OpenWatermarks(context.Background())
+	wm, err := cfg.OpenState(context.Background())
 	require.NoError(t, err)
 	defer wm.Close()
-	assert.IsType(t, &SQLiteWatermarks{}, wm)
+	assert.IsType(t, &state.SQLite{}, wm)
 	assert.FileExists(t, filepath.Join(dir, "watermarks.db"))
-	assert.Equal(t, CatchUpPolicy{LookbackDays: 2, Zone: dates.UTC}, cfg.CatchUpPolicy())
+	assert.Equal(t, wistia.CatchUpPolicy{LookbackDays: 2, Zone: dates.UTC}, cfg.CatchUpPolicy())
 }
 
 func TestConfigNamesEveryBadValue(t *testing.T) {

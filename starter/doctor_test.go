@@ -64,7 +64,7 @@ func startLocalStack(t *testing.T) *localStack {
 		require.NoError(t, err)
 		require.NoError(t, store.(*bronze.S3Store).EnsureBucket(ctx))
 	}
-	marks, err := cfg.Lake.OpenWatermarks(ctx)
+	marks, err := cfg.Lake.OpenState(ctx)
 	require.NoError(t, err)
 	require.NoError(t, marks.Close())
 	lh, err := cfg.Lake.OpenLakehouse(ctx)

@@ -11,6 +11,7 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/operate"
 	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/wistia"
 	"github.com/marketing-data/wistia-pipeline/workflows"
 )
 
@@ -80,7 +81,7 @@ LOOKBACK_DAYS to the date for every media, whatever the watermarks say, and move
 			if date == "" {
 				return usagef("run needs --date")
 			}
-			if err := dateFlags(lake.CheckRunDay, map[string]string{"date": date}); err != nil {
+			if err := dateFlags(wistia.CheckRunDay, map[string]string{"date": date}); err != nil {
 				return err
 			}
 			p, _, closeFn, err := c.pipeline(cmd.Context())
@@ -122,7 +123,7 @@ merges every day that landed once, spread over the workers. It moves no watermar
 		Example: `  starter backfill --from 2026-11-01 --to 2026-11-07 --parallelism 3 --wait`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := rangeFlags("backfill", lake.CheckRunDay, from, to); err != nil {
+			if err := rangeFlags("backfill", wistia.CheckRunDay, from, to); err != nil {
 				return err
 			}
 			if parallelism < 1 {
@@ -172,7 +173,7 @@ so any day that has ended can be transformed.`,
 		Example: `  starter transform --from 2026-10-01 --to 2026-10-31 --wait`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := rangeFlags("transform", lake.CheckEndedDay, from, to); err != nil {
+			if err := rangeFlags("transform", wistia.CheckEndedDay, from, to); err != nil {
 				return err
 			}
 			p, _, closeFn, err := c.pipeline(cmd.Context())

@@ -108,7 +108,7 @@ func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h
 func WithLimiter(l *Limiter) Option { return func(c *Client) { c.limiter = l } }
 
 // Gate grants each request a place in a budget shared beyond this process (see
-// lake.SharedBudget); Take blocks until the request may be sent.
+// state.SharedBudget); Take blocks until the request may be sent.
 type Gate interface {
 	Take(ctx context.Context) error
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/marketing-data/wistia-pipeline/activities"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
-	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/wistia"
 )
 
 // BackfillInput asks for the days From..To (inclusive).
@@ -54,7 +54,7 @@ func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (BackfillProgress,
 		return BackfillProgress{}, err
 	}
 	for _, d := range []time.Time{from, to} {
-		if err := lake.CheckRunDay(zone, d, workflow.Now(ctx)); err != nil {
+		if err := wistia.CheckRunDay(zone, d, workflow.Now(ctx)); err != nil {
 			return BackfillProgress{}, badDate(err)
 		}
 	}

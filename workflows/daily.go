@@ -9,8 +9,7 @@ import (
 
 	"github.com/marketing-data/wistia-pipeline/activities"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
-	"github.com/marketing-data/wistia-pipeline/internal/ingest"
-	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/wistia"
 )
 
 // DailyRunInput starts a day's run. Date is the logical date (YYYY-MM-DD); left empty, it is
@@ -59,7 +58,7 @@ func checkRunDate(ctx workflow.Context, zone dates.Zone, date string) error {
 	if err != nil {
 		return temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeBadInput, nil)
 	}
-	if err := lake.CheckRunDay(zone, d, workflow.Now(ctx)); err != nil {
+	if err := wistia.CheckRunDay(zone, d, workflow.Now(ctx)); err != nil {
 		return badDate(err)
 	}
 	return nil
@@ -165,7 +164,7 @@ func DailyRunWorkflow(ctx workflow.Context, in DailyRunInput) (DailyRunResult, e
 	// Each visitor once per run, whatever medias it watched. Its failure does not hold back the
 	// merge of the events (nor their watermarks): the run merges, then fails naming it.
 	progress.Phase = PhaseVisitors
-	var visitors ingest.Landed
+	var visitors activities.Landed
 	visitorsErr := workflow.ExecuteActivity(visitorCalls(ctx, in.Options.heartbeat()), a.IngestRunVisitors,
 		activities.VisitorsInput{Date: date, RunID: in.RunID, Days: in.Days}).Get(ctx, &visitors)
 	progress.Records += visitors.Records
@@ -253,7 +252,7 @@ func runAs(ctx workflow.Context, id string, in DailyRunInput) (DailyRunResult, e
 
 // alertOffZone alerts when a merge found events outside their day in the stats zone: the run
 // succeeded, but the days it made final are cut at another midnight than the account's.
-func alertOffZone(ctx workflow.Context, date string, off []lake.OffZoneWindow) {
+func alertOffZone(ctx workflow.Context, date string, off []activities.OffZoneWindow) {
 	if len(off) == 0 || workflow.GetVersion(ctx, versionStatsZone, workflow.DefaultVersion, 1) < 1 {
 		return
 	}

@@ -12,8 +12,6 @@ import (
 
 	"github.com/marketing-data/wistia-pipeline/activities"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
-	"github.com/marketing-data/wistia-pipeline/internal/ingest"
-	"github.com/marketing-data/wistia-pipeline/lake"
 )
 
 // The workflows as they were before versionRunModes. Runs started before that change replay
@@ -84,10 +82,10 @@ func dailyRunV0(ctx workflow.Context, in DailyRunInput) (DailyRunResult, error) 
 }
 
 // transformAndCheckV0 merges, then checks in a second activity, without the ledger or the lease.
-func transformAndCheckV0(ctx workflow.Context, days []string, runID string, heartbeat time.Duration, phase *string) (lake.TransformReport, string, error) {
+func transformAndCheckV0(ctx workflow.Context, days []string, runID string, heartbeat time.Duration, phase *string) (activities.TransformReport, string, error) {
 	tctx := transformCallsV0(ctx, heartbeat)
 	*phase = PhaseTransform
-	var rep lake.TransformReport
+	var rep activities.TransformReport
 	if err := workflow.ExecuteActivity(tctx, a.Transform, days, runID).Get(ctx, &rep); err != nil {
 		return rep, PhaseTransform, err
 	}
@@ -119,7 +117,7 @@ func mediaIngestV0(ctx workflow.Context, in MediaIngestInput) (MediaIngestResult
 		return res, nil
 	}
 	api := wistiaCallsV0(ctx, heartbeatOr(in.HeartbeatTimeout))
-	var stats ingest.Landed
+	var stats activities.Landed
 	if err := workflow.ExecuteActivity(api, a.IngestDailyStats, in.Media, w, in.Date, in.RunID).Get(ctx, &stats); err != nil {
 		if isNotFound(err) {
 			res.Skipped = true
@@ -133,7 +131,7 @@ func mediaIngestV0(ctx workflow.Context, in MediaIngestInput) (MediaIngestResult
 	lastComplete := ""
 	broken := false
 	for _, day := range w.Days {
-		var ev ingest.Landed
+		var ev activities.Landed
 		if err := workflow.ExecuteActivity(api, a.IngestEvents, in.Media, day, in.RunID).Get(ctx, &ev); err != nil {
 			if isNotFound(err) {
 				res.Skipped = true
@@ -153,7 +151,7 @@ func mediaIngestV0(ctx workflow.Context, in MediaIngestInput) (MediaIngestResult
 		}
 	}
 
-	var visitors ingest.Landed
+	var visitors activities.Landed
 	if err := workflow.ExecuteActivity(api, a.IngestVisitors, in.Media, w, in.Date, in.RunID).Get(ctx, &visitors); err != nil {
 		return res, err
 	}

@@ -7,7 +7,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/marketing-data/wistia-pipeline/activities"
-	"github.com/marketing-data/wistia-pipeline/internal/ingest"
 )
 
 // MediaIngestInput names one media's ingest for a date.
@@ -33,7 +32,7 @@ type MediaIngestResult struct {
 	Unwatched int `json:"unwatched,omitempty"`
 }
 
-func (r *MediaIngestResult) add(l ingest.Landed) {
+func (r *MediaIngestResult) add(l activities.Landed) {
 	r.Records += l.Records
 	r.Rejects += l.Rejects
 	r.Requests += l.Requests
@@ -66,7 +65,7 @@ func MediaIngestWorkflow(ctx workflow.Context, in MediaIngestInput) (MediaIngest
 		return err
 	}
 	api := wistiaCalls(ctx, heartbeatOr(in.HeartbeatTimeout))
-	var stats ingest.Landed
+	var stats activities.Landed
 	if err := workflow.ExecuteActivity(api, a.IngestDailyStats, in.Media, w, in.Date, in.RunID).Get(ctx, &stats); err != nil {
 		if isNotFound(err) {
 			res.Skipped = true
@@ -94,7 +93,7 @@ func MediaIngestWorkflow(ctx workflow.Context, in MediaIngestInput) (MediaIngest
 			}
 			continue
 		}
-		var ev ingest.Landed
+		var ev activities.Landed
 		if err := workflow.ExecuteActivity(api, a.IngestEvents, in.Media, day, in.RunID).Get(ctx, &ev); err != nil {
 			if isNotFound(err) {
 				res.Skipped = true

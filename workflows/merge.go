@@ -8,7 +8,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/marketing-data/wistia-pipeline/activities"
-	"github.com/marketing-data/wistia-pipeline/lake"
 )
 
 // mergePending merges the run's days and every day pending in the ledger, checks them, and
@@ -19,7 +18,7 @@ import (
 // failed; the days then stay pending for the next run, so nothing landed is stranded.
 func mergePending(ctx workflow.Context, days []string, runID string, heartbeat time.Duration, spread int, progress *Progress) ([]string, string, error) {
 	progress.Phase = PhaseTransform
-	var pending []lake.PendingDay
+	var pending []activities.PendingDay
 	if err := workflow.ExecuteLocalActivity(storageLocal(ctx), a.PendingDays).Get(ctx, &pending); err != nil {
 		return nil, PhaseTransform, err
 	}

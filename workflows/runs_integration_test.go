@@ -24,6 +24,7 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
+	"github.com/marketing-data/wistia-pipeline/lake/state"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 	"github.com/marketing-data/wistia-pipeline/workflows"
 )
@@ -60,12 +61,12 @@ func (s *stack) waitRun(t *testing.T, date string) workflows.DailyRunResult {
 func (s *stack) marks(t *testing.T) map[string]string {
 	t.Helper()
 	cfg := lake.Config{DataDir: s.dir}
-	wm, err := cfg.OpenWatermarks(context.Background())
+	wm, err := cfg.OpenState(context.Background())
 	require.NoError(t, err)
 	defer wm.Close()
 	out := map[string]string{}
 	for _, m := range s.sim.MediaIDs() {
-		w, ok, err := wm.Get(context.Background(), lake.WatermarkKey{Account: "acct", Stream: bronze.StreamEvents, Media: m})
+		w, ok, err := wm.Get(context.Background(), state.WatermarkKey{Account: "acct", Stream: bronze.StreamEvents, Media: m})
 		require.NoError(t, err)
 		if ok {
 			out[m] = dates.Format(w.Day)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/marketing-data/wistia-pipeline/activities"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
-	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/wistia"
 )
 
 // TransformInput asks for silver and gold of the bronze days From..To to be merged again.
@@ -35,7 +35,7 @@ func TransformWorkflow(ctx workflow.Context, in TransformInput) (Progress, error
 	if err != nil {
 		return progress, err
 	}
-	if err := lake.CheckEndedDay(zone, to, workflow.Now(ctx)); err != nil {
+	if err := wistia.CheckEndedDay(zone, to, workflow.Now(ctx)); err != nil {
 		return progress, badDate(err)
 	}
 	var days []string

@@ -17,7 +17,6 @@ import (
 
 	"github.com/marketing-data/wistia-pipeline/activities"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
-	"github.com/marketing-data/wistia-pipeline/lake"
 )
 
 // ProgressQuery is the query every pipeline workflow answers with its Progress.
@@ -64,7 +63,7 @@ type Progress struct {
 	// OffZone is the windows whose events fall outside their day in the stats zone, beyond a
 	// stray record: the zone setting disagrees with the account (each names the zone the
 	// events fit). The run alerts on them.
-	OffZone []lake.OffZoneWindow `json:"off_zone,omitempty"`
+	OffZone []activities.OffZoneWindow `json:"off_zone,omitempty"`
 	// Merged is the days the run merged: its own and those pending from earlier runs.
 	Merged []string `json:"merged,omitempty"`
 	// RunningAs is the ID of the date's run when this one was started under another ID (by
@@ -74,7 +73,7 @@ type Progress struct {
 }
 
 // countMerge adds what a merge reported to the run's counts.
-func (p *Progress) countMerge(rep lake.TransformReport) {
+func (p *Progress) countMerge(rep activities.TransformReport) {
 	for _, n := range rep.Quarantined {
 		p.Quarantined += n
 	}

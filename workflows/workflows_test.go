@@ -20,8 +20,6 @@ import (
 
 	"github.com/marketing-data/wistia-pipeline/activities"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
-	"github.com/marketing-data/wistia-pipeline/internal/ingest"
-	"github.com/marketing-data/wistia-pipeline/lake"
 )
 
 // testNow is the workflows' clock in these tests: 2026-11-24 is the last day that has ended.
@@ -33,7 +31,7 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env := bareEnv(t)
 	env.OnActivity(a.ExpireSnapshots, mock.Anything).Return(nil).Maybe()
 	env.OnActivity(a.ClearPending, mock.Anything, mock.Anything).Return(0, nil).Maybe()
-	env.OnActivity(a.IngestRunVisitors, mock.Anything, mock.Anything).Return(ingest.Landed{}, nil).Maybe()
+	env.OnActivity(a.IngestRunVisitors, mock.Anything, mock.Anything).Return(activities.Landed{}, nil).Maybe()
 	return env
 }
 
@@ -52,7 +50,7 @@ func bareEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 
 // noPending is an empty ledger.
 func noPending(env *testsuite.TestWorkflowEnvironment) {
-	env.OnActivity(a.PendingDays, mock.Anything).Return([]lake.PendingDay{}, nil).Maybe()
+	env.OnActivity(a.PendingDays, mock.Anything).Return([]activities.PendingDay{}, nil).Maybe()
 }
 
 func medias(n int) []string {
@@ -147,9 +145,9 @@ func TestMediaDeletedAfterListingIsSkipped(t *testing.T) {
 	env := newEnv(t)
 	env.OnActivity(a.ListMedias, mock.Anything, mock.Anything, mock.Anything).Return(activities.MediaList{Medias: []string{"m000", "m001"}}, nil)
 	env.OnActivity(a.PlanIngest, mock.Anything, mock.Anything).Return(activities.ReadPlan{Start: "2026-11-24", End: "2026-11-24", Days: []string{"2026-11-24"}}, nil)
-	env.OnActivity(a.IngestDailyStats, mock.Anything, "m000", mock.Anything, mock.Anything, mock.Anything).Return(ingest.Landed{Records: 1, Requests: 1}, nil)
-	env.OnActivity(a.IngestDailyStats, mock.Anything, "m001", mock.Anything, mock.Anything, mock.Anything).Return(ingest.Landed{}, notFound()).Once()
-	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-24", mock.Anything).Return(ingest.Landed{Records: 5, Complete: true, Requests: 1}, nil)
+	env.OnActivity(a.IngestDailyStats, mock.Anything, "m000", mock.Anything, mock.Anything, mock.Anything).Return(activities.Landed{Records: 1, Requests: 1}, nil)
+	env.OnActivity(a.IngestDailyStats, mock.Anything, "m001", mock.Anything, mock.Anything, mock.Anything).Return(activities.Landed{}, notFound()).Once()
+	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-24", mock.Anything).Return(activities.Landed{Records: 5, Complete: true, Requests: 1}, nil)
 	env.OnActivity(a.RecordLanded, mock.Anything, activities.LandedInput{Media: "m000", Days: []string{"2026-11-24"}, Mark: "2026-11-24", RunID: "daily-2026-11-24-default-test-run-id"}).Return(false, nil).Once()
 	noPending(env)
 	env.OnActivity(a.MergeAndCheck, mock.Anything, []string{"2026-11-24"}, mock.Anything).Return(activities.MergeResult{}, nil)
@@ -187,11 +185,11 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 	env := newEnv(t)
 	w := activities.ReadPlan{Start: "2026-11-23", End: "2026-11-24", Days: []string{"2026-11-23", "2026-11-24"}}
 	env.OnActivity(a.PlanIngest, mock.Anything, activities.PlanInput{Media: "m000", Date: "2026-11-24", Mode: activities.ModeCatchUp}).Return(w, nil)
-	env.OnActivity(a.IngestDailyStats, mock.Anything, "m000", w, "2026-11-24", "r").Return(ingest.Landed{Requests: 1}, nil)
-	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-23", "r").Return(ingest.Landed{}, errors.New("wistia: 503")).Twice()
-	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-23", "r").Return(ingest.Landed{Records: 3, Complete: true}, nil).Once()
+	env.OnActivity(a.IngestDailyStats, mock.Anything, "m000", w, "2026-11-24", "r").Return(activities.Landed{Requests: 1}, nil)
+	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-23", "r").Return(activities.Landed{}, errors.New("wistia: 503")).Twice()
+	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-23", "r").Return(activities.Landed{Records: 3, Complete: true}, nil).Once()
 	// The second window is incomplete: the watermark stops at the first.
-	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-24", "r").Return(ingest.Landed{Records: 4, Complete: false}, nil).Once()
+	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-24", "r").Return(activities.Landed{Records: 4, Complete: false}, nil).Once()
 	env.OnActivity(a.RecordLanded, mock.Anything, activities.LandedInput{Media: "m000", Days: w.Days, Mark: "2026-11-23", RunID: "r", Advance: true}).Return(true, nil).Once()
 
 	env.ExecuteWorkflow(MediaIngestWorkflow, MediaIngestInput{Media: "m000", Date: "2026-11-24", RunID: "r", Mode: activities.ModeCatchUp})
@@ -208,8 +206,8 @@ func TestUnwatchedDaysAreNotAskedForEvents(t *testing.T) {
 	w := activities.ReadPlan{Start: "2026-11-22", End: "2026-11-24", Days: []string{"2026-11-22", "2026-11-23", "2026-11-24"}}
 	env.OnActivity(a.PlanIngest, mock.Anything, mock.Anything).Return(w, nil)
 	env.OnActivity(a.IngestDailyStats, mock.Anything, "m000", w, "2026-11-24", "r").
-		Return(ingest.Landed{Requests: 1, Unwatched: []string{"2026-11-22", "2026-11-24"}}, nil)
-	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-23", "r").Return(ingest.Landed{Records: 3, Requests: 1, Complete: true}, nil).Once()
+		Return(activities.Landed{Requests: 1, Unwatched: []string{"2026-11-22", "2026-11-24"}}, nil)
+	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-23", "r").Return(activities.Landed{Records: 3, Requests: 1, Complete: true}, nil).Once()
 	env.OnActivity(a.RecordLanded, mock.Anything, activities.LandedInput{Media: "m000", Days: []string{"2026-11-23", "2026-11-24"},
 		Mark: "2026-11-24", RunID: "r", Advance: true}).Return(true, nil).Once()
 
@@ -268,7 +266,7 @@ func TestLogicalDateComesFromTheSchedule(t *testing.T) {
 
 func TestSnapshotsExpireAfterChecksWithoutFailingTheRun(t *testing.T) {
 	env := bareEnv(t)
-	env.OnActivity(a.IngestRunVisitors, mock.Anything, mock.Anything).Return(ingest.Landed{}, nil).Once()
+	env.OnActivity(a.IngestRunVisitors, mock.Anything, mock.Anything).Return(activities.Landed{}, nil).Once()
 	env.OnActivity(a.ClearPending, mock.Anything, mock.Anything).Return(0, nil).Once()
 	env.OnActivity(a.ListMedias, mock.Anything, mock.Anything, mock.Anything).Return(activities.MediaList{Medias: []string{"m0"}}, nil)
 	env.OnWorkflow(MediaIngestWorkflow, mock.Anything, mock.Anything).Return(MediaIngestResult{Media: "m0", Days: []string{"2026-11-24"}}, nil)
@@ -349,12 +347,12 @@ func TestScheduleBackfillReadsExactlyItsDay(t *testing.T) {
 }
 
 func TestRunMergesPendingDaysAndClearsOnlyAfterChecks(t *testing.T) {
-	pending := []lake.PendingDay{{Day: "2026-11-02", Seq: 3}, {Day: "2026-11-24", Seq: 1}}
+	pending := []activities.PendingDay{{Day: "2026-11-02", Seq: 3}, {Day: "2026-11-24", Seq: 1}}
 	for _, fails := range []bool{false, true} {
 		t.Run(fmt.Sprintf("checks fail=%v", fails), func(t *testing.T) {
 			env := bareEnv(t)
 			env.OnActivity(a.ExpireSnapshots, mock.Anything).Return(nil).Maybe()
-			env.OnActivity(a.IngestRunVisitors, mock.Anything, mock.Anything).Return(ingest.Landed{}, nil).Once()
+			env.OnActivity(a.IngestRunVisitors, mock.Anything, mock.Anything).Return(activities.Landed{}, nil).Once()
 			env.OnActivity(a.ListMedias, mock.Anything, mock.Anything, mock.Anything).Return(activities.MediaList{Medias: []string{"m0"}}, nil)
 			env.OnWorkflow(MediaIngestWorkflow, mock.Anything, mock.Anything).Return(MediaIngestResult{Media: "m0", Days: []string{"2026-11-22", "2026-11-23", "2026-11-24"}}, nil)
 			env.OnActivity(a.PendingDays, mock.Anything).Return(pending, nil).Once()
@@ -363,7 +361,7 @@ func TestRunMergesPendingDaysAndClearsOnlyAfterChecks(t *testing.T) {
 				merge.Return(activities.MergeResult{}, temporal.NewNonRetryableApplicationError("data checks found 1 problem", activities.ErrTypeCheckFailed, nil)).Once()
 				env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(nil).Once()
 			} else {
-				merge.Return(activities.MergeResult{Report: lake.TransformReport{Quarantined: map[string]int{"events": 2, "visitors": 1}}}, nil).Once()
+				merge.Return(activities.MergeResult{Report: activities.TransformReport{Quarantined: map[string]int{"events": 2, "visitors": 1}}}, nil).Once()
 				env.OnActivity(a.ClearPending, mock.Anything, pending).Return(2, nil).Once()
 			}
 			env.ExecuteWorkflow(DailyRunWorkflow, DailyRunInput{Date: "2026-11-24", Options: Options{Account: "acct", MaxConcurrency: 1}})
@@ -408,7 +406,7 @@ func TestBackfillMergesWhatLandedEvenWhenADayFails(t *testing.T) {
 
 func TestTransformWorkflowMergesTheRangeAndThePending(t *testing.T) {
 	env := newEnv(t)
-	env.OnActivity(a.PendingDays, mock.Anything).Return([]lake.PendingDay{{Day: "2026-11-01", Seq: 1}}, nil).Once()
+	env.OnActivity(a.PendingDays, mock.Anything).Return([]activities.PendingDay{{Day: "2026-11-01", Seq: 1}}, nil).Once()
 	env.OnActivity(a.MergeAndCheck, mock.Anything, []string{"2026-11-01", "2026-11-20", "2026-11-21"}, mock.Anything).Return(activities.MergeResult{}, nil).Once()
 	env.ExecuteWorkflow(TransformWorkflow, TransformInput{From: "2026-11-20", To: "2026-11-21", Options: Options{Account: "acct"}})
 	require.NoError(t, env.GetWorkflowError())
@@ -428,7 +426,7 @@ func TestRunFetchesVisitorsOnceAndTheirFailureDoesNotHoldBackTheMerge(t *testing
 			return MediaIngestResult{Media: in.Media, Days: []string{"2026-11-23", "2026-11-24"}, Records: 4}, nil
 		})
 	env.OnActivity(a.IngestRunVisitors, mock.Anything, activities.VisitorsInput{Date: "2026-11-24", RunID: "daily-2026-11-24-default-test-run-id",
-		Days: []string{"2026-11-23", "2026-11-24"}}).Return(ingest.Landed{},
+		Days: []string{"2026-11-23", "2026-11-24"}}).Return(activities.Landed{},
 		temporal.NewNonRetryableApplicationError("wistia GET /stats/visitors/x.json: 403 Forbidden", activities.ErrTypeRejected, nil)).Once()
 	noPending(env)
 	env.OnActivity(a.MergeAndCheck, mock.Anything, []string{"2026-11-23", "2026-11-24"}, mock.Anything).Return(activities.MergeResult{}, nil).Once()
@@ -476,7 +474,7 @@ func (s *spreadMerges) mock(env *testsuite.TestWorkflowEnvironment) {
 				return activities.MergeResult{}, temporal.NewNonRetryableApplicationError("merge into silver.events: disk full", "Test", nil)
 			}
 			d, _ := dates.Parse(days[0])
-			return activities.MergeResult{Report: lake.TransformReport{Days: days, Dates: []string{dates.Format(dates.AddDays(d, -1)), days[0]},
+			return activities.MergeResult{Report: activities.TransformReport{Days: days, Dates: []string{dates.Format(dates.AddDays(d, -1)), days[0]},
 				Quarantined: map[string]int{"events": 1}}}, nil
 		})
 }
@@ -487,7 +485,7 @@ func TestBackfillSpreadsItsMergeOverDaysThenRecomputesGoldOnce(t *testing.T) {
 	env.OnWorkflow(DailyRunWorkflow, mock.Anything, mock.Anything).Return(func(ctx workflow.Context, in DailyRunInput) (DailyRunResult, error) {
 		return DailyRunResult{Days: []string{in.Date}}, nil
 	})
-	env.OnActivity(a.PendingDays, mock.Anything).Return([]lake.PendingDay{{Day: "2026-11-01", Seq: 1}}, nil).Once()
+	env.OnActivity(a.PendingDays, mock.Anything).Return([]activities.PendingDay{{Day: "2026-11-01", Seq: 1}}, nil).Once()
 	var merges spreadMerges
 	merges.mock(env)
 	env.OnActivity(a.RecomputeGoldAndCheck, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.GoldInput) (activities.MergeResult, error) {
@@ -522,7 +520,7 @@ func TestBackfillSpreadsItsMergeOverDaysThenRecomputesGoldOnce(t *testing.T) {
 
 func TestSpreadMergeFailingADayLeavesEveryDayPending(t *testing.T) {
 	env := bareEnv(t)
-	env.OnActivity(a.PendingDays, mock.Anything).Return([]lake.PendingDay{}, nil).Once()
+	env.OnActivity(a.PendingDays, mock.Anything).Return([]activities.PendingDay{}, nil).Once()
 	merges := spreadMerges{fail: "2026-11-20"}
 	merges.mock(env)
 	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(nil).Once()

@@ -25,7 +25,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/marketing-data/wistia-pipeline/activities"
-	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/state"
 	"github.com/marketing-data/wistia-pipeline/workflows"
 )
 
@@ -153,12 +153,12 @@ func NewPipelineStack(scope constructs.Construct, id string, props *awscdk.Stack
 	})
 
 	tableProps := &awsdynamodb.TableProps{
-		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String(lake.WatermarkTableKey), Type: awsdynamodb.AttributeType_STRING},
+		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String(state.TableKey), Type: awsdynamodb.AttributeType_STRING},
 		BillingMode:                      awsdynamodb.BillingMode_PAY_PER_REQUEST,
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)},
 		// The rate budget's per-window counters and the merge leases carry this attribute; the
 		// watermarks and the ledger of pending days never do.
-		TimeToLiveAttribute: jsii.String(lake.WatermarkTableTTLAttribute),
+		TimeToLiveAttribute: jsii.String(state.TableTTLAttribute),
 		DeletionProtection:  jsii.Bool(true),
 		RemovalPolicy:       awscdk.RemovalPolicy_RETAIN,
 	}

@@ -19,7 +19,7 @@ import (
 
 	"github.com/marketing-data/wistia-pipeline/activities"
 	"github.com/marketing-data/wistia-pipeline/deploy/observability"
-	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/state"
 	"github.com/marketing-data/wistia-pipeline/workflows"
 )
 
@@ -242,11 +242,11 @@ func TestPipelineStackHasEveryPart(t *testing.T) {
 
 	t.Run("the watermark table expires what the worker marks to expire", func(t *testing.T) {
 		pipeline.has("AWS::DynamoDB::Table", map[string]any{
-			"KeySchema":                        []any{map[string]any{"AttributeName": lake.WatermarkTableKey, "KeyType": "HASH"}},
-			"AttributeDefinitions":             []any{map[string]any{"AttributeName": lake.WatermarkTableKey, "AttributeType": "S"}},
+			"KeySchema":                        []any{map[string]any{"AttributeName": state.TableKey, "KeyType": "HASH"}},
+			"AttributeDefinitions":             []any{map[string]any{"AttributeName": state.TableKey, "AttributeType": "S"}},
 			"BillingMode":                      "PAY_PER_REQUEST",
 			"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
-			"TimeToLiveSpecification":          map[string]any{"AttributeName": lake.WatermarkTableTTLAttribute, "Enabled": true},
+			"TimeToLiveSpecification":          map[string]any{"AttributeName": state.TableTTLAttribute, "Enabled": true},
 		})
 	})
 

@@ -25,13 +25,14 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/marketing-data/wistia-pipeline/activities"
+	"github.com/marketing-data/wistia-pipeline/ingest"
 	"github.com/marketing-data/wistia-pipeline/internal/config"
 	"github.com/marketing-data/wistia-pipeline/internal/httpserve"
-	"github.com/marketing-data/wistia-pipeline/internal/ingest"
 	"github.com/marketing-data/wistia-pipeline/internal/metrics"
 	"github.com/marketing-data/wistia-pipeline/internal/operate"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
+	"github.com/marketing-data/wistia-pipeline/lake/state"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 	"github.com/marketing-data/wistia-pipeline/workflows"
 )
@@ -219,7 +220,7 @@ func Open(ctx context.Context, c Config, pm *metrics.Pipeline) (*Resources, erro
 	if r.Store, err = c.Lake.OpenStore(ctx); err != nil {
 		return nil, err
 	}
-	marks, err := c.Lake.OpenWatermarks(ctx)
+	marks, err := c.Lake.OpenState(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -293,10 +294,10 @@ func Open(ctx context.Context, c Config, pm *metrics.Pipeline) (*Resources, erro
 
 // WistiaClient is the Wistia client of the configuration; with WISTIA_SHARED_BUDGET every
 // request draws on the account's budget kept in marks.
-func (c Config) WistiaClient(marks lake.Watermarks) (*wistia.Client, error) {
+func (c Config) WistiaClient(marks state.Store) (*wistia.Client, error) {
 	var opts []wistia.Option
 	if c.Worker.SharedBudget {
-		budget, err := lake.NewSharedBudget(marks, c.Lake.Account, c.Wistia.RateLimit, c.Wistia.RatePeriod)
+		budget, err := state.NewSharedBudget(marks, c.Lake.Account, c.Wistia.RateLimit, c.Wistia.RatePeriod)
 		if err != nil {
 			return nil, fmt.Errorf("WISTIA_SHARED_BUDGET: %w", err)
 		}

@@ -30,8 +30,8 @@ import (
 	"github.com/marketing-data/wistia-pipeline/activities"
 	"github.com/marketing-data/wistia-pipeline/internal/app"
 	"github.com/marketing-data/wistia-pipeline/internal/operate"
-	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
+	"github.com/marketing-data/wistia-pipeline/lake/state"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 	"github.com/marketing-data/wistia-pipeline/workflows"
 )
@@ -130,7 +130,7 @@ type doctor struct {
 	id      string // names this run's doctor objects and items
 	tc      client.Client
 	dialErr error
-	marks   lake.Watermarks
+	marks   state.Store
 	store   bronze.Store
 	closers []func() error
 }
@@ -367,9 +367,9 @@ func (d *doctor) catalog(ctx context.Context) (string, error) {
 }
 
 // openMarks opens the state store once; the Wistia check's shared budget uses it too.
-func (d *doctor) openMarks(ctx context.Context) (lake.Watermarks, error) {
+func (d *doctor) openMarks(ctx context.Context) (state.Store, error) {
 	if d.marks == nil {
-		m, err := d.cfg.Lake.OpenWatermarks(ctx)
+		m, err := d.cfg.Lake.OpenState(ctx)
 		if err != nil {
 			return nil, fail(err, "check WATERMARKS_URL")
 		}
@@ -436,7 +436,7 @@ func (d *doctor) wistia(ctx context.Context) (string, error) {
 	if !d.cfg.Wistia.APIToken.IsSet() {
 		return "", fail(errors.New("WISTIA_API_TOKEN is not set"), "set it (in AWS: the stack's Wistia token secret)")
 	}
-	var marks lake.Watermarks
+	var marks state.Store
 	if d.cfg.Worker.SharedBudget {
 		var err error
 		if marks, err = d.openMarks(ctx); err != nil {

@@ -9,9 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/marketing-data/wistia-pipeline/ingest"
 	"github.com/marketing-data/wistia-pipeline/internal/config"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
-	"github.com/marketing-data/wistia-pipeline/internal/ingest"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/wistia"

@@ -1,4 +1,4 @@
-package lake
+package wistia
 
 import (
 	"testing"
@@ -53,4 +53,38 @@ func TestCheckRunDayInTheAccountsZone(t *testing.T) {
 	d25, _ := dates.Parse("2026-11-25")
 	assert.EqualError(t, CheckRunDay(la, d25, now), "date 2026-11-25 has not ended yet: pick a day from 2024-11-26 to 2026-11-24 (America/Los_Angeles)")
 	assert.NoError(t, CheckRunDay(tokyo, d25, now))
+}
+
+func TestCatchUpPolicyRange(t *testing.T) {
+	now := time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC)
+	target := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	d := func(s string) time.Time { t, _ := dates.Parse(s); return t }
+	ptr := func(t time.Time) *time.Time { return &t }
+	cases := []struct {
+		name       string
+		policy     CatchUpPolicy
+		mark       *time.Time
+		start, end string
+		ok         bool
+	}{
+		{"watermark minus lookback", CatchUpPolicy{LookbackDays: 2}, ptr(d("2026-11-23")), "2026-11-21", "2026-11-24", true},
+		{"caught up still re-reads the lookback", CatchUpPolicy{LookbackDays: 2}, ptr(d("2026-11-24")), "2026-11-22", "2026-11-24", true},
+		{"no lookback", CatchUpPolicy{}, ptr(d("2026-11-20")), "2026-11-20", "2026-11-24", true},
+		{"no watermark: configured first day", CatchUpPolicy{LookbackDays: 2, FirstDay: d("2026-10-01")}, nil, "2026-10-01", "2026-11-24", true},
+		{"no watermark, no first day: 30 days", CatchUpPolicy{LookbackDays: 2}, nil, "2026-10-25", "2026-11-24", true},
+		{"clamped to the 2-year retention", CatchUpPolicy{FirstDay: d("2020-01-01")}, nil, "2024-11-26", "2026-11-24", true},
+		{"watermark ahead of the target", CatchUpPolicy{LookbackDays: 2}, ptr(d("2026-11-30")), "2026-11-28", "2026-11-24", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var mark time.Time
+			if c.mark != nil {
+				mark = *c.mark
+			}
+			start, end, ok := c.policy.Range(mark, c.mark != nil, target, now)
+			assert.Equal(t, c.start, dates.Format(start))
+			assert.Equal(t, c.end, dates.Format(end))
+			assert.Equal(t, c.ok, ok)
+		})
+	}
 }

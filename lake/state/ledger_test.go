@@ -1,4 +1,4 @@
-package lake
+package state
 
 import (
 	"context"
@@ -123,7 +123,7 @@ func TestLedgerMarkPendingCountsEveryLanding(t *testing.T) {
 }
 
 // acquireEventually waits until owner gets the lease, failing the test after 10 seconds.
-func acquireEventually(t *testing.T, l Ledger, name, owner string, ttl time.Duration) {
+func acquireEventually(t *testing.T, l Leases, name, owner string, ttl time.Duration) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		ok, err := l.AcquireLease(context.Background(), name, owner, ttl)
@@ -247,7 +247,7 @@ const (
 
 // flakyRenewals stands between HoldLease and a store to stall or break its renewals.
 type flakyRenewals struct {
-	Ledger
+	Leases
 	mode atomic.Int32
 }
 
@@ -258,7 +258,7 @@ func (f *flakyRenewals) AcquireLease(ctx context.Context, name, owner string, tt
 	case renewFailing:
 		return false, errors.New("store unreachable")
 	}
-	return f.Ledger.AcquireLease(ctx, name, owner, ttl)
+	return f.Leases.AcquireLease(ctx, name, owner, ttl)
 }
 
 // closed reports whether ch is closed, without waiting.
@@ -276,7 +276,7 @@ func TestHoldLeaseLost(t *testing.T) {
 	for name, wm := range watermarkStores(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Run("taken by another owner after it expired", func(t *testing.T) {
-				flaky := &flakyRenewals{Ledger: wm}
+				flaky := &flakyRenewals{Leases: wm}
 				lease, err := HoldLease(ctx, flaky, "steal", "a", 300*time.Millisecond, 10*time.Millisecond)
 				require.NoError(t, err)
 				defer lease.Release()
@@ -292,7 +292,7 @@ func TestHoldLeaseLost(t *testing.T) {
 				assert.False(t, ok, "a's release left b's lease alone")
 			})
 			t.Run("renewals failing for longer than ttl", func(t *testing.T) {
-				flaky := &flakyRenewals{Ledger: wm}
+				flaky := &flakyRenewals{Leases: wm}
 				lease, err := HoldLease(ctx, flaky, "unreachable", "a", 300*time.Millisecond, 10*time.Millisecond)
 				require.NoError(t, err)
 				defer lease.Release()

@@ -1,4 +1,4 @@
-package lake
+package state
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/stretchr/testify/assert"
@@ -17,25 +19,33 @@ import (
 
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
-	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 )
 
-// watermarkStores returns one of each Watermarks implementation, backed by real servers.
-func watermarkStores(t *testing.T) map[string]Watermarks {
+// dynamoClient is a DynamoDB client of a dynalite server, made as in production: credentials
+// through the default chain (the environment here).
+func dynamoClient(t *testing.T, ddb *testenv.DynamoDB) *dynamodb.Client {
+	t.Helper()
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithRegion("us-east-1"))
+	require.NoError(t, err)
+	return dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(ddb.Endpoint) })
+}
+
+// watermarkStores returns one of each Store implementation, backed by real servers.
+func watermarkStores(t *testing.T) map[string]Store {
 	t.Helper()
 	ctx := context.Background()
-	sqlite, err := OpenSQLiteWatermarks(ctx, filepath.Join(t.TempDir(), "wm.db"))
+	sqlite, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "wm.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { sqlite.Close() })
 
 	ddb := testenv.StartDynamoDB(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	cfg := Config{DataDir: t.TempDir(), Account: "acct", AWSRegion: "us-east-1",
-		WatermarksURL: "dynamodb://watermarks", DynamoDBEndpoint: ddb.Endpoint, DynamoDBCreateTable: true}
-	dynamo, err := cfg.OpenWatermarks(ctx)
-	require.NoError(t, err)
-	return map[string]Watermarks{"sqlite": sqlite, "dynamodb": dynamo}
+	client := dynamoClient(t, ddb)
+	require.NoError(t, EnsureDynamoTable(ctx, client, "watermarks"))
+	return map[string]Store{"sqlite": sqlite, "dynamodb": NewDynamo(client, "watermarks")}
 }
 
 func day(n int) time.Time { return dates.AddDays(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), n) }
@@ -44,7 +54,7 @@ func TestWatermarkContract(t *testing.T) {
 	ctx := context.Background()
 	for name, wm := range watermarkStores(t) {
 		t.Run(name, func(t *testing.T) {
-			key := WatermarkKey{Account: "acct", Stream: bronze.StreamEvents, Media: "m1"}
+			key := WatermarkKey{Account: "acct", Stream: "events", Media: "m1"}
 			_, ok, err := wm.Get(ctx, key)
 			require.NoError(t, err)
 			assert.False(t, ok, "no watermark yet")
@@ -71,7 +81,7 @@ func TestWatermarkContract(t *testing.T) {
 			require.NoError(t, err)
 			assert.True(t, moved, "a month boundary still orders right")
 
-			other := WatermarkKey{Account: "acct", Stream: bronze.StreamEvents, Media: "m2"}
+			other := WatermarkKey{Account: "acct", Stream: "events", Media: "m2"}
 			_, ok, err = wm.Get(ctx, other)
 			require.NoError(t, err)
 			assert.False(t, ok, "keys are independent")
@@ -85,7 +95,7 @@ func TestWatermarkRace(t *testing.T) {
 	ctx := context.Background()
 	for name, wm := range watermarkStores(t) {
 		t.Run(name, func(t *testing.T) {
-			key := WatermarkKey{Account: "acct", Stream: bronze.StreamEvents, Media: "race"}
+			key := WatermarkKey{Account: "acct", Stream: "events", Media: "race"}
 			var (
 				wg      sync.WaitGroup
 				maxDay  atomic.Int64
@@ -144,51 +154,12 @@ func TestWatermarkRace(t *testing.T) {
 
 func TestEnsureWatermarkTableIsIdempotent(t *testing.T) {
 	ctx := context.Background()
-	ddb := testenv.StartDynamoDB(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	cfg := Config{AWSRegion: "us-east-1"}
-	awsCfg, err := cfg.AWS(ctx)
-	require.NoError(t, err)
-	client := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(ddb.Endpoint) })
-	require.NoError(t, EnsureWatermarkTable(ctx, client, "twice"))
-	require.NoError(t, EnsureWatermarkTable(ctx, client, "twice"))
+	client := dynamoClient(t, testenv.StartDynamoDB(t))
+	require.NoError(t, EnsureDynamoTable(ctx, client, "twice"))
+	require.NoError(t, EnsureDynamoTable(ctx, client, "twice"))
 	out, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("twice")})
 	require.NoError(t, err)
 	assert.Equal(t, "ACTIVE", string(out.Table.TableStatus))
-}
-
-func TestWindowPolicy(t *testing.T) {
-	now := time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC)
-	target := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
-	d := func(s string) time.Time { t, _ := dates.Parse(s); return t }
-	cases := []struct {
-		name       string
-		policy     CatchUpPolicy
-		mark       *Watermark
-		start, end string
-		ok         bool
-	}{
-		{"watermark minus lookback", CatchUpPolicy{LookbackDays: 2}, &Watermark{Day: d("2026-11-23")}, "2026-11-21", "2026-11-24", true},
-		{"caught up still re-reads the lookback", CatchUpPolicy{LookbackDays: 2}, &Watermark{Day: d("2026-11-24")}, "2026-11-22", "2026-11-24", true},
-		{"no lookback", CatchUpPolicy{}, &Watermark{Day: d("2026-11-20")}, "2026-11-20", "2026-11-24", true},
-		{"no watermark: configured first day", CatchUpPolicy{LookbackDays: 2, FirstDay: d("2026-10-01")}, nil, "2026-10-01", "2026-11-24", true},
-		{"no watermark, no first day: 30 days", CatchUpPolicy{LookbackDays: 2}, nil, "2026-10-25", "2026-11-24", true},
-		{"clamped to the 2-year retention", CatchUpPolicy{FirstDay: d("2020-01-01")}, nil, "2024-11-26", "2026-11-24", true},
-		{"watermark ahead of the target", CatchUpPolicy{LookbackDays: 2}, &Watermark{Day: d("2026-11-30")}, "2026-11-28", "2026-11-24", false},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var mark Watermark
-			if c.mark != nil {
-				mark = *c.mark
-			}
-			start, end, ok := c.policy.Range(mark, c.mark != nil, target, now)
-			assert.Equal(t, c.start, dates.Format(start))
-			assert.Equal(t, c.end, dates.Format(end))
-			assert.Equal(t, c.ok, ok)
-		})
-	}
 }
 
 // Many takers sharing one store never put more than the limit into any window of the period.

@@ -11,8 +11,8 @@ import (
 
 	"github.com/marketing-data/wistia-pipeline/internal/config"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
-	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
+	"github.com/marketing-data/wistia-pipeline/lake/state"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 )
@@ -67,10 +67,10 @@ func BenchmarkVisitorsOneDayAtBudget(b *testing.B) {
 	require.NoError(b, err)
 	srv := httptest.NewServer(limited.Handler())
 	b.Cleanup(srv.Close)
-	marks, err := lake.OpenSQLiteWatermarks(context.Background(), filepath.Join(b.TempDir(), "marks.db"))
+	marks, err := state.OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "marks.db"))
 	require.NoError(b, err)
 	b.Cleanup(func() { marks.Close() })
-	budget, err := lake.NewSharedBudget(marks, "acct", budgetPerMinute, time.Minute)
+	budget, err := state.NewSharedBudget(marks, "acct", budgetPerMinute, time.Minute)
 	require.NoError(b, err)
 	in.Client, err = wistia.New(wistia.Config{BaseURL: srv.URL + wistiasim.BasePath, APIToken: config.Secret(limited.Token()),
 		RateLimit: budgetPerMinute, RatePeriod: time.Minute, RequestTimeout: 10 * time.Second, MaxAttempts: 10,
