@@ -266,7 +266,7 @@ var validRetention = map[int]bool{1: true, 3: true, 5: true, 7: true, 14: true, 
 	150: true, 180: true, 365: true, 400: true, 545: true, 731: true, 1096: true, 1827: true, 2192: true, 2557: true,
 	2922: true, 3288: true, 3653: true}
 
-// workerStatements grants the worker exactly the API calls it makes (lake/store_s3.go,
+// workerStatements grants the worker exactly the API calls it makes (lake/bronze/store_s3.go,
 // iceberg-go's S3 IO and Glue catalog, lake's DynamoDB watermarks, budget, ledger and leases,
 // the SNS alerter), each on only the resources it makes them on. The buckets are the stack's
 // own, so listing is granted on the whole bucket: S3 answers a HEAD or GET of a missing key 404

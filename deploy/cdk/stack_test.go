@@ -293,7 +293,7 @@ func TestPipelineStackHasEveryPart(t *testing.T) {
 			}
 		}
 		sort.Strings(actions)
-		// The calls in lake/store_s3.go, iceberg-go's S3 IO and Glue catalog, lake's DynamoDB
+		// The calls in lake/bronze/store_s3.go, iceberg-go's S3 IO and Glue catalog, lake's DynamoDB
 		// stores and activities/alerts.go, read from the code.
 		assert.Equal(t, []string{
 			"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:UpdateItem",

@@ -152,7 +152,7 @@ func TestWatermarkRace(t *testing.T) {
 	}
 }
 
-func TestEnsureWatermarkTableIsIdempotent(t *testing.T) {
+func TestEnsureDynamoTableIsIdempotent(t *testing.T) {
 	ctx := context.Background()
 	client := dynamoClient(t, testenv.StartDynamoDB(t))
 	require.NoError(t, EnsureDynamoTable(ctx, client, "twice"))
