@@ -377,9 +377,9 @@ func parseDays(list []string) ([]time.Time, error) {
 }
 
 // lakeDays reads days as the lake takes them, once, where the activity receives them.
-func lakeDays(list []string) ([]lake.Day, error) {
+func lakeDays(list []string) ([]dates.Date, error) {
 	days, err := parseDays(list)
-	return lake.DaysOf(days), err
+	return dates.DatesOf(days), err
 }
 
 func temporalCheckFailure(rep lake.CheckReport) error {

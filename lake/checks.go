@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 )
 
@@ -30,18 +31,18 @@ func (r *CheckReport) problem(format string, args ...any) {
 // Check reconciles silver with bronze for the days and checks gold's keys and metric ranges:
 // every distinct typeable bronze event is in silver once, each fact grain appears once, and
 // rates and percentages lie in [0, 1], counts and durations are not negative.
-func (l *Lakehouse) Check(ctx context.Context, store bronze.Store, days []Day) (CheckReport, error) {
+func (l *Lakehouse) Check(ctx context.Context, store bronze.Store, days []dates.Date) (CheckReport, error) {
 	return l.CheckRead(ctx, store, days, nil)
 }
 
 // BronzeRead is the events manifests a transform read, by day. Checking against it rather than
 // against whatever bronze exists by then keeps a run that lands bronze during another run's
 // transform from failing that run's checks: its days are pending and merged next.
-type BronzeRead map[Day][]bronze.Manifest
+type BronzeRead map[dates.Date][]bronze.Manifest
 
 // CheckRead is Check against the bronze a transform read; days missing from read (or a nil
 // read) are checked against all their bronze.
-func (l *Lakehouse) CheckRead(ctx context.Context, store bronze.Store, days []Day, read BronzeRead) (CheckReport, error) {
+func (l *Lakehouse) CheckRead(ctx context.Context, store bronze.Store, days []dates.Date, read BronzeRead) (CheckReport, error) {
 	rep, err := l.CheckSilver(ctx, store, days, read)
 	if err != nil {
 		return rep, err
@@ -52,9 +53,9 @@ func (l *Lakehouse) CheckRead(ctx context.Context, store bronze.Store, days []Da
 // CheckSilver is the silver half of CheckRead: every distinct typeable bronze event of the
 // days is in silver once. A merge split over activities checks each day's silver where it
 // was merged, against what that merge read, and gold once after gold is recomputed.
-func (l *Lakehouse) CheckSilver(ctx context.Context, store bronze.Store, days []Day, read BronzeRead) (CheckReport, error) {
+func (l *Lakehouse) CheckSilver(ctx context.Context, store bronze.Store, days []dates.Date, read BronzeRead) (CheckReport, error) {
 	var rep CheckReport
-	silver := silverKeys{l: l, rep: &rep, byDay: map[Day]map[string]bool{}}
+	silver := silverKeys{l: l, rep: &rep, byDay: map[dates.Date]map[string]bool{}}
 	for _, d := range days {
 		rep.Days = append(rep.Days, d.String())
 		manifests, ok := read[d]
@@ -102,7 +103,7 @@ func (l *Lakehouse) CheckSilver(ctx context.Context, store bronze.Store, days []
 
 // CheckGold is the gold half of CheckRead: each fact grain of the days appears once, and rates
 // and percentages lie in [0, 1], counts and durations are not negative.
-func (l *Lakehouse) CheckGold(ctx context.Context, days []Day) (CheckReport, error) {
+func (l *Lakehouse) CheckGold(ctx context.Context, days []dates.Date) (CheckReport, error) {
 	var rep CheckReport
 	for _, d := range days {
 		rep.Days = append(rep.Days, d.String())
@@ -110,7 +111,7 @@ func (l *Lakehouse) CheckGold(ctx context.Context, days []Day) (CheckReport, err
 	return rep, l.checkGold(ctx, days, &rep)
 }
 
-func (l *Lakehouse) checkGold(ctx context.Context, days []Day, rep *CheckReport) error {
+func (l *Lakehouse) checkGold(ctx context.Context, days []dates.Date, rep *CheckReport) error {
 	for _, d := range days {
 		day := d.Time()
 		daily, err := ReadRows[FactMediaDaily](ctx, l, day, day)
@@ -152,10 +153,10 @@ func unit(x float64) bool { return x >= 0 && x <= 1+1e-9 }
 type silverKeys struct {
 	l     *Lakehouse
 	rep   *CheckReport
-	byDay map[Day]map[string]bool
+	byDay map[dates.Date]map[string]bool
 }
 
-func (s *silverKeys) keys(ctx context.Context, d Day) (map[string]bool, error) {
+func (s *silverKeys) keys(ctx context.Context, d dates.Date) (map[string]bool, error) {
 	if keys, ok := s.byDay[d]; ok {
 		return keys, nil
 	}
@@ -175,7 +176,7 @@ func (s *silverKeys) keys(ctx context.Context, d Day) (map[string]bool, error) {
 }
 
 // forget drops the keys of partitions before d.
-func (s *silverKeys) forget(d Day) {
+func (s *silverKeys) forget(d dates.Date) {
 	for day := range s.byDay {
 		if day < d {
 			delete(s.byDay, day)

@@ -63,10 +63,10 @@ func boolCol[R any](name string, required bool, doc string, f func(*R) *bool) co
 }
 
 // dateCol holds a UTC day as days since the Unix epoch.
-func dateCol[R any](name string, required bool, doc string, f func(*R) *Day) column[R] {
+func dateCol[R any](name string, required bool, doc string, f func(*R) *dates.Date) column[R] {
 	return column[R]{name: name, typ: iceberg.PrimitiveTypes.Date, required: required, doc: doc,
 		put: func(b array.Builder, r *R) { b.(*array.Date32Builder).Append(arrow.Date32(*f(r))) },
-		get: func(a arrow.Array, i int, r *R) { *f(r) = Day(a.(*array.Date32).Value(i)) },
+		get: func(a arrow.Array, i int, r *R) { *f(r) = dates.Date(a.(*array.Date32).Value(i)) },
 	}
 }
 
@@ -85,29 +85,6 @@ func timeCol[R any](name string, required bool, doc string, f func(*R) *time.Tim
 		get: func(a arrow.Array, i int, r *R) { *f(r) = time.UnixMicro(int64(a.(*array.Timestamp).Value(i))).UTC() },
 	}
 }
-
-// Day is a UTC calendar day counted from 1970-01-01, Iceberg's date representation.
-type Day int32
-
-// DayOf is the UTC day of t; for a date (UTC midnight), the date.
-func DayOf(t time.Time) Day { return Day(t.UTC().Unix() / 86400) }
-
-// DayIn is the day of zone that the instant t falls on.
-func DayIn(zone dates.Zone, t time.Time) Day { return DayOf(zone.Day(t)) }
-
-// DaysOf is the UTC days of ts, in their order.
-func DaysOf(ts []time.Time) []Day {
-	out := make([]Day, len(ts))
-	for i, t := range ts {
-		out[i] = DayOf(t)
-	}
-	return out
-}
-
-// Time is the day's midnight UTC.
-func (d Day) Time() time.Time { return time.Unix(int64(d)*86400, 0).UTC() }
-
-func (d Day) String() string { return d.Time().Format(time.DateOnly) }
 
 // codec encodes and decodes rows of type R for one table.
 type codec[R any] struct {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -55,7 +56,7 @@ func TestCommitReadsNoManifestOfAMonthItDoesNotTouch(t *testing.T) {
 	ctx := context.Background()
 	l := testLakehouse(t)
 	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	firstOfDecember := DayOf(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	firstOfDecember := dates.DateOf(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
 	for d := firstOfDecember - 20; d < firstOfDecember+5; d++ { // a commit a day, as daily runs make them
 		mergeStats(t, l, statRows(d, t0, 1, 2, 3))
 	}
@@ -63,7 +64,7 @@ func TestCommitReadsNoManifestOfAMonthItDoesNotTouch(t *testing.T) {
 
 	var november []string
 	for _, m := range currentManifests(t, statsTable(t, l)) {
-		if hi, ok := int32Bound(m.Partitions()[0].UpperBound); ok && Day(hi) < firstOfDecember {
+		if hi, ok := int32Bound(m.Partitions()[0].UpperBound); ok && dates.Date(hi) < firstOfDecember {
 			november = append(november, m.FilePath())
 			require.NoError(t, os.Remove(localPath(t, m.FilePath())))
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
 )
 
 // silver.events is merged from eventRows rather than Event structs. A day of events is most of
@@ -60,7 +61,7 @@ var eventStrColumns = [numEventStrs]string{"event_key", "visitor_key", "ip", "me
 type eventRow struct {
 	own      [numOwnStrs + 1]uint32 // in the buffer: the event key's start, then the end of each own string
 	code     [numCoded]uint32       // the coded strings, indexes of strBuf.vals
-	date     Day
+	date     dates.Date
 	received int64 // µs since the epoch, or nullTime
 	ingested int64 // µs since the epoch, or nullTime
 	percent  float64
@@ -420,7 +421,7 @@ func (c *eventCols) appendBatch(rec arrow.RecordBatch) error {
 	for i := range n {
 		r := eventRow{received: received(i), ingested: ingested(i)}
 		if date != nil && date.IsValid(i) {
-			r.date = Day(date.Value(i))
+			r.date = dates.Date(date.Value(i))
 		}
 		if percent != nil && percent.IsValid(i) {
 			r.percent = percent.Value(i)

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go/table"
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -32,7 +33,7 @@ func randomEvents(seed uint64, n int) []Event {
 		}
 		pick := func(vals ...string) string { return vals[kr.IntN(len(vals))] }
 		received := t0.Add(time.Duration(kr.IntN(86400e6)) * time.Microsecond)
-		e := Event{EventKey: fmt.Sprintf("evt_%d", key), Date: DayOf(received), ReceivedAt: received,
+		e := Event{EventKey: fmt.Sprintf("evt_%d", key), Date: dates.DateOf(received), ReceivedAt: received,
 			MediaID: pick("m1", "m2", "m3"), VisitorKey: pick("v1", "v2", ""), PercentViewed: float64(kr.IntN(3)) / 2,
 			EmbedURL: pick("https://a.example/x", ""), IP: pick("203.0.113.1", "203.0.113.2"), Country: pick("US", "DE", ""),
 			Region: pick("CA", ""), City: pick("San Francisco", "Zürich"), Org: pick("Acme", ""), ConversionType: pick("", "lead")}

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
 )
 
 // Gold is recomputed from silver for the dates a merge touched: gold.dim_media whole, the two
@@ -20,7 +21,7 @@ import (
 // definition is in docs/metrics.md.
 
 // RecomputeGold rebuilds gold for the given dates from silver, adding what it did to rep.
-func (l *Lakehouse) RecomputeGold(ctx context.Context, days []Day, runID string, rep *TransformReport) error {
+func (l *Lakehouse) RecomputeGold(ctx context.Context, days []dates.Date, runID string, rep *TransformReport) error {
 	days = slices.Clone(days)
 	slices.Sort(days)
 	days = slices.Compact(days)
@@ -30,7 +31,7 @@ func (l *Lakehouse) RecomputeGold(ctx context.Context, days []Day, runID string,
 // recomputeGold rebuilds gold for the given dates from silver. Each gold merge reads the silver
 // it derives from in every attempt (see prepareFunc), so a merge redone after losing a commit
 // race writes what silver holds then, not what the lost attempt read.
-func (l *Lakehouse) recomputeGold(ctx context.Context, days []Day, props iceberg.Properties, rep *TransformReport) error {
+func (l *Lakehouse) recomputeGold(ctx context.Context, days []dates.Date, props iceberg.Properties, rep *TransformReport) error {
 	// Silver holds the latest version of every media, so the dimension is rebuilt whole.
 	allBuckets := make([]int32, entityBuckets)
 	for i := range allBuckets {
@@ -70,7 +71,7 @@ func (l *Lakehouse) recomputeGold(ctx context.Context, days []Day, props iceberg
 		}
 		visitors = newVisitorSightings()
 		return engagementAttempt{duration: duration, loads: loads, day: readAhead(parts, func(ctx context.Context, p int32) (*dayEvents, error) {
-			return dayPlays(ctx, l, Day(p), visitors.see)
+			return dayPlays(ctx, l, dates.Date(p), visitors.see)
 		}, nil)}, nil
 	})
 	if err := rep.add(res, err); err != nil {
@@ -88,7 +89,7 @@ var engagementColumns = []string{"media_id", "visitor_key", "percent_viewed", "d
 
 // dayEvents is what the engagement fact takes from one day's events.
 type dayEvents struct {
-	day    Day
+	day    dates.Date
 	medias []string // the day's media ids, by play.media
 	plays  []play
 	arena  stringArena // the plays' visitor keys
@@ -106,10 +107,10 @@ type play struct {
 // engagementColumns are read, straight from the scanned batches, and nothing the plays keep
 // points into a batch: a day of events as Event structs, or batches kept alive by the strings
 // taken from them, was most of gold's time and memory.
-func dayPlays(ctx context.Context, l *Lakehouse, day Day, sighting func(DimVisitor)) (*dayEvents, error) {
+func dayPlays(ctx context.Context, l *Lakehouse, day dates.Date, sighting func(DimVisitor)) (*dayEvents, error) {
 	out := &dayEvents{day: day}
 	codes := map[string]int32{}
-	err := readBatches(ctx, l, eventsTable, dateIn("date", []Day{day}), engagementColumns,
+	err := readBatches(ctx, l, eventsTable, dateIn("date", []dates.Date{day}), engagementColumns,
 		func(n int64) { out.plays = make([]play, 0, n) },
 		func(rec arrow.RecordBatch) error {
 			col := func(name string) arrow.Array { return columnOf(rec, name) }
@@ -219,7 +220,7 @@ func (l *Lakehouse) dimMedia(ctx context.Context) ([]DimMedia, int, error) {
 }
 
 // mediaDaily derives gold.fact_media_daily for the given days from silver.media_daily_stats.
-func mediaDaily(ctx context.Context, l *Lakehouse, days []Day) ([]FactMediaDaily, error) {
+func mediaDaily(ctx context.Context, l *Lakehouse, days []dates.Date) ([]FactMediaDaily, error) {
 	var daily []FactMediaDaily
 	for rows, err := range scanRows(ctx, l, dailyStatsTable, dateIn("date", days)) {
 		if err != nil {
@@ -251,7 +252,7 @@ func mediaDurations(ctx context.Context, l *Lakehouse) (map[string]float64, erro
 }
 
 // dailyLoads reads the loads per media and day of the given days, for the facts' play rates.
-func dailyLoads(ctx context.Context, l *Lakehouse, days []Day) (map[mediaDay]int64, error) {
+func dailyLoads(ctx context.Context, l *Lakehouse, days []dates.Date) (map[mediaDay]int64, error) {
 	loads := map[mediaDay]int64{}
 	for rows, err := range scanRows(ctx, l, dailyStatsTable, dateIn("date", days)) {
 		if err != nil {
@@ -266,7 +267,7 @@ func dailyLoads(ctx context.Context, l *Lakehouse, days []Day) (map[mediaDay]int
 
 type mediaDay struct {
 	media string
-	day   Day
+	day   dates.Date
 }
 
 // engagementAttempt is what one attempt of the engagement merge reads: the plays of each day,

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -59,7 +60,7 @@ func TestRecomputeGoldOfNoDates(t *testing.T) {
 // A day's plays roll up to one row per (media, visitor), in the table's key order, with the
 // counts and ratios worked out by hand below.
 func TestEngagementRollsPlaysUpInKeyOrder(t *testing.T) {
-	day := Day(20_000)
+	day := dates.Date(20_000)
 	de := &dayEvents{day: day, medias: []string{"m-b", "m-a"}, plays: []play{ // first seen is not id order
 		{media: 0, visitor: "v2", percent: 0.5},
 		{media: 1, visitor: "v9", percent: 0.25},

@@ -110,7 +110,7 @@ func testGroundTruthAndRerun(t *testing.T, warehouse string) {
 	f := newFixture(t, warehouse, simOptions)
 	days := lastDays(t, 4)
 	f.Land(t, "run-1", days)
-	rep, err := f.lh.Transform(ctx, f.Store, lake.DaysOf(days), "run-1")
+	rep, err := f.lh.Transform(ctx, f.Store, dates.DatesOf(days), "run-1")
 	require.NoError(t, err)
 	truthcheck.AssertLakehouse(t, f.lh, f.Sim.Truth(days[0], days[len(days)-1]))
 	assert.Positive(t, rep.Quarantined[bronze.StreamEvents])
@@ -139,7 +139,7 @@ func testGroundTruthAndRerun(t *testing.T, warehouse string) {
 	assert.Equal(t, "append", last.Operation, "the first merge into an empty table only adds files")
 
 	filesBefore := f.files(t)
-	rep2, err := f.lh.Transform(ctx, f.Store, lake.DaysOf(days), "run-1")
+	rep2, err := f.lh.Transform(ctx, f.Store, dates.DatesOf(days), "run-1")
 	require.NoError(t, err)
 	assert.Equal(t, before, f.snapshot(t), "a second merge of the same bronze changes no row")
 	filesAfter := f.files(t)
@@ -154,7 +154,7 @@ func testGroundTruthAndRerun(t *testing.T, warehouse string) {
 	// The same days landed again by another run: unchanged records keep their rows exactly.
 	f.Clock = f.Clock.Add(time.Minute)
 	f.Land(t, "run-2", days)
-	_, err = f.lh.Transform(ctx, f.Store, lake.DaysOf(days), "run-2")
+	_, err = f.lh.Transform(ctx, f.Store, dates.DatesOf(days), "run-2")
 	require.NoError(t, err)
 	assert.Equal(t, before, f.snapshot(t), "re-landing unchanged data changes no row")
 }
@@ -183,7 +183,7 @@ func TestQuarantinedCountsRowsAdded(t *testing.T) {
 	transform := func(runID string, days []time.Time) map[string]int {
 		t.Helper()
 		before := quarantine()
-		rep, err := f.lh.Transform(ctx, f.Store, lake.DaysOf(days), runID)
+		rep, err := f.lh.Transform(ctx, f.Store, dates.DatesOf(days), runID)
 		require.NoError(t, err)
 		added := map[string]int{}
 		for key, q := range quarantine() {
@@ -233,7 +233,7 @@ func testLateData(t *testing.T, warehouse string) {
 	f := newFixture(t, warehouse, simOptions)
 	days := lastDays(t, 4)
 	f.Land(t, "run-1", days)
-	_, err := f.lh.Transform(ctx, f.Store, lake.DaysOf(days), "run-1")
+	_, err := f.lh.Transform(ctx, f.Store, dates.DatesOf(days), "run-1")
 	require.NoError(t, err)
 	before := f.files(t)
 	beforeRows := f.snapshot(t)
@@ -244,7 +244,7 @@ func testLateData(t *testing.T, warehouse string) {
 	old := days[1]
 	late := f.Sim.Truth(old, old)
 	f.Land(t, "run-2", []time.Time{old})
-	_, err = f.lh.Transform(ctx, f.Store, lake.DaysOf([]time.Time{old}), "run-2")
+	_, err = f.lh.Transform(ctx, f.Store, dates.DatesOf([]time.Time{old}), "run-2")
 	require.NoError(t, err)
 
 	events, err := lake.ReadRows[lake.Event](ctx, f.lh, old, old)
@@ -255,7 +255,7 @@ func testLateData(t *testing.T, warehouse string) {
 	assert.Len(t, engagement, len(late.Engagement))
 
 	after := f.files(t)
-	oldPart := lake.DayOf(old).String()
+	oldPart := dates.DateOf(old).String()
 	for _, name := range []string{"silver.events", "silver.media_daily_stats", "gold.fact_media_daily", "gold.fact_media_engagement"} {
 		for p, files := range before[name] {
 			if p == oldPart {
@@ -301,7 +301,7 @@ func testRacingMerges(t *testing.T, warehouse string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			reports[i], errs[i] = lh.MergeSilver(ctx, f.Store, lake.DaysOf([]time.Time{day}), "run-1")
+			reports[i], errs[i] = lh.MergeSilver(ctx, f.Store, dates.DatesOf([]time.Time{day}), "run-1")
 		}()
 	}
 	wg.Wait()
@@ -329,7 +329,7 @@ func testRacingMerges(t *testing.T, warehouse string) {
 		inTable[q.Stream]++
 	}
 	assert.Equal(t, inTable, withoutZeros(counted))
-	require.NoError(t, f.lh.RecomputeGold(ctx, lake.DaysOf(days), "run-1", &lake.TransformReport{}))
+	require.NoError(t, f.lh.RecomputeGold(ctx, dates.DatesOf(days), "run-1", &lake.TransformReport{}))
 	truthcheck.AssertLakehouse(t, f.lh, f.Sim.Truth(days[0], days[len(days)-1]))
 }
 

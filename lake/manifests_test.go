@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/marketing-data/wistia-pipeline/internal/benchdata"
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 )
@@ -29,7 +30,7 @@ func TestMaintenanceCompactsManifestsAndKeepsRows(t *testing.T) {
 	l := emptyLakehouse(t)
 	defer l.Close()
 	for _, day := range set.Days { // a commit per day, as daily runs make them
-		_, err := l.Transform(ctx, store, lake.DaysOf([]time.Time{day}), "daily")
+		_, err := l.Transform(ctx, store, dates.DatesOf([]time.Time{day}), "daily")
 		require.NoError(t, err)
 	}
 	before, err := lake.ManifestCount(ctx, l, "silver.events")
@@ -46,10 +47,10 @@ func TestMaintenanceCompactsManifestsAndKeepsRows(t *testing.T) {
 	assert.Equal(t, rows, readAll(t, l), "compacting manifests changed no row")
 
 	// Merging on the compacted tables: the last day again, unchanged rows, and the checks pass.
-	_, err = l.Transform(ctx, store, lake.DaysOf(set.Days[len(set.Days)-1:]), "again")
+	_, err = l.Transform(ctx, store, dates.DatesOf(set.Days[len(set.Days)-1:]), "again")
 	require.NoError(t, err)
 	assert.Equal(t, rows, readAll(t, l))
-	rep, err := l.Check(ctx, store, lake.DaysOf(set.Days))
+	rep, err := l.Check(ctx, store, dates.DatesOf(set.Days))
 	require.NoError(t, err)
 	assert.Empty(t, rep.Problems)
 }

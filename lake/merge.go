@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
 )
 
 // A merge is copy-on-write of whole partitions: for each touched partition, the rows it holds
@@ -392,9 +393,9 @@ func filesByPartition(ctx context.Context, tbl *table.Table, t partitioned, part
 	partCol, bucketed := t.partitioning()
 	var opts []table.ScanOption
 	if parts != nil && !bucketed {
-		days := make([]Day, len(parts))
+		days := make([]dates.Date, len(parts))
 		for i, p := range parts {
-			days[i] = Day(p)
+			days[i] = dates.Date(p)
 		}
 		opts = append(opts, table.WithRowFilter(dateIn(partCol, days)))
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -32,7 +33,7 @@ func testLakehouse(t *testing.T) *Lakehouse {
 	return l
 }
 
-func statRows(day Day, ingested time.Time, loads ...int64) []DailyStat {
+func statRows(day dates.Date, ingested time.Time, loads ...int64) []DailyStat {
 	rows := make([]DailyStat, len(loads))
 	for i, n := range loads {
 		rows[i] = DailyStat{MediaID: fmt.Sprintf("m%02d", i), Date: day, LoadCount: n,
@@ -191,7 +192,7 @@ func TestEventParserTypesLikeTheClient(t *testing.T) {
 	require.Empty(t, reason)
 	var c eventCols
 	require.NoError(t, p.row(&c, "", -1))
-	assert.Equal(t, Event{EventKey: "a\"bé", Date: DayOf(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)),
+	assert.Equal(t, Event{EventKey: "a\"bé", Date: dates.DateOf(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)),
 		ReceivedAt: time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC), MediaID: "m1", PercentViewed: 0.5, IP: "12",
 		lineage: lineage{IngestedAt: time.Date(2026, 11, 1, 0, 0, 0, 5e8, time.UTC), RunID: "r1"}}, c.event(&c.rows[0]))
 
@@ -242,7 +243,7 @@ func TestExpireSnapshotsKeepsTheCurrentData(t *testing.T) {
 	l := testLakehouse(t)
 	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 3 {
-		mergeStats(t, l, statRows(Day(10+i), t0, 1, 2))
+		mergeStats(t, l, statRows(dates.Date(10+i), t0, 1, 2))
 	}
 	tbl, err := l.cat.LoadTable(ctx, l.identifier(dailyStatsTable))
 	require.NoError(t, err)
@@ -271,7 +272,7 @@ func TestExpireSnapshotsDeletesOnlyOldOrphans(t *testing.T) {
 	ctx := context.Background()
 	l := testLakehouse(t)
 	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	mergeStats(t, l, statRows(Day(10), t0, 1, 2))
+	mergeStats(t, l, statRows(dates.Date(10), t0, 1, 2))
 	tbl, err := l.cat.LoadTable(ctx, l.identifier(dailyStatsTable))
 	require.NoError(t, err)
 	dir := filepath.Join(strings.TrimPrefix(tbl.Location(), "file://"), "data")
@@ -434,12 +435,12 @@ func TestLatestOfManyRowsAgreesWithAScan(t *testing.T) {
 	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	rows := make([]DailyStat, 3*splitSortRows+11)
 	for i := range rows {
-		rows[i] = DailyStat{MediaID: fmt.Sprintf("m%d", r.IntN(len(rows)/3)), Date: Day(r.IntN(2)), LoadCount: int64(i),
+		rows[i] = DailyStat{MediaID: fmt.Sprintf("m%d", r.IntN(len(rows)/3)), Date: dates.Date(r.IntN(2)), LoadCount: int64(i),
 			lineage: lineage{IngestedAt: t0.Add(time.Duration(r.IntN(3)) * time.Hour), Source: fmt.Sprintf("k#%d", r.IntN(3))}}
 	}
 	type key struct {
 		media string
-		day   Day
+		day   dates.Date
 	}
 	want := map[key]int64{} // the winning row's number
 	for i := range rows {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
 )
 
 // Row is any row type of the pipeline's tables.
@@ -54,8 +55,8 @@ func ReadRows[R Row](ctx context.Context, l *Lakehouse, from, to time.Time) ([]R
 
 func dateBetween(col string, from, to time.Time) iceberg.BooleanExpression {
 	return iceberg.NewAnd(
-		iceberg.GreaterThanEqual(iceberg.Reference(col), iceberg.Date(DayOf(from))),
-		iceberg.LessThanEqual(iceberg.Reference(col), iceberg.Date(DayOf(to))))
+		iceberg.GreaterThanEqual(iceberg.Reference(col), iceberg.Date(dates.DateOf(from))),
+		iceberg.LessThanEqual(iceberg.Reference(col), iceberg.Date(dates.DateOf(to))))
 }
 
 // Result is a table's rows in column order, for operators: values are strings, numbers,
@@ -189,7 +190,7 @@ func (t *tableDef[R]) dataFiles(ctx context.Context, l *Lakehouse) (map[string][
 	}
 	out := map[string][]string{}
 	for p, tasks := range byPart {
-		name := Day(p).String()
+		name := dates.Date(p).String()
 		if t.bucketed {
 			name = fmt.Sprintf("bucket=%d", p)
 		}

@@ -70,7 +70,7 @@ func (m bronzeMeta) lineage(line bronze.Line) (lineage, error) {
 // quarantine makes the quarantine row of a bronze line: the API record as it came (the bronze
 // metadata is in the lineage columns) keyed by its content, so the same record landed by
 // another run is the same row.
-func quarantine(stream string, day Day, line bronze.Line, lin lineage, reason string) Quarantined {
+func quarantine(stream string, day dates.Date, line bronze.Line, lin lineage, reason string) Quarantined {
 	if lin.Source == "" {
 		lin.Source = line.Key + "#" + strconv.Itoa(line.Number)
 	}
@@ -105,7 +105,7 @@ type eventParser struct {
 	raw                [len(eventFieldNames)][]byte // each field's JSON text, in the line
 	text               [len(eventFieldNames)]string // the text fields, as views of the line where they are plain strings
 	received, ingested time.Time
-	date               Day        // received's day in zone
+	date               dates.Date // received's day in zone
 	zone               dates.Zone // the account's stats zone, whose days the events' dates are
 	percent            float64
 
@@ -237,7 +237,7 @@ func (p *eventParser) parse(line []byte) (reason string) {
 		return fmt.Sprintf("percent_viewed %v is negative or not a finite number", f)
 	}
 	p.received, p.ingested, p.percent = received.Time, p.lastIngested, float64(percent)
-	p.date = DayIn(p.zone, received.Time)
+	p.date = dates.DateIn(p.zone, received.Time)
 	return ""
 }
 
@@ -282,7 +282,7 @@ const maxWindowSpill = 1
 // one slice of rows sized from the manifests' line counts, each chunk into its own range, so no
 // row is copied or grown into a larger slice after; the slice keeps room for the events that
 // the windows either side spill onto this day. Those spills, and this window's, are few.
-func readEvents(ctx context.Context, store bronze.Store, zone dates.Zone, day Day, manifests []bronze.Manifest) (map[Day]*eventCols, []Quarantined, error) {
+func readEvents(ctx context.Context, store bronze.Store, zone dates.Zone, day dates.Date, manifests []bronze.Manifest) (map[dates.Date]*eventCols, []Quarantined, error) {
 	var objects []bronze.Object
 	for _, m := range manifests {
 		objects = append(objects, m.Objects...)
@@ -304,7 +304,7 @@ func readEvents(ctx context.Context, store bronze.Store, zone dates.Zone, day Da
 	for i := range bufs {
 		bufs[i].b = make([]byte, 0, (bounds[i+1]-bounds[i])*bytesPerEvent)
 	}
-	spills := make([]map[Day]*eventCols, workers)
+	spills := make([]map[dates.Date]*eventCols, workers)
 	bad := make([][]Quarantined, workers)
 	g, gctx := errgroup.WithContext(ctx)
 	for i := range workers {
@@ -334,7 +334,7 @@ func readEvents(ctx context.Context, store bronze.Store, zone dates.Zone, day Da
 		n += copy(own.rows[n:], own.rows[bounds[i]:bounds[i]+typed[i]])
 	}
 	own.rows = own.rows[:n]
-	byDate := map[Day]*eventCols{day: own}
+	byDate := map[dates.Date]*eventCols{day: own}
 	for _, sp := range spills {
 		for d, c := range sp {
 			c.buf.forget()
@@ -358,13 +358,13 @@ const bytesPerEvent = 48
 // (it returns how many), with their strings in buf, the others by their day. Lines beyond own
 // (a manifest that counted fewer lines than its object holds) go with the others' days' rows of
 // the window's day, so nothing is lost either way.
-func readEventObjects(ctx context.Context, store bronze.Store, zone dates.Zone, day Day, objects []bronze.Object, own []eventRow, buf *strBuf) (int, map[Day]*eventCols, []Quarantined, error) {
+func readEventObjects(ctx context.Context, store bronze.Store, zone dates.Zone, day dates.Date, objects []bronze.Object, own []eventRow, buf *strBuf) (int, map[dates.Date]*eventCols, []Quarantined, error) {
 	p := eventParserPool.Get().(*eventParser)
 	defer eventParserPool.Put(p)
 	p.zone = zone
 	var (
 		n      int
-		others = map[Day]*eventCols{}
+		others = map[dates.Date]*eventCols{}
 		bad    []Quarantined
 	)
 	err := bronze.ObjectLines(ctx, store, objects, func(line bronze.Line) error {
@@ -399,7 +399,7 @@ func readEventObjects(ctx context.Context, store bronze.Store, zone dates.Zone, 
 
 // readStream types every line of a small stream (medias, by_date rows, visitors) over the
 // given days with the client's record decoders.
-func readStream[R any](ctx context.Context, store bronze.Store, stream string, days []Day, typeLine func(raw []byte, media string, lin lineage) (R, string)) ([]R, []Quarantined, error) {
+func readStream[R any](ctx context.Context, store bronze.Store, stream string, days []dates.Date, typeLine func(raw []byte, media string, lin lineage) (R, string)) ([]R, []Quarantined, error) {
 	var (
 		rows []R
 		bad  []Quarantined
@@ -461,7 +461,7 @@ func typeDailyStat(raw []byte, media string, lin lineage) (DailyStat, string) {
 	if h := float64(s.HoursWatched); s.LoadCount < 0 || s.PlayCount < 0 || h < 0 || math.IsNaN(h) || math.IsInf(h, 0) {
 		return DailyStat{}, fmt.Sprintf("impossible counts: load_count %d, play_count %d, hours_watched %v", int64(s.LoadCount), int64(s.PlayCount), h)
 	}
-	return DailyStat{MediaID: media, Date: DayOf(s.Date.Time), LoadCount: int64(s.LoadCount), PlayCount: int64(s.PlayCount),
+	return DailyStat{MediaID: media, Date: dates.DateOf(s.Date.Time), LoadCount: int64(s.LoadCount), PlayCount: int64(s.PlayCount),
 		HoursWatched: float64(s.HoursWatched), lineage: lin}, ""
 }
 

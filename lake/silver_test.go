@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/marketing-data/wistia-pipeline/internal/config"
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
@@ -37,7 +38,7 @@ func TestAPIFieldsCannotOverrideLineage(t *testing.T) {
 		`{"event_key":"e1","received_at":"2026-11-18T10:00:00Z","media_id":"m1","visitor_key":"v1","percent_viewed":0.5,`+evil+`}`)
 	write(bronze.Landing{Stream: bronze.StreamMedias, Day: day, Media: bronze.AllMedia, RunID: "run-1"},
 		`{"hashed_id":"m1","name":"Demo","duration":60,"created":"2026-01-01T00:00:00Z","updated":"2026-01-02T00:00:00Z",`+evil+`}`)
-	_, err := f.lh.Transform(ctx, f.Store, lake.DaysOf([]time.Time{day}), "run-1")
+	_, err := f.lh.Transform(ctx, f.Store, dates.DatesOf([]time.Time{day}), "run-1")
 	require.NoError(t, err)
 
 	events, err := lake.ReadRows[lake.Event](ctx, f.lh, day, day)
@@ -86,7 +87,7 @@ func TestImpossibleValuesAreQuarantinedAndPercentAboveOneIsCapped(t *testing.T) 
 		`{"hashed_id":"m1","name":"Demo","duration":60,"created":"2026-01-01T00:00:00Z","updated":"2026-01-02T00:00:00Z"}`)
 	write(bronze.Landing{Stream: bronze.StreamDailyStats, Day: day, Media: "m1", RunID: "run-1", Start: day, End: day},
 		`{"date":"2026-11-18","load_count":4,"play_count":-3,"hours_watched":0.1}`)
-	rep, err := f.lh.Transform(ctx, f.Store, lake.DaysOf([]time.Time{day}), "run-1")
+	rep, err := f.lh.Transform(ctx, f.Store, dates.DatesOf([]time.Time{day}), "run-1")
 	require.NoError(t, err)
 
 	events, err := lake.ReadRows[lake.Event](ctx, f.lh, day, day)
@@ -117,7 +118,7 @@ func TestImpossibleValuesAreQuarantinedAndPercentAboveOneIsCapped(t *testing.T) 
 		watch[e.VisitorID] = e.TotalWatchTime
 	}
 	assert.Equal(t, map[string]float64{"v-ok": 30, "v-over": 60}, watch, "0.5 × 60 s, and 1.5 capped at 1 × 60 s")
-	check, err := f.lh.CheckRead(ctx, f.Store, lake.DaysOf([]time.Time{day}), rep.Read)
+	check, err := f.lh.CheckRead(ctx, f.Store, dates.DatesOf([]time.Time{day}), rep.Read)
 	require.NoError(t, err)
 	assert.Zero(t, check.ProblemsTotal, check.Problems)
 }
@@ -144,7 +145,7 @@ func TestHostileIDsAreQuarantinedAndNeverUsedAsNames(t *testing.T) {
 		assert.NotContains(t, key, "media=a/b", key)
 	}
 
-	rep, err := f.lh.Transform(ctx, f.Store, lake.DaysOf(days), "run-1")
+	rep, err := f.lh.Transform(ctx, f.Store, dates.DatesOf(days), "run-1")
 	require.NoError(t, err)
 	truthcheck.AssertLakehouse(t, f.lh, f.Sim.Truth(days[0], days[1]))
 	reasons, _ := quarantined(t, f.lh, bronze.StreamMedias)
@@ -189,7 +190,7 @@ func TestQuarantineHidesEmailsUnlessPIIIsAllowed(t *testing.T) {
 			require.NoError(t, err)
 			m, err := bw.Finish(ctx, true)
 			require.NoError(t, err)
-			_, err = lh.Transform(ctx, f.Store, lake.DaysOf([]time.Time{day}), "run-1")
+			_, err = lh.Transform(ctx, f.Store, dates.DatesOf([]time.Time{day}), "run-1")
 			require.NoError(t, err)
 
 			q, err := lake.ReadRows[lake.Quarantined](ctx, lh, time.Time{}, time.Time{})
@@ -220,7 +221,7 @@ func TestHostileVisitorKeyIsQuarantined(t *testing.T) {
 	for _, key := range keys {
 		assert.NotContains(t, key, "tmp", key)
 	}
-	rep, err := f.lh.Transform(ctx, f.Store, lake.DaysOf(days), "run-1")
+	rep, err := f.lh.Transform(ctx, f.Store, dates.DatesOf(days), "run-1")
 	require.NoError(t, err)
 	truthcheck.AssertLakehouse(t, f.lh, f.Sim.Truth(days[0], days[1]))
 

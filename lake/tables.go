@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/apache/iceberg-go"
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
 )
 
 // The silver and gold tables (each gold column is defined in docs/metrics.md). Fact and event tables are partitioned by day; entity
@@ -50,7 +51,7 @@ type tableDef[R any] struct {
 }
 
 func newTable[R any](layer Layer, name string, cols []column[R], partCol string, bucketed bool,
-	key, version func(a, b *R) int, partOf func(*R) string, day func(*R) Day) *tableDef[R] {
+	key, version func(a, b *R) int, partOf func(*R) string, day func(*R) dates.Date) *tableDef[R] {
 	t := &tableDef[R]{layer: layer, name: name, codec: codec[R]{columns: cols}, partCol: partCol, bucketed: bucketed, key: key, version: version}
 	if bucketed {
 		t.bucket = iceberg.BucketTransform{NumBuckets: entityBuckets}.Transformer(iceberg.PrimitiveTypes.String)
@@ -103,7 +104,7 @@ func newerLine(a, b *lineage) int {
 // Event is one row of silver.events.
 type Event struct {
 	EventKey       string
-	Date           Day
+	Date           dates.Date
 	ReceivedAt     time.Time
 	MediaID        string
 	VisitorKey     string
@@ -120,7 +121,7 @@ type Event struct {
 
 var eventsTable = newTable(Silver, "events", append([]column[Event]{
 	strCol("event_key", true, "Wistia's event key", func(r *Event) *string { return &r.EventKey }),
-	dateCol("date", true, "day of received_at in the account's stats zone", func(r *Event) *Day { return &r.Date }),
+	dateCol("date", true, "day of received_at in the account's stats zone", func(r *Event) *dates.Date { return &r.Date }),
 	timeCol("received_at", true, "when Wistia received the event", func(r *Event) *time.Time { return &r.ReceivedAt }),
 	strCol("media_id", false, "hashed id of the media", func(r *Event) *string { return &r.MediaID }),
 	strCol("visitor_key", false, "Wistia's visitor key", func(r *Event) *string { return &r.VisitorKey }),
@@ -135,7 +136,7 @@ var eventsTable = newTable(Silver, "events", append([]column[Event]{
 }, lineageCols(func(r *Event) *lineage { return &r.lineage })...), "date", false,
 	func(a, b *Event) int { return strings.Compare(a.EventKey, b.EventKey) },
 	func(a, b *Event) int { return newerLine(&a.lineage, &b.lineage) },
-	nil, func(r *Event) Day { return r.Date })
+	nil, func(r *Event) dates.Date { return r.Date })
 
 // Media is one row of silver.media.
 type Media struct {
@@ -181,7 +182,7 @@ var mediaTable = newTable(Silver, "media", append([]column[Media]{
 // DailyStat is one row of silver.media_daily_stats.
 type DailyStat struct {
 	MediaID      string
-	Date         Day
+	Date         dates.Date
 	LoadCount    int64
 	PlayCount    int64
 	HoursWatched float64
@@ -190,7 +191,7 @@ type DailyStat struct {
 
 var dailyStatsTable = newTable(Silver, "media_daily_stats", append([]column[DailyStat]{
 	strCol("media_id", true, "hashed id of the media", func(r *DailyStat) *string { return &r.MediaID }),
-	dateCol("date", true, "", func(r *DailyStat) *Day { return &r.Date }),
+	dateCol("date", true, "", func(r *DailyStat) *dates.Date { return &r.Date }),
 	int64Col("load_count", false, "", func(r *DailyStat) *int64 { return &r.LoadCount }),
 	int64Col("play_count", false, "", func(r *DailyStat) *int64 { return &r.PlayCount }),
 	float64Col("hours_watched", false, "hours", func(r *DailyStat) *float64 { return &r.HoursWatched }),
@@ -199,7 +200,7 @@ var dailyStatsTable = newTable(Silver, "media_daily_stats", append([]column[Dail
 		return cmp.Or(strings.Compare(a.MediaID, b.MediaID), cmp.Compare(a.Date, b.Date))
 	},
 	func(a, b *DailyStat) int { return newerLine(&a.lineage, &b.lineage) },
-	nil, func(r *DailyStat) Day { return r.Date })
+	nil, func(r *DailyStat) dates.Date { return r.Date })
 
 // Visitor is one row of silver.visitors.
 type Visitor struct {
@@ -232,7 +233,7 @@ var visitorsTable = newTable(Silver, "visitors", append([]column[Visitor]{
 type Quarantined struct {
 	RecordKey string // sha256 of the stream, day and the API record without bronze metadata
 	Stream    string
-	Date      Day // the bronze dt= day
+	Date      dates.Date // the bronze dt= day
 	Reason    string
 	Raw       string
 	lineage
@@ -241,13 +242,13 @@ type Quarantined struct {
 var quarantineTable = newTable(Silver, "quarantine", append([]column[Quarantined]{
 	strCol("record_key", true, "sha256 of stream, day and the API record: the same record landed again is one row", func(r *Quarantined) *string { return &r.RecordKey }),
 	strCol("stream", true, "bronze stream", func(r *Quarantined) *string { return &r.Stream }),
-	dateCol("date", true, "bronze dt= day", func(r *Quarantined) *Day { return &r.Date }),
+	dateCol("date", true, "bronze dt= day", func(r *Quarantined) *dates.Date { return &r.Date }),
 	strCol("reason", true, "why the line could not be typed", func(r *Quarantined) *string { return &r.Reason }),
 	strCol("raw", true, "the API record as it came, without bronze metadata", func(r *Quarantined) *string { return &r.Raw }),
 }, lineageCols(func(r *Quarantined) *lineage { return &r.lineage })...), "date", false,
 	func(a, b *Quarantined) int { return strings.Compare(a.RecordKey, b.RecordKey) },
 	func(a, b *Quarantined) int { return newerLine(&a.lineage, &b.lineage) },
-	nil, func(r *Quarantined) Day { return r.Date })
+	nil, func(r *Quarantined) dates.Date { return r.Date })
 
 // DimMedia is one row of gold.dim_media (Type 1).
 type DimMedia struct {
@@ -301,7 +302,7 @@ var dimVisitorTable = newTable(Gold, "dim_visitor", []column[DimVisitor]{
 type FactEngagement struct {
 	MediaID        string
 	VisitorID      string
-	Date           Day
+	Date           dates.Date
 	PlayCount      int64
 	PlayRate       float64
 	TotalWatchTime float64
@@ -311,7 +312,7 @@ type FactEngagement struct {
 var engagementTable = newTable(Gold, "fact_media_engagement", []column[FactEngagement]{
 	strCol("media_id", true, "", func(r *FactEngagement) *string { return &r.MediaID }),
 	strCol("visitor_id", true, "", func(r *FactEngagement) *string { return &r.VisitorID }),
-	dateCol("date", true, "", func(r *FactEngagement) *Day { return &r.Date }),
+	dateCol("date", true, "", func(r *FactEngagement) *dates.Date { return &r.Date }),
 	int64Col("play_count", true, "events of the visitor on the media that day", func(r *FactEngagement) *int64 { return &r.PlayCount }),
 	float64Col("play_rate", true, "play_count / the media's load_count that day", func(r *FactEngagement) *float64 { return &r.PlayRate }),
 	float64Col("total_watch_time", true, "seconds", func(r *FactEngagement) *float64 { return &r.TotalWatchTime }),
@@ -324,12 +325,12 @@ var engagementTable = newTable(Gold, "fact_media_engagement", []column[FactEngag
 		return cmp.Or(strings.Compare(a.VisitorID, b.VisitorID), cmp.Compare(a.Date, b.Date))
 	},
 	func(a, b *FactEngagement) int { return 0 },
-	nil, func(r *FactEngagement) Day { return r.Date })
+	nil, func(r *FactEngagement) dates.Date { return r.Date })
 
 // FactMediaDaily is one row of gold.fact_media_daily (grain: media, date).
 type FactMediaDaily struct {
 	MediaID      string
-	Date         Day
+	Date         dates.Date
 	LoadCount    int64
 	PlayCount    int64
 	PlayRate     float64
@@ -338,7 +339,7 @@ type FactMediaDaily struct {
 
 var mediaDailyTable = newTable(Gold, "fact_media_daily", []column[FactMediaDaily]{
 	strCol("media_id", true, "", func(r *FactMediaDaily) *string { return &r.MediaID }),
-	dateCol("date", true, "", func(r *FactMediaDaily) *Day { return &r.Date }),
+	dateCol("date", true, "", func(r *FactMediaDaily) *dates.Date { return &r.Date }),
 	int64Col("load_count", true, "", func(r *FactMediaDaily) *int64 { return &r.LoadCount }),
 	int64Col("play_count", true, "", func(r *FactMediaDaily) *int64 { return &r.PlayCount }),
 	float64Col("play_rate", true, "play_count / load_count, 0 without loads", func(r *FactMediaDaily) *float64 { return &r.PlayRate }),
@@ -348,7 +349,7 @@ var mediaDailyTable = newTable(Gold, "fact_media_daily", []column[FactMediaDaily
 		return cmp.Or(strings.Compare(a.MediaID, b.MediaID), cmp.Compare(a.Date, b.Date))
 	},
 	func(a, b *FactMediaDaily) int { return 0 },
-	nil, func(r *FactMediaDaily) Day { return r.Date })
+	nil, func(r *FactMediaDaily) dates.Date { return r.Date })
 
 func init() {
 	eventsTable.same = sameExceptLineage(func(r *Event) *lineage { return &r.lineage })

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 )
 
@@ -44,7 +45,7 @@ type TransformReport struct {
 // winner's result). A gold merge that loses a race is redone from silver as it then is, but a
 // gold recompute commits its tables one at a time, each from its own read of silver, so
 // transforms whose dates overlap must not interleave: the orchestration runs them one at a time.
-func (l *Lakehouse) Transform(ctx context.Context, store bronze.Store, days []Day, runID string) (TransformReport, error) {
+func (l *Lakehouse) Transform(ctx context.Context, store bronze.Store, days []dates.Date, runID string) (TransformReport, error) {
 	rep := TransformReport{Quarantined: map[string]int{}}
 	touched, err := l.mergeSilver(ctx, store, days, runID, &rep)
 	if err != nil {
@@ -56,7 +57,7 @@ func (l *Lakehouse) Transform(ctx context.Context, store bronze.Store, days []Da
 
 // MergeSilver merges the bronze of the given days into silver. The report's Dates are the
 // dates whose facts the merge touched.
-func (l *Lakehouse) MergeSilver(ctx context.Context, store bronze.Store, days []Day, runID string) (TransformReport, error) {
+func (l *Lakehouse) MergeSilver(ctx context.Context, store bronze.Store, days []dates.Date, runID string) (TransformReport, error) {
 	rep := TransformReport{Quarantined: map[string]int{}}
 	_, err := l.mergeSilver(ctx, store, days, runID, &rep)
 	return rep, err
@@ -69,7 +70,7 @@ const (
 )
 
 // props are the summary properties of a merge's snapshot.
-func (l *Lakehouse) props(runID string, days []Day) iceberg.Properties {
+func (l *Lakehouse) props(runID string, days []dates.Date) iceberg.Properties {
 	names := make([]string, len(days))
 	for i, d := range days {
 		names[i] = d.String()
@@ -84,7 +85,7 @@ func (r *TransformReport) add(res MergeResult, err error) error {
 
 // mergeSilver merges the bronze of days into the silver tables, records the days and the
 // dates whose facts changed in rep, and returns those dates.
-func (l *Lakehouse) mergeSilver(ctx context.Context, store bronze.Store, days []Day, runID string, rep *TransformReport) ([]Day, error) {
+func (l *Lakehouse) mergeSilver(ctx context.Context, store bronze.Store, days []dates.Date, runID string, rep *TransformReport) ([]dates.Date, error) {
 	days = slices.Clone(days)
 	slices.Sort(days)
 	days = slices.Compact(days)
@@ -100,7 +101,7 @@ func (l *Lakehouse) mergeSilver(ctx context.Context, store bronze.Store, days []
 
 // mergeSilverTables merges bronze into each silver table and returns the dates whose facts
 // changed.
-func (l *Lakehouse) mergeSilverTables(ctx context.Context, store bronze.Store, days []Day, props iceberg.Properties, rep *TransformReport) ([]Day, error) {
+func (l *Lakehouse) mergeSilverTables(ctx context.Context, store bronze.Store, days []dates.Date, props iceberg.Properties, rep *TransformReport) ([]dates.Date, error) {
 	// Events go to the day of their received_at in the stats zone, whichever window listed
 	// them, so the merge covers the days next to the windows too (events fall there only when
 	// the zone is set wrong); a partition no event falls on is left as it is.
@@ -112,7 +113,7 @@ func (l *Lakehouse) mergeSilverTables(ctx context.Context, store bronze.Store, d
 	})
 	var (
 		quarantined []Quarantined
-		filled      []Day
+		filled      []dates.Date
 	)
 	if windows != nil {
 		quarantined, filled = windows.report(rep)
@@ -170,13 +171,13 @@ func (l *Lakehouse) mergeSilverTables(ctx context.Context, store bronze.Store, d
 
 	touched := append(slices.Clone(days), filled...)
 	for p := range statGroups {
-		touched = append(touched, Day(p))
+		touched = append(touched, dates.Date(p))
 	}
 	slices.Sort(touched)
 	return slices.Compact(touched), nil
 }
 
-func dayParts(days []Day) []int32 {
+func dayParts(days []dates.Date) []int32 {
 	parts := make([]int32, len(days))
 	for i, d := range days {
 		parts[i] = int32(d)
@@ -185,7 +186,7 @@ func dayParts(days []Day) []int32 {
 }
 
 // dateIn selects the rows of the given days of a date column.
-func dateIn(col string, days []Day) iceberg.BooleanExpression {
+func dateIn(col string, days []dates.Date) iceberg.BooleanExpression {
 	if len(days) == 0 {
 		return iceberg.AlwaysFalse{}
 	}
@@ -333,7 +334,7 @@ func compactManifests(ctx context.Context, tbl *table.Table) error {
 				if err != nil {
 					return "" // not a date: one group for whatever it is
 				}
-				return Day(day).Time().Format("2006-01")
+				return dates.Date(day).Time().Format("2006-01")
 			}))
 		}
 	}

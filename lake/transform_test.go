@@ -9,6 +9,7 @@ import (
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -44,7 +45,7 @@ func (c *racingCatalog) CommitTable(ctx context.Context, ident table.Identifier,
 func TestGoldRecomputeRedoneFromLatestSilver(t *testing.T) {
 	t0 := time.Date(2026, 11, 18, 6, 0, 0, 0, time.UTC)
 	t1 := t0.Add(time.Hour)
-	day := DayOf(t0)
+	day := dates.DateOf(t0)
 	events := []Event{
 		{EventKey: "e1", Date: day, ReceivedAt: t0, MediaID: "m1", VisitorKey: "v1", PercentViewed: 0.5, lineage: lineage{IngestedAt: t0, Source: "e#1"}},
 		{EventKey: "e2", Date: day, ReceivedAt: t0.Add(time.Minute), MediaID: "m1", VisitorKey: "v1", PercentViewed: 0.25, lineage: lineage{IngestedAt: t0, Source: "e#2"}},
@@ -85,10 +86,10 @@ func TestGoldRecomputeRedoneFromLatestSilver(t *testing.T) {
 			// changes and another worker recomputes gold from it, winning the commit race.
 			racer := &racingCatalog{Catalog: l.cat, target: l.identifier(target), race: func(ctx context.Context) {
 				silver(newMedia, newStat)
-				require.NoError(t, l.recomputeGold(ctx, []Day{day}, nil, &TransformReport{}))
+				require.NoError(t, l.recomputeGold(ctx, []dates.Date{day}, nil, &TransformReport{}))
 			}}
 			var rep TransformReport
-			require.NoError(t, NewLakehouse(racer, LakehouseOptions{}).recomputeGold(ctx, []Day{day}, nil, &rep))
+			require.NoError(t, NewLakehouse(racer, LakehouseOptions{}).recomputeGold(ctx, []dates.Date{day}, nil, &rep))
 			require.True(t, racer.raced)
 			for _, m := range rep.Merges {
 				if m.Table == target.TableName() {

@@ -19,11 +19,11 @@ import (
 type eventWindows struct {
 	store bronze.Store
 	zone  dates.Zone
-	days  map[Day]bool // the window days being merged
+	days  map[dates.Date]bool // the window days being merged
 
 	mu      sync.Mutex
-	windows map[Day]*windowEvents
-	filled  map[Day]bool // partitions handed at least one event
+	windows map[dates.Date]*windowEvents
+	filled  map[dates.Date]bool // partitions handed at least one event
 }
 
 // windowEvents is one window day's typed events by UTC day, and what reading it found.
@@ -33,7 +33,7 @@ type windowEvents struct {
 	listErr   error
 
 	once    sync.Once // the rest
-	byDate  map[Day]*eventCols
+	byDate  map[dates.Date]*eventCols
 	bad     []Quarantined
 	events  int
 	overOne []string // keys of events whose percent_viewed is above 1
@@ -41,8 +41,8 @@ type windowEvents struct {
 	err     error
 }
 
-func newEventWindows(store bronze.Store, zone dates.Zone, days []Day) *eventWindows {
-	w := &eventWindows{store: store, zone: zone, days: map[Day]bool{}, windows: map[Day]*windowEvents{}, filled: map[Day]bool{}}
+func newEventWindows(store bronze.Store, zone dates.Zone, days []dates.Date) *eventWindows {
+	w := &eventWindows{store: store, zone: zone, days: map[dates.Date]bool{}, windows: map[dates.Date]*windowEvents{}, filled: map[dates.Date]bool{}}
 	for _, d := range days {
 		w.days[d] = true
 		w.windows[d] = &windowEvents{}
@@ -51,10 +51,10 @@ func newEventWindows(store bronze.Store, zone dates.Zone, days []Day) *eventWind
 }
 
 // spillPartitions are the UTC days the events listed by the window days can fall on, sorted.
-func spillPartitions(days []Day) []int32 {
+func spillPartitions(days []dates.Date) []int32 {
 	var parts []int32
 	for _, d := range days {
-		for s := Day(-maxWindowSpill); s <= maxWindowSpill; s++ {
+		for s := dates.Date(-maxWindowSpill); s <= maxWindowSpill; s++ {
 			parts = append(parts, int32(d+s))
 		}
 	}
@@ -63,14 +63,14 @@ func spillPartitions(days []Day) []int32 {
 }
 
 // list reads the manifests of one window day, once.
-func (w *eventWindows) list(ctx context.Context, d Day) ([]bronze.Manifest, error) {
+func (w *eventWindows) list(ctx context.Context, d dates.Date) ([]bronze.Manifest, error) {
 	we := w.windows[d]
 	we.listed.Do(func() { we.manifests, we.listErr = bronze.Manifests(ctx, w.store, bronze.StreamEvents, d.Time()) })
 	return we.manifests, we.listErr
 }
 
 // load reads one window day, once.
-func (w *eventWindows) load(ctx context.Context, d Day) *windowEvents {
+func (w *eventWindows) load(ctx context.Context, d dates.Date) *windowEvents {
 	we := w.windows[d]
 	we.once.Do(func() {
 		manifests, err := w.list(ctx, d)
@@ -104,7 +104,7 @@ const readAheadBytes = 64 << 20
 
 // ahead reports whether partition p may be read ahead, by readAheadBytes.
 func (w *eventWindows) ahead(ctx context.Context, p int32) bool {
-	d := Day(p) + maxWindowSpill
+	d := dates.Date(p) + maxWindowSpill
 	if !w.days[d] {
 		return true
 	}
@@ -129,7 +129,7 @@ func (w *eventWindows) partition(ctx context.Context, p int32) (*eventCols, erro
 		own    *eventCols
 		spills []*eventCols
 	)
-	for d := Day(p) - maxWindowSpill; d <= Day(p)+maxWindowSpill; d++ {
+	for d := dates.Date(p) - maxWindowSpill; d <= dates.Date(p)+maxWindowSpill; d++ {
 		if !w.days[d] {
 			continue
 		}
@@ -138,11 +138,11 @@ func (w *eventWindows) partition(ctx context.Context, p int32) (*eventCols, erro
 			return nil, we.err
 		}
 		w.mu.Lock()
-		c := we.byDate[Day(p)]
-		delete(we.byDate, Day(p))
+		c := we.byDate[dates.Date(p)]
+		delete(we.byDate, dates.Date(p))
 		w.mu.Unlock()
 		switch {
-		case d == Day(p):
+		case d == dates.Date(p):
 			own = c
 		case c != nil:
 			spills = append(spills, c)
@@ -158,14 +158,14 @@ func (w *eventWindows) partition(ctx context.Context, p int32) (*eventCols, erro
 	}
 	if len(own.rows) > 0 {
 		w.mu.Lock()
-		w.filled[Day(p)] = true
+		w.filled[dates.Date(p)] = true
 		w.mu.Unlock()
 	}
 	return own, nil
 }
 
 // report adds what the windows read to rep, once the merge is done.
-func (w *eventWindows) report(rep *TransformReport) (bad []Quarantined, filled []Day) {
+func (w *eventWindows) report(rep *TransformReport) (bad []Quarantined, filled []dates.Date) {
 	rep.Read = BronzeRead{}
 	overOne := map[string]bool{} // an event listed twice counts once
 	for d, we := range w.windows {

@@ -64,7 +64,7 @@ func TestEventsLandOnTheirUTCDayWhateverWindowListedThem(t *testing.T) {
 		{"e-19", "2026-11-19T12:00:00Z"},
 	})
 	days := []time.Time{time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 19, 0, 0, 0, 0, time.UTC)}
-	rep, err := f.lh.Transform(ctx, f.Store, lake.DaysOf(days), "run-1")
+	rep, err := f.lh.Transform(ctx, f.Store, dates.DatesOf(days), "run-1")
 	require.NoError(t, err)
 
 	assert.Equal(t, map[string][]string{
@@ -84,13 +84,13 @@ func TestEventsLandOnTheirUTCDayWhateverWindowListedThem(t *testing.T) {
 	require.Len(t, engagement, 1)
 	assert.Equal(t, int64(1), engagement[0].PlayCount)
 
-	check, err := f.lh.CheckRead(ctx, f.Store, lake.DaysOf(days), rep.Read)
+	check, err := f.lh.CheckRead(ctx, f.Store, dates.DatesOf(days), rep.Read)
 	require.NoError(t, err)
 	assert.Zero(t, check.ProblemsTotal, check.Problems)
 	assert.Equal(t, 5, check.BronzeEvents, "e-own, e-west, e-east from the 18th; e-west, e-19 from the 19th; the far one is quarantined")
 
 	// Merging the 19th alone keeps what the 18th's window put on the 17th and the 18th.
-	rep, err = f.lh.Transform(ctx, f.Store, lake.DaysOf(days[1:]), "run-2")
+	rep, err = f.lh.Transform(ctx, f.Store, dates.DatesOf(days[1:]), "run-2")
 	require.NoError(t, err)
 	assert.Equal(t, map[string][]string{
 		"2026-11-17": {"e-east"},
@@ -118,7 +118,7 @@ func TestAnyStatsZoneMatchesGroundTruth(t *testing.T) {
 			f := newFixture(t, "file", opts)
 			days := lastDays(t, 3)
 			f.Land(t, "run-1", days)
-			rep, err := f.lh.Transform(context.Background(), f.Store, lake.DaysOf(days), "run-1")
+			rep, err := f.lh.Transform(context.Background(), f.Store, dates.DatesOf(days), "run-1")
 			require.NoError(t, err)
 			assert.Empty(t, rep.OffZone)
 			truth := f.Sim.Truth(days[0], days[len(days)-1])
@@ -149,7 +149,7 @@ func TestAStatsZoneSetWrongIsNamed(t *testing.T) {
 			lh := f.Lakehouse(t)
 			days := lastDays(t, 2)
 			f.Land(t, "run-1", days)
-			rep, err := lh.Transform(context.Background(), f.Store, lake.DaysOf(days), "run-1")
+			rep, err := lh.Transform(context.Background(), f.Store, dates.DatesOf(days), "run-1")
 			require.NoError(t, err)
 			require.Len(t, rep.OffZone, len(days), "every window's events fall partly outside its day")
 			for i, w := range rep.OffZone {

@@ -56,7 +56,7 @@ func (z *zoneFit) beyondStrays(events int) bool {
 // first from below and last from above. Of the offsets in those bounds, real zones' are
 // whole hours more often than half, and half more often than quarters. On a day the zone's
 // clocks change, the bounds hold both of its offsets, and one of them is named.
-func (z *zoneFit) pointsTo(day Day) string {
+func (z *zoneFit) pointsTo(day dates.Date) string {
 	if !z.seen {
 		return "no events"
 	}

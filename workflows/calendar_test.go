@@ -206,11 +206,11 @@ func assertFactsAgree(t *testing.T, lh *lake.Lakehouse, truth wistiasim.Truth) {
 	t.Helper()
 	type mediaDay struct {
 		media string
-		day   lake.Day
+		day   dates.Date
 	}
 	listed := map[mediaDay]int64{}
 	for _, e := range truth.Events {
-		listed[mediaDay{e.MediaID, lake.DayOf(e.Day)}]++
+		listed[mediaDay{e.MediaID, dates.DateOf(e.Day)}]++
 	}
 	daily, err := lake.ReadRows[lake.FactMediaDaily](context.Background(), lh, truth.From, truth.To)
 	require.NoError(t, err)

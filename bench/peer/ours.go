@@ -11,6 +11,7 @@ import (
 	"runtime/pprof"
 	"time"
 
+	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 )
@@ -51,7 +52,7 @@ func runOurs(ctx context.Context, bronzeDir string, days []time.Time, out string
 		defer stop()
 	}
 	start := time.Now()
-	rep, err := l.Transform(ctx, store, lake.DaysOf(days), "peer")
+	rep, err := l.Transform(ctx, store, dates.DatesOf(days), "peer")
 	elapsed := time.Since(start)
 	pprof.StopCPUProfile()
 	if err != nil {

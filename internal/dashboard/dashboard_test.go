@@ -48,7 +48,7 @@ func newSite(t *testing.T) *site {
 	days := dates.Range(dates.AddDays(last, -9), last)
 	sl.Land(t, "run-1", days)
 	lh := sl.Lakehouse(t)
-	_, err := lh.Transform(context.Background(), sl.Store, lake.DaysOf(days), "run-1")
+	_, err := lh.Transform(context.Background(), sl.Store, dates.DatesOf(days), "run-1")
 	require.NoError(t, err)
 	srv := httptest.NewServer(dashboard.Handler(dashboard.Reports{Lake: lh}, slog.New(slog.NewTextHandler(io.Discard, nil))))
 	t.Cleanup(srv.Close)

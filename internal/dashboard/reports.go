@@ -52,16 +52,16 @@ const (
 )
 
 // periodOf is the first day of the period holding d.
-func periodOf(d lake.Day, grain string) lake.Day {
+func periodOf(d dates.Date, grain string) dates.Date {
 	if grain == Weekly {
-		return d - lake.Day((int(d.Time().Weekday())+6)%7)
+		return d - dates.Date((int(d.Time().Weekday())+6)%7)
 	}
 	return d
 }
 
 // periods lists every period of from..to, empty ones included, so charts show gaps as zeros.
-func periods(from, to lake.Day, grain string) []lake.Day {
-	var out []lake.Day
+func periods(from, to dates.Date, grain string) []dates.Date {
+	var out []dates.Date
 	for d := periodOf(from, grain); d <= to; {
 		out = append(out, d)
 		if grain == Weekly {
@@ -74,9 +74,9 @@ func periods(from, to lake.Day, grain string) []lake.Day {
 }
 
 // series sums rows into the periods of from..to.
-type series map[lake.Day]*Totals
+type series map[dates.Date]*Totals
 
-func (s series) list(from, to lake.Day, grain string) []Period {
+func (s series) list(from, to dates.Date, grain string) []Period {
 	var out []Period
 	for _, p := range periods(from, to, grain) {
 		t := Totals{}
@@ -89,7 +89,7 @@ func (s series) list(from, to lake.Day, grain string) []Period {
 	return out
 }
 
-func (s series) add(d lake.Day, grain string, f lake.FactMediaDaily) {
+func (s series) add(d dates.Date, grain string, f lake.FactMediaDaily) {
 	p := periodOf(d, grain)
 	if s[p] == nil {
 		s[p] = &Totals{}
@@ -215,7 +215,7 @@ func (r Reports) Channels(ctx context.Context, from, to time.Time, grain string)
 	for _, ch := range slices.Sorted(maps.Keys(byChannel)) {
 		t := *totals[ch]
 		t.rate()
-		rep.Channels = append(rep.Channels, ChannelSeries{Channel: ch, Total: t, Periods: byChannel[ch].list(lake.DayOf(from), lake.DayOf(to), grain)})
+		rep.Channels = append(rep.Channels, ChannelSeries{Channel: ch, Total: t, Periods: byChannel[ch].list(dates.DateOf(from), dates.DateOf(to), grain)})
 	}
 	slices.SortStableFunc(rep.Channels, func(a, b ChannelSeries) int { return cmp.Compare(b.Total.Plays, a.Total.Plays) })
 	return rep, nil
@@ -267,7 +267,7 @@ func (r Reports) Media(ctx context.Context, id string, from, to time.Time) (Medi
 		}
 	}
 	rep.Total.rate()
-	rep.Days = days.list(lake.DayOf(from), lake.DayOf(to), Daily)
+	rep.Days = days.list(dates.DateOf(from), dates.DateOf(to), Daily)
 
 	engagement, err := lake.ReadRows[lake.FactEngagement](ctx, r.Lake, from, to)
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
-	"github.com/marketing-data/wistia-pipeline/lake"
 )
 
 // DefaultAddr is where `starter dashboard` listens unless told otherwise: this machine only.
@@ -157,7 +156,7 @@ func (q query) dayRange(ctx context.Context) (time.Time, time.Time, error) {
 	if to.Before(from) {
 		return time.Time{}, time.Time{}, badRequest{"from " + fromS + " is after to " + toS}
 	}
-	if lake.DayOf(to)-lake.DayOf(from) > 3*366 {
+	if dates.DateOf(to)-dates.DateOf(from) > 3*366 {
 		return time.Time{}, time.Time{}, badRequest{"from " + fromS + " to " + toS + " is more than three years"}
 	}
 	return from, to, nil

@@ -116,3 +116,27 @@ func FormatOffset(off time.Duration) string {
 	}
 	return fmt.Sprintf("UTC%s%02d:%02d", sign, int(off.Hours()), int(off.Minutes())%60)
 }
+
+// Date is a calendar day counted from 1970-01-01, Iceberg's date representation: the day type
+// of the tables, their partitions and the transform.
+type Date int32
+
+// DateOf is the UTC day of t; for a date (UTC midnight), the date.
+func DateOf(t time.Time) Date { return Date(t.UTC().Unix() / 86400) }
+
+// DateIn is the day of zone that the instant t falls on.
+func DateIn(zone Zone, t time.Time) Date { return DateOf(zone.Day(t)) }
+
+// DatesOf is the UTC days of ts, in their order.
+func DatesOf(ts []time.Time) []Date {
+	out := make([]Date, len(ts))
+	for i, t := range ts {
+		out[i] = DateOf(t)
+	}
+	return out
+}
+
+// Time is the day's midnight UTC.
+func (d Date) Time() time.Time { return time.Unix(int64(d)*86400, 0).UTC() }
+
+func (d Date) String() string { return d.Time().Format(time.DateOnly) }

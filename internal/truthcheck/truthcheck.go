@@ -39,7 +39,7 @@ func AssertLakehouse(t *testing.T, lh *lake.Lakehouse, truth wistiasim.Truth) {
 		assert.Equal(t, want.MediaID, got.MediaID, want.EventKey)
 		assert.Equal(t, want.VisitorKey, got.VisitorKey, want.EventKey)
 		assert.True(t, want.ReceivedAt.Truncate(time.Microsecond).Equal(got.ReceivedAt), "received_at of %s", want.EventKey)
-		assert.Equal(t, lake.DayOf(want.Day), got.Date, want.EventKey)
+		assert.Equal(t, dates.DateOf(want.Day), got.Date, want.EventKey)
 		assert.Equal(t, want.PercentViewed, got.PercentViewed, want.EventKey)
 		assert.Equal(t, []string{want.EmbedURL, want.IP, want.Country, want.Region, want.City},
 			[]string{got.EmbedURL, got.IP, got.Country, got.Region, got.City}, want.EventKey)
@@ -66,7 +66,7 @@ func AssertLakehouse(t *testing.T, lh *lake.Lakehouse, truth wistiasim.Truth) {
 	})
 	for i, want := range wantStats {
 		got := stats[i]
-		assert.Equal(t, []any{want.MediaID, lake.DayOf(want.Date), want.Loads, want.Plays},
+		assert.Equal(t, []any{want.MediaID, dates.DateOf(want.Date), want.Loads, want.Plays},
 			[]any{got.MediaID, got.Date, got.LoadCount, got.PlayCount})
 		assert.InDelta(t, want.HoursWatched, got.HoursWatched, floatTolerance)
 	}
@@ -100,7 +100,7 @@ func AssertLakehouse(t *testing.T, lh *lake.Lakehouse, truth wistiasim.Truth) {
 	})
 	for i, want := range wantDaily {
 		got := daily[i]
-		assert.Equal(t, []any{want.MediaID, lake.DayOf(want.Date), want.Loads, want.Plays},
+		assert.Equal(t, []any{want.MediaID, dates.DateOf(want.Date), want.Loads, want.Plays},
 			[]any{got.MediaID, got.Date, got.LoadCount, got.PlayCount})
 		assert.InDelta(t, want.PlayRate, got.PlayRate, floatTolerance)
 		assert.InDelta(t, want.HoursWatched, got.HoursWatched, floatTolerance)
@@ -111,7 +111,7 @@ func AssertLakehouse(t *testing.T, lh *lake.Lakehouse, truth wistiasim.Truth) {
 	require.Len(t, engagement, len(truth.Engagement), "gold.fact_media_engagement rows")
 	for i, want := range truth.Engagement {
 		got := engagement[i]
-		assert.Equal(t, []any{want.MediaID, want.VisitorKey, lake.DayOf(want.Date), want.Plays},
+		assert.Equal(t, []any{want.MediaID, want.VisitorKey, dates.DateOf(want.Date), want.Plays},
 			[]any{got.MediaID, got.VisitorID, got.Date, got.PlayCount})
 		assert.InEpsilon(t, want.TotalWatchTime+1, got.TotalWatchTime+1, floatTolerance)
 		assert.InDelta(t, want.WatchedPercent, got.WatchedPercent, floatTolerance)
