@@ -20,7 +20,7 @@ const module = "github.com/marketing-data/wistia-pipeline/"
 var layers = [][]string{
 	{"internal/dates", "internal/config", "deploy/observability"},
 	{"wistia", "wistia/wistiasim", "wistia/apispec"},
-	{"lake/bronze", "lake/state"},
+	{"lake/bronze", "lake/state", "lake/engine"},
 	{"lake"},
 	{"ingest"},
 	{"activities"},

@@ -120,7 +120,7 @@ func (l *Lakehouse) checkGold(ctx context.Context, days []dates.Date, rep *Check
 		}
 		rep.FactRows += len(daily)
 		for i, f := range daily {
-			if i > 0 && mediaDailyTable.key(&daily[i-1], &f) == 0 {
+			if i > 0 && mediaDailyTable.Key(&daily[i-1], &f) == 0 {
 				rep.problem("gold.fact_media_daily: media %s appears twice on %s", f.MediaID, d)
 			}
 			if f.LoadCount < 0 || f.PlayCount < 0 || f.HoursWatched < 0 || !unit(f.PlayRate) {
@@ -134,7 +134,7 @@ func (l *Lakehouse) checkGold(ctx context.Context, days []dates.Date, rep *Check
 		}
 		rep.FactRows += len(engagement)
 		for i, f := range engagement {
-			if i > 0 && engagementTable.key(&engagement[i-1], &f) == 0 {
+			if i > 0 && engagementTable.Key(&engagement[i-1], &f) == 0 {
 				rep.problem("gold.fact_media_engagement: media %s visitor %s appears twice on %s", f.MediaID, f.VisitorID, d)
 			}
 			if f.PlayCount <= 0 || f.TotalWatchTime < 0 || !unit(f.WatchedPercent) || f.PlayRate < 0 || math.IsNaN(f.PlayRate) {

@@ -18,6 +18,7 @@ import (
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/lake/engine"
 )
 
 // silver.events is merged from eventRows rather than Event structs. A day of events is most of
@@ -247,7 +248,7 @@ func timeOfMicros(us int64) time.Time {
 // do for Events: later landing wins, then the later _source, then the row later in c; a version
 // equal to the one it follows but for its lineage does not replace it.
 func (c *eventCols) dedupe() {
-	c.rows = latest(c.rows,
+	c.rows = engine.Latest(c.rows,
 		func(a, b *eventRow) int { return bytes.Compare(c.str(a, sEventKey), c.str(b, sEventKey)) },
 		func(a, b *eventRow) int {
 			if v := cmp.Compare(a.ingested, b.ingested); v != 0 {
@@ -325,7 +326,7 @@ func stringArray(n, hint int, add func(dst []byte, i int) []byte) arrow.Array {
 	for i := range n {
 		data = add(data, i)
 		if len(data) > math.MaxInt32 {
-			panic(fmt.Sprintf("a batch of %d events holds more than 2 GiB of one string column", n))
+			panic(fmt.Sprintf("a batch of %d events holds more than 2 GiB of one string engine.Column", n))
 		}
 		offsets[i+1] = int32(len(data))
 	}
@@ -360,15 +361,15 @@ type eventEncoder struct {
 }
 
 func newEventEncoder(schema *arrow.Schema, mem memory.Allocator) (*eventEncoder, error) {
-	idx, err := fieldIndices(schema, eventsTable.codec.columns)
+	idx, err := engine.FieldIndices(schema, eventsTable.Columns())
 	if err != nil {
 		return nil, err
 	}
 	e := &eventEncoder{schema: schema, puts: make([]eventPut, schema.NumFields()), perRow: make([]int, schema.NumFields())}
-	for i, col := range eventsTable.codec.columns {
-		put, ok := eventPuts[col.name]
+	for i, col := range eventsTable.Columns() {
+		put, ok := eventPuts[col.Name()]
 		if !ok {
-			return nil, fmt.Errorf("silver.events column %q has no columnar encoding", col.name)
+			return nil, fmt.Errorf("silver.events engine.Column %q has no columnar encoding", col.Name())
 		}
 		e.puts[idx[i]] = put
 	}
@@ -490,7 +491,7 @@ func timesOf(a arrow.Array) func(int) int64 {
 
 // readEventTasks appends the events of the given silver.events files to c.
 func readEventTasks(ctx context.Context, tbl *table.Table, tasks []table.FileScanTask, c *eventCols) error {
-	err := readFiles(ctx, tbl, tasks, c.appendBatch)
+	err := engine.ReadFiles(ctx, tbl, tasks, c.appendBatch)
 	c.buf.forget()
 	return err
 }
@@ -501,8 +502,8 @@ type eventIncoming func(ctx context.Context, part int32) (*eventCols, error)
 // mergeEvents merges incoming events into the given partitions of silver.events (an upsert:
 // the latest version of each event key wins), as merge does for tables of row structs.
 // prepare readies each attempt.
-func mergeEvents(ctx context.Context, l *Lakehouse, parts []int32, props iceberg.Properties, prepare func(context.Context) (eventIncoming, error)) (MergeResult, error) {
-	return mergeParts(ctx, l, eventsTable, parts, props, func(ctx context.Context, tbl *table.Table, schema *arrow.Schema) (rewriteFunc, func(), error) {
+func mergeEvents(ctx context.Context, l *Lakehouse, parts []int32, props iceberg.Properties, prepare func(context.Context) (eventIncoming, error)) (engine.MergeResult, error) {
+	return engine.MergeParts(ctx, l.Warehouse, eventsTable, parts, props, func(ctx context.Context, tbl *table.Table, schema *arrow.Schema) (engine.RewriteFunc, func(), error) {
 		incoming, err := prepare(ctx)
 		if err != nil {
 			return nil, nil, err
@@ -511,15 +512,15 @@ func mergeEvents(ctx context.Context, l *Lakehouse, parts []int32, props iceberg
 		if err != nil {
 			return nil, nil, err
 		}
-		return func(ctx context.Context, p int32, held []table.FileScanTask, write writeFunc) (rewritten, error) {
+		return func(ctx context.Context, p int32, held []table.FileScanTask, write engine.WriteFunc) (engine.Rewritten, error) {
 			in, err := incoming(ctx, p)
 			if err != nil {
-				return rewritten{}, err
+				return engine.Rewritten{}, err
 			}
 			if in == nil || len(in.rows) == 0 {
-				return rewritten{skipped: true}, nil
+				return engine.Rewritten{Skipped: true}, nil
 			}
-			out := rewritten{rowsIn: int64(len(in.rows))}
+			out := engine.Rewritten{RowsIn: int64(len(in.rows))}
 			for i := range in.rows {
 				if got := int32(in.rows[i].date); got != p {
 					return out, fmt.Errorf("incoming row for partition %d belongs to partition %d", p, got)
@@ -536,7 +537,7 @@ func mergeEvents(ctx context.Context, l *Lakehouse, parts []int32, props iceberg
 				}
 			}
 			all.dedupe()
-			out.rowsOut = int64(len(all.rows))
+			out.RowsOut = int64(len(all.rows))
 			write(len(all.rows), func(lo, hi int) arrow.RecordBatch { return enc.batch(all, all.rows[lo:hi]) })
 			return out, nil
 		}, enc.release, nil

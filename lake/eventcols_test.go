@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go/table"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/lake/engine"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -59,7 +60,7 @@ func (c *eventCols) event(r *eventRow) Event {
 }
 
 func eventsArrowSchema(t testing.TB) *arrow.Schema {
-	sc, err := table.SchemaToArrowSchema(eventsTable.codec.schema(), nil, true, false)
+	sc, err := table.SchemaToArrowSchema(eventsTable.Schema(), nil, true, false)
 	require.NoError(t, err)
 	return sc
 }
@@ -67,13 +68,13 @@ func eventsArrowSchema(t testing.TB) *arrow.Schema {
 // colsOf builds eventCols from Events the way a merge reads silver: through an Arrow batch the
 // generic codec encodes.
 func colsOf(t testing.TB, events []Event) *eventCols {
-	enc, err := eventsTable.codec.encoder(eventsArrowSchema(t), memory.DefaultAllocator)
+	enc, err := eventsTable.Encoder(eventsArrowSchema(t), memory.DefaultAllocator)
 	require.NoError(t, err)
-	defer enc.release()
+	defer enc.Release()
 	for i := range events {
-		enc.append(&events[i])
+		enc.Append(&events[i])
 	}
-	rec := enc.flush()
+	rec := enc.Flush()
 	defer rec.Release()
 	c := &eventCols{}
 	require.NoError(t, c.appendBatch(rec))
@@ -87,7 +88,7 @@ func eventsOf(t *testing.T, c *eventCols) []Event {
 	defer enc.release()
 	rec := enc.batch(c, c.rows)
 	defer rec.Release()
-	return eventsTable.codec.decode(rec, nil)
+	return eventsTable.Decode(rec, nil)
 }
 
 func TestEventColsRoundTripEvents(t *testing.T) {
@@ -101,7 +102,7 @@ func TestEventColsRoundTripEvents(t *testing.T) {
 func TestEventColsDedupeAgreesWithEventsTable(t *testing.T) {
 	for seed := range uint64(5) {
 		events := randomEvents(seed, 2000)
-		want := latest(slices.Clone(events), eventsTable.key, eventsTable.version, eventsTable.same)
+		want := engine.Latest(slices.Clone(events), eventsTable.Key, eventsTable.Version, eventsTable.Same())
 
 		c := colsOf(t, events[:700])
 		require.NoError(t, c.appendCols(colsOf(t, events[700:])))
@@ -151,10 +152,10 @@ func TestStrBufKeepsNoViewOfItsInput(t *testing.T) {
 	assert.Equal(t, []string{"Austin", "Austin", "Berlin"}, got)
 }
 
-// BenchmarkEventEncoderBatch builds one batch of batchRows events, as a merge hands the
+// BenchmarkEventEncoderBatch builds one batch of engine.BatchRows events, as a merge hands the
 // Parquet writers.
 func BenchmarkEventEncoderBatch(b *testing.B) {
-	c := colsOf(b, randomEvents(1, batchRows))
+	c := colsOf(b, randomEvents(1, engine.BatchRows))
 	enc, err := newEventEncoder(eventsArrowSchema(b), memory.DefaultAllocator)
 	require.NoError(b, err)
 	defer enc.release()

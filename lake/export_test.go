@@ -2,16 +2,13 @@ package lake
 
 import "context"
 
-// MaxManifests is maxManifests, for tests outside the package.
-const MaxManifests = maxManifests
-
 // ManifestCount is the number of manifests of the table's current snapshot.
 func ManifestCount(ctx context.Context, l *Lakehouse, name string) (int, error) {
-	for _, t := range allTables {
+	for _, t := range Tables() {
 		if t.TableName() != name {
 			continue
 		}
-		tbl, err := l.cat.LoadTable(ctx, l.identifier(t))
+		tbl, err := l.LoadTable(ctx, t)
 		if err != nil || tbl.CurrentSnapshot() == nil {
 			return 0, err
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/lake/engine"
 )
 
 // Gold is recomputed from silver for the dates a merge touched: gold.dim_media whole, the two
@@ -25,7 +26,7 @@ func (l *Lakehouse) RecomputeGold(ctx context.Context, days []dates.Date, runID 
 	days = slices.Clone(days)
 	slices.Sort(days)
 	days = slices.Compact(days)
-	return l.recomputeGold(ctx, days, l.props(runID, days), rep)
+	return l.recomputeGold(ctx, days, engine.SnapshotProps(runID, days), rep)
 }
 
 // recomputeGold rebuilds gold for the given dates from silver. Each gold merge reads the silver
@@ -33,25 +34,25 @@ func (l *Lakehouse) RecomputeGold(ctx context.Context, days []dates.Date, runID 
 // race writes what silver holds then, not what the lost attempt read.
 func (l *Lakehouse) recomputeGold(ctx context.Context, days []dates.Date, props iceberg.Properties, rep *TransformReport) error {
 	// Silver holds the latest version of every media, so the dimension is rebuilt whole.
-	allBuckets := make([]int32, entityBuckets)
+	allBuckets := make([]int32, engine.EntityBuckets)
 	for i := range allBuckets {
 		allBuckets[i] = int32(i)
 	}
 	unknown := 0
-	res, err := merge(ctx, l, dimMediaTable, allBuckets, replace, props, func(ctx context.Context) (attempt[DimMedia], error) {
+	res, err := engine.Merge(ctx, l.Warehouse, dimMediaTable, allBuckets, engine.Replace, props, func(ctx context.Context) (engine.Attempt[DimMedia], error) {
 		dims, n, err := l.dimMedia(ctx)
 		unknown = n
-		return attempt[DimMedia]{incoming: grouped(byPartition(dimMediaTable, dims))}, err
+		return engine.Attempt[DimMedia]{Incoming: engine.Grouped(engine.ByPartition(dimMediaTable, dims))}, err
 	})
 	if err := rep.add(res, err); err != nil {
 		return err
 	}
 	rep.UnknownMedia += unknown
 
-	parts := dayParts(days)
-	res, err = merge(ctx, l, mediaDailyTable, parts, replace, props, func(ctx context.Context) (attempt[FactMediaDaily], error) {
+	parts := engine.DayParts(days)
+	res, err = engine.Merge(ctx, l.Warehouse, mediaDailyTable, parts, engine.Replace, props, func(ctx context.Context) (engine.Attempt[FactMediaDaily], error) {
 		daily, err := mediaDaily(ctx, l, days)
-		return attempt[FactMediaDaily]{incoming: grouped(byPartition(mediaDailyTable, daily))}, err
+		return engine.Attempt[FactMediaDaily]{Incoming: engine.Grouped(engine.ByPartition(mediaDailyTable, daily))}, err
 	})
 	if err := rep.add(res, err); err != nil {
 		return err
@@ -70,7 +71,7 @@ func (l *Lakehouse) recomputeGold(ctx context.Context, days []dates.Date, props 
 			return engagementAttempt{}, err
 		}
 		visitors = newVisitorSightings()
-		return engagementAttempt{duration: duration, loads: loads, day: readAhead(parts, func(ctx context.Context, p int32) (*dayEvents, error) {
+		return engagementAttempt{duration: duration, loads: loads, day: engine.ReadAhead(parts, func(ctx context.Context, p int32) (*dayEvents, error) {
 			return dayPlays(ctx, l, dates.Date(p), visitors.see)
 		}, nil)}, nil
 	})
@@ -80,7 +81,7 @@ func (l *Lakehouse) recomputeGold(ctx context.Context, days []dates.Date, props 
 	// dim_visitor is an upsert in which a visitor's latest sighting wins, so a retry may merge
 	// the visitors the committed engagement attempt saw.
 	dimVisitors := visitors.latest
-	return rep.add(mergeGrouped(ctx, l, dimVisitorTable, upsert, props, byPartition(dimVisitorTable, dimVisitors)))
+	return rep.add(engine.MergeGrouped(ctx, l.Warehouse, dimVisitorTable, engine.Upsert, props, engine.ByPartition(dimVisitorTable, dimVisitors)))
 }
 
 // engagementColumns are the columns of silver.events that gold reads: the engagement fact's
@@ -110,7 +111,7 @@ type play struct {
 func dayPlays(ctx context.Context, l *Lakehouse, day dates.Date, sighting func(DimVisitor)) (*dayEvents, error) {
 	out := &dayEvents{day: day}
 	codes := map[string]int32{}
-	err := readBatches(ctx, l, eventsTable, dateIn("date", []dates.Date{day}), engagementColumns,
+	err := engine.ReadBatches(ctx, l.Warehouse, eventsTable, engine.DateIn("date", []dates.Date{day}), engagementColumns,
 		func(n int64) { out.plays = make([]play, 0, n) },
 		func(rec arrow.RecordBatch) error {
 			col := func(name string) arrow.Array { return columnOf(rec, name) }
@@ -165,7 +166,7 @@ func (s *visitorSightings) see(v DimVisitor) {
 		return
 	}
 	old := &s.latest[i]
-	if dimVisitorTable.version(&v, old) <= 0 {
+	if dimVisitorTable.Version(&v, old) <= 0 {
 		return
 	}
 	old.LastSeenAt = v.LastSeenAt
@@ -201,7 +202,7 @@ func (a *stringArena) string(s string) string {
 
 // dimMedia derives gold.dim_media from silver.media, counting the media no channel rule matched.
 func (l *Lakehouse) dimMedia(ctx context.Context) ([]DimMedia, int, error) {
-	medias, err := collectRows(ctx, l, mediaTable, iceberg.AlwaysTrue{})
+	medias, err := engine.CollectRows(ctx, l.Warehouse, mediaTable, iceberg.AlwaysTrue{})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -222,7 +223,7 @@ func (l *Lakehouse) dimMedia(ctx context.Context) ([]DimMedia, int, error) {
 // mediaDaily derives gold.fact_media_daily for the given days from silver.media_daily_stats.
 func mediaDaily(ctx context.Context, l *Lakehouse, days []dates.Date) ([]FactMediaDaily, error) {
 	var daily []FactMediaDaily
-	for rows, err := range scanRows(ctx, l, dailyStatsTable, dateIn("date", days)) {
+	for rows, err := range engine.ScanRows(ctx, l.Warehouse, dailyStatsTable, engine.DateIn("date", days)) {
 		if err != nil {
 			return nil, err
 		}
@@ -240,7 +241,7 @@ func mediaDaily(ctx context.Context, l *Lakehouse, days []dates.Date) ([]FactMed
 // mediaDurations reads each media's duration in seconds from silver.media.
 func mediaDurations(ctx context.Context, l *Lakehouse) (map[string]float64, error) {
 	duration := map[string]float64{}
-	for rows, err := range scanRows(ctx, l, mediaTable, iceberg.AlwaysTrue{}) {
+	for rows, err := range engine.ScanRows(ctx, l.Warehouse, mediaTable, iceberg.AlwaysTrue{}) {
 		if err != nil {
 			return nil, err
 		}
@@ -254,7 +255,7 @@ func mediaDurations(ctx context.Context, l *Lakehouse) (map[string]float64, erro
 // dailyLoads reads the loads per media and day of the given days, for the facts' play rates.
 func dailyLoads(ctx context.Context, l *Lakehouse, days []dates.Date) (map[mediaDay]int64, error) {
 	loads := map[mediaDay]int64{}
-	for rows, err := range scanRows(ctx, l, dailyStatsTable, dateIn("date", days)) {
+	for rows, err := range engine.ScanRows(ctx, l.Warehouse, dailyStatsTable, engine.DateIn("date", days)) {
 		if err != nil {
 			return nil, err
 		}
@@ -282,32 +283,32 @@ type engagementAttempt struct {
 // to. A day's rows are built a batch at a time as the writers take them, not all at once: a day
 // of 570,000 rows held 40 MB, twice over with the next day read ahead, and was the largest
 // thing gold kept.
-func mergeEngagement(ctx context.Context, l *Lakehouse, parts []int32, props iceberg.Properties, prepare func(context.Context) (engagementAttempt, error)) (MergeResult, error) {
-	return mergeParts(ctx, l, engagementTable, parts, props, func(ctx context.Context, _ *table.Table, schema *arrow.Schema) (rewriteFunc, func(), error) {
+func mergeEngagement(ctx context.Context, l *Lakehouse, parts []int32, props iceberg.Properties, prepare func(context.Context) (engagementAttempt, error)) (engine.MergeResult, error) {
+	return engine.MergeParts(ctx, l.Warehouse, engagementTable, parts, props, func(ctx context.Context, _ *table.Table, schema *arrow.Schema) (engine.RewriteFunc, func(), error) {
 		a, err := prepare(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
-		enc, err := engagementTable.codec.encoder(schema, memory.DefaultAllocator)
+		enc, err := engagementTable.Encoder(schema, memory.DefaultAllocator)
 		if err != nil {
 			return nil, nil, err
 		}
-		return func(ctx context.Context, p int32, _ []table.FileScanTask, write writeFunc) (rewritten, error) {
+		return func(ctx context.Context, p int32, _ []table.FileScanTask, write engine.WriteFunc) (engine.Rewritten, error) {
 			de, err := a.day(ctx, p)
 			if err != nil {
-				return rewritten{}, err
+				return engine.Rewritten{}, err
 			}
 			groups := de.rollUp()
 			n := len(groups) - 1
 			write(n, func(lo, hi int) arrow.RecordBatch {
 				for g := lo; g < hi; g++ {
 					f := de.fact(groups[g], groups[g+1], a.duration, a.loads)
-					enc.append(&f)
+					enc.Append(&f)
 				}
-				return enc.flush()
+				return enc.Flush()
 			})
-			return rewritten{rowsIn: int64(n), rowsOut: int64(n)}, nil
-		}, enc.release, nil
+			return engine.Rewritten{RowsIn: int64(n), RowsOut: int64(n)}, nil
+		}, enc.Release, nil
 	})
 }
 

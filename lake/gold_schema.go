@@ -1,6 +1,9 @@
 package lake
 
-import "github.com/apache/iceberg-go"
+import (
+	"github.com/apache/iceberg-go"
+	"github.com/marketing-data/wistia-pipeline/lake/engine"
+)
 
 // GoldTableSchemas returns the Iceberg schema of every gold table, keyed by table name
 // ("dim_media", "fact_media_daily", …), as the pipeline creates the tables in the gold
@@ -8,9 +11,9 @@ import "github.com/apache/iceberg-go"
 // keep or change what it gets.
 func GoldTableSchemas() map[string]*iceberg.Schema {
 	schemas := map[string]*iceberg.Schema{}
-	for _, t := range allTables {
-		if layer, name := t.ident(); layer == Gold {
-			schemas[name] = t.icebergSchema()
+	for _, t := range Tables() {
+		if layer, name := t.Ident(); layer == engine.Gold {
+			schemas[name] = t.Schema()
 		}
 	}
 	return schemas

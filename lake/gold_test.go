@@ -84,6 +84,6 @@ func TestEngagementRollsPlaysUpInKeyOrder(t *testing.T) {
 	}
 	assert.Equal(t, want, got)
 	for i := 1; i < len(got); i++ {
-		assert.Negative(t, engagementTable.key(&got[i-1], &got[i]), "row %d follows row %d in key order", i, i-1)
+		assert.Negative(t, engagementTable.Key(&got[i-1], &got[i]), "row %d follows row %d in key order", i, i-1)
 	}
 }

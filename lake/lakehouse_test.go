@@ -259,7 +259,7 @@ func testLateData(t *testing.T, warehouse string) {
 	for _, name := range []string{"silver.events", "silver.media_daily_stats", "gold.fact_media_daily", "gold.fact_media_engagement"} {
 		for p, files := range before[name] {
 			if p == oldPart {
-				assert.NotEqual(t, files, after[name][p], "%s partition %s is rewritten", name, p)
+				assert.NotEqual(t, files, after[name][p], "%s partition %s is engine.Rewritten", name, p)
 				continue
 			}
 			assert.Equal(t, files, after[name][p], "%s partition %s is untouched", name, p)

@@ -14,15 +14,16 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
+	"github.com/marketing-data/wistia-pipeline/lake/engine"
 )
 
 // Every merge commit adds a manifest; maintenance compacts a table's manifests once they pass
-// lake.MaxManifests, the tables read exactly as before, and merges go on as before.
+// engine.MaxManifests, the tables read exactly as before, and merges go on as before.
 func TestMaintenanceCompactsManifestsAndKeepsRows(t *testing.T) {
 	ctx := context.Background()
 	store, err := bronze.NewLocalStore(t.TempDir())
 	require.NoError(t, err)
-	shape := benchdata.NewShape(2_000, lake.MaxManifests+4, 2)
+	shape := benchdata.NewShape(2_000, engine.MaxManifests+4, 2)
 	shape.Visitors, shape.StatsPerDay = 50, true
 	set, err := benchdata.Land(ctx, store, shape)
 	require.NoError(t, err)
@@ -35,14 +36,14 @@ func TestMaintenanceCompactsManifestsAndKeepsRows(t *testing.T) {
 	}
 	before, err := lake.ManifestCount(ctx, l, "silver.events")
 	require.NoError(t, err)
-	require.Greater(t, before, lake.MaxManifests, "the daily commits left more manifests than maintenance allows")
+	require.Greater(t, before, engine.MaxManifests, "the daily commits left more manifests than maintenance allows")
 	rows := readAll(t, l)
 
 	require.NoError(t, l.ExpireSnapshots(ctx))
 	for _, name := range lake.TableNames() {
 		n, err := lake.ManifestCount(ctx, l, name)
 		require.NoError(t, err)
-		assert.LessOrEqual(t, n, lake.MaxManifests, "%s after maintenance", name)
+		assert.LessOrEqual(t, n, engine.MaxManifests, "%s after maintenance", name)
 	}
 	assert.Equal(t, rows, readAll(t, l), "compacting manifests changed no row")
 

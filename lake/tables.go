@@ -8,69 +8,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apache/iceberg-go"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/lake/engine"
 )
 
 // The silver and gold tables (each gold column is defined in docs/metrics.md). Fact and event tables are partitioned by day; entity
 // tables (media, visitors and their dimensions) have no day of their own, so they are
 // partitioned by a bucket of their key, which never moves a row between partitions when a
 // Type-1 update arrives.
-
-// entityBuckets is the bucket count of entity tables: each merge rewrites only the buckets
-// its keys fall in.
-const entityBuckets = 16
-
-// Layer names a table's namespace role.
-type Layer string
-
-const (
-	Silver Layer = "silver"
-	Gold   Layer = "gold"
-)
-
-// tableDef describes one table: its columns, its partitioning and how rows are merged.
-type tableDef[R any] struct {
-	layer Layer
-	name  string
-	codec codec[R]
-	// partCol is the column the table is partitioned by; bucketed tables use the
-	// bucket[entityBuckets] transform of it, the others the identity of a date column.
-	partCol  string
-	bucketed bool
-	// key orders rows by their merge key; rows with equal keys are one row.
-	key func(a, b *R) int
-	// version orders the versions of one key; the greatest wins. Ties keep the row read last.
-	version func(a, b *R) int
-	// same reports two versions with equal content apart from their bronze lineage: the older
-	// one is kept, so re-landing unchanged data leaves the rows exactly as they were. Nil for
-	// tables without lineage.
-	same   func(a, b *R) bool
-	bucket func(any) iceberg.Optional[int32]
-	partOf func(r *R) int32
-}
-
-func newTable[R any](layer Layer, name string, cols []column[R], partCol string, bucketed bool,
-	key, version func(a, b *R) int, partOf func(*R) string, day func(*R) dates.Date) *tableDef[R] {
-	t := &tableDef[R]{layer: layer, name: name, codec: codec[R]{columns: cols}, partCol: partCol, bucketed: bucketed, key: key, version: version}
-	if bucketed {
-		t.bucket = iceberg.BucketTransform{NumBuckets: entityBuckets}.Transformer(iceberg.PrimitiveTypes.String)
-		t.partOf = func(r *R) int32 { return t.bucket(partOf(r)).Val }
-	} else {
-		t.partOf = func(r *R) int32 { return int32(day(r)) }
-	}
-	return t
-}
-
-// TableName is "<layer>.<name>" as callers and operators name tables.
-func (t *tableDef[R]) TableName() string { return string(t.layer) + "." + t.name }
-
-func (t *tableDef[R]) transform() iceberg.Transform {
-	if t.bucketed {
-		return iceberg.BucketTransform{NumBuckets: entityBuckets}
-	}
-	return iceberg.IdentityTransform{}
-}
 
 // sameExceptLineage compares two rows ignoring their lineage.
 func sameExceptLineage[R comparable](lin func(*R) *lineage) func(a, b *R) bool {
@@ -88,11 +33,11 @@ type lineage struct {
 	Source     string // bronze object key and line, "key#line"
 }
 
-func lineageCols[R any](f func(*R) *lineage) []column[R] {
-	return []column[R]{
-		timeCol("_ingested_at", true, "when the bronze line landed", func(r *R) *time.Time { return &f(r).IngestedAt }),
-		strCol("_run_id", true, "the run that landed the bronze line", func(r *R) *string { return &f(r).RunID }),
-		strCol("_source", true, "bronze object key and line number", func(r *R) *string { return &f(r).Source }),
+func lineageCols[R any](f func(*R) *lineage) []engine.Column[R] {
+	return []engine.Column[R]{
+		engine.TimeCol("_ingested_at", true, "when the bronze line landed", func(r *R) *time.Time { return &f(r).IngestedAt }),
+		engine.StrCol("_run_id", true, "the run that landed the bronze line", func(r *R) *string { return &f(r).RunID }),
+		engine.StrCol("_source", true, "bronze object key and line number", func(r *R) *string { return &f(r).Source }),
 	}
 }
 
@@ -119,20 +64,20 @@ type Event struct {
 	lineage
 }
 
-var eventsTable = newTable(Silver, "events", append([]column[Event]{
-	strCol("event_key", true, "Wistia's event key", func(r *Event) *string { return &r.EventKey }),
-	dateCol("date", true, "day of received_at in the account's stats zone", func(r *Event) *dates.Date { return &r.Date }),
-	timeCol("received_at", true, "when Wistia received the event", func(r *Event) *time.Time { return &r.ReceivedAt }),
-	strCol("media_id", false, "hashed id of the media", func(r *Event) *string { return &r.MediaID }),
-	strCol("visitor_key", false, "Wistia's visitor key", func(r *Event) *string { return &r.VisitorKey }),
-	float64Col("percent_viewed", false, "share of the media watched, 0 to 1", func(r *Event) *float64 { return &r.PercentViewed }),
-	strCol("embed_url", false, "page the media was embedded on", func(r *Event) *string { return &r.EmbedURL }),
-	strCol("ip", false, "visitor IP address", func(r *Event) *string { return &r.IP }),
-	strCol("country", false, "", func(r *Event) *string { return &r.Country }),
-	strCol("region", false, "", func(r *Event) *string { return &r.Region }),
-	strCol("city", false, "", func(r *Event) *string { return &r.City }),
-	strCol("org", false, "visitor organisation", func(r *Event) *string { return &r.Org }),
-	strCol("conversion_type", false, "", func(r *Event) *string { return &r.ConversionType }),
+var eventsTable = engine.NewTable(engine.Silver, "events", append([]engine.Column[Event]{
+	engine.StrCol("event_key", true, "Wistia's event key", func(r *Event) *string { return &r.EventKey }),
+	engine.DateCol("date", true, "day of received_at in the account's stats zone", func(r *Event) *dates.Date { return &r.Date }),
+	engine.TimeCol("received_at", true, "when Wistia received the event", func(r *Event) *time.Time { return &r.ReceivedAt }),
+	engine.StrCol("media_id", false, "hashed id of the media", func(r *Event) *string { return &r.MediaID }),
+	engine.StrCol("visitor_key", false, "Wistia's visitor key", func(r *Event) *string { return &r.VisitorKey }),
+	engine.Float64Col("percent_viewed", false, "share of the media watched, 0 to 1", func(r *Event) *float64 { return &r.PercentViewed }),
+	engine.StrCol("embed_url", false, "page the media was embedded on", func(r *Event) *string { return &r.EmbedURL }),
+	engine.StrCol("ip", false, "visitor IP address", func(r *Event) *string { return &r.IP }),
+	engine.StrCol("country", false, "", func(r *Event) *string { return &r.Country }),
+	engine.StrCol("region", false, "", func(r *Event) *string { return &r.Region }),
+	engine.StrCol("city", false, "", func(r *Event) *string { return &r.City }),
+	engine.StrCol("org", false, "visitor organisation", func(r *Event) *string { return &r.Org }),
+	engine.StrCol("conversion_type", false, "", func(r *Event) *string { return &r.ConversionType }),
 }, lineageCols(func(r *Event) *lineage { return &r.lineage })...), "date", false,
 	func(a, b *Event) int { return strings.Compare(a.EventKey, b.EventKey) },
 	func(a, b *Event) int { return newerLine(&a.lineage, &b.lineage) },
@@ -158,22 +103,22 @@ type Media struct {
 	lineage
 }
 
-var mediaTable = newTable(Silver, "media", append([]column[Media]{
-	strCol("hashed_id", true, "Wistia's hashed media id", func(r *Media) *string { return &r.HashedID }),
-	int64Col("id", false, "numeric media id", func(r *Media) *int64 { return &r.ID }),
-	strCol("name", false, "", func(r *Media) *string { return &r.Name }),
-	strCol("type", false, "Video, Audio, …", func(r *Media) *string { return &r.Type }),
-	boolCol("archived", false, "", func(r *Media) *bool { return &r.Archived }),
-	timeCol("created", false, "", func(r *Media) *time.Time { return &r.Created }),
-	timeCol("updated", false, "", func(r *Media) *time.Time { return &r.Updated }),
-	float64Col("duration", false, "seconds", func(r *Media) *float64 { return &r.Duration }),
-	strCol("status", false, "", func(r *Media) *string { return &r.Status }),
-	strCol("section", false, "", func(r *Media) *string { return &r.Section }),
-	strCol("project_id", false, "hashed project id", func(r *Media) *string { return &r.ProjectID }),
-	strCol("project_name", false, "", func(r *Media) *string { return &r.ProjectName }),
-	strCol("folder_name", false, "subfolder name", func(r *Media) *string { return &r.FolderName }),
-	strCol("tags", false, "comma-separated tags", func(r *Media) *string { return &r.Tags }),
-	strCol("thumbnail_url", false, "", func(r *Media) *string { return &r.ThumbnailURL }),
+var mediaTable = engine.NewTable(engine.Silver, "media", append([]engine.Column[Media]{
+	engine.StrCol("hashed_id", true, "Wistia's hashed media id", func(r *Media) *string { return &r.HashedID }),
+	engine.Int64Col("id", false, "numeric media id", func(r *Media) *int64 { return &r.ID }),
+	engine.StrCol("name", false, "", func(r *Media) *string { return &r.Name }),
+	engine.StrCol("type", false, "Video, Audio, …", func(r *Media) *string { return &r.Type }),
+	engine.BoolCol("archived", false, "", func(r *Media) *bool { return &r.Archived }),
+	engine.TimeCol("created", false, "", func(r *Media) *time.Time { return &r.Created }),
+	engine.TimeCol("updated", false, "", func(r *Media) *time.Time { return &r.Updated }),
+	engine.Float64Col("duration", false, "seconds", func(r *Media) *float64 { return &r.Duration }),
+	engine.StrCol("status", false, "", func(r *Media) *string { return &r.Status }),
+	engine.StrCol("section", false, "", func(r *Media) *string { return &r.Section }),
+	engine.StrCol("project_id", false, "hashed project id", func(r *Media) *string { return &r.ProjectID }),
+	engine.StrCol("project_name", false, "", func(r *Media) *string { return &r.ProjectName }),
+	engine.StrCol("folder_name", false, "subfolder name", func(r *Media) *string { return &r.FolderName }),
+	engine.StrCol("tags", false, "comma-separated tags", func(r *Media) *string { return &r.Tags }),
+	engine.StrCol("thumbnail_url", false, "", func(r *Media) *string { return &r.ThumbnailURL }),
 }, lineageCols(func(r *Media) *lineage { return &r.lineage })...), "hashed_id", true,
 	func(a, b *Media) int { return strings.Compare(a.HashedID, b.HashedID) },
 	func(a, b *Media) int { return newerLine(&a.lineage, &b.lineage) },
@@ -189,12 +134,12 @@ type DailyStat struct {
 	lineage
 }
 
-var dailyStatsTable = newTable(Silver, "media_daily_stats", append([]column[DailyStat]{
-	strCol("media_id", true, "hashed id of the media", func(r *DailyStat) *string { return &r.MediaID }),
-	dateCol("date", true, "", func(r *DailyStat) *dates.Date { return &r.Date }),
-	int64Col("load_count", false, "", func(r *DailyStat) *int64 { return &r.LoadCount }),
-	int64Col("play_count", false, "", func(r *DailyStat) *int64 { return &r.PlayCount }),
-	float64Col("hours_watched", false, "hours", func(r *DailyStat) *float64 { return &r.HoursWatched }),
+var dailyStatsTable = engine.NewTable(engine.Silver, "media_daily_stats", append([]engine.Column[DailyStat]{
+	engine.StrCol("media_id", true, "hashed id of the media", func(r *DailyStat) *string { return &r.MediaID }),
+	engine.DateCol("date", true, "", func(r *DailyStat) *dates.Date { return &r.Date }),
+	engine.Int64Col("load_count", false, "", func(r *DailyStat) *int64 { return &r.LoadCount }),
+	engine.Int64Col("play_count", false, "", func(r *DailyStat) *int64 { return &r.PlayCount }),
+	engine.Float64Col("hours_watched", false, "hours", func(r *DailyStat) *float64 { return &r.HoursWatched }),
 }, lineageCols(func(r *DailyStat) *lineage { return &r.lineage })...), "date", false,
 	func(a, b *DailyStat) int {
 		return cmp.Or(strings.Compare(a.MediaID, b.MediaID), cmp.Compare(a.Date, b.Date))
@@ -215,15 +160,15 @@ type Visitor struct {
 	lineage
 }
 
-var visitorsTable = newTable(Silver, "visitors", append([]column[Visitor]{
-	strCol("visitor_key", true, "Wistia's visitor key", func(r *Visitor) *string { return &r.VisitorKey }),
-	timeCol("created_at", false, "", func(r *Visitor) *time.Time { return &r.CreatedAt }),
-	timeCol("last_active_at", false, "", func(r *Visitor) *time.Time { return &r.LastActiveAt }),
-	int64Col("load_count", false, "lifetime loads Wistia reports", func(r *Visitor) *int64 { return &r.LoadCount }),
-	int64Col("play_count", false, "lifetime plays Wistia reports", func(r *Visitor) *int64 { return &r.PlayCount }),
-	strCol("browser", false, "", func(r *Visitor) *string { return &r.Browser }),
-	strCol("platform", false, "", func(r *Visitor) *string { return &r.Platform }),
-	boolCol("mobile", false, "", func(r *Visitor) *bool { return &r.Mobile }),
+var visitorsTable = engine.NewTable(engine.Silver, "visitors", append([]engine.Column[Visitor]{
+	engine.StrCol("visitor_key", true, "Wistia's visitor key", func(r *Visitor) *string { return &r.VisitorKey }),
+	engine.TimeCol("created_at", false, "", func(r *Visitor) *time.Time { return &r.CreatedAt }),
+	engine.TimeCol("last_active_at", false, "", func(r *Visitor) *time.Time { return &r.LastActiveAt }),
+	engine.Int64Col("load_count", false, "lifetime loads Wistia reports", func(r *Visitor) *int64 { return &r.LoadCount }),
+	engine.Int64Col("play_count", false, "lifetime plays Wistia reports", func(r *Visitor) *int64 { return &r.PlayCount }),
+	engine.StrCol("browser", false, "", func(r *Visitor) *string { return &r.Browser }),
+	engine.StrCol("platform", false, "", func(r *Visitor) *string { return &r.Platform }),
+	engine.BoolCol("mobile", false, "", func(r *Visitor) *bool { return &r.Mobile }),
 }, lineageCols(func(r *Visitor) *lineage { return &r.lineage })...), "visitor_key", true,
 	func(a, b *Visitor) int { return strings.Compare(a.VisitorKey, b.VisitorKey) },
 	func(a, b *Visitor) int { return newerLine(&a.lineage, &b.lineage) },
@@ -239,12 +184,12 @@ type Quarantined struct {
 	lineage
 }
 
-var quarantineTable = newTable(Silver, "quarantine", append([]column[Quarantined]{
-	strCol("record_key", true, "sha256 of stream, day and the API record: the same record landed again is one row", func(r *Quarantined) *string { return &r.RecordKey }),
-	strCol("stream", true, "bronze stream", func(r *Quarantined) *string { return &r.Stream }),
-	dateCol("date", true, "bronze dt= day", func(r *Quarantined) *dates.Date { return &r.Date }),
-	strCol("reason", true, "why the line could not be typed", func(r *Quarantined) *string { return &r.Reason }),
-	strCol("raw", true, "the API record as it came, without bronze metadata", func(r *Quarantined) *string { return &r.Raw }),
+var quarantineTable = engine.NewTable(engine.Silver, "quarantine", append([]engine.Column[Quarantined]{
+	engine.StrCol("record_key", true, "sha256 of stream, day and the API record: the same record landed again is one row", func(r *Quarantined) *string { return &r.RecordKey }),
+	engine.StrCol("stream", true, "bronze stream", func(r *Quarantined) *string { return &r.Stream }),
+	engine.DateCol("date", true, "bronze dt= day", func(r *Quarantined) *dates.Date { return &r.Date }),
+	engine.StrCol("reason", true, "why the line could not be typed", func(r *Quarantined) *string { return &r.Reason }),
+	engine.StrCol("raw", true, "the API record as it came, without bronze metadata", func(r *Quarantined) *string { return &r.Raw }),
 }, lineageCols(func(r *Quarantined) *lineage { return &r.lineage })...), "date", false,
 	func(a, b *Quarantined) int { return strings.Compare(a.RecordKey, b.RecordKey) },
 	func(a, b *Quarantined) int { return newerLine(&a.lineage, &b.lineage) },
@@ -262,14 +207,14 @@ type DimMedia struct {
 	version   time.Time // the silver row's _ingested_at; not stored
 }
 
-var dimMediaTable = newTable(Gold, "dim_media", []column[DimMedia]{
-	strCol("media_id", true, "hashed media id", func(r *DimMedia) *string { return &r.MediaID }),
-	strCol("title", false, "", func(r *DimMedia) *string { return &r.Title }),
-	strCol("url", false, "", func(r *DimMedia) *string { return &r.URL }),
-	strCol("channel", true, "from the channel rules; unknown when none matched", func(r *DimMedia) *string { return &r.Channel }),
-	timeCol("created_at", false, "", func(r *DimMedia) *time.Time { return &r.CreatedAt }),
-	strCol("project", false, "", func(r *DimMedia) *string { return &r.Project }),
-	float64Col("duration_seconds", false, "", func(r *DimMedia) *float64 { return &r.Duration }),
+var dimMediaTable = engine.NewTable(engine.Gold, "dim_media", []engine.Column[DimMedia]{
+	engine.StrCol("media_id", true, "hashed media id", func(r *DimMedia) *string { return &r.MediaID }),
+	engine.StrCol("title", false, "", func(r *DimMedia) *string { return &r.Title }),
+	engine.StrCol("url", false, "", func(r *DimMedia) *string { return &r.URL }),
+	engine.StrCol("channel", true, "from the channel rules; unknown when none matched", func(r *DimMedia) *string { return &r.Channel }),
+	engine.TimeCol("created_at", false, "", func(r *DimMedia) *time.Time { return &r.CreatedAt }),
+	engine.StrCol("project", false, "", func(r *DimMedia) *string { return &r.Project }),
+	engine.Float64Col("duration_seconds", false, "", func(r *DimMedia) *float64 { return &r.Duration }),
 }, "media_id", true,
 	func(a, b *DimMedia) int { return strings.Compare(a.MediaID, b.MediaID) },
 	func(a, b *DimMedia) int { return a.version.Compare(b.version) },
@@ -283,11 +228,11 @@ type DimVisitor struct {
 	LastSeenAt time.Time
 }
 
-var dimVisitorTable = newTable(Gold, "dim_visitor", []column[DimVisitor]{
-	strCol("visitor_id", true, "Wistia's visitor key", func(r *DimVisitor) *string { return &r.VisitorID }),
-	strCol("ip_address", false, "", func(r *DimVisitor) *string { return &r.IPAddress }),
-	strCol("country", false, "", func(r *DimVisitor) *string { return &r.Country }),
-	timeCol("last_seen_at", true, "received_at of the event the values come from", func(r *DimVisitor) *time.Time { return &r.LastSeenAt }),
+var dimVisitorTable = engine.NewTable(engine.Gold, "dim_visitor", []engine.Column[DimVisitor]{
+	engine.StrCol("visitor_id", true, "Wistia's visitor key", func(r *DimVisitor) *string { return &r.VisitorID }),
+	engine.StrCol("ip_address", false, "", func(r *DimVisitor) *string { return &r.IPAddress }),
+	engine.StrCol("country", false, "", func(r *DimVisitor) *string { return &r.Country }),
+	engine.TimeCol("last_seen_at", true, "received_at of the event the values come from", func(r *DimVisitor) *time.Time { return &r.LastSeenAt }),
 }, "visitor_id", true,
 	func(a, b *DimVisitor) int { return strings.Compare(a.VisitorID, b.VisitorID) },
 	func(a, b *DimVisitor) int {
@@ -309,14 +254,14 @@ type FactEngagement struct {
 	WatchedPercent float64
 }
 
-var engagementTable = newTable(Gold, "fact_media_engagement", []column[FactEngagement]{
-	strCol("media_id", true, "", func(r *FactEngagement) *string { return &r.MediaID }),
-	strCol("visitor_id", true, "", func(r *FactEngagement) *string { return &r.VisitorID }),
-	dateCol("date", true, "", func(r *FactEngagement) *dates.Date { return &r.Date }),
-	int64Col("play_count", true, "events of the visitor on the media that day", func(r *FactEngagement) *int64 { return &r.PlayCount }),
-	float64Col("play_rate", true, "play_count / the media's load_count that day", func(r *FactEngagement) *float64 { return &r.PlayRate }),
-	float64Col("total_watch_time", true, "seconds", func(r *FactEngagement) *float64 { return &r.TotalWatchTime }),
-	float64Col("watched_percent", true, "total_watch_time / (play_count × duration), 0 to 1", func(r *FactEngagement) *float64 { return &r.WatchedPercent }),
+var engagementTable = engine.NewTable(engine.Gold, "fact_media_engagement", []engine.Column[FactEngagement]{
+	engine.StrCol("media_id", true, "", func(r *FactEngagement) *string { return &r.MediaID }),
+	engine.StrCol("visitor_id", true, "", func(r *FactEngagement) *string { return &r.VisitorID }),
+	engine.DateCol("date", true, "", func(r *FactEngagement) *dates.Date { return &r.Date }),
+	engine.Int64Col("play_count", true, "events of the visitor on the media that day", func(r *FactEngagement) *int64 { return &r.PlayCount }),
+	engine.Float64Col("play_rate", true, "play_count / the media's load_count that day", func(r *FactEngagement) *float64 { return &r.PlayRate }),
+	engine.Float64Col("total_watch_time", true, "seconds", func(r *FactEngagement) *float64 { return &r.TotalWatchTime }),
+	engine.Float64Col("watched_percent", true, "total_watch_time / (play_count × duration), 0 to 1", func(r *FactEngagement) *float64 { return &r.WatchedPercent }),
 }, "date", false,
 	func(a, b *FactEngagement) int {
 		if c := strings.Compare(a.MediaID, b.MediaID); c != 0 {
@@ -337,13 +282,13 @@ type FactMediaDaily struct {
 	HoursWatched float64
 }
 
-var mediaDailyTable = newTable(Gold, "fact_media_daily", []column[FactMediaDaily]{
-	strCol("media_id", true, "", func(r *FactMediaDaily) *string { return &r.MediaID }),
-	dateCol("date", true, "", func(r *FactMediaDaily) *dates.Date { return &r.Date }),
-	int64Col("load_count", true, "", func(r *FactMediaDaily) *int64 { return &r.LoadCount }),
-	int64Col("play_count", true, "", func(r *FactMediaDaily) *int64 { return &r.PlayCount }),
-	float64Col("play_rate", true, "play_count / load_count, 0 without loads", func(r *FactMediaDaily) *float64 { return &r.PlayRate }),
-	float64Col("hours_watched", true, "", func(r *FactMediaDaily) *float64 { return &r.HoursWatched }),
+var mediaDailyTable = engine.NewTable(engine.Gold, "fact_media_daily", []engine.Column[FactMediaDaily]{
+	engine.StrCol("media_id", true, "", func(r *FactMediaDaily) *string { return &r.MediaID }),
+	engine.DateCol("date", true, "", func(r *FactMediaDaily) *dates.Date { return &r.Date }),
+	engine.Int64Col("load_count", true, "", func(r *FactMediaDaily) *int64 { return &r.LoadCount }),
+	engine.Int64Col("play_count", true, "", func(r *FactMediaDaily) *int64 { return &r.PlayCount }),
+	engine.Float64Col("play_rate", true, "play_count / load_count, 0 without loads", func(r *FactMediaDaily) *float64 { return &r.PlayRate }),
+	engine.Float64Col("hours_watched", true, "", func(r *FactMediaDaily) *float64 { return &r.HoursWatched }),
 }, "date", false,
 	func(a, b *FactMediaDaily) int {
 		return cmp.Or(strings.Compare(a.MediaID, b.MediaID), cmp.Compare(a.Date, b.Date))
@@ -352,9 +297,15 @@ var mediaDailyTable = newTable(Gold, "fact_media_daily", []column[FactMediaDaily
 	nil, func(r *FactMediaDaily) dates.Date { return r.Date })
 
 func init() {
-	eventsTable.same = sameExceptLineage(func(r *Event) *lineage { return &r.lineage })
-	mediaTable.same = sameExceptLineage(func(r *Media) *lineage { return &r.lineage })
-	dailyStatsTable.same = sameExceptLineage(func(r *DailyStat) *lineage { return &r.lineage })
-	visitorsTable.same = sameExceptLineage(func(r *Visitor) *lineage { return &r.lineage })
-	quarantineTable.same = sameExceptLineage(func(r *Quarantined) *lineage { return &r.lineage })
+	eventsTable.WithSame(sameExceptLineage(func(r *Event) *lineage { return &r.lineage }))
+	mediaTable.WithSame(sameExceptLineage(func(r *Media) *lineage { return &r.lineage }))
+	dailyStatsTable.WithSame(sameExceptLineage(func(r *DailyStat) *lineage { return &r.lineage }))
+	visitorsTable.WithSame(sameExceptLineage(func(r *Visitor) *lineage { return &r.lineage }))
+	quarantineTable.WithSame(sameExceptLineage(func(r *Quarantined) *lineage { return &r.lineage }))
+}
+
+// Tables lists every table the pipeline writes, silver first.
+func Tables() []engine.Info {
+	return []engine.Info{eventsTable, mediaTable, dailyStatsTable, visitorsTable, quarantineTable,
+		dimMediaTable, dimVisitorTable, engagementTable, mediaDailyTable}
 }

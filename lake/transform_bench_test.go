@@ -13,6 +13,7 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
+	"github.com/marketing-data/wistia-pipeline/lake/engine"
 )
 
 // BenchmarkTransform runs bronze → silver → gold over 1M and 4M events (30 days, 200 medias,
@@ -67,7 +68,7 @@ func emptyLakehouse(tb testing.TB) *lake.Lakehouse {
 func emptyLakehouseWith(tb testing.TB, opts lake.LakehouseOptions) *lake.Lakehouse {
 	tb.Helper()
 	dir := tb.TempDir()
-	cat, err := lake.OpenSQLCatalog(filepath.Join(dir, "catalog.db"), "file://"+filepath.Join(dir, "warehouse"), nil)
+	cat, err := engine.OpenSQLCatalog(filepath.Join(dir, "catalog.db"), "file://"+filepath.Join(dir, "warehouse"), nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

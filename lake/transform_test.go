@@ -10,6 +10,7 @@ import (
 	"github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/lake/engine"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -68,23 +69,23 @@ func TestGoldRecomputeRedoneFromLatestSilver(t *testing.T) {
 		{MediaID: "m1", VisitorID: "v2", Date: day, PlayCount: 1, PlayRate: 0.05, TotalWatchTime: 200, WatchedPercent: 1},
 	}
 
-	for _, target := range []tableInfo{dimMediaTable, mediaDailyTable, engagementTable} {
+	for _, target := range []engine.Info{dimMediaTable, mediaDailyTable, engagementTable} {
 		t.Run(target.TableName(), func(t *testing.T) {
 			ctx := context.Background()
 			l := testLakehouse(t)
 			silver := func(m Media, s DailyStat) {
-				_, err := mergeGrouped(ctx, l, mediaTable, upsert, nil, byPartition(mediaTable, []Media{m}))
+				_, err := engine.MergeGrouped(ctx, l.Warehouse, mediaTable, engine.Upsert, nil, engine.ByPartition(mediaTable, []Media{m}))
 				require.NoError(t, err)
-				_, err = mergeGrouped(ctx, l, dailyStatsTable, upsert, nil, byPartition(dailyStatsTable, []DailyStat{s}))
+				_, err = engine.MergeGrouped(ctx, l.Warehouse, dailyStatsTable, engine.Upsert, nil, engine.ByPartition(dailyStatsTable, []DailyStat{s}))
 				require.NoError(t, err)
 			}
 			silver(oldMedia, oldStat)
-			_, err := mergeGrouped(ctx, l, eventsTable, upsert, nil, byPartition(eventsTable, slices.Clone(events)))
+			_, err := engine.MergeGrouped(ctx, l.Warehouse, eventsTable, engine.Upsert, nil, engine.ByPartition(eventsTable, slices.Clone(events)))
 			require.NoError(t, err)
 
 			// While this recompute's merge into target is between its read and its commit, silver
 			// changes and another worker recomputes gold from it, winning the commit race.
-			racer := &racingCatalog{Catalog: l.cat, target: l.identifier(target), race: func(ctx context.Context) {
+			racer := &racingCatalog{Catalog: l.Catalog(), target: l.Identifier(target), race: func(ctx context.Context) {
 				silver(newMedia, newStat)
 				require.NoError(t, l.recomputeGold(ctx, []dates.Date{day}, nil, &TransformReport{}))
 			}}
@@ -97,10 +98,10 @@ func TestGoldRecomputeRedoneFromLatestSilver(t *testing.T) {
 				}
 			}
 
-			dim, err := collectRows(ctx, l, dimMediaTable, iceberg.AlwaysTrue{})
+			dim, err := engine.CollectRows(ctx, l.Warehouse, dimMediaTable, iceberg.AlwaysTrue{})
 			require.NoError(t, err)
 			assert.Equal(t, wantDim, dim)
-			daily, err := collectRows(ctx, l, mediaDailyTable, iceberg.AlwaysTrue{})
+			daily, err := engine.CollectRows(ctx, l.Warehouse, mediaDailyTable, iceberg.AlwaysTrue{})
 			require.NoError(t, err)
 			assert.Equal(t, wantDaily, daily)
 			engagement, err := ReadRows[FactEngagement](ctx, l, time.Time{}, time.Time{})

@@ -23,6 +23,7 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
+	"github.com/marketing-data/wistia-pipeline/lake/engine"
 	"github.com/marketing-data/wistia-pipeline/workflows"
 )
 
@@ -54,7 +55,7 @@ func TestRebuildAfterLosingWarehouseAndCatalog(t *testing.T) {
 	catalogFile := filepath.Join(s.dir, "catalog.db")
 	openLake := func() *lake.Lakehouse {
 		t.Helper()
-		cat, err := lake.OpenSQLCatalog(catalogFile, "s3://lake/warehouse", iceberg.Properties{
+		cat, err := engine.OpenSQLCatalog(catalogFile, "s3://lake/warehouse", iceberg.Properties{
 			icebergio.S3Region: store.Region, icebergio.S3EndpointURL: store.Endpoint,
 			icebergio.S3AccessKeyID: store.AccessKey, icebergio.S3SecretAccessKey: store.SecretKey})
 		require.NoError(t, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
+	"github.com/marketing-data/wistia-pipeline/lake/engine"
 )
 
 // cpuProfile and memProfile are where the ours side writes its CPU profile and its heap
@@ -27,7 +28,7 @@ func runOurs(ctx context.Context, bronzeDir string, days []time.Time, out string
 	if err != nil {
 		return result{}, err
 	}
-	cat, err := lake.OpenSQLCatalog(filepath.Join(out, "catalog.db"), "file://"+filepath.Join(out, "warehouse"), nil)
+	cat, err := engine.OpenSQLCatalog(filepath.Join(out, "catalog.db"), "file://"+filepath.Join(out, "warehouse"), nil)
 	if err != nil {
 		return result{}, err
 	}

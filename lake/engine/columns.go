@@ -1,4 +1,4 @@
-package lake
+package engine
 
 import (
 	"fmt"
@@ -17,8 +17,8 @@ import (
 // declaration gives the Iceberg schema, encodes rows into Arrow batches and decodes scanned
 // batches back, with no reflection on the hot path.
 
-// column binds one Iceberg field to a field of the row type R.
-type column[R any] struct {
+// Column binds one Iceberg field to a field of the row type R.
+type Column[R any] struct {
 	name     string
 	typ      iceberg.Type
 	required bool
@@ -27,8 +27,8 @@ type column[R any] struct {
 	get      func(a arrow.Array, i int, r *R)
 }
 
-func strCol[R any](name string, required bool, doc string, f func(*R) *string) column[R] {
-	return column[R]{name: name, typ: iceberg.PrimitiveTypes.String, required: required, doc: doc,
+func StrCol[R any](name string, required bool, doc string, f func(*R) *string) Column[R] {
+	return Column[R]{name: name, typ: iceberg.PrimitiveTypes.String, required: required, doc: doc,
 		put: func(b array.Builder, r *R) { b.(*array.StringBuilder).Append(*f(r)) },
 		get: func(a arrow.Array, i int, r *R) {
 			switch a := a.(type) {
@@ -41,39 +41,39 @@ func strCol[R any](name string, required bool, doc string, f func(*R) *string) c
 	}
 }
 
-func int64Col[R any](name string, required bool, doc string, f func(*R) *int64) column[R] {
-	return column[R]{name: name, typ: iceberg.PrimitiveTypes.Int64, required: required, doc: doc,
+func Int64Col[R any](name string, required bool, doc string, f func(*R) *int64) Column[R] {
+	return Column[R]{name: name, typ: iceberg.PrimitiveTypes.Int64, required: required, doc: doc,
 		put: func(b array.Builder, r *R) { b.(*array.Int64Builder).Append(*f(r)) },
 		get: func(a arrow.Array, i int, r *R) { *f(r) = a.(*array.Int64).Value(i) },
 	}
 }
 
-func float64Col[R any](name string, required bool, doc string, f func(*R) *float64) column[R] {
-	return column[R]{name: name, typ: iceberg.PrimitiveTypes.Float64, required: required, doc: doc,
+func Float64Col[R any](name string, required bool, doc string, f func(*R) *float64) Column[R] {
+	return Column[R]{name: name, typ: iceberg.PrimitiveTypes.Float64, required: required, doc: doc,
 		put: func(b array.Builder, r *R) { b.(*array.Float64Builder).Append(*f(r)) },
 		get: func(a arrow.Array, i int, r *R) { *f(r) = a.(*array.Float64).Value(i) },
 	}
 }
 
-func boolCol[R any](name string, required bool, doc string, f func(*R) *bool) column[R] {
-	return column[R]{name: name, typ: iceberg.PrimitiveTypes.Bool, required: required, doc: doc,
+func BoolCol[R any](name string, required bool, doc string, f func(*R) *bool) Column[R] {
+	return Column[R]{name: name, typ: iceberg.PrimitiveTypes.Bool, required: required, doc: doc,
 		put: func(b array.Builder, r *R) { b.(*array.BooleanBuilder).Append(*f(r)) },
 		get: func(a arrow.Array, i int, r *R) { *f(r) = a.(*array.Boolean).Value(i) },
 	}
 }
 
-// dateCol holds a UTC day as days since the Unix epoch.
-func dateCol[R any](name string, required bool, doc string, f func(*R) *dates.Date) column[R] {
-	return column[R]{name: name, typ: iceberg.PrimitiveTypes.Date, required: required, doc: doc,
+// DateCol holds a UTC day as days since the Unix epoch.
+func DateCol[R any](name string, required bool, doc string, f func(*R) *dates.Date) Column[R] {
+	return Column[R]{name: name, typ: iceberg.PrimitiveTypes.Date, required: required, doc: doc,
 		put: func(b array.Builder, r *R) { b.(*array.Date32Builder).Append(arrow.Date32(*f(r))) },
 		get: func(a arrow.Array, i int, r *R) { *f(r) = dates.Date(a.(*array.Date32).Value(i)) },
 	}
 }
 
-// timeCol holds a UTC instant with microsecond precision; the zero time is null (decode
+// TimeCol holds a UTC instant with microsecond precision; the zero time is null (decode
 // leaves nulls at the zero value).
-func timeCol[R any](name string, required bool, doc string, f func(*R) *time.Time) column[R] {
-	return column[R]{name: name, typ: iceberg.PrimitiveTypes.TimestampTz, required: required, doc: doc,
+func TimeCol[R any](name string, required bool, doc string, f func(*R) *time.Time) Column[R] {
+	return Column[R]{name: name, typ: iceberg.PrimitiveTypes.TimestampTz, required: required, doc: doc,
 		put: func(b array.Builder, r *R) {
 			t := *f(r)
 			if t.IsZero() {
@@ -88,7 +88,7 @@ func timeCol[R any](name string, required bool, doc string, f func(*R) *time.Tim
 
 // codec encodes and decodes rows of type R for one table.
 type codec[R any] struct {
-	columns []column[R]
+	columns []Column[R]
 }
 
 // schema is the Iceberg schema the columns declare, with field IDs in declaration order.
@@ -100,20 +100,20 @@ func (c codec[R]) schema() *iceberg.Schema {
 	return iceberg.NewSchema(0, fields...)
 }
 
-// encoder builds Arrow batches in the layout of a table's current schema. Columns the table
+// Encoder builds Arrow batches in the layout of a table's current schema. Columns the table
 // has but the code does not know (added later by an operator) are written as nulls.
-type encoder[R any] struct {
+type Encoder[R any] struct {
 	schema *arrow.Schema
 	bld    *array.RecordBuilder
 	puts   []func(array.Builder, *R) // by arrow field index; nil for unknown columns
 }
 
-func (c codec[R]) encoder(schema *arrow.Schema, mem memory.Allocator) (*encoder[R], error) {
-	idx, err := fieldIndices(schema, c.columns)
+func (c codec[R]) Encoder(schema *arrow.Schema, mem memory.Allocator) (*Encoder[R], error) {
+	idx, err := FieldIndices(schema, c.columns)
 	if err != nil {
 		return nil, err
 	}
-	e := &encoder[R]{schema: schema, puts: make([]func(array.Builder, *R), schema.NumFields())}
+	e := &Encoder[R]{schema: schema, puts: make([]func(array.Builder, *R), schema.NumFields())}
 	for i, col := range c.columns {
 		e.puts[idx[i]] = col.put
 	}
@@ -121,29 +121,29 @@ func (c codec[R]) encoder(schema *arrow.Schema, mem memory.Allocator) (*encoder[
 	return e, nil
 }
 
-// fieldIndices is the index in a table's current Arrow schema of each column the code
+// FieldIndices is the index in a table's current Arrow schema of each column the code
 // declares. Every declared column must be there, and every column the code does not know
 // (added later by an operator) must be nullable: it is written as nulls.
-func fieldIndices[R any](schema *arrow.Schema, cols []column[R]) ([]int, error) {
+func FieldIndices[R any](schema *arrow.Schema, cols []Column[R]) ([]int, error) {
 	out := make([]int, len(cols))
 	known := map[string]bool{}
 	for i, col := range cols {
 		idx := schema.FieldIndices(col.name)
 		if len(idx) != 1 {
-			return nil, fmt.Errorf("column %q is missing from the table schema", col.name)
+			return nil, fmt.Errorf("Column %q is missing from the table schema", col.name)
 		}
 		out[i] = idx[0]
 		known[col.name] = true
 	}
 	for _, f := range schema.Fields() {
 		if !known[f.Name] && !f.Nullable {
-			return nil, fmt.Errorf("the table has a required column %q this code does not write", f.Name)
+			return nil, fmt.Errorf("the table has a required Column %q this code does not write", f.Name)
 		}
 	}
 	return out, nil
 }
 
-func (e *encoder[R]) append(r *R) {
+func (e *Encoder[R]) Append(r *R) {
 	for i, put := range e.puts {
 		if put == nil {
 			e.bld.Field(i).AppendNull()
@@ -153,10 +153,10 @@ func (e *encoder[R]) append(r *R) {
 	}
 }
 
-// flush returns the rows appended so far as one batch; the caller releases it.
-func (e *encoder[R]) flush() arrow.RecordBatch { return e.bld.NewRecordBatch() }
+// Flush returns the rows appended so far as one batch; the caller releases it.
+func (e *Encoder[R]) Flush() arrow.RecordBatch { return e.bld.NewRecordBatch() }
 
-func (e *encoder[R]) release() { e.bld.Release() }
+func (e *Encoder[R]) Release() { e.bld.Release() }
 
 // decode appends the rows of a batch to rows. Columns the code does not know are ignored.
 func (c codec[R]) decode(rec arrow.RecordBatch, rows []R) []R {
@@ -186,3 +186,6 @@ func (c codec[R]) decode(rec arrow.RecordBatch, rows []R) []R {
 	}
 	return rows
 }
+
+// Name is the column's name in the table's schema.
+func (c Column[R]) Name() string { return c.name }

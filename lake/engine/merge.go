@@ -1,4 +1,4 @@
-package lake
+package engine
 
 import (
 	"context"
@@ -30,13 +30,13 @@ type mergeMode int
 
 const (
 	// upsert keeps the partition's rows and lets incoming rows replace those with their key.
-	upsert mergeMode = iota
+	Upsert mergeMode = iota
 	// replace makes the incoming rows the partition's whole content (gold recomputes).
-	replace
+	Replace
 )
 
-// batchRows is the number of rows per Arrow batch handed to the Parquet writer.
-const batchRows = 16 << 10
+// BatchRows is the number of rows per Arrow batch handed to the Parquet writer.
+const BatchRows = 16 << 10
 
 // rowGroupRows bounds a Parquet row group: a day of events makes row groups of tens of
 // megabytes, the size Athena reads best, where 64K-row groups were a few each (and writing
@@ -67,12 +67,12 @@ type MergeResult struct {
 // of an attempt, in the order of the partitions, so a caller can stream its input by partition.
 type incomingFunc[R any] func(ctx context.Context, part int32) ([]R, error)
 
-// attempt is what one try at a merge brings in. When added is set, an upsert calls it with
+// Attempt is what one try at a merge brings in. When added is set, an upsert calls it with
 // each row it writes under a key its partition did not hold; it is called in attempts whose
 // commit is then refused too.
-type attempt[R any] struct {
-	incoming incomingFunc[R]
-	added    func(*R)
+type Attempt[R any] struct {
+	Incoming incomingFunc[R]
+	Added    func(*R)
 }
 
 // prepareFunc readies one attempt of a merge. merge calls it at the start of every attempt,
@@ -80,69 +80,69 @@ type attempt[R any] struct {
 // earlier than those of the commits the attempt replaces, and an attempt redone after losing a
 // race derives them again. State it keeps per attempt (counts) it resets there; once merge
 // returns, the last attempt is the one that committed.
-type prepareFunc[R any] func(ctx context.Context) (attempt[R], error)
+type prepareFunc[R any] func(ctx context.Context) (Attempt[R], error)
 
 // fixed prepares every attempt with the same incoming rows, for rows that do not derive from
 // the lakehouse's tables (bronze, rows already in memory).
 func fixed[R any](incoming incomingFunc[R]) prepareFunc[R] {
-	return func(context.Context) (attempt[R], error) { return attempt[R]{incoming: incoming}, nil }
+	return func(context.Context) (Attempt[R], error) { return Attempt[R]{Incoming: incoming}, nil }
 }
 
-// merge merges incoming rows into the given partitions of a table, retrying from a fresh read
+// Merge merges incoming rows into the given partitions of a table, retrying from a fresh read
 // (and a fresh prepare) when a concurrent commit changed the table underneath.
-func merge[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], parts []int32, mode mergeMode, props iceberg.Properties, prepare prepareFunc[R]) (MergeResult, error) {
-	return mergeParts(ctx, l, t, parts, props, func(ctx context.Context, tbl *table.Table, schema *arrow.Schema) (rewriteFunc, func(), error) {
+func Merge[R any](ctx context.Context, l *Warehouse, t *Table[R], parts []int32, mode mergeMode, props iceberg.Properties, prepare prepareFunc[R]) (MergeResult, error) {
+	return MergeParts(ctx, l, t, parts, props, func(ctx context.Context, tbl *table.Table, schema *arrow.Schema) (RewriteFunc, func(), error) {
 		a, err := prepare(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
-		enc, err := t.codec.encoder(schema, memory.DefaultAllocator)
+		enc, err := t.codec.Encoder(schema, memory.DefaultAllocator)
 		if err != nil {
 			return nil, nil, err
 		}
-		return rowRewrite(tbl, t, mode, a, enc), enc.release, nil
+		return rowRewrite(tbl, t, mode, a, enc), enc.Release, nil
 	})
 }
 
 // rowRewrite rewrites a partition from rows of type R: the rows it held (in an upsert) and the
 // attempt's incoming rows, latest version of each key.
-func rowRewrite[R any](tbl *table.Table, t *tableDef[R], mode mergeMode, a attempt[R], enc *encoder[R]) rewriteFunc {
-	return func(ctx context.Context, p int32, held []table.FileScanTask, write writeFunc) (rewritten, error) {
-		rows, err := a.incoming(ctx, p)
+func rowRewrite[R any](tbl *table.Table, t *Table[R], mode mergeMode, a Attempt[R], enc *Encoder[R]) RewriteFunc {
+	return func(ctx context.Context, p int32, held []table.FileScanTask, write WriteFunc) (Rewritten, error) {
+		rows, err := a.Incoming(ctx, p)
 		if err != nil {
-			return rewritten{}, err
+			return Rewritten{}, err
 		}
-		if mode == upsert && len(rows) == 0 {
-			return rewritten{skipped: true}, nil // nothing comes in: the partition stays as it is
+		if mode == Upsert && len(rows) == 0 {
+			return Rewritten{Skipped: true}, nil // nothing comes in: the partition stays as it is
 		}
-		out := rewritten{rowsIn: int64(len(rows))}
+		out := Rewritten{RowsIn: int64(len(rows))}
 		for i := range rows {
 			if got := t.partOf(&rows[i]); got != p {
 				return out, fmt.Errorf("incoming row for partition %d belongs to partition %d", p, got)
 			}
 		}
-		var before []R // the partition's rows before the merge, by key, when a.added asks
-		if mode == upsert && len(held) > 0 {
+		var before []R // the partition's rows before the merge, by key, when a.Added asks
+		if mode == Upsert && len(held) > 0 {
 			old, err := readTasks(ctx, tbl, t, held)
 			if err != nil {
 				return out, err
 			}
-			if a.added != nil {
+			if a.Added != nil {
 				before = slices.Clone(old)
 				slices.SortFunc(before, func(x, y R) int { return t.key(&x, &y) })
 			}
 			rows = append(old, rows...)
 		}
-		rows = latest(rows, t.key, t.version, t.same)
-		if mode == upsert && a.added != nil {
-			tellAdded(rows, before, t.key, a.added)
+		rows = Latest(rows, t.key, t.version, t.same)
+		if mode == Upsert && a.Added != nil {
+			tellAdded(rows, before, t.key, a.Added)
 		}
-		out.rowsOut = int64(len(rows))
+		out.RowsOut = int64(len(rows))
 		write(len(rows), func(lo, hi int) arrow.RecordBatch {
 			for i := lo; i < hi; i++ {
-				enc.append(&rows[i])
+				enc.Append(&rows[i])
 			}
-			return enc.flush()
+			return enc.Flush()
 		})
 		return out, nil
 	}
@@ -150,30 +150,30 @@ func rowRewrite[R any](tbl *table.Table, t *tableDef[R], mode mergeMode, a attem
 
 // partitioned is what a merge needs of a table besides how its rows are built.
 type partitioned interface {
-	tableInfo
+	Info
 	partitioning() (col string, bucketed bool)
 }
 
-func (t *tableDef[R]) partitioning() (string, bool) { return t.partCol, t.bucketed }
+func (t *Table[R]) partitioning() (string, bool) { return t.partCol, t.bucketed }
 
-// rewriteFunc hands partition p's new content to write; held are the partition's data files
+// RewriteFunc hands partition p's new content to write; held are the partition's data files
 // before the merge, which the commit replaces.
-type rewriteFunc func(ctx context.Context, p int32, held []table.FileScanTask, write writeFunc) (rewritten, error)
+type RewriteFunc func(ctx context.Context, p int32, held []table.FileScanTask, write WriteFunc) (Rewritten, error)
 
-// rewritten is what rewriting one partition did.
-type rewritten struct {
-	skipped         bool // nothing came in for an upsert: the partition keeps its files
-	rowsIn, rowsOut int64
+// Rewritten is what rewriting one partition did.
+type Rewritten struct {
+	Skipped         bool // nothing came in for an upsert: the partition keeps its files
+	RowsIn, RowsOut int64
 }
 
 // startFunc readies one attempt of a merge on the table as the attempt loaded it, whose
 // current schema is schema: it returns how each partition is rewritten and what releases the
 // attempt's buffers.
-type startFunc func(ctx context.Context, tbl *table.Table, schema *arrow.Schema) (rewriteFunc, func(), error)
+type startFunc func(ctx context.Context, tbl *table.Table, schema *arrow.Schema) (RewriteFunc, func(), error)
 
-// mergeParts rewrites the given partitions of a table in one commit, redoing the whole
+// MergeParts rewrites the given partitions of a table in one commit, redoing the whole
 // rewrite from a fresh read when a concurrent commit changed the table underneath.
-func mergeParts(ctx context.Context, l *Lakehouse, t partitioned, parts []int32, props iceberg.Properties, start startFunc) (MergeResult, error) {
+func MergeParts(ctx context.Context, l *Warehouse, t partitioned, parts []int32, props iceberg.Properties, start startFunc) (MergeResult, error) {
 	begin := time.Now()
 	parts = slices.Clone(parts)
 	slices.Sort(parts)
@@ -182,18 +182,18 @@ func mergeParts(ctx context.Context, l *Lakehouse, t partitioned, parts []int32,
 	if len(parts) == 0 {
 		return res, nil
 	}
-	for attempt := 1; ; attempt++ {
-		res.Attempts = attempt
+	for Attempt := 1; ; Attempt++ {
+		res.Attempts = Attempt
 		err := mergeOnce(ctx, l, t, parts, props, start, &res)
 		if err == nil {
 			res.Duration = time.Since(begin)
 			return res, nil
 		}
-		if !isStaleBase(err) || attempt == maxCommitAttempts {
+		if !isStaleBase(err) || Attempt == maxCommitAttempts {
 			return res, fmt.Errorf("merge into %s: %w", t.TableName(), err)
 		}
 		// Another merge committed first: back off with jitter and redo the merge on its result.
-		wait := time.Duration(rand.Int64N(int64(50*time.Millisecond) << min(attempt, 5)))
+		wait := time.Duration(rand.Int64N(int64(50*time.Millisecond) << min(Attempt, 5)))
 		select {
 		case <-ctx.Done():
 			return res, context.Cause(ctx)
@@ -209,7 +209,7 @@ func isStaleBase(err error) bool {
 	return errors.Is(err, table.ErrCommitFailed) || strings.Contains(strings.ToLower(err.Error()), "requirement failed")
 }
 
-func mergeOnce(ctx context.Context, l *Lakehouse, t partitioned, parts []int32, props iceberg.Properties, start startFunc, res *MergeResult) error {
+func mergeOnce(ctx context.Context, l *Warehouse, t partitioned, parts []int32, props iceberg.Properties, start startFunc, res *MergeResult) error {
 	tbl, err := l.cat.LoadTable(ctx, l.identifier(t))
 	if err != nil {
 		return err
@@ -243,15 +243,15 @@ func mergeOnce(ctx context.Context, l *Lakehouse, t partitioned, parts []int32, 
 		if writers.ctx.Err() != nil {
 			break // a writer failed: close says why
 		}
-		if r.skipped {
+		if r.Skipped {
 			continue
 		}
 		for _, task := range existing[p] {
 			removed = append(removed, task.File)
 		}
 		partitions++
-		rowsIn += r.rowsIn
-		rowsWrite += r.rowsOut
+		rowsIn += r.RowsIn
+		rowsWrite += r.RowsOut
 	}
 	added, err := writers.close(tbl.Spec())
 	if err = errors.Join(err, buildErr, context.Cause(ctx)); err != nil {
@@ -269,10 +269,10 @@ func mergeOnce(ctx context.Context, l *Lakehouse, t partitioned, parts []int32, 
 	return nil
 }
 
-// latest sorts rows by key and keeps the greatest version of each key; on equal versions the
+// Latest sorts rows by key and keeps the greatest version of each key; on equal versions the
 // row later in rows wins. A newer version whose content equals the one it follows (same, when
 // not nil) does not replace it: unchanged data landed again keeps its first lineage.
-func latest[R any](rows []R, key, version func(a, b *R) int, same func(a, b *R) bool) []R {
+func Latest[R any](rows []R, key, version func(a, b *R) int, same func(a, b *R) bool) []R {
 	// Row numbers are sorted, not rows: a row is a few hundred bytes, which a sort would move
 	// (and a comparison by value copy) many times over. The rows move once, at the end.
 	order := make([]int32, len(rows))
@@ -397,7 +397,7 @@ func filesByPartition(ctx context.Context, tbl *table.Table, t partitioned, part
 		for i, p := range parts {
 			days[i] = dates.Date(p)
 		}
-		opts = append(opts, table.WithRowFilter(dateIn(partCol, days)))
+		opts = append(opts, table.WithRowFilter(DateIn(partCol, days)))
 	}
 	tasks, err := tbl.Scan(opts...).PlanFiles(ctx)
 	if err != nil {
@@ -436,17 +436,17 @@ func filePartition(spec iceberg.PartitionSpec, f iceberg.DataFile) (int32, error
 }
 
 // readTasks reads the rows of the given files.
-func readTasks[R any](ctx context.Context, tbl *table.Table, t *tableDef[R], tasks []table.FileScanTask) ([]R, error) {
+func readTasks[R any](ctx context.Context, tbl *table.Table, t *Table[R], tasks []table.FileScanTask) ([]R, error) {
 	var rows []R
-	err := readFiles(ctx, tbl, tasks, func(rec arrow.RecordBatch) error {
+	err := ReadFiles(ctx, tbl, tasks, func(rec arrow.RecordBatch) error {
 		rows = t.codec.decode(rec, rows)
 		return nil
 	})
 	return rows, err
 }
 
-// readFiles streams the batches of the given files to visit, releasing each after.
-func readFiles(ctx context.Context, tbl *table.Table, tasks []table.FileScanTask, visit func(arrow.RecordBatch) error) error {
+// ReadFiles streams the batches of the given files to visit, releasing each after.
+func ReadFiles(ctx context.Context, tbl *table.Table, tasks []table.FileScanTask, visit func(arrow.RecordBatch) error) error {
 	scan := tbl.Scan()
 	defer scan.Close()
 	return readScanTasks(ctx, scan, tasks, visit)
@@ -483,8 +483,8 @@ func removeFiles(ctx context.Context, tbl *table.Table, files []iceberg.DataFile
 	}
 }
 
-// scanRows streams a table's rows, optionally restricted to partitions; it backs reads.
-func scanRows[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], filter iceberg.BooleanExpression) iter.Seq2[[]R, error] {
+// ScanRows streams a table's rows, optionally restricted to partitions; it backs reads.
+func ScanRows[R any](ctx context.Context, l *Warehouse, t *Table[R], filter iceberg.BooleanExpression) iter.Seq2[[]R, error] {
 	return func(yield func([]R, error) bool) {
 		tbl, err := l.cat.LoadTable(ctx, l.identifier(t))
 		if err != nil {
@@ -515,11 +515,11 @@ func scanRows[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], filter i
 	}
 }
 
-// readAhead wraps the function that loads a partition's incoming rows so that while one
+// ReadAhead wraps the function that loads a partition's incoming rows so that while one
 // partition is merged and written, the next is already being read: reading bronze and writing
 // Parquet then use two cores. At most two partitions' incoming rows are held at once. When
 // ahead is set, a partition it refuses is read only when asked for.
-func readAhead[T any](parts []int32, load func(context.Context, int32) (T, error), ahead func(context.Context, int32) bool) func(context.Context, int32) (T, error) {
+func ReadAhead[T any](parts []int32, load func(context.Context, int32) (T, error), ahead func(context.Context, int32) bool) func(context.Context, int32) (T, error) {
 	type result struct {
 		rows T
 		err  error
@@ -554,8 +554,8 @@ func readAhead[T any](parts []int32, load func(context.Context, int32) (T, error
 	}
 }
 
-// byPartition groups rows by their table partition.
-func byPartition[R any](t *tableDef[R], rows []R) map[int32][]R {
+// ByPartition groups rows by their table partition.
+func ByPartition[R any](t *Table[R], rows []R) map[int32][]R {
 	out := map[int32][]R{}
 	for _, r := range rows {
 		p := t.partOf(&r)
@@ -564,17 +564,17 @@ func byPartition[R any](t *tableDef[R], rows []R) map[int32][]R {
 	return out
 }
 
-// grouped serves rows already in memory, grouped by partition.
-func grouped[R any](groups map[int32][]R) incomingFunc[R] {
+// Grouped serves rows already in memory, grouped by partition.
+func Grouped[R any](groups map[int32][]R) incomingFunc[R] {
 	return func(_ context.Context, p int32) ([]R, error) {
 		return slices.Clone(groups[p]), nil
 	}
 }
 
-// mergeGrouped merges rows already in memory into their partitions. Every attempt merges the
+// MergeGrouped merges rows already in memory into their partitions. Every attempt merges the
 // same rows: a merge redone after losing a race does not derive them again, so rows derived
 // from other tables prepare each attempt instead (see recomputeGold).
-func mergeGrouped[R any](ctx context.Context, l *Lakehouse, t *tableDef[R], mode mergeMode, props map[string]string, groups map[int32][]R, extra ...int32) (MergeResult, error) {
+func MergeGrouped[R any](ctx context.Context, l *Warehouse, t *Table[R], mode mergeMode, props map[string]string, groups map[int32][]R, extra ...int32) (MergeResult, error) {
 	parts := append(slices.Collect(maps.Keys(groups)), extra...)
-	return merge(ctx, l, t, parts, mode, props, fixed(grouped(groups)))
+	return Merge(ctx, l, t, parts, mode, props, fixed(Grouped(groups)))
 }

@@ -1,4 +1,4 @@
-package lake
+package engine
 
 import (
 	"cmp"
@@ -23,11 +23,11 @@ const writeLanes = 2
 // list and open than they save in writing.
 const splitRows = 64 << 10
 
-// writeFunc hands over one partition's new content: n rows, in the order they are written,
+// WriteFunc hands over one partition's new content: n rows, in the order they are written,
 // and batch, which builds the Arrow batch of rows [lo, hi) in the table's current schema (it
 // is called once for each batch, in turn, never concurrently). Once writing has failed it
 // returns without building more; the merge reports why.
-type writeFunc func(n int, batch func(lo, hi int) arrow.RecordBatch)
+type WriteFunc func(n int, batch func(lo, hi int) arrow.RecordBatch)
 
 // fileWriters writes a merge's partitions on writeLanes concurrent Parquet writers. A
 // partition of at least writeLanes×splitRows rows is split in contiguous ranges of its rows,
@@ -86,7 +86,7 @@ func (w *fileWriters) write(n int, batch func(lo, hi int) arrow.RecordBatch) {
 			if lo[j] == hi {
 				continue
 			}
-			end := min(lo[j]+batchRows, hi)
+			end := min(lo[j]+BatchRows, hi)
 			if !w.send((w.next+j)%writeLanes, batch(lo[j], end)) {
 				return
 			}

@@ -1,4 +1,4 @@
-package lake
+package engine
 
 import (
 	"context"
@@ -16,9 +16,9 @@ import (
 )
 
 // statsTable loads the daily stats table as it is now.
-func statsTable(t *testing.T, l *Lakehouse) *table.Table {
+func statsTable(t *testing.T, l *Warehouse) *table.Table {
 	t.Helper()
-	tbl, err := l.cat.LoadTable(context.Background(), l.identifier(dailyStatsTable))
+	tbl, err := l.LoadTable(context.Background(), dailyStatsTable)
 	require.NoError(t, err)
 	return tbl
 }
@@ -103,7 +103,7 @@ func TestCommitSummaryCountsTheTablesFiles(t *testing.T) {
 	merge := func(op table.Operation, rows []DailyStat) {
 		t.Helper()
 		before := plannedFiles(t, statsTable(t, l))
-		_, err := mergeGrouped(ctx, l, dailyStatsTable, upsert, run, byPartition(dailyStatsTable, rows))
+		_, err := MergeGrouped(ctx, l, dailyStatsTable, Upsert, run, ByPartition(dailyStatsTable, rows))
 		require.NoError(t, err)
 		tbl := statsTable(t, l)
 		after := plannedFiles(t, tbl)
@@ -271,7 +271,7 @@ func TestFilesAMergeReplacedAreDeletedWhenTheirSnapshotsExpire(t *testing.T) {
 	require.Len(t, gone, 1)
 
 	time.Sleep(5 * time.Millisecond)
-	expiring := NewLakehouse(l.cat, LakehouseOptions{SnapshotRetention: time.Millisecond})
+	expiring := New(l.cat, l.tables, Options{SnapshotRetention: time.Millisecond})
 	require.NoError(t, expiring.ExpireSnapshots(ctx))
 	for path := range gone {
 		assert.NoFileExists(t, localPath(t, path), "a replaced file is deleted")

@@ -1,4 +1,4 @@
-package lake
+package engine
 
 import (
 	"context"
@@ -22,29 +22,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func testLakehouse(t *testing.T) *Lakehouse {
+func mergeStats(t *testing.T, l *Warehouse, rows []DailyStat) MergeResult {
 	t.Helper()
-	dir := t.TempDir()
-	cat, err := OpenSQLCatalog(filepath.Join(dir, "catalog.db"), "file://"+filepath.Join(dir, "warehouse"), nil)
-	require.NoError(t, err)
-	l := NewLakehouse(cat, LakehouseOptions{})
-	t.Cleanup(func() { l.Close() })
-	require.NoError(t, l.EnsureTables(context.Background()))
-	return l
-}
-
-func statRows(day dates.Date, ingested time.Time, loads ...int64) []DailyStat {
-	rows := make([]DailyStat, len(loads))
-	for i, n := range loads {
-		rows[i] = DailyStat{MediaID: fmt.Sprintf("m%02d", i), Date: day, LoadCount: n,
-			lineage: lineage{IngestedAt: ingested, RunID: "r", Source: fmt.Sprintf("k#%d", i)}}
-	}
-	return rows
-}
-
-func mergeStats(t *testing.T, l *Lakehouse, rows []DailyStat) MergeResult {
-	t.Helper()
-	res, err := mergeGrouped(context.Background(), l, dailyStatsTable, upsert, nil, byPartition(dailyStatsTable, rows))
+	res, err := MergeGrouped(context.Background(), l, dailyStatsTable, Upsert, nil, ByPartition(dailyStatsTable, rows))
 	require.NoError(t, err)
 	return res
 }
@@ -60,7 +40,7 @@ func TestLatestKeepsTheNewestVersionOfEachKey(t *testing.T) {
 		{MediaID: "c", Date: 1, LoadCount: 6, lineage: lineage{IngestedAt: t0, Source: "z"}}, // later source wins the tie
 		{MediaID: "c", Date: 1, LoadCount: 7, lineage: lineage{IngestedAt: t0, Source: "a"}},
 	}
-	got := latest(rows, dailyStatsTable.key, dailyStatsTable.version, nil)
+	got := Latest(rows, dailyStatsTable.key, dailyStatsTable.version, nil)
 	var loads []int64
 	for _, r := range got {
 		loads = append(loads, r.LoadCount)
@@ -78,7 +58,7 @@ func TestMergeIsLatestWinsPerKey(t *testing.T) {
 		{MediaID: "m01", Date: 10, LoadCount: 20, lineage: lineage{IngestedAt: t0.Add(time.Hour), Source: "x"}},
 		{MediaID: "m00", Date: 10, LoadCount: 99, lineage: lineage{IngestedAt: t0.Add(-time.Hour), Source: "y"}},
 	})
-	rows, err := collectRows(context.Background(), l, dailyStatsTable, iceberg.AlwaysTrue{})
+	rows, err := CollectRows(context.Background(), l, dailyStatsTable, iceberg.AlwaysTrue{})
 	require.NoError(t, err)
 	got := map[string]int64{}
 	for _, r := range rows {
@@ -90,12 +70,12 @@ func TestMergeIsLatestWinsPerKey(t *testing.T) {
 // A merge that loses a commit race is redone on the winner's result: both land.
 func TestMergeRedoneAfterLosingRace(t *testing.T) {
 	l := testLakehouse(t)
-	other := NewLakehouse(l.cat, LakehouseOptions{})
+	other := New(l.cat, l.tables, Options{})
 	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	mergeStats(t, l, statRows(10, t0, 1))
 
 	raced := false
-	res, err := merge(context.Background(), l, dailyStatsTable, []int32{10}, upsert, nil, fixed(func(ctx context.Context, p int32) ([]DailyStat, error) {
+	res, err := Merge(context.Background(), l, dailyStatsTable, []int32{10}, Upsert, nil, fixed(func(ctx context.Context, p int32) ([]DailyStat, error) {
 		if !raced {
 			raced = true
 			// Another worker commits to the same partition after this merge read the table.
@@ -106,7 +86,7 @@ func TestMergeRedoneAfterLosingRace(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 2, res.Attempts)
 
-	rows, err := collectRows(context.Background(), l, dailyStatsTable, iceberg.AlwaysTrue{})
+	rows, err := CollectRows(context.Background(), l, dailyStatsTable, iceberg.AlwaysTrue{})
 	require.NoError(t, err)
 	var media []string
 	for _, r := range rows {
@@ -142,7 +122,7 @@ func TestEnsureTablesAddsMissingColumns(t *testing.T) {
 	}
 	oldDef := *dailyStatsTable
 	oldDef.codec = oldCodec
-	_, err = mergeGrouped(ctx, l, &oldDef, upsert, nil, byPartition(&oldDef, statRows(10, time.Unix(0, 0), 5)))
+	_, err = MergeGrouped(ctx, l, &oldDef, Upsert, nil, ByPartition(&oldDef, statRows(10, time.Unix(0, 0), 5)))
 	require.NoError(t, err)
 
 	require.NoError(t, l.EnsureTables(ctx))
@@ -150,92 +130,10 @@ func TestEnsureTablesAddsMissingColumns(t *testing.T) {
 	require.NoError(t, err)
 	_, ok := tbl.Schema().FindFieldByName("hours_watched")
 	assert.True(t, ok, "hours_watched added")
-	rows, err := collectRows(ctx, l, dailyStatsTable, iceberg.AlwaysTrue{})
+	rows, err := CollectRows(ctx, l, dailyStatsTable, iceberg.AlwaysTrue{})
 	require.NoError(t, err)
 	require.Len(t, rows, 1, "the data written before the change is kept")
 	assert.Equal(t, int64(5), rows[0].LoadCount)
-}
-
-func TestChannelRules(t *testing.T) {
-	rules := DefaultChannelRules()
-	for _, c := range []struct {
-		project, folder string
-		tags            []string
-		want            string
-	}{
-		{"Facebook Ads", "", nil, "Facebook"},
-		{"FB Retargeting", "", nil, "Facebook"},
-		{"YT Shorts", "", nil, "YouTube"},
-		{"Spring launch", "", []string{"Instagram"}, "Instagram"},
-		{"Misc", "LinkedIn posts", nil, "LinkedIn"},
-		{"Website Embeds", "", nil, "Website"},
-		{"Email Nurture", "", nil, "Email"},
-		{"Product Tours", "Drafts", []string{"q4"}, UnknownChannel},
-		{"Feedback", "", nil, UnknownChannel}, // "fb" only as a word
-	} {
-		assert.Equal(t, c.want, rules.Channel(c.project, c.folder, c.tags), "%+v", c)
-	}
-	custom, err := ParseChannelRules(`[{"channel": "Partners", "name": "(?i)partner"}]`)
-	require.NoError(t, err)
-	assert.Equal(t, "Partners", custom.Channel("Misc", "Partners", nil))
-	for _, bad := range []string{`{}`, `[{"name": "x"}]`, `[{"channel": "X"}]`, `[{"channel": "X", "name": "("}]`} {
-		_, err := ParseChannelRules(bad)
-		assert.Error(t, err, bad)
-	}
-}
-
-func TestEventParserTypesLikeTheClient(t *testing.T) {
-	p := eventParserPool.Get().(*eventParser)
-	defer eventParserPool.Put(p)
-	reason := p.parse([]byte(`{"_ingested_at":"2026-11-01T00:00:00.5Z","_run_id":"r1","event_key":"a\"b\u00e9",` +
-		`"received_at":"2026-11-01 10:00:00 UTC","percent_viewed":"0.5","ip":12,"country":null,"media_id":"m1","unknown":{"x":[1]}}`))
-	require.Empty(t, reason)
-	var c eventCols
-	require.NoError(t, p.row(&c, "", -1))
-	assert.Equal(t, Event{EventKey: "a\"bé", Date: dates.DateOf(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)),
-		ReceivedAt: time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC), MediaID: "m1", PercentViewed: 0.5, IP: "12",
-		lineage: lineage{IngestedAt: time.Date(2026, 11, 1, 0, 0, 0, 5e8, time.UTC), RunID: "r1"}}, c.event(&c.rows[0]))
-
-	for line, want := range map[string]string{
-		`{"_ingested_at":"2026-11-01T00:00:00Z","received_at":"2026-11-01T10:00:00Z"}`:                               "event_key is missing",
-		`{"_ingested_at":"2026-11-01T00:00:00Z","event_key":"k"}`:                                                    "received_at is missing",
-		`{"_ingested_at":"2026-11-01T00:00:00Z","event_key":"k","received_at":"yesterday"}`:                          "received_at: ",
-		`{"_ingested_at":"2026-11-01T00:00:00Z","event_key":"k","received_at":"2026-11-01","percent_viewed":"lots"}`: "percent_viewed: ",
-		`{"event_key":"k","received_at":"2026-11-01"}`:                                                               "bronze _ingested_at",
-		`[1,2]`: "not a JSON object",
-	} {
-		assert.Contains(t, p.parse([]byte(line)), want, line)
-	}
-}
-
-// The parser reuses the _ingested_at it parsed last only for the same text: a line with another
-// time, or with none or an unreadable one, after it gets its own reading.
-func TestEventParserReadsEachLinesIngestedAt(t *testing.T) {
-	p := eventParserPool.Get().(*eventParser)
-	defer eventParserPool.Put(p)
-	line := func(ingested string) []byte {
-		return []byte(`{` + ingested + `"event_key":"k","received_at":"2026-11-01T10:00:00Z"}`)
-	}
-	t1, t2 := time.Date(2026, 11, 2, 1, 0, 0, 0, time.UTC), time.Date(2026, 11, 3, 1, 0, 0, 0, time.UTC)
-	for _, step := range []struct {
-		field  string
-		want   time.Time
-		reason string
-	}{
-		{field: `"_ingested_at":"2026-11-02T01:00:00Z",`, want: t1},
-		{field: `"_ingested_at":"2026-11-02T01:00:00Z",`, want: t1},
-		{field: `"_ingested_at":"2026-11-03T01:00:00Z",`, want: t2},
-		{field: ``, reason: "bronze _ingested_at is missing or unreadable"},
-		{field: `"_ingested_at":"2026-11-03T01:00:0Z",`, reason: "bronze _ingested_at is missing or unreadable"},
-		{field: `"_ingested_at":"2026-11-03T01:00:00Z",`, want: t2},
-		{field: `"_ingested_at":"2026-11-02T01:00:00Z",`, want: t1},
-	} {
-		reason := p.parse(line(step.field))
-		assert.Equal(t, step.reason, reason, step.field)
-		if reason == "" {
-			assert.Equal(t, step.want, p.ingested, step.field)
-		}
-	}
 }
 
 func TestExpireSnapshotsKeepsTheCurrentData(t *testing.T) {
@@ -245,23 +143,23 @@ func TestExpireSnapshotsKeepsTheCurrentData(t *testing.T) {
 	for i := range 3 {
 		mergeStats(t, l, statRows(dates.Date(10+i), t0, 1, 2))
 	}
-	tbl, err := l.cat.LoadTable(ctx, l.identifier(dailyStatsTable))
+	tbl, err := l.LoadTable(ctx, dailyStatsTable)
 	require.NoError(t, err)
 	require.Len(t, tbl.Metadata().Snapshots(), 3)
 
-	recent := NewLakehouse(l.cat, LakehouseOptions{SnapshotRetention: time.Hour})
+	recent := New(l.cat, l.tables, Options{SnapshotRetention: time.Hour})
 	require.NoError(t, recent.ExpireSnapshots(ctx))
-	tbl, err = l.cat.LoadTable(ctx, l.identifier(dailyStatsTable))
+	tbl, err = l.LoadTable(ctx, dailyStatsTable)
 	require.NoError(t, err)
 	assert.Len(t, tbl.Metadata().Snapshots(), 3, "snapshots younger than the retention stay")
 
 	time.Sleep(5 * time.Millisecond)
-	expiring := NewLakehouse(l.cat, LakehouseOptions{SnapshotRetention: time.Millisecond})
+	expiring := New(l.cat, l.tables, Options{SnapshotRetention: time.Millisecond})
 	require.NoError(t, expiring.ExpireSnapshots(ctx))
-	tbl, err = l.cat.LoadTable(ctx, l.identifier(dailyStatsTable))
+	tbl, err = l.LoadTable(ctx, dailyStatsTable)
 	require.NoError(t, err)
 	assert.Len(t, tbl.Metadata().Snapshots(), 1, "only the current snapshot is left")
-	rows, err := collectRows(ctx, l, dailyStatsTable, iceberg.AlwaysTrue{})
+	rows, err := CollectRows(ctx, l, dailyStatsTable, iceberg.AlwaysTrue{})
 	require.NoError(t, err)
 	assert.Len(t, rows, 6)
 }
@@ -273,7 +171,7 @@ func TestExpireSnapshotsDeletesOnlyOldOrphans(t *testing.T) {
 	l := testLakehouse(t)
 	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	mergeStats(t, l, statRows(dates.Date(10), t0, 1, 2))
-	tbl, err := l.cat.LoadTable(ctx, l.identifier(dailyStatsTable))
+	tbl, err := l.LoadTable(ctx, dailyStatsTable)
 	require.NoError(t, err)
 	dir := filepath.Join(strings.TrimPrefix(tbl.Location(), "file://"), "data")
 	old, young := filepath.Join(dir, "killed-merge.parquet"), filepath.Join(dir, "merge-in-flight.parquet")
@@ -292,7 +190,7 @@ func TestExpireSnapshotsDeletesOnlyOldOrphans(t *testing.T) {
 	orphans, err = l.OrphanFiles(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 1, orphans[dailyStatsTable.TableName()])
-	rows, err := collectRows(ctx, l, dailyStatsTable, iceberg.AlwaysTrue{})
+	rows, err := CollectRows(ctx, l, dailyStatsTable, iceberg.AlwaysTrue{})
 	require.NoError(t, err)
 	assert.Len(t, rows, 2, "the table's own files stay")
 }
@@ -330,25 +228,6 @@ func TestPermuteMovesTheTakenRowsFirst(t *testing.T) {
 	}
 }
 
-func TestEnsureTablesSetsTheWriteProperties(t *testing.T) {
-	ctx := context.Background()
-	l := testLakehouse(t)
-	const key = "write.parquet.dict-encoding-enabled.column.event_key"
-	tbl, err := l.cat.LoadTable(ctx, l.identifier(eventsTable))
-	require.NoError(t, err)
-	assert.Equal(t, "false", tbl.Properties()[key], "a new table has them")
-
-	// A table created before them gets them.
-	tx := tbl.NewTransaction()
-	require.NoError(t, tx.RemoveProperties([]string{key}))
-	_, err = tx.Commit(ctx)
-	require.NoError(t, err)
-	require.NoError(t, l.EnsureTables(ctx))
-	tbl, err = l.cat.LoadTable(ctx, l.identifier(eventsTable))
-	require.NoError(t, err)
-	assert.Equal(t, "false", tbl.Properties()[key])
-}
-
 // readAhead hands every partition its own load, each loaded once, whether the next partition
 // is read ahead or, refused by ahead, only when asked for.
 func TestReadAheadLoadsEachPartitionOnce(t *testing.T) {
@@ -365,7 +244,7 @@ func TestReadAheadLoadsEachPartitionOnce(t *testing.T) {
 			loads[p]++
 			return p * 10, nil
 		}
-		next := readAhead(parts, load, func(context.Context, int32) bool { return allow })
+		next := ReadAhead(parts, load, func(context.Context, int32) bool { return allow })
 		for _, p := range parts {
 			got, err := next(ctx, p)
 			require.NoError(t, err)
@@ -399,7 +278,7 @@ func TestLargePartitionIsWrittenAsOneFilePerLane(t *testing.T) {
 		assert.Equal(t, writeLanes+1, res.FilesAdded, "run %d", run)
 		assert.EqualValues(t, big+2, res.RowsWritten, "run %d", run)
 
-		tbl, err := l.cat.LoadTable(ctx, l.identifier(dailyStatsTable))
+		tbl, err := l.LoadTable(ctx, dailyStatsTable)
 		require.NoError(t, err)
 		files, err := filesByPartition(ctx, tbl, dailyStatsTable, nil)
 		require.NoError(t, err)
@@ -450,7 +329,7 @@ func TestLatestOfManyRowsAgreesWithAScan(t *testing.T) {
 		}
 	}
 
-	got := latest(slices.Clone(rows), dailyStatsTable.key, dailyStatsTable.version, nil)
+	got := Latest(slices.Clone(rows), dailyStatsTable.key, dailyStatsTable.version, nil)
 	require.Len(t, got, len(want))
 	assert.True(t, slices.IsSortedFunc(got, func(a, b DailyStat) int { return dailyStatsTable.key(&a, &b) }), "sorted by key")
 	for _, row := range got {
@@ -463,14 +342,14 @@ func TestLatestOfManyRowsAgreesWithAScan(t *testing.T) {
 func TestExpireSnapshotsAgainAfterItDeletedFiles(t *testing.T) {
 	ctx := context.Background()
 	l := testLakehouse(t)
-	expiring := NewLakehouse(l.cat, LakehouseOptions{SnapshotRetention: time.Millisecond})
+	expiring := New(l.cat, l.tables, Options{SnapshotRetention: time.Millisecond})
 	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 4 { // the same partition rewritten each time, its old file expired after
 		mergeStats(t, l, statRows(10, t0.Add(time.Duration(i)*time.Hour), int64(i), 2))
 		time.Sleep(5 * time.Millisecond)
 		require.NoError(t, expiring.ExpireSnapshots(ctx), "expiry %d", i)
 	}
-	rows, err := collectRows(ctx, l, dailyStatsTable, iceberg.AlwaysTrue{})
+	rows, err := CollectRows(ctx, l, dailyStatsTable, iceberg.AlwaysTrue{})
 	require.NoError(t, err)
 	require.Len(t, rows, 2)
 	assert.ElementsMatch(t, []int64{3, 2}, []int64{rows[0].LoadCount, rows[1].LoadCount})
