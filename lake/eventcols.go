@@ -9,7 +9,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"time"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -68,10 +67,6 @@ type eventRow struct {
 	percent  float64
 	line     int32 // the bronze line of _source, or -1 when the source string is all of it
 }
-
-// nullTime is a null timestamp in an eventRow; it orders before every instant, as the zero
-// time.Time that a null decodes to in an Event.
-const nullTime = math.MinInt64
 
 // eventCols is a set of events: rows whose strings live in buf.
 type eventCols struct {
@@ -236,14 +231,6 @@ func (c *eventCols) appendCols(o *eventCols) error {
 	return nil
 }
 
-// timeOfMicros is an eventRow's timestamp as the time an Event holds.
-func timeOfMicros(us int64) time.Time {
-	if us == nullTime {
-		return time.Time{}
-	}
-	return time.UnixMicro(us).UTC()
-}
-
 // dedupe keeps the latest version of each event key, as eventsTable's key, version and same
 // do for Events: later landing wins, then the later _source, then the row later in c; a version
 // equal to the one it follows but for its lineage does not replace it.
@@ -341,7 +328,7 @@ func putTime(f func(*eventRow) int64) eventPut {
 		tb := b.(*array.TimestampBuilder)
 		tb.Reserve(len(rows))
 		for i := range rows {
-			if v := f(&rows[i]); v == nullTime {
+			if v := f(&rows[i]); v == engine.NullTime {
 				tb.UnsafeAppendBoolToBitmap(false)
 			} else {
 				tb.UnsafeAppend(arrow.Timestamp(v))
@@ -410,12 +397,12 @@ func (e *eventEncoder) release() {
 // appendBatch appends the events of a scanned silver.events batch. Columns the code does not
 // know are ignored; a column the batch lacks reads as null, as in codec.decode.
 func (c *eventCols) appendBatch(rec arrow.RecordBatch) error {
-	col := func(name string) arrow.Array { return columnOf(rec, name) }
+	col := func(name string) arrow.Array { return engine.ColumnOf(rec, name) }
 	var strs [numEventStrs]func(int) string
 	for i, name := range eventStrColumns {
-		strs[i] = stringsOf(col(name))
+		strs[i] = engine.StringsOf(col(name))
 	}
-	received, ingested := timesOf(col("received_at")), timesOf(col("_ingested_at"))
+	received, ingested := engine.TimesOf(col("received_at")), engine.TimesOf(col("_ingested_at"))
 	date, _ := col("date").(*array.Date32)
 	percent, _ := col("percent_viewed").(*array.Float64)
 	n := int(rec.NumRows())
@@ -443,50 +430,6 @@ func (c *eventCols) appendBatch(rec arrow.RecordBatch) error {
 		c.rows = append(c.rows, r)
 	}
 	return nil
-}
-
-// columnOf is the batch's column of that name, or nil.
-func columnOf(rec arrow.RecordBatch, name string) arrow.Array {
-	if idx := rec.Schema().FieldIndices(name); len(idx) == 1 {
-		return rec.Column(idx[0])
-	}
-	return nil
-}
-
-// stringsOf reads a string column by row; a null, or a column that is not a string, reads "".
-func stringsOf(a arrow.Array) func(int) string {
-	switch a := a.(type) {
-	case *array.String:
-		return func(i int) string {
-			if a.IsNull(i) {
-				return ""
-			}
-			return a.Value(i)
-		}
-	case *array.LargeString:
-		return func(i int) string {
-			if a.IsNull(i) {
-				return ""
-			}
-			return a.Value(i)
-		}
-	}
-	return func(int) string { return "" }
-}
-
-// timesOf reads a timestamp column by row, in µs; a null, or a column that is not a
-// timestamp, reads nullTime.
-func timesOf(a arrow.Array) func(int) int64 {
-	ts, ok := a.(*array.Timestamp)
-	if !ok {
-		return func(int) int64 { return nullTime }
-	}
-	return func(i int) int64 {
-		if ts.IsNull(i) {
-			return nullTime
-		}
-		return int64(ts.Value(i))
-	}
 }
 
 // readEventTasks appends the events of the given silver.events files to c.

@@ -51,11 +51,11 @@ func randomEvents(seed uint64, n int) []Event {
 
 // event is row r as an Event.
 func (c *eventCols) event(r *eventRow) Event {
-	e := Event{EventKey: c.text(r, sEventKey), Date: r.date, ReceivedAt: timeOfMicros(r.received), MediaID: c.text(r, sMediaID),
+	e := Event{EventKey: c.text(r, sEventKey), Date: r.date, ReceivedAt: engine.TimeOfMicros(r.received), MediaID: c.text(r, sMediaID),
 		VisitorKey: c.text(r, sVisitorKey), PercentViewed: r.percent, EmbedURL: c.text(r, sEmbedURL), IP: c.text(r, sIP),
 		Country: c.text(r, sCountry), Region: c.text(r, sRegion), City: c.text(r, sCity), Org: c.text(r, sOrg),
 		ConversionType: c.text(r, sConversionType)}
-	e.lineage = lineage{IngestedAt: timeOfMicros(r.ingested), RunID: c.text(r, sRunID), Source: string(c.source(nil, r))}
+	e.lineage = lineage{IngestedAt: engine.TimeOfMicros(r.ingested), RunID: c.text(r, sRunID), Source: string(c.source(nil, r))}
 	return e
 }
 

@@ -114,9 +114,9 @@ func dayPlays(ctx context.Context, l *Lakehouse, day dates.Date, sighting func(D
 	err := engine.ReadBatches(ctx, l.Warehouse, eventsTable, engine.DateIn("date", []dates.Date{day}), engagementColumns,
 		func(n int64) { out.plays = make([]play, 0, n) },
 		func(rec arrow.RecordBatch) error {
-			col := func(name string) arrow.Array { return columnOf(rec, name) }
-			media, visitor, ip, country := stringsOf(col("media_id")), stringsOf(col("visitor_key")), stringsOf(col("ip")), stringsOf(col("country"))
-			received := timesOf(col("received_at"))
+			col := func(name string) arrow.Array { return engine.ColumnOf(rec, name) }
+			media, visitor, ip, country := engine.StringsOf(col("media_id")), engine.StringsOf(col("visitor_key")), engine.StringsOf(col("ip")), engine.StringsOf(col("country"))
+			received := engine.TimesOf(col("received_at"))
 			percent, _ := col("percent_viewed").(*array.Float64)
 			for i := range int(rec.NumRows()) {
 				m := media(i)
@@ -132,7 +132,7 @@ func dayPlays(ctx context.Context, l *Lakehouse, day dates.Date, sighting func(D
 					p.percent = percent.Value(i)
 				}
 				out.plays = append(out.plays, p)
-				sighting(DimVisitor{VisitorID: p.visitor, IPAddress: ip(i), Country: country(i), LastSeenAt: timeOfMicros(received(i))})
+				sighting(DimVisitor{VisitorID: p.visitor, IPAddress: ip(i), Country: country(i), LastSeenAt: engine.TimeOfMicros(received(i))})
 			}
 			return nil
 		})
