@@ -5,6 +5,7 @@ import (
 
 	"github.com/marketing-data/wistia-pipeline/ingest"
 	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/silver"
 	"github.com/marketing-data/wistia-pipeline/lake/state"
 )
 
@@ -62,7 +63,7 @@ type OffZoneWindow struct {
 	PointsTo string `json:"points_to"`
 }
 
-func (w OffZoneWindow) String() string { return lake.OffZoneWindow(w).String() }
+func (w OffZoneWindow) String() string { return silver.OffZoneWindow(w).String() }
 
 // PendingDay is a bronze day that landed and is not yet merged and checked; Seq tells a clear
 // whether more bronze landed for it since it was read.

@@ -21,6 +21,8 @@ var layers = [][]string{
 	{"internal/dates", "internal/config", "deploy/observability"},
 	{"wistia", "wistia/wistiasim", "wistia/apispec"},
 	{"lake/bronze", "lake/state", "lake/engine"},
+	{"lake/silver"},
+	{"lake/gold"},
 	{"lake"},
 	{"ingest"},
 	{"activities"},

@@ -15,6 +15,7 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/config"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
+	"github.com/marketing-data/wistia-pipeline/lake/gold"
 	"github.com/marketing-data/wistia-pipeline/lake/state"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 )
@@ -98,7 +99,7 @@ func (c Config) Validate() []error {
 		errs = append(errs, config.Invalid("SNAPSHOT_RETENTION_DAYS", c.SnapshotRetention, "1 or more days"))
 	}
 	if c.ChannelRules != "" {
-		if _, err := ParseChannelRules(c.ChannelRules); err != nil {
+		if _, err := gold.ParseChannelRules(c.ChannelRules); err != nil {
 			errs = append(errs, fmt.Errorf("CHANNEL_RULES: %w", err))
 		}
 	}

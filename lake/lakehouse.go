@@ -18,6 +18,8 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/config"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/lake/engine"
+	"github.com/marketing-data/wistia-pipeline/lake/gold"
+	"github.com/marketing-data/wistia-pipeline/lake/silver"
 )
 
 // Lakehouse is the pipeline's silver and gold tables in one Iceberg catalog (the engine's
@@ -25,17 +27,17 @@ import (
 // and the account's stats zone.
 type Lakehouse struct {
 	*engine.Warehouse
-	channels ChannelRules
-	pii      PII
+	channels gold.ChannelRules
+	pii      silver.PII
 	zone     dates.Zone // the account's stats zone: the days of events' dates
 }
 
 // LakehouseOptions configures OpenLakehouse beyond its catalog.
 type LakehouseOptions struct {
 	SilverNamespace, GoldNamespace string
-	Channels                       ChannelRules
+	Channels                       gold.ChannelRules
 	SnapshotRetention              time.Duration
-	PII                            PII
+	PII                            silver.PII
 	Zone                           dates.Zone // the account's stats zone; the zero Zone is UTC
 	// Tables are the tables of the lakehouse; nil means the pipeline's (Tables).
 	Tables []engine.Info
@@ -54,7 +56,7 @@ func NewLakehouse(cat catalog.Catalog, opts LakehouseOptions) *Lakehouse {
 		GoldNamespace: opts.GoldNamespace, SnapshotRetention: opts.SnapshotRetention}),
 		channels: opts.Channels, pii: opts.PII, zone: opts.Zone}
 	if l.channels == nil {
-		l.channels = DefaultChannelRules()
+		l.channels = gold.DefaultChannelRules()
 	}
 	return l
 }
@@ -126,10 +128,10 @@ func (c Config) ObjectIO(ctx context.Context, location string) (icebergio.IO, er
 
 // OpenLakehouse opens the configured catalog and wraps it; tables are created by EnsureTables.
 func (c Config) OpenLakehouse(ctx context.Context) (*Lakehouse, error) {
-	rules := DefaultChannelRules()
+	rules := gold.DefaultChannelRules()
 	if c.ChannelRules != "" {
 		var err error
-		if rules, err = ParseChannelRules(c.ChannelRules); err != nil {
+		if rules, err = gold.ParseChannelRules(c.ChannelRules); err != nil {
 			return nil, fmt.Errorf("CHANNEL_RULES: %w", err)
 		}
 	}
@@ -156,5 +158,5 @@ func (c Config) OpenLakehouse(ctx context.Context) (*Lakehouse, error) {
 	}
 	return NewLakehouse(cat, LakehouseOptions{SilverNamespace: c.SilverNamespace, GoldNamespace: c.GoldNamespace,
 		Channels: rules, SnapshotRetention: time.Duration(c.SnapshotRetention) * 24 * time.Hour,
-		PII: PII{InSilver: c.PIIInSilver, Salt: []byte(c.PIISalt.Reveal())}, Zone: c.Zone()}), nil
+		PII: silver.PII{InSilver: c.PIIInSilver, Salt: []byte(c.PIISalt.Reveal())}, Zone: c.Zone()}), nil
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
+	"github.com/marketing-data/wistia-pipeline/lake/gold"
+	"github.com/marketing-data/wistia-pipeline/lake/silver"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 )
 
@@ -170,11 +172,11 @@ func TestQuarantinedCountsRowsAdded(t *testing.T) {
 	days := lastDays(t, 3)
 	f.Land(t, "run-1", days[:2])
 
-	quarantine := func() map[string]lake.Quarantined {
+	quarantine := func() map[string]silver.Quarantined {
 		t.Helper()
-		rows, err := lake.ReadRows[lake.Quarantined](ctx, f.lh, time.Time{}, time.Time{})
+		rows, err := lake.ReadRows[silver.Quarantined](ctx, f.lh, time.Time{}, time.Time{})
 		require.NoError(t, err)
-		out := map[string]lake.Quarantined{}
+		out := map[string]silver.Quarantined{}
 		for _, q := range rows {
 			out[q.RecordKey] = q
 		}
@@ -247,10 +249,10 @@ func testLateData(t *testing.T, warehouse string) {
 	_, err = f.lh.Transform(ctx, f.Store, dates.DatesOf([]time.Time{old}), "run-2")
 	require.NoError(t, err)
 
-	events, err := lake.ReadRows[lake.Event](ctx, f.lh, old, old)
+	events, err := lake.ReadRows[silver.Event](ctx, f.lh, old, old)
 	require.NoError(t, err)
 	require.Len(t, events, len(late.Events), "the old date holds its late events too")
-	engagement, err := lake.ReadRows[lake.FactEngagement](ctx, f.lh, old, old)
+	engagement, err := lake.ReadRows[gold.FactEngagement](ctx, f.lh, old, old)
 	require.NoError(t, err)
 	assert.Len(t, engagement, len(late.Engagement))
 
@@ -323,7 +325,7 @@ func testRacingMerges(t *testing.T, warehouse string) {
 			counted[stream] += n
 		}
 	}
-	quarantined, err := lake.ReadRows[lake.Quarantined](ctx, f.lh, time.Time{}, time.Time{})
+	quarantined, err := lake.ReadRows[silver.Quarantined](ctx, f.lh, time.Time{}, time.Time{})
 	require.NoError(t, err)
 	for _, q := range quarantined {
 		inTable[q.Stream]++

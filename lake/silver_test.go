@@ -17,6 +17,8 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
+	"github.com/marketing-data/wistia-pipeline/lake/gold"
+	"github.com/marketing-data/wistia-pipeline/lake/silver"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 )
 
@@ -41,10 +43,10 @@ func TestAPIFieldsCannotOverrideLineage(t *testing.T) {
 	_, err := f.lh.Transform(ctx, f.Store, dates.DatesOf([]time.Time{day}), "run-1")
 	require.NoError(t, err)
 
-	events, err := lake.ReadRows[lake.Event](ctx, f.lh, day, day)
+	events, err := lake.ReadRows[silver.Event](ctx, f.lh, day, day)
 	require.NoError(t, err)
 	require.Len(t, events, 1)
-	medias, err := lake.ReadRows[lake.Media](ctx, f.lh, time.Time{}, time.Time{})
+	medias, err := lake.ReadRows[silver.Media](ctx, f.lh, time.Time{}, time.Time{})
 	require.NoError(t, err)
 	require.Len(t, medias, 1)
 	for _, got := range []struct {
@@ -90,7 +92,7 @@ func TestImpossibleValuesAreQuarantinedAndPercentAboveOneIsCapped(t *testing.T) 
 	rep, err := f.lh.Transform(ctx, f.Store, dates.DatesOf([]time.Time{day}), "run-1")
 	require.NoError(t, err)
 
-	events, err := lake.ReadRows[lake.Event](ctx, f.lh, day, day)
+	events, err := lake.ReadRows[silver.Event](ctx, f.lh, day, day)
 	require.NoError(t, err)
 	var kept []string
 	for _, e := range events {
@@ -99,7 +101,7 @@ func TestImpossibleValuesAreQuarantinedAndPercentAboveOneIsCapped(t *testing.T) 
 	assert.Equal(t, []string{"ok", "over"}, kept)
 	assert.Equal(t, 1, rep.PercentOverOne)
 	assert.Equal(t, map[string]int{bronze.StreamEvents: 3, bronze.StreamDailyStats: 1}, rep.Quarantined)
-	q, err := lake.ReadRows[lake.Quarantined](ctx, f.lh, time.Time{}, time.Time{})
+	q, err := lake.ReadRows[silver.Quarantined](ctx, f.lh, time.Time{}, time.Time{})
 	require.NoError(t, err)
 	reasons := map[string]string{}
 	for _, r := range q {
@@ -111,7 +113,7 @@ func TestImpossibleValuesAreQuarantinedAndPercentAboveOneIsCapped(t *testing.T) 
 	assert.Equal(t, "impossible counts: load_count 4, play_count -3, hours_watched 0.1",
 		reasons[bronze.StreamDailyStats+` {"date":"2026-11-18","load_count":4,"play_count":-3,"hours_watched":0.1}`])
 
-	engagement, err := lake.ReadRows[lake.FactEngagement](ctx, f.lh, day, day)
+	engagement, err := lake.ReadRows[gold.FactEngagement](ctx, f.lh, day, day)
 	require.NoError(t, err)
 	watch := map[string]float64{}
 	for _, e := range engagement {
@@ -193,7 +195,7 @@ func TestQuarantineHidesEmailsUnlessPIIIsAllowed(t *testing.T) {
 			_, err = lh.Transform(ctx, f.Store, dates.DatesOf([]time.Time{day}), "run-1")
 			require.NoError(t, err)
 
-			q, err := lake.ReadRows[lake.Quarantined](ctx, lh, time.Time{}, time.Time{})
+			q, err := lake.ReadRows[silver.Quarantined](ctx, lh, time.Time{}, time.Time{})
 			require.NoError(t, err)
 			require.Len(t, q, 1)
 			assert.Equal(t, "event_key is missing", q[0].Reason)
@@ -232,7 +234,7 @@ func TestHostileVisitorKeyIsQuarantined(t *testing.T) {
 	want := `visitor_key "../../../tmp/visitor" holds '.': only letters, digits, '_' and '-' are allowed`
 	assert.Equal(t, []string{want, want}, reasons, "one planted per day")
 	assert.Equal(t, 2, rep.Quarantined[bronze.StreamEvents])
-	engagement, err := lake.ReadRows[lake.FactEngagement](ctx, f.lh, days[0], days[1])
+	engagement, err := lake.ReadRows[gold.FactEngagement](ctx, f.lh, days[0], days[1])
 	require.NoError(t, err)
 	for _, e := range engagement {
 		assert.NotEqual(t, wistiasim.HostileVisitorKey, e.VisitorID)
@@ -242,7 +244,7 @@ func TestHostileVisitorKeyIsQuarantined(t *testing.T) {
 // quarantined is the reasons and raw records silver.quarantine holds for stream.
 func quarantined(t *testing.T, lh *lake.Lakehouse, stream string) (reasons, raws []string) {
 	t.Helper()
-	q, err := lake.ReadRows[lake.Quarantined](context.Background(), lh, time.Time{}, time.Time{})
+	q, err := lake.ReadRows[silver.Quarantined](context.Background(), lh, time.Time{}, time.Time{})
 	require.NoError(t, err)
 	for _, r := range q {
 		if r.Stream == stream {

@@ -2,13 +2,14 @@ package lake
 
 import (
 	"context"
-	"maps"
 	"slices"
 
 	"github.com/apache/iceberg-go"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/lake/engine"
+	"github.com/marketing-data/wistia-pipeline/lake/gold"
+	"github.com/marketing-data/wistia-pipeline/lake/silver"
 )
 
 // TransformReport is what one transform did. It holds counts only, so it fits in a Temporal
@@ -24,7 +25,7 @@ type TransformReport struct {
 	UnknownMedia   int // media no channel rule matched
 	// OffZone is the windows whose events fall outside their day in the configured stats zone
 	// beyond a stray record: the setting and the account disagree.
-	OffZone []OffZoneWindow `json:",omitempty"`
+	OffZone []silver.OffZoneWindow `json:",omitempty"`
 	Merges  []engine.MergeResult
 	// Read is the events bronze the merge read, for checking silver against exactly that;
 	// it stays in the process (a payload carries counts only).
@@ -57,11 +58,6 @@ func (l *Lakehouse) MergeSilver(ctx context.Context, store bronze.Store, days []
 	return rep, err
 }
 
-func (r *TransformReport) add(res engine.MergeResult, err error) error {
-	r.Merges = append(r.Merges, res)
-	return err
-}
-
 // mergeSilver merges the bronze of days into the silver tables, records the days and the
 // dates whose facts changed in rep, and returns those dates.
 func (l *Lakehouse) mergeSilver(ctx context.Context, store bronze.Store, days []dates.Date, runID string, rep *TransformReport) ([]dates.Date, error) {
@@ -71,87 +67,32 @@ func (l *Lakehouse) mergeSilver(ctx context.Context, store bronze.Store, days []
 	for _, d := range days {
 		rep.Days = append(rep.Days, d.String())
 	}
-	touched, err := l.mergeSilverTables(ctx, store, days, engine.SnapshotProps(runID, days), rep)
-	for _, d := range touched {
-		rep.Dates = append(rep.Dates, d.String())
-	}
-	return touched, err
-}
-
-// mergeSilverTables merges bronze into each silver table and returns the dates whose facts
-// changed.
-func (l *Lakehouse) mergeSilverTables(ctx context.Context, store bronze.Store, days []dates.Date, props iceberg.Properties, rep *TransformReport) ([]dates.Date, error) {
-	// Events go to the day of their received_at in the stats zone, whichever window listed
-	// them, so the merge covers the days next to the windows too (events fall there only when
-	// the zone is set wrong); a partition no event falls on is left as it is.
-	var windows *eventWindows
-	parts := spillPartitions(days)
-	res, err := mergeEvents(ctx, l, parts, props, func(context.Context) (eventIncoming, error) {
-		windows = newEventWindows(store, l.zone, days) // an attempt redone after a lost race reads again
-		return engine.ReadAhead(parts, windows.partition, windows.ahead), nil
-	})
-	var (
-		quarantined []Quarantined
-		filled      []dates.Date
-	)
-	if windows != nil {
-		quarantined, filled = windows.report(rep)
-	}
-	if err := rep.add(res, err); err != nil {
-		return nil, err
-	}
-
-	stats, q, err := readStream(ctx, store, bronze.StreamDailyStats, days, typeDailyStat)
-	if err != nil {
-		return nil, err
-	}
-	quarantined = append(quarantined, q...)
-	statGroups := engine.ByPartition(dailyStatsTable, stats)
-	if err := rep.add(engine.MergeGrouped(ctx, l.Warehouse, dailyStatsTable, engine.Upsert, props, statGroups)); err != nil {
-		return nil, err
-	}
-
-	medias, q, err := readStream(ctx, store, bronze.StreamMedias, days, typeMedia)
-	if err != nil {
-		return nil, err
-	}
-	quarantined = append(quarantined, q...)
-	if err := rep.add(engine.MergeGrouped(ctx, l.Warehouse, mediaTable, engine.Upsert, props, engine.ByPartition(mediaTable, medias))); err != nil {
-		return nil, err
-	}
-
-	visitors, q, err := readStream(ctx, store, bronze.StreamVisitors, days, typeVisitor)
-	if err != nil {
-		return nil, err
-	}
-	quarantined = append(quarantined, q...)
-	if err := rep.add(engine.MergeGrouped(ctx, l.Warehouse, visitorsTable, engine.Upsert, props, engine.ByPartition(visitorsTable, visitors))); err != nil {
-		return nil, err
-	}
-
-	for i := range quarantined { // as the record came, but for its emails (see PII)
-		quarantined[i].Raw = l.pii.scrub(quarantined[i].Raw)
-	}
-
-	// Only rows new to silver.quarantine are counted, in the attempt that commits: lines read
-	// again (a lookback day, a record landed again) were counted when they were added.
-	var added map[string]int
-	groups := engine.ByPartition(quarantineTable, quarantined)
-	res, err = engine.Merge(ctx, l.Warehouse, quarantineTable, slices.Collect(maps.Keys(groups)), engine.Upsert, props, func(context.Context) (engine.Attempt[Quarantined], error) {
-		added = map[string]int{}
-		return engine.Attempt[Quarantined]{Incoming: engine.Grouped(groups), Added: func(q *Quarantined) { added[q.Stream]++ }}, nil
-	})
-	if err := rep.add(res, err); err != nil {
-		return nil, err
-	}
-	for stream, n := range added {
+	res, err := silver.Merge(ctx, l.Warehouse, store, days, silver.Options{Zone: l.zone, PII: l.pii}, engine.SnapshotProps(runID, days))
+	for stream, n := range res.Quarantined {
 		rep.Quarantined[stream] += n
 	}
-
-	touched := append(slices.Clone(days), filled...)
-	for p := range statGroups {
-		touched = append(touched, dates.Date(p))
+	rep.Events += res.Events
+	rep.PercentOverOne += res.PercentOverOne
+	rep.OffZone = append(rep.OffZone, res.OffZone...)
+	rep.Merges = append(rep.Merges, res.Merges...)
+	rep.Read = res.Read
+	for _, d := range res.Touched {
+		rep.Dates = append(rep.Dates, d.String())
 	}
-	slices.Sort(touched)
-	return slices.Compact(touched), nil
+	return res.Touched, err
+}
+
+// RecomputeGold rebuilds gold for the given dates from silver, adding what it did to rep.
+func (l *Lakehouse) RecomputeGold(ctx context.Context, days []dates.Date, runID string, rep *TransformReport) error {
+	days = slices.Clone(days)
+	slices.Sort(days)
+	days = slices.Compact(days)
+	return l.recomputeGold(ctx, days, engine.SnapshotProps(runID, days), rep)
+}
+
+func (l *Lakehouse) recomputeGold(ctx context.Context, days []dates.Date, props iceberg.Properties, rep *TransformReport) error {
+	res, err := gold.Recompute(ctx, l.Warehouse, days, l.channels, props)
+	rep.UnknownMedia += res.UnknownMedia
+	rep.Merges = append(rep.Merges, res.Merges...)
+	return err
 }

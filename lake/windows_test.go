@@ -14,6 +14,8 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
+	"github.com/marketing-data/wistia-pipeline/lake/gold"
+	"github.com/marketing-data/wistia-pipeline/lake/silver"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 )
 
@@ -38,7 +40,7 @@ func landWindow(t *testing.T, f *fixture, runID, day string, events [][2]string)
 // silverByDate is silver.events' keys by partition.
 func silverByDate(t *testing.T, lh *lake.Lakehouse) map[string][]string {
 	t.Helper()
-	rows, err := lake.ReadRows[lake.Event](context.Background(), lh, time.Time{}, time.Time{})
+	rows, err := lake.ReadRows[silver.Event](context.Background(), lh, time.Time{}, time.Time{})
 	require.NoError(t, err)
 	out := map[string][]string{}
 	for _, e := range rows {
@@ -73,13 +75,13 @@ func TestEventsLandOnTheirUTCDayWhateverWindowListedThem(t *testing.T) {
 		"2026-11-19": {"e-19", "e-west"},
 	}, silverByDate(t, f.lh))
 	assert.Equal(t, map[string]int{bronze.StreamEvents: 1}, rep.Quarantined, "only the event no zone explains")
-	q, err := lake.ReadRows[lake.Quarantined](ctx, f.lh, time.Time{}, time.Time{})
+	q, err := lake.ReadRows[silver.Quarantined](ctx, f.lh, time.Time{}, time.Time{})
 	require.NoError(t, err)
 	require.Len(t, q, 1)
 	assert.Contains(t, q[0].Raw, "e-far")
 	assert.Contains(t, q[0].Reason, "is more than a day from the day 2026-11-18 of the window that listed it")
 	assert.Contains(t, rep.Dates, "2026-11-17", "gold is recomputed for the day an event spilled onto")
-	engagement, err := lake.ReadRows[lake.FactEngagement](ctx, f.lh, days[0].AddDate(0, 0, -1), days[0].AddDate(0, 0, -1))
+	engagement, err := lake.ReadRows[gold.FactEngagement](ctx, f.lh, days[0].AddDate(0, 0, -1), days[0].AddDate(0, 0, -1))
 	require.NoError(t, err)
 	require.Len(t, engagement, 1)
 	assert.Equal(t, int64(1), engagement[0].PlayCount)

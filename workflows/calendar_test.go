@@ -20,6 +20,7 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/gold"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 	"github.com/marketing-data/wistia-pipeline/workflows"
 )
@@ -212,9 +213,9 @@ func assertFactsAgree(t *testing.T, lh *lake.Lakehouse, truth wistiasim.Truth) {
 	for _, e := range truth.Events {
 		listed[mediaDay{e.MediaID, dates.DateOf(e.Day)}]++
 	}
-	daily, err := lake.ReadRows[lake.FactMediaDaily](context.Background(), lh, truth.From, truth.To)
+	daily, err := lake.ReadRows[gold.FactMediaDaily](context.Background(), lh, truth.From, truth.To)
 	require.NoError(t, err)
-	engagement, err := lake.ReadRows[lake.FactEngagement](context.Background(), lh, truth.From, truth.To)
+	engagement, err := lake.ReadRows[gold.FactEngagement](context.Background(), lh, truth.From, truth.To)
 	require.NoError(t, err)
 	fromEvents := map[mediaDay]int64{}
 	for _, f := range engagement {

@@ -24,6 +24,7 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
+	"github.com/marketing-data/wistia-pipeline/lake/silver"
 	"github.com/marketing-data/wistia-pipeline/lake/state"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 	"github.com/marketing-data/wistia-pipeline/workflows"
@@ -154,7 +155,7 @@ func TestRunsReadWhatTheyName(t *testing.T) {
 	assert.Equal(t, len(s.sim.MediaIDs()), s.mediaIngests(t, D), "one fan-out for the date")
 
 	// The run reports the rows its merge added to silver.quarantine, each once.
-	quarantined, err := lake.ReadRows[lake.Quarantined](context.Background(), lh, time.Time{}, time.Time{})
+	quarantined, err := lake.ReadRows[silver.Quarantined](context.Background(), lh, time.Time{}, time.Time{})
 	require.NoError(t, err)
 	truth := s.sim.Truth(dayOf(t, s.day(-2)), dayOf(t, D))
 	require.Positive(t, truth.Quarantined, "the simulator plants a corrupt event every day")
@@ -182,7 +183,7 @@ func TestRunsReadWhatTheyName(t *testing.T) {
 	require.NoError(t, v.Get(&bp))
 	assert.Equal(t, []int{6, 6}, []int{bp.DaysTotal, bp.DaysDone}, "the backfill's progress query answers for the backfill")
 	for _, n := range []int{-21, -14, -3} {
-		events, err := lake.ReadRows[lake.Event](context.Background(), lh, dayOf(t, s.day(n)), dayOf(t, s.day(n)))
+		events, err := lake.ReadRows[silver.Event](context.Background(), lh, dayOf(t, s.day(n)), dayOf(t, s.day(n)))
 		require.NoError(t, err)
 		assert.Empty(t, events, "%s was not asked for", s.day(n))
 	}

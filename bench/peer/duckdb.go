@@ -77,8 +77,8 @@ func readBronze(bronze, stream, columns string) string {
 // silverSQL writes silver.events: every events line typed to the columns of our silver.events,
 // one row per event_key, partitioned by the UTC day of received_at.
 //
-// Which version is "latest" follows our merge (lake/merge.go latest, lake/tables.go
-// eventsTable): a key's versions are ordered by the bronze line's _ingested_at, then by its
+// Which version is "latest" follows our merge (lake/engine/merge.go Latest, lake/silver/tables.go
+// EventsTable): a key's versions are ordered by the bronze line's _ingested_at, then by its
 // _source (object key, then line), and the greatest wins. read_json gives no line number, so
 // here two listings of an event in one object tie, and either may win. That changes nothing but the lineage: the data set lists an event twice
 // as the same line, and our merge too keeps the older row when a newer version has the same
@@ -96,7 +96,7 @@ func silverSQL(bronze, silver string) string {
 ) TO %s (%s)`, events, quote(silver), parquetOptions)
 }
 
-// engagementSQL writes gold.fact_media_engagement as lake/transform.go's engagement does, from
+// engagementSQL writes gold.fact_media_engagement as lake/gold/gold.go's engagement does, from
 // the silver just written: grain (media, visitor, date); play_count the events; total_watch_time
 // the sum of percent_viewed capped at 1, × the media's duration; watched_percent
 // total_watch_time / (play_count × duration); play_rate play_count / the media's load_count

@@ -21,6 +21,7 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/httpserve"
 	"github.com/marketing-data/wistia-pipeline/internal/operate"
 	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/gold"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 	"github.com/marketing-data/wistia-pipeline/workflows"
 )
@@ -307,15 +308,15 @@ type MediaTotal struct {
 // Summarize reads the range's totals from gold.
 func Summarize(ctx context.Context, lh *lake.Lakehouse, from, to time.Time) (Summary, error) {
 	s := Summary{From: from, To: to}
-	daily, err := lake.ReadRows[lake.FactMediaDaily](ctx, lh, from, to)
+	daily, err := lake.ReadRows[gold.FactMediaDaily](ctx, lh, from, to)
 	if err != nil {
 		return s, err
 	}
-	dims, err := lake.ReadRows[lake.DimMedia](ctx, lh, time.Time{}, time.Time{})
+	dims, err := lake.ReadRows[gold.DimMedia](ctx, lh, time.Time{}, time.Time{})
 	if err != nil {
 		return s, err
 	}
-	media := map[string]lake.DimMedia{}
+	media := map[string]gold.DimMedia{}
 	for _, d := range dims {
 		media[d.MediaID] = d
 	}
@@ -325,7 +326,7 @@ func Summarize(ctx context.Context, lh *lake.Lakehouse, from, to time.Time) (Sum
 	for _, f := range daily {
 		days[f.Date.String()] = true
 		d := media[f.MediaID]
-		ch := cmp.Or(d.Channel, lake.UnknownChannel)
+		ch := cmp.Or(d.Channel, gold.UnknownChannel)
 		if channels[ch] == nil {
 			channels[ch] = &ChannelTotal{Channel: ch}
 		}

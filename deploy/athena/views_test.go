@@ -10,12 +10,11 @@ import (
 	"testing"
 
 	"github.com/apache/iceberg-go"
-
-	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/gold"
 )
 
 // The views are checked statically, without Athena, against the gold schemas the pipeline
-// creates (lake.GoldTableSchemas). The check relies on a house style that keeps it simple:
+// creates (gold.TableSchemas). The check relies on a house style that keeps it simple:
 //
 //   - a file holds one statement, CREATE OR REPLACE VIEW wistia_gold.<file name> AS …, after a
 //     header comment;
@@ -32,9 +31,9 @@ import (
 const goldDatabase = "wistia_gold"
 
 func TestViews(t *testing.T) {
-	schemas := lake.GoldTableSchemas()
+	schemas := gold.TableSchemas()
 	if len(schemas) == 0 {
-		t.Fatal("lake.GoldTableSchemas() returned no tables")
+		t.Fatal("gold.TableSchemas() returned no tables")
 	}
 	files, err := filepath.Glob("*.sql")
 	if err != nil {
@@ -58,7 +57,7 @@ func TestViews(t *testing.T) {
 
 // TestCheckViewFindsMistakes breaks a real view in the ways the check is meant to catch.
 func TestCheckViewFindsMistakes(t *testing.T) {
-	schemas := lake.GoldTableSchemas()
+	schemas := gold.TableSchemas()
 	src, err := os.ReadFile("channel_weekly.sql")
 	if err != nil {
 		t.Fatal(err)

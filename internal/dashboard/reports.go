@@ -15,6 +15,7 @@ import (
 
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/lake"
+	"github.com/marketing-data/wistia-pipeline/lake/gold"
 )
 
 // Totals are the summed metrics of some rows of gold.fact_media_daily.
@@ -25,7 +26,7 @@ type Totals struct {
 	PlayRate     float64 `json:"play_rate"` // plays / loads over the rows; 0 without loads
 }
 
-func (t *Totals) add(f lake.FactMediaDaily) {
+func (t *Totals) add(f gold.FactMediaDaily) {
 	t.Plays += f.PlayCount
 	t.Loads += f.LoadCount
 	t.HoursWatched += f.HoursWatched
@@ -89,7 +90,7 @@ func (s series) list(from, to dates.Date, grain string) []Period {
 	return out
 }
 
-func (s series) add(d dates.Date, grain string, f lake.FactMediaDaily) {
+func (s series) add(d dates.Date, grain string, f gold.FactMediaDaily) {
 	p := periodOf(d, grain)
 	if s[p] == nil {
 		s[p] = &Totals{}
@@ -173,24 +174,24 @@ type Reports struct {
 // ErrUnknownMedia is a media id gold does not hold.
 var ErrUnknownMedia = errors.New("unknown media")
 
-func (r Reports) daily(ctx context.Context, from, to time.Time) ([]lake.FactMediaDaily, map[string]lake.DimMedia, error) {
-	facts, err := lake.ReadRows[lake.FactMediaDaily](ctx, r.Lake, from, to)
+func (r Reports) daily(ctx context.Context, from, to time.Time) ([]gold.FactMediaDaily, map[string]gold.DimMedia, error) {
+	facts, err := lake.ReadRows[gold.FactMediaDaily](ctx, r.Lake, from, to)
 	if err != nil {
 		return nil, nil, err
 	}
-	dims, err := lake.ReadRows[lake.DimMedia](ctx, r.Lake, time.Time{}, time.Time{})
+	dims, err := lake.ReadRows[gold.DimMedia](ctx, r.Lake, time.Time{}, time.Time{})
 	if err != nil {
 		return nil, nil, err
 	}
-	media := make(map[string]lake.DimMedia, len(dims))
+	media := make(map[string]gold.DimMedia, len(dims))
 	for _, d := range dims {
 		media[d.MediaID] = d
 	}
 	return facts, media, nil
 }
 
-func channelOf(media map[string]lake.DimMedia, id string) string {
-	return cmp.Or(media[id].Channel, lake.UnknownChannel)
+func channelOf(media map[string]gold.DimMedia, id string) string {
+	return cmp.Or(media[id].Channel, gold.UnknownChannel)
 }
 
 // Channels sums plays, loads and hours watched per channel and period over from..to.
@@ -269,11 +270,11 @@ func (r Reports) Media(ctx context.Context, id string, from, to time.Time) (Medi
 	rep.Total.rate()
 	rep.Days = days.list(dates.DateOf(from), dates.DateOf(to), Daily)
 
-	engagement, err := lake.ReadRows[lake.FactEngagement](ctx, r.Lake, from, to)
+	engagement, err := lake.ReadRows[gold.FactEngagement](ctx, r.Lake, from, to)
 	if err != nil {
 		return rep, err
 	}
-	visitors, err := lake.ReadRows[lake.DimVisitor](ctx, r.Lake, time.Time{}, time.Time{})
+	visitors, err := lake.ReadRows[gold.DimVisitor](ctx, r.Lake, time.Time{}, time.Time{})
 	if err != nil {
 		return rep, err
 	}

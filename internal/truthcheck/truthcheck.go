@@ -14,6 +14,8 @@ import (
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
+	"github.com/marketing-data/wistia-pipeline/lake/gold"
+	"github.com/marketing-data/wistia-pipeline/lake/silver"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 )
 
@@ -30,7 +32,7 @@ func AssertLakehouse(t *testing.T, lh *lake.Lakehouse, truth wistiasim.Truth) {
 
 	// Events and engagement sit on the stats day that listed them, the day of their
 	// received_at in the account's zone, which the lakehouse is configured with.
-	events, err := lake.ReadRows[lake.Event](ctx, lh, from, to)
+	events, err := lake.ReadRows[silver.Event](ctx, lh, from, to)
 	require.NoError(t, err)
 	require.Len(t, events, len(truth.Events), "silver.events rows")
 	for i, want := range truth.Events {
@@ -45,7 +47,7 @@ func AssertLakehouse(t *testing.T, lh *lake.Lakehouse, truth wistiasim.Truth) {
 			[]string{got.EmbedURL, got.IP, got.Country, got.Region, got.City}, want.EventKey)
 	}
 
-	quarantined, err := lake.ReadRows[lake.Quarantined](ctx, lh, from, to)
+	quarantined, err := lake.ReadRows[silver.Quarantined](ctx, lh, from, to)
 	require.NoError(t, err)
 	n := 0
 	for _, q := range quarantined {
@@ -57,7 +59,7 @@ func AssertLakehouse(t *testing.T, lh *lake.Lakehouse, truth wistiasim.Truth) {
 	}
 	assert.Equal(t, truth.Quarantined, n, "quarantined events")
 
-	stats, err := lake.ReadRows[lake.DailyStat](ctx, lh, from, to)
+	stats, err := lake.ReadRows[silver.DailyStat](ctx, lh, from, to)
 	require.NoError(t, err)
 	require.Len(t, stats, len(truth.Daily), "silver.media_daily_stats rows")
 	wantStats := slices.Clone(truth.Daily)
@@ -71,7 +73,7 @@ func AssertLakehouse(t *testing.T, lh *lake.Lakehouse, truth wistiasim.Truth) {
 		assert.InDelta(t, want.HoursWatched, got.HoursWatched, floatTolerance)
 	}
 
-	dims, err := lake.ReadRows[lake.DimMedia](ctx, lh, time.Time{}, time.Time{})
+	dims, err := lake.ReadRows[gold.DimMedia](ctx, lh, time.Time{}, time.Time{})
 	require.NoError(t, err)
 	require.Len(t, dims, len(truth.Medias), "gold.dim_media rows")
 	wantMedias := slices.Clone(truth.Medias)
@@ -83,7 +85,7 @@ func AssertLakehouse(t *testing.T, lh *lake.Lakehouse, truth wistiasim.Truth) {
 		assert.True(t, want.Created.Truncate(time.Microsecond).Equal(got.CreatedAt), "created_at of %s", want.HashedID)
 	}
 
-	visitors, err := lake.ReadRows[lake.DimVisitor](ctx, lh, time.Time{}, time.Time{})
+	visitors, err := lake.ReadRows[gold.DimVisitor](ctx, lh, time.Time{}, time.Time{})
 	require.NoError(t, err)
 	require.Len(t, visitors, len(truth.Visitors), "gold.dim_visitor rows")
 	for i, want := range truth.Visitors {
@@ -91,7 +93,7 @@ func AssertLakehouse(t *testing.T, lh *lake.Lakehouse, truth wistiasim.Truth) {
 			[]string{visitors[i].VisitorID, visitors[i].IPAddress, visitors[i].Country})
 	}
 
-	daily, err := lake.ReadRows[lake.FactMediaDaily](ctx, lh, from, to)
+	daily, err := lake.ReadRows[gold.FactMediaDaily](ctx, lh, from, to)
 	require.NoError(t, err)
 	require.Len(t, daily, len(truth.MediaDaily), "gold.fact_media_daily rows")
 	wantDaily := slices.Clone(truth.MediaDaily)
@@ -106,7 +108,7 @@ func AssertLakehouse(t *testing.T, lh *lake.Lakehouse, truth wistiasim.Truth) {
 		assert.InDelta(t, want.HoursWatched, got.HoursWatched, floatTolerance)
 	}
 
-	engagement, err := lake.ReadRows[lake.FactEngagement](ctx, lh, from, to)
+	engagement, err := lake.ReadRows[gold.FactEngagement](ctx, lh, from, to)
 	require.NoError(t, err)
 	require.Len(t, engagement, len(truth.Engagement), "gold.fact_media_engagement rows")
 	for i, want := range truth.Engagement {

@@ -151,10 +151,12 @@ func rowRewrite[R any](tbl *table.Table, t *Table[R], mode mergeMode, a Attempt[
 // partitioned is what a merge needs of a table besides how its rows are built.
 type partitioned interface {
 	Info
-	partitioning() (col string, bucketed bool)
+	Partitioning() (col string, bucketed bool)
 }
 
-func (t *Table[R]) partitioning() (string, bool) { return t.partCol, t.bucketed }
+// Partitioning is the column the table is partitioned by, and whether by a bucket of it (else
+// by the identity of a date column).
+func (t *Table[R]) Partitioning() (string, bool) { return t.partCol, t.bucketed }
 
 // RewriteFunc hands partition p's new content to write; held are the partition's data files
 // before the merge, which the commit replaces.
@@ -390,7 +392,7 @@ func filesByPartition(ctx context.Context, tbl *table.Table, t partitioned, part
 	if tbl.CurrentSnapshot() == nil {
 		return out, nil
 	}
-	partCol, bucketed := t.partitioning()
+	partCol, bucketed := t.Partitioning()
 	var opts []table.ScanOption
 	if parts != nil && !bucketed {
 		days := make([]dates.Date, len(parts))

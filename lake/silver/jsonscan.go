@@ -1,4 +1,4 @@
-package lake
+package silver
 
 // eachField calls visit with each top-level key of the JSON object in line (as written, still
 // escaped) and its value's JSON text (a string with its quotes), in order, without decoding

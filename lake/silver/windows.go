@@ -1,4 +1,4 @@
-package lake
+package silver
 
 import (
 	"context"
@@ -165,7 +165,7 @@ func (w *eventWindows) partition(ctx context.Context, p int32) (*eventCols, erro
 }
 
 // report adds what the windows read to rep, once the merge is done.
-func (w *eventWindows) report(rep *TransformReport) (bad []Quarantined, filled []dates.Date) {
+func (w *eventWindows) report(rep *Report) (bad []Quarantined, filled []dates.Date) {
 	rep.Read = BronzeRead{}
 	overOne := map[string]bool{} // an event listed twice counts once
 	for d, we := range w.windows {

@@ -1,4 +1,4 @@
-package lake
+package gold
 
 import (
 	"cmp"
@@ -15,73 +15,79 @@ import (
 	"github.com/apache/iceberg-go/table"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/lake/engine"
+	"github.com/marketing-data/wistia-pipeline/lake/silver"
 )
 
 // Gold is recomputed from silver for the dates a merge touched: gold.dim_media whole, the two
 // facts by date, and gold.dim_visitor from the visitors the engagement fact saw. Every column's
 // definition is in docs/metrics.md.
 
-// RecomputeGold rebuilds gold for the given dates from silver, adding what it did to rep.
-func (l *Lakehouse) RecomputeGold(ctx context.Context, days []dates.Date, runID string, rep *TransformReport) error {
-	days = slices.Clone(days)
-	slices.Sort(days)
-	days = slices.Compact(days)
-	return l.recomputeGold(ctx, days, engine.SnapshotProps(runID, days), rep)
+// Report is what one recompute of gold did.
+type Report struct {
+	UnknownMedia int // media no channel rule matched
+	Merges       []engine.MergeResult
 }
 
-// recomputeGold rebuilds gold for the given dates from silver. Each gold merge reads the silver
+func (r *Report) add(res engine.MergeResult, err error) error {
+	r.Merges = append(r.Merges, res)
+	return err
+}
+
+// Recompute rebuilds gold for the given dates (sorted, without repeats) from silver, with the
+// media channels the rules give. Each gold merge reads the silver
 // it derives from in every attempt (see prepareFunc), so a merge redone after losing a commit
 // race writes what silver holds then, not what the lost attempt read.
-func (l *Lakehouse) recomputeGold(ctx context.Context, days []dates.Date, props iceberg.Properties, rep *TransformReport) error {
+func Recompute(ctx context.Context, w *engine.Warehouse, days []dates.Date, channels ChannelRules, props iceberg.Properties) (Report, error) {
+	var rep Report
 	// Silver holds the latest version of every media, so the dimension is rebuilt whole.
 	allBuckets := make([]int32, engine.EntityBuckets)
 	for i := range allBuckets {
 		allBuckets[i] = int32(i)
 	}
 	unknown := 0
-	res, err := engine.Merge(ctx, l.Warehouse, dimMediaTable, allBuckets, engine.Replace, props, func(ctx context.Context) (engine.Attempt[DimMedia], error) {
-		dims, n, err := l.dimMedia(ctx)
+	res, err := engine.Merge(ctx, w, dimMediaTable, allBuckets, engine.Replace, props, func(ctx context.Context) (engine.Attempt[DimMedia], error) {
+		dims, n, err := dimMedia(ctx, w, channels)
 		unknown = n
 		return engine.Attempt[DimMedia]{Incoming: engine.Grouped(engine.ByPartition(dimMediaTable, dims))}, err
 	})
 	if err := rep.add(res, err); err != nil {
-		return err
+		return rep, err
 	}
 	rep.UnknownMedia += unknown
 
 	parts := engine.DayParts(days)
-	res, err = engine.Merge(ctx, l.Warehouse, mediaDailyTable, parts, engine.Replace, props, func(ctx context.Context) (engine.Attempt[FactMediaDaily], error) {
-		daily, err := mediaDaily(ctx, l, days)
+	res, err = engine.Merge(ctx, w, mediaDailyTable, parts, engine.Replace, props, func(ctx context.Context) (engine.Attempt[FactMediaDaily], error) {
+		daily, err := mediaDaily(ctx, w, days)
 		return engine.Attempt[FactMediaDaily]{Incoming: engine.Grouped(engine.ByPartition(mediaDailyTable, daily))}, err
 	})
 	if err := rep.add(res, err); err != nil {
-		return err
+		return rep, err
 	}
 
 	// Engagement is built a day at a time from that day's silver events, with the durations and
 	// loads of the attempt; the visitors seen along the way feed dim_visitor.
 	visitors := newVisitorSightings() // each attempt starts its own
-	res, err = mergeEngagement(ctx, l, parts, props, func(ctx context.Context) (engagementAttempt, error) {
-		duration, err := mediaDurations(ctx, l)
+	res, err = mergeEngagement(ctx, w, parts, props, func(ctx context.Context) (engagementAttempt, error) {
+		duration, err := mediaDurations(ctx, w)
 		if err != nil {
 			return engagementAttempt{}, err
 		}
-		loads, err := dailyLoads(ctx, l, days)
+		loads, err := dailyLoads(ctx, w, days)
 		if err != nil {
 			return engagementAttempt{}, err
 		}
 		visitors = newVisitorSightings()
 		return engagementAttempt{duration: duration, loads: loads, day: engine.ReadAhead(parts, func(ctx context.Context, p int32) (*dayEvents, error) {
-			return dayPlays(ctx, l, dates.Date(p), visitors.see)
+			return dayPlays(ctx, w, dates.Date(p), visitors.see)
 		}, nil)}, nil
 	})
 	if err := rep.add(res, err); err != nil {
-		return err
+		return rep, err
 	}
 	// dim_visitor is an upsert in which a visitor's latest sighting wins, so a retry may merge
 	// the visitors the committed engagement attempt saw.
 	dimVisitors := visitors.latest
-	return rep.add(engine.MergeGrouped(ctx, l.Warehouse, dimVisitorTable, engine.Upsert, props, engine.ByPartition(dimVisitorTable, dimVisitors)))
+	return rep, rep.add(engine.MergeGrouped(ctx, w, dimVisitorTable, engine.Upsert, props, engine.ByPartition(dimVisitorTable, dimVisitors)))
 }
 
 // engagementColumns are the columns of silver.events that gold reads: the engagement fact's
@@ -108,10 +114,10 @@ type play struct {
 // engagementColumns are read, straight from the scanned batches, and nothing the plays keep
 // points into a batch: a day of events as Event structs, or batches kept alive by the strings
 // taken from them, was most of gold's time and memory.
-func dayPlays(ctx context.Context, l *Lakehouse, day dates.Date, sighting func(DimVisitor)) (*dayEvents, error) {
+func dayPlays(ctx context.Context, w *engine.Warehouse, day dates.Date, sighting func(DimVisitor)) (*dayEvents, error) {
 	out := &dayEvents{day: day}
 	codes := map[string]int32{}
-	err := engine.ReadBatches(ctx, l.Warehouse, eventsTable, engine.DateIn("date", []dates.Date{day}), engagementColumns,
+	err := engine.ReadBatches(ctx, w, silver.EventsTable, engine.DateIn("date", []dates.Date{day}), engagementColumns,
 		func(n int64) { out.plays = make([]play, 0, n) },
 		func(rec arrow.RecordBatch) error {
 			col := func(name string) arrow.Array { return engine.ColumnOf(rec, name) }
@@ -201,8 +207,8 @@ func (a *stringArena) string(s string) string {
 }
 
 // dimMedia derives gold.dim_media from silver.media, counting the media no channel rule matched.
-func (l *Lakehouse) dimMedia(ctx context.Context) ([]DimMedia, int, error) {
-	medias, err := engine.CollectRows(ctx, l.Warehouse, mediaTable, iceberg.AlwaysTrue{})
+func dimMedia(ctx context.Context, w *engine.Warehouse, channels ChannelRules) ([]DimMedia, int, error) {
+	medias, err := engine.CollectRows(ctx, w, silver.MediaTable, iceberg.AlwaysTrue{})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -210,7 +216,7 @@ func (l *Lakehouse) dimMedia(ctx context.Context) ([]DimMedia, int, error) {
 	dims := make([]DimMedia, 0, len(medias))
 	for _, m := range medias {
 		d := DimMedia{MediaID: m.HashedID, Title: m.Name, URL: "https://home.wistia.com/medias/" + m.HashedID,
-			Channel: l.channels.Channel(m.ProjectName, m.FolderName, strings.Split(m.Tags, ",")), CreatedAt: m.Created,
+			Channel: channels.Channel(m.ProjectName, m.FolderName, strings.Split(m.Tags, ",")), CreatedAt: m.Created,
 			Project: m.ProjectName, Duration: m.Duration, version: m.IngestedAt}
 		if d.Channel == UnknownChannel {
 			unknown++
@@ -221,9 +227,9 @@ func (l *Lakehouse) dimMedia(ctx context.Context) ([]DimMedia, int, error) {
 }
 
 // mediaDaily derives gold.fact_media_daily for the given days from silver.media_daily_stats.
-func mediaDaily(ctx context.Context, l *Lakehouse, days []dates.Date) ([]FactMediaDaily, error) {
+func mediaDaily(ctx context.Context, w *engine.Warehouse, days []dates.Date) ([]FactMediaDaily, error) {
 	var daily []FactMediaDaily
-	for rows, err := range engine.ScanRows(ctx, l.Warehouse, dailyStatsTable, engine.DateIn("date", days)) {
+	for rows, err := range engine.ScanRows(ctx, w, silver.DailyStatsTable, engine.DateIn("date", days)) {
 		if err != nil {
 			return nil, err
 		}
@@ -239,9 +245,9 @@ func mediaDaily(ctx context.Context, l *Lakehouse, days []dates.Date) ([]FactMed
 }
 
 // mediaDurations reads each media's duration in seconds from silver.media.
-func mediaDurations(ctx context.Context, l *Lakehouse) (map[string]float64, error) {
+func mediaDurations(ctx context.Context, w *engine.Warehouse) (map[string]float64, error) {
 	duration := map[string]float64{}
-	for rows, err := range engine.ScanRows(ctx, l.Warehouse, mediaTable, iceberg.AlwaysTrue{}) {
+	for rows, err := range engine.ScanRows(ctx, w, silver.MediaTable, iceberg.AlwaysTrue{}) {
 		if err != nil {
 			return nil, err
 		}
@@ -253,9 +259,9 @@ func mediaDurations(ctx context.Context, l *Lakehouse) (map[string]float64, erro
 }
 
 // dailyLoads reads the loads per media and day of the given days, for the facts' play rates.
-func dailyLoads(ctx context.Context, l *Lakehouse, days []dates.Date) (map[mediaDay]int64, error) {
+func dailyLoads(ctx context.Context, w *engine.Warehouse, days []dates.Date) (map[mediaDay]int64, error) {
 	loads := map[mediaDay]int64{}
-	for rows, err := range engine.ScanRows(ctx, l.Warehouse, dailyStatsTable, engine.DateIn("date", days)) {
+	for rows, err := range engine.ScanRows(ctx, w, silver.DailyStatsTable, engine.DateIn("date", days)) {
 		if err != nil {
 			return nil, err
 		}
@@ -283,8 +289,8 @@ type engagementAttempt struct {
 // to. A day's rows are built a batch at a time as the writers take them, not all at once: a day
 // of 570,000 rows held 40 MB, twice over with the next day read ahead, and was the largest
 // thing gold kept.
-func mergeEngagement(ctx context.Context, l *Lakehouse, parts []int32, props iceberg.Properties, prepare func(context.Context) (engagementAttempt, error)) (engine.MergeResult, error) {
-	return engine.MergeParts(ctx, l.Warehouse, engagementTable, parts, props, func(ctx context.Context, _ *table.Table, schema *arrow.Schema) (engine.RewriteFunc, func(), error) {
+func mergeEngagement(ctx context.Context, w *engine.Warehouse, parts []int32, props iceberg.Properties, prepare func(context.Context) (engagementAttempt, error)) (engine.MergeResult, error) {
+	return engine.MergeParts(ctx, w, engagementTable, parts, props, func(ctx context.Context, _ *table.Table, schema *arrow.Schema) (engine.RewriteFunc, func(), error) {
 		a, err := prepare(ctx)
 		if err != nil {
 			return nil, nil, err

@@ -1,4 +1,4 @@
-package lake
+package gold
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package lake
+package silver
 
 import (
 	"bytes"
@@ -59,18 +59,18 @@ func readMeta(line []byte) (bronzeMeta, error) {
 	return m, err
 }
 
-func (m bronzeMeta) lineage(line bronze.Line) (lineage, error) {
+func (m bronzeMeta) Lineage(line bronze.Line) (Lineage, error) {
 	at, err := time.Parse(time.RFC3339Nano, m.IngestedAt)
 	if err != nil {
-		return lineage{}, fmt.Errorf("_ingested_at %q: %w", m.IngestedAt, err)
+		return Lineage{}, fmt.Errorf("_ingested_at %q: %w", m.IngestedAt, err)
 	}
-	return lineage{IngestedAt: at.UTC(), RunID: m.RunID, Source: line.Key + "#" + strconv.Itoa(line.Number)}, nil
+	return Lineage{IngestedAt: at.UTC(), RunID: m.RunID, Source: line.Key + "#" + strconv.Itoa(line.Number)}, nil
 }
 
 // quarantine makes the quarantine row of a bronze line: the API record as it came (the bronze
 // metadata is in the lineage columns) keyed by its content, so the same record landed by
 // another run is the same row.
-func quarantine(stream string, day dates.Date, line bronze.Line, lin lineage, reason string) Quarantined {
+func quarantine(stream string, day dates.Date, line bronze.Line, lin Lineage, reason string) Quarantined {
 	if lin.Source == "" {
 		lin.Source = line.Key + "#" + strconv.Itoa(line.Number)
 	}
@@ -79,7 +79,7 @@ func quarantine(stream string, day dates.Date, line bronze.Line, lin lineage, re
 		record = jsonparser.Delete(record, k)
 	}
 	sum := sha256.Sum256([]byte(stream + "\x00" + day.String() + "\x00" + string(record)))
-	return Quarantined{RecordKey: hex.EncodeToString(sum[:]), Stream: stream, Date: day, Reason: reason, Raw: string(record), lineage: lin}
+	return Quarantined{RecordKey: hex.EncodeToString(sum[:]), Stream: stream, Date: day, Reason: reason, Raw: string(record), Lineage: lin}
 }
 
 const (
@@ -375,7 +375,7 @@ func readEventObjects(ctx context.Context, store bronze.Store, zone dates.Zone, 
 		}
 		if reason != "" {
 			meta, _ := readMeta(line.Bytes)
-			lin, _ := meta.lineage(line)
+			lin, _ := meta.Lineage(line)
 			bad = append(bad, quarantine(bronze.StreamEvents, day, line, lin, reason))
 			return nil
 		}
@@ -399,7 +399,7 @@ func readEventObjects(ctx context.Context, store bronze.Store, zone dates.Zone, 
 
 // readStream types every line of a small stream (medias, by_date rows, visitors) over the
 // given days with the client's record decoders.
-func readStream[R any](ctx context.Context, store bronze.Store, stream string, days []dates.Date, typeLine func(raw []byte, media string, lin lineage) (R, string)) ([]R, []Quarantined, error) {
+func readStream[R any](ctx context.Context, store bronze.Store, stream string, days []dates.Date, typeLine func(raw []byte, media string, lin Lineage) (R, string)) ([]R, []Quarantined, error) {
 	var (
 		rows []R
 		bad  []Quarantined
@@ -408,12 +408,12 @@ func readStream[R any](ctx context.Context, store bronze.Store, stream string, d
 		err := bronze.Lines(ctx, store, stream, day.Time(), func(line bronze.Line) error {
 			meta, err := readMeta(line.Bytes)
 			if err != nil {
-				bad = append(bad, quarantine(stream, day, line, lineage{}, "not a JSON object: "+err.Error()))
+				bad = append(bad, quarantine(stream, day, line, Lineage{}, "not a JSON object: "+err.Error()))
 				return nil
 			}
-			lin, err := meta.lineage(line)
+			lin, err := meta.Lineage(line)
 			if err != nil {
-				bad = append(bad, quarantine(stream, day, line, lineage{}, "bronze "+err.Error()))
+				bad = append(bad, quarantine(stream, day, line, Lineage{}, "bronze "+err.Error()))
 				return nil
 			}
 			lin.IngestedAt = lin.IngestedAt.Truncate(time.Microsecond)
@@ -432,7 +432,7 @@ func readStream[R any](ctx context.Context, store bronze.Store, stream string, d
 	return rows, bad, nil
 }
 
-func typeMedia(raw []byte, _ string, lin lineage) (Media, string) {
+func typeMedia(raw []byte, _ string, lin Lineage) (Media, string) {
 	m, err := wistia.DecodeMedia(raw)
 	if err != nil {
 		return Media{}, err.Error()
@@ -444,13 +444,13 @@ func typeMedia(raw []byte, _ string, lin lineage) (Media, string) {
 		HashedID: string(m.HashedID), ID: int64(m.ID), Name: string(m.Name), Type: string(m.Type), Archived: bool(m.Archived),
 		Created: m.Created.Truncate(time.Microsecond), Updated: m.Updated.Truncate(time.Microsecond), Duration: float64(m.Duration),
 		Status: string(m.Status), Section: string(m.Section), ProjectID: string(m.Project.HashedID), ProjectName: string(m.Project.Name),
-		FolderName: string(m.Subfolder.Name), Tags: strings.Join(m.Tags, ","), ThumbnailURL: string(m.Thumbnail.URL), lineage: lin,
+		FolderName: string(m.Subfolder.Name), Tags: strings.Join(m.Tags, ","), ThumbnailURL: string(m.Thumbnail.URL), Lineage: lin,
 	}, ""
 }
 
 // typeDailyStat needs the media id, which by_date rows do not carry: the manifest of the landing
 // the row came in names it.
-func typeDailyStat(raw []byte, media string, lin lineage) (DailyStat, string) {
+func typeDailyStat(raw []byte, media string, lin Lineage) (DailyStat, string) {
 	s, err := wistia.DecodeDailyStat(raw)
 	if err != nil {
 		return DailyStat{}, err.Error()
@@ -462,10 +462,10 @@ func typeDailyStat(raw []byte, media string, lin lineage) (DailyStat, string) {
 		return DailyStat{}, fmt.Sprintf("impossible counts: load_count %d, play_count %d, hours_watched %v", int64(s.LoadCount), int64(s.PlayCount), h)
 	}
 	return DailyStat{MediaID: media, Date: dates.DateOf(s.Date.Time), LoadCount: int64(s.LoadCount), PlayCount: int64(s.PlayCount),
-		HoursWatched: float64(s.HoursWatched), lineage: lin}, ""
+		HoursWatched: float64(s.HoursWatched), Lineage: lin}, ""
 }
 
-func typeVisitor(raw []byte, _ string, lin lineage) (Visitor, string) {
+func typeVisitor(raw []byte, _ string, lin Lineage) (Visitor, string) {
 	v, err := wistia.DecodeVisitor(raw)
 	if err != nil {
 		return Visitor{}, err.Error()
@@ -476,5 +476,5 @@ func typeVisitor(raw []byte, _ string, lin lineage) (Visitor, string) {
 	return Visitor{VisitorKey: string(v.VisitorKey), CreatedAt: v.CreatedAt.Truncate(time.Microsecond),
 		LastActiveAt: v.LastActiveAt.Truncate(time.Microsecond), LoadCount: int64(v.LoadCount), PlayCount: int64(v.PlayCount),
 		Browser: string(v.UserAgentDetails.Browser), Platform: string(v.UserAgentDetails.Platform), Mobile: bool(v.UserAgentDetails.Mobile),
-		lineage: lin}, ""
+		Lineage: lin}, ""
 }

@@ -1,4 +1,4 @@
-package lake
+package silver
 
 import (
 	"bytes"
@@ -231,7 +231,7 @@ func (c *eventCols) appendCols(o *eventCols) error {
 	return nil
 }
 
-// dedupe keeps the latest version of each event key, as eventsTable's key, version and same
+// dedupe keeps the latest version of each event key, as EventsTable's key, version and same
 // do for Events: later landing wins, then the later _source, then the row later in c; a version
 // equal to the one it follows but for its lineage does not replace it.
 func (c *eventCols) dedupe() {
@@ -248,7 +248,7 @@ func (c *eventCols) dedupe() {
 }
 
 // sameEvent reports two versions of an event with equal content apart from their bronze
-// lineage, as eventsTable.same does for Events.
+// lineage, as EventsTable.same does for Events.
 func (c *eventCols) sameEvent(a, b *eventRow) bool {
 	if a.date != b.date || a.received != b.received || a.percent != b.percent {
 		return false
@@ -348,12 +348,12 @@ type eventEncoder struct {
 }
 
 func newEventEncoder(schema *arrow.Schema, mem memory.Allocator) (*eventEncoder, error) {
-	idx, err := engine.FieldIndices(schema, eventsTable.Columns())
+	idx, err := engine.FieldIndices(schema, EventsTable.Columns())
 	if err != nil {
 		return nil, err
 	}
 	e := &eventEncoder{schema: schema, puts: make([]eventPut, schema.NumFields()), perRow: make([]int, schema.NumFields())}
-	for i, col := range eventsTable.Columns() {
+	for i, col := range EventsTable.Columns() {
 		put, ok := eventPuts[col.Name()]
 		if !ok {
 			return nil, fmt.Errorf("silver.events engine.Column %q has no columnar encoding", col.Name())
@@ -445,8 +445,8 @@ type eventIncoming func(ctx context.Context, part int32) (*eventCols, error)
 // mergeEvents merges incoming events into the given partitions of silver.events (an upsert:
 // the latest version of each event key wins), as merge does for tables of row structs.
 // prepare readies each attempt.
-func mergeEvents(ctx context.Context, l *Lakehouse, parts []int32, props iceberg.Properties, prepare func(context.Context) (eventIncoming, error)) (engine.MergeResult, error) {
-	return engine.MergeParts(ctx, l.Warehouse, eventsTable, parts, props, func(ctx context.Context, tbl *table.Table, schema *arrow.Schema) (engine.RewriteFunc, func(), error) {
+func mergeEvents(ctx context.Context, w *engine.Warehouse, parts []int32, props iceberg.Properties, prepare func(context.Context) (eventIncoming, error)) (engine.MergeResult, error) {
+	return engine.MergeParts(ctx, w, EventsTable, parts, props, func(ctx context.Context, tbl *table.Table, schema *arrow.Schema) (engine.RewriteFunc, func(), error) {
 		incoming, err := prepare(ctx)
 		if err != nil {
 			return nil, nil, err

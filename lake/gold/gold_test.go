@@ -1,7 +1,8 @@
-package lake
+package gold
 
 import (
 	"context"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -9,6 +10,8 @@ import (
 	"unsafe"
 
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/lake/engine"
+	"github.com/marketing-data/wistia-pipeline/lake/silver"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -48,8 +51,8 @@ func TestVisitorSightingsKeepEachVisitorsLatest(t *testing.T) {
 
 // A recompute of no dates merges nothing and has no visitors to add.
 func TestRecomputeGoldOfNoDates(t *testing.T) {
-	var rep TransformReport
-	require.NoError(t, testLakehouse(t).RecomputeGold(context.Background(), nil, "r", &rep))
+	rep, err := Recompute(context.Background(), testWarehouse(t), nil, DefaultChannelRules(), nil)
+	require.NoError(t, err)
 	for _, m := range rep.Merges {
 		if m.Table == "gold.fact_media_engagement" || m.Table == "gold.dim_visitor" {
 			assert.Zero(t, m.Partitions, m.Table)
@@ -86,4 +89,17 @@ func TestEngagementRollsPlaysUpInKeyOrder(t *testing.T) {
 	for i := 1; i < len(got); i++ {
 		assert.Negative(t, engagementTable.Key(&got[i-1], &got[i]), "row %d follows row %d in key order", i, i-1)
 	}
+}
+
+// testWarehouse is a warehouse of the silver and gold tables in a sqlite catalog under a
+// temporary folder.
+func testWarehouse(t *testing.T) *engine.Warehouse {
+	t.Helper()
+	dir := t.TempDir()
+	cat, err := engine.OpenSQLCatalog(filepath.Join(dir, "catalog.db"), "file://"+filepath.Join(dir, "warehouse"), nil)
+	require.NoError(t, err)
+	w := engine.New(cat, append(silver.Tables(), Tables()...), engine.Options{})
+	t.Cleanup(func() { w.Close() })
+	require.NoError(t, w.EnsureTables(context.Background()))
+	return w
 }

@@ -1,4 +1,4 @@
-package lake
+package gold
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/apache/iceberg-go/table"
 	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/lake/engine"
+	"github.com/marketing-data/wistia-pipeline/lake/silver"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -47,16 +48,16 @@ func TestGoldRecomputeRedoneFromLatestSilver(t *testing.T) {
 	t0 := time.Date(2026, 11, 18, 6, 0, 0, 0, time.UTC)
 	t1 := t0.Add(time.Hour)
 	day := dates.DateOf(t0)
-	events := []Event{
-		{EventKey: "e1", Date: day, ReceivedAt: t0, MediaID: "m1", VisitorKey: "v1", PercentViewed: 0.5, lineage: lineage{IngestedAt: t0, Source: "e#1"}},
-		{EventKey: "e2", Date: day, ReceivedAt: t0.Add(time.Minute), MediaID: "m1", VisitorKey: "v1", PercentViewed: 0.25, lineage: lineage{IngestedAt: t0, Source: "e#2"}},
-		{EventKey: "e3", Date: day, ReceivedAt: t0.Add(2 * time.Minute), MediaID: "m1", VisitorKey: "v2", PercentViewed: 1, lineage: lineage{IngestedAt: t0, Source: "e#3"}},
+	events := []silver.Event{
+		{EventKey: "e1", Date: day, ReceivedAt: t0, MediaID: "m1", VisitorKey: "v1", PercentViewed: 0.5, Lineage: silver.Lineage{IngestedAt: t0, Source: "e#1"}},
+		{EventKey: "e2", Date: day, ReceivedAt: t0.Add(time.Minute), MediaID: "m1", VisitorKey: "v1", PercentViewed: 0.25, Lineage: silver.Lineage{IngestedAt: t0, Source: "e#2"}},
+		{EventKey: "e3", Date: day, ReceivedAt: t0.Add(2 * time.Minute), MediaID: "m1", VisitorKey: "v2", PercentViewed: 1, Lineage: silver.Lineage{IngestedAt: t0, Source: "e#3"}},
 	}
 	// The silver a recompute starts from, and what a later silver merge makes of it.
-	oldMedia := Media{HashedID: "m1", Name: "Intro", ProjectName: "Facebook Ads", Duration: 100, Created: t0, lineage: lineage{IngestedAt: t0, Source: "m#1"}}
-	newMedia := Media{HashedID: "m1", Name: "Intro v2", ProjectName: "YT Shorts", Duration: 200, Created: t0, lineage: lineage{IngestedAt: t1, Source: "m#1"}}
-	oldStat := DailyStat{MediaID: "m1", Date: day, LoadCount: 10, PlayCount: 4, HoursWatched: 1, lineage: lineage{IngestedAt: t0, Source: "s#1"}}
-	newStat := DailyStat{MediaID: "m1", Date: day, LoadCount: 20, PlayCount: 5, HoursWatched: 2, lineage: lineage{IngestedAt: t1, Source: "s#1"}}
+	oldMedia := silver.Media{HashedID: "m1", Name: "Intro", ProjectName: "Facebook Ads", Duration: 100, Created: t0, Lineage: silver.Lineage{IngestedAt: t0, Source: "m#1"}}
+	newMedia := silver.Media{HashedID: "m1", Name: "Intro v2", ProjectName: "YT Shorts", Duration: 200, Created: t0, Lineage: silver.Lineage{IngestedAt: t1, Source: "m#1"}}
+	oldStat := silver.DailyStat{MediaID: "m1", Date: day, LoadCount: 10, PlayCount: 4, HoursWatched: 1, Lineage: silver.Lineage{IngestedAt: t0, Source: "s#1"}}
+	newStat := silver.DailyStat{MediaID: "m1", Date: day, LoadCount: 20, PlayCount: 5, HoursWatched: 2, Lineage: silver.Lineage{IngestedAt: t1, Source: "s#1"}}
 
 	// What the new silver implies, worked by hand: duration 200 s, 20 loads that day.
 	wantDim := []DimMedia{{MediaID: "m1", Title: "Intro v2", URL: "https://home.wistia.com/medias/m1", Channel: "YouTube",
@@ -72,25 +73,26 @@ func TestGoldRecomputeRedoneFromLatestSilver(t *testing.T) {
 	for _, target := range []engine.Info{dimMediaTable, mediaDailyTable, engagementTable} {
 		t.Run(target.TableName(), func(t *testing.T) {
 			ctx := context.Background()
-			l := testLakehouse(t)
-			silver := func(m Media, s DailyStat) {
-				_, err := engine.MergeGrouped(ctx, l.Warehouse, mediaTable, engine.Upsert, nil, engine.ByPartition(mediaTable, []Media{m}))
+			w := testWarehouse(t)
+			mergeSilver := func(m silver.Media, s silver.DailyStat) {
+				_, err := engine.MergeGrouped(ctx, w, silver.MediaTable, engine.Upsert, nil, engine.ByPartition(silver.MediaTable, []silver.Media{m}))
 				require.NoError(t, err)
-				_, err = engine.MergeGrouped(ctx, l.Warehouse, dailyStatsTable, engine.Upsert, nil, engine.ByPartition(dailyStatsTable, []DailyStat{s}))
+				_, err = engine.MergeGrouped(ctx, w, silver.DailyStatsTable, engine.Upsert, nil, engine.ByPartition(silver.DailyStatsTable, []silver.DailyStat{s}))
 				require.NoError(t, err)
 			}
-			silver(oldMedia, oldStat)
-			_, err := engine.MergeGrouped(ctx, l.Warehouse, eventsTable, engine.Upsert, nil, engine.ByPartition(eventsTable, slices.Clone(events)))
+			mergeSilver(oldMedia, oldStat)
+			_, err := engine.MergeGrouped(ctx, w, silver.EventsTable, engine.Upsert, nil, engine.ByPartition(silver.EventsTable, slices.Clone(events)))
 			require.NoError(t, err)
 
 			// While this recompute's merge into target is between its read and its commit, silver
 			// changes and another worker recomputes gold from it, winning the commit race.
-			racer := &racingCatalog{Catalog: l.Catalog(), target: l.Identifier(target), race: func(ctx context.Context) {
-				silver(newMedia, newStat)
-				require.NoError(t, l.recomputeGold(ctx, []dates.Date{day}, nil, &TransformReport{}))
+			racer := &racingCatalog{Catalog: w.Catalog(), target: w.Identifier(target), race: func(ctx context.Context) {
+				mergeSilver(newMedia, newStat)
+				_, err := Recompute(ctx, w, []dates.Date{day}, DefaultChannelRules(), nil)
+				require.NoError(t, err)
 			}}
-			var rep TransformReport
-			require.NoError(t, NewLakehouse(racer, LakehouseOptions{}).recomputeGold(ctx, []dates.Date{day}, nil, &rep))
+			rep, err := Recompute(ctx, engine.New(racer, w.Tables(), engine.Options{}), []dates.Date{day}, DefaultChannelRules(), nil)
+			require.NoError(t, err)
 			require.True(t, racer.raced)
 			for _, m := range rep.Merges {
 				if m.Table == target.TableName() {
@@ -98,13 +100,13 @@ func TestGoldRecomputeRedoneFromLatestSilver(t *testing.T) {
 				}
 			}
 
-			dim, err := engine.CollectRows(ctx, l.Warehouse, dimMediaTable, iceberg.AlwaysTrue{})
+			dim, err := engine.CollectRows(ctx, w, dimMediaTable, iceberg.AlwaysTrue{})
 			require.NoError(t, err)
 			assert.Equal(t, wantDim, dim)
-			daily, err := engine.CollectRows(ctx, l.Warehouse, mediaDailyTable, iceberg.AlwaysTrue{})
+			daily, err := engine.CollectRows(ctx, w, mediaDailyTable, iceberg.AlwaysTrue{})
 			require.NoError(t, err)
 			assert.Equal(t, wantDaily, daily)
-			engagement, err := ReadRows[FactEngagement](ctx, l, time.Time{}, time.Time{})
+			engagement, err := engine.ReadRows[FactEngagement](ctx, w, time.Time{}, time.Time{})
 			require.NoError(t, err)
 			assert.Equal(t, wantEngagement, engagement)
 		})

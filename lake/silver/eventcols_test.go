@@ -1,4 +1,4 @@
-package lake
+package silver
 
 import (
 	"fmt"
@@ -39,7 +39,7 @@ func randomEvents(seed uint64, n int) []Event {
 			EmbedURL: pick("https://a.example/x", ""), IP: pick("203.0.113.1", "203.0.113.2"), Country: pick("US", "DE", ""),
 			Region: pick("CA", ""), City: pick("San Francisco", "Zürich"), Org: pick("Acme", ""), ConversionType: pick("", "lead")}
 		pick = func(vals ...string) string { return vals[r.IntN(len(vals))] }
-		e.lineage = lineage{IngestedAt: t0.Add(time.Duration(96+r.IntN(3)) * time.Hour), RunID: pick("run-1", "run-2"),
+		e.Lineage = Lineage{IngestedAt: t0.Add(time.Duration(96+r.IntN(3)) * time.Hour), RunID: pick("run-1", "run-2"),
 			Source: pick("bronze/a.jsonl.gz#", "bronze/b.jsonl.gz#", "bronze/c#x", "") + pick("9", "10", "007", "")}
 		if r.IntN(50) == 0 {
 			e.IngestedAt = time.Time{} // a null, as an operator's own row might have
@@ -55,12 +55,12 @@ func (c *eventCols) event(r *eventRow) Event {
 		VisitorKey: c.text(r, sVisitorKey), PercentViewed: r.percent, EmbedURL: c.text(r, sEmbedURL), IP: c.text(r, sIP),
 		Country: c.text(r, sCountry), Region: c.text(r, sRegion), City: c.text(r, sCity), Org: c.text(r, sOrg),
 		ConversionType: c.text(r, sConversionType)}
-	e.lineage = lineage{IngestedAt: engine.TimeOfMicros(r.ingested), RunID: c.text(r, sRunID), Source: string(c.source(nil, r))}
+	e.Lineage = Lineage{IngestedAt: engine.TimeOfMicros(r.ingested), RunID: c.text(r, sRunID), Source: string(c.source(nil, r))}
 	return e
 }
 
 func eventsArrowSchema(t testing.TB) *arrow.Schema {
-	sc, err := table.SchemaToArrowSchema(eventsTable.Schema(), nil, true, false)
+	sc, err := table.SchemaToArrowSchema(EventsTable.Schema(), nil, true, false)
 	require.NoError(t, err)
 	return sc
 }
@@ -68,7 +68,7 @@ func eventsArrowSchema(t testing.TB) *arrow.Schema {
 // colsOf builds eventCols from Events the way a merge reads silver: through an Arrow batch the
 // generic codec encodes.
 func colsOf(t testing.TB, events []Event) *eventCols {
-	enc, err := eventsTable.Encoder(eventsArrowSchema(t), memory.DefaultAllocator)
+	enc, err := EventsTable.Encoder(eventsArrowSchema(t), memory.DefaultAllocator)
 	require.NoError(t, err)
 	defer enc.Release()
 	for i := range events {
@@ -88,7 +88,7 @@ func eventsOf(t *testing.T, c *eventCols) []Event {
 	defer enc.release()
 	rec := enc.batch(c, c.rows)
 	defer rec.Release()
-	return eventsTable.Decode(rec, nil)
+	return EventsTable.Decode(rec, nil)
 }
 
 func TestEventColsRoundTripEvents(t *testing.T) {
@@ -97,12 +97,12 @@ func TestEventColsRoundTripEvents(t *testing.T) {
 	assert.Equal(t, events, got)
 }
 
-// The columnar dedupe keeps exactly the rows latest keeps over Events with eventsTable's key,
+// The columnar dedupe keeps exactly the rows latest keeps over Events with EventsTable's key,
 // version and same, including when the rows come in two sets appended one to the other.
 func TestEventColsDedupeAgreesWithEventsTable(t *testing.T) {
 	for seed := range uint64(5) {
 		events := randomEvents(seed, 2000)
-		want := engine.Latest(slices.Clone(events), eventsTable.Key, eventsTable.Version, eventsTable.Same())
+		want := engine.Latest(slices.Clone(events), EventsTable.Key, EventsTable.Version, EventsTable.Same())
 
 		c := colsOf(t, events[:700])
 		require.NoError(t, c.appendCols(colsOf(t, events[700:])))
