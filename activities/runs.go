@@ -159,27 +159,17 @@ func (r MergeResult) checked(check lake.CheckReport, err error) (MergeResult, er
 // interleave whichever workers run them. The checks compare silver with exactly the bronze
 // the merge read: bronze landing meanwhile is pending, and the next run merges it.
 func (a *Activities) MergeAndCheck(ctx context.Context, days []string, runID string) (MergeResult, error) {
-	defer keepAlive(ctx)()
 	list, err := lakeDays(days)
 	if err != nil {
 		return MergeResult{}, err
 	}
-	ctx, lease, err := a.holdTransform(ctx, mergeOwner(activity.GetInfo(ctx)))
-	if err != nil {
-		return MergeResult{}, err
-	}
-	defer lease.Release()
-
-	rep, err := a.Lake.Transform(ctx, a.Store, list, runID)
-	if a.OnTransform != nil {
-		a.OnTransform(rep)
-	}
-	res := MergeResult{Report: reportOf(rep)}
-	if err != nil {
-		return res, classify(err)
-	}
-	check, err := a.Lake.CheckRead(ctx, a.Store, list, rep.Read)
-	return res.checked(check, err)
+	return a.mergeStep(ctx, mergeOwner(activity.GetInfo(ctx)), true,
+		func(ctx context.Context) (lake.TransformReport, error) {
+			return a.Lake.Transform(ctx, a.Store, list, runID)
+		},
+		func(ctx context.Context, rep lake.TransformReport) (lake.CheckReport, error) {
+			return a.Lake.CheckRead(ctx, a.Store, list, rep.Read)
+		})
 }
 
 // MergeSilverDays is one part of a merge spread over workers: it merges the days' bronze into
@@ -189,27 +179,17 @@ func (a *Activities) MergeAndCheck(ctx context.Context, days []string, runID str
 // interleaves; it leaves the lease to run out rather than freeing it, and the run's
 // RecomputeGoldAndCheck, last, frees it.
 func (a *Activities) MergeSilverDays(ctx context.Context, days []string, runID string) (MergeResult, error) {
-	defer keepAlive(ctx)()
 	list, err := lakeDays(days)
 	if err != nil {
 		return MergeResult{}, err
 	}
-	ctx, lease, err := a.holdTransform(ctx, spreadOwner(ctx))
-	if err != nil {
-		return MergeResult{}, err
-	}
-	defer lease.Leave()
-
-	rep, err := a.Lake.MergeSilver(ctx, a.Store, list, runID)
-	if a.OnTransform != nil {
-		a.OnTransform(rep)
-	}
-	res := MergeResult{Report: reportOf(rep)}
-	if err != nil {
-		return res, classify(err)
-	}
-	check, err := a.Lake.CheckSilver(ctx, a.Store, list, rep.Read)
-	return res.checked(check, err)
+	return a.mergeStep(ctx, spreadOwner(ctx), false,
+		func(ctx context.Context) (lake.TransformReport, error) {
+			return a.Lake.MergeSilver(ctx, a.Store, list, runID)
+		},
+		func(ctx context.Context, rep lake.TransformReport) (lake.CheckReport, error) {
+			return a.Lake.CheckSilver(ctx, a.Store, list, rep.Read)
+		})
 }
 
 // GoldInput asks for gold of Dates to be recomputed and of Days to be checked, after the
@@ -223,7 +203,6 @@ type GoldInput struct {
 // RecomputeGoldAndCheck ends a merge spread over workers: under the lease its MergeSilverDays
 // held, it recomputes gold from silver, checks it, and frees the lease.
 func (a *Activities) RecomputeGoldAndCheck(ctx context.Context, in GoldInput) (MergeResult, error) {
-	defer keepAlive(ctx)()
 	days, err := lakeDays(in.Days)
 	if err != nil {
 		return MergeResult{}, err
@@ -232,14 +211,34 @@ func (a *Activities) RecomputeGoldAndCheck(ctx context.Context, in GoldInput) (M
 	if err != nil {
 		return MergeResult{}, err
 	}
-	ctx, lease, err := a.holdTransform(ctx, spreadOwner(ctx))
+	return a.mergeStep(ctx, spreadOwner(ctx), true,
+		func(ctx context.Context) (lake.TransformReport, error) {
+			rep := lake.TransformReport{Quarantined: map[string]int{}}
+			return rep, a.Lake.RecomputeGold(ctx, touched, in.RunID, &rep)
+		},
+		func(ctx context.Context, _ lake.TransformReport) (lake.CheckReport, error) {
+			return a.Lake.CheckGold(ctx, days)
+		})
+}
+
+// mergeStep is what the three merge activities share: under the account's transform lease,
+// held by owner, merge runs and then check holds what it did against what it read; the lease
+// is freed at the end, or, without release, left to run out for the run's next step on any
+// worker. A merge that fails is not checked.
+func (a *Activities) mergeStep(ctx context.Context, owner string, release bool,
+	merge func(context.Context) (lake.TransformReport, error),
+	check func(context.Context, lake.TransformReport) (lake.CheckReport, error)) (MergeResult, error) {
+	defer keepAlive(ctx)()
+	ctx, lease, err := a.holdTransform(ctx, owner)
 	if err != nil {
 		return MergeResult{}, err
 	}
-	defer lease.Release()
-
-	rep := lake.TransformReport{Quarantined: map[string]int{}}
-	err = a.Lake.RecomputeGold(ctx, touched, in.RunID, &rep)
+	if release {
+		defer lease.Release()
+	} else {
+		defer lease.Leave()
+	}
+	rep, err := merge(ctx)
 	if a.OnTransform != nil {
 		a.OnTransform(rep)
 	}
@@ -247,8 +246,7 @@ func (a *Activities) RecomputeGoldAndCheck(ctx context.Context, in GoldInput) (M
 	if err != nil {
 		return res, classify(err)
 	}
-	check, err := a.Lake.CheckGold(ctx, days)
-	return res.checked(check, err)
+	return res.checked(check(ctx, rep))
 }
 
 // mergeOwner owns the transform lease for one MergeAndCheck, whichever attempt: the retry of
