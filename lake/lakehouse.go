@@ -53,7 +53,7 @@ func NewLakehouse(cat catalog.Catalog, opts LakehouseOptions) *Lakehouse {
 		tables = Tables()
 	}
 	l := &Lakehouse{Warehouse: engine.New(cat, tables, engine.Options{SilverNamespace: opts.SilverNamespace,
-		GoldNamespace: opts.GoldNamespace, SnapshotRetention: opts.SnapshotRetention}),
+		GoldNamespace: opts.GoldNamespace, SnapshotRetention: opts.SnapshotRetention, Properties: columnProperties}),
 		channels: opts.Channels, pii: opts.PII, zone: opts.Zone}
 	if l.channels == nil {
 		l.channels = gold.DefaultChannelRules()

@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"time"
@@ -34,18 +35,24 @@ type Warehouse struct {
 	ns        map[Layer]table.Identifier
 	retention time.Duration // how long ExpireSnapshots keeps snapshots
 	tables    []Info        // every table, silver first
+	props     iceberg.Properties
 }
 
 // Options configures New beyond its catalog and tables.
 type Options struct {
 	SilverNamespace, GoldNamespace string
 	SnapshotRetention              time.Duration
+	// Properties are set on every table besides the engine's own (tableProperties), e.g. the
+	// Parquet settings of columns the tables share.
+	Properties iceberg.Properties
 }
 
 // New wraps an open catalog holding the given tables (their list is the one the catalog's
 // creation, maintenance and reads go through).
 func New(cat catalog.Catalog, tables []Info, opts Options) *Warehouse {
-	l := &Warehouse{cat: cat, retention: opts.SnapshotRetention, tables: tables,
+	props := maps.Clone(tableProperties)
+	maps.Copy(props, opts.Properties)
+	l := &Warehouse{cat: cat, retention: opts.SnapshotRetention, tables: tables, props: props,
 		ns: map[Layer]table.Identifier{Silver: {cmp.Or(opts.SilverNamespace, "wistia_silver")}, Gold: {cmp.Or(opts.GoldNamespace, "wistia_gold")}}}
 	if l.retention <= 0 {
 		l.retention = 7 * 24 * time.Hour
@@ -157,35 +164,16 @@ func (l *Warehouse) EnsureTables(ctx context.Context) error {
 	return nil
 }
 
-// tableProperties are set on every table: at creation, and on tables created before them.
+// tableProperties are set on every table: at creation, and on tables created before them;
+// Options.Properties adds to them.
 var tableProperties = iceberg.Properties{
 	table.PropertyFormatVersion: "2",
-	// Merges detect stale bases themselves and redo the work (see merge).
+	// Merges detect stale bases themselves and redo the work (see Merge).
 	table.CommitNumRetriesKey: "0",
 	// zstd's fastest level: at 4M events its files came out the size of the default level's
 	// (silver.events 73.6 against 73.0 MB, the engagement fact 47.9 against 50.8 MB) for 30%
 	// less compression time, which writing the silver and gold files spent most of its CPU on.
 	"write.parquet.compression-level": "1",
-	// Columns whose values are (nearly) all distinct: a dictionary only costs time to build and
-	// is then dropped for plain encoding.
-	"write.parquet.dict-encoding-enabled.column._source":     "false",
-	"write.parquet.dict-encoding-enabled.column.event_key":   "false",
-	"write.parquet.dict-encoding-enabled.column.received_at": "false",
-	"write.parquet.dict-encoding-enabled.column.record_key":  "false",
-	"write.parquet.dict-encoding-enabled.column.visitor_key": "false",
-	"write.parquet.dict-encoding-enabled.column.visitor_id":  "false",
-	// The strings of a few values each per day. zstd makes their plain pages nearly as small as a
-	// dictionary (at 4M events these columns grew from 0.2 to 0.8 MB, of 122 MB), and arrow-go
-	// allocates for every string it looks up in a dictionary: 1.1 s of a 4M-event transform's
-	// 21 s of CPU. Numbers (percent viewed, watch time) and the IP keep theirs: it halves them.
-	"write.parquet.dict-encoding-enabled.column.media_id":        "false",
-	"write.parquet.dict-encoding-enabled.column.embed_url":       "false",
-	"write.parquet.dict-encoding-enabled.column.country":         "false",
-	"write.parquet.dict-encoding-enabled.column.region":          "false",
-	"write.parquet.dict-encoding-enabled.column.city":            "false",
-	"write.parquet.dict-encoding-enabled.column.org":             "false",
-	"write.parquet.dict-encoding-enabled.column.conversion_type": "false",
-	"write.parquet.dict-encoding-enabled.column._run_id":         "false",
 }
 
 func (l *Warehouse) ensureTable(ctx context.Context, t Info) error {
@@ -197,7 +185,7 @@ func (l *Warehouse) ensureTable(ctx context.Context, t Info) error {
 		if err != nil {
 			return err
 		}
-		_, err = l.cat.CreateTable(ctx, ident, want, catalog.WithPartitionSpec(&spec), catalog.WithProperties(tableProperties))
+		_, err = l.cat.CreateTable(ctx, ident, want, catalog.WithPartitionSpec(&spec), catalog.WithProperties(l.props))
 		if errors.Is(err, catalog.ErrTableAlreadyExists) {
 			return nil // created by a concurrent caller
 		}
@@ -213,7 +201,7 @@ func (l *Warehouse) ensureTable(ctx context.Context, t Info) error {
 		}
 	}
 	props := iceberg.Properties{}
-	for k, v := range tableProperties {
+	for k, v := range l.props {
 		if tbl.Properties()[k] != v && k != table.PropertyFormatVersion {
 			props[k] = v
 		}
