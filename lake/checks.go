@@ -36,12 +36,9 @@ func (l *Lakehouse) Check(ctx context.Context, store bronze.Store, days []dates.
 	return l.CheckRead(ctx, store, days, nil)
 }
 
-// BronzeRead is the events manifests a transform read, by day (see silver.BronzeRead).
-type BronzeRead = silver.BronzeRead
-
 // CheckRead is Check against the bronze a transform read; days missing from read (or a nil
 // read) are checked against all their bronze.
-func (l *Lakehouse) CheckRead(ctx context.Context, store bronze.Store, days []dates.Date, read BronzeRead) (CheckReport, error) {
+func (l *Lakehouse) CheckRead(ctx context.Context, store bronze.Store, days []dates.Date, read silver.BronzeRead) (CheckReport, error) {
 	rep, err := l.CheckSilver(ctx, store, days, read)
 	if err != nil {
 		return rep, err
@@ -52,7 +49,7 @@ func (l *Lakehouse) CheckRead(ctx context.Context, store bronze.Store, days []da
 // CheckSilver is the silver half of CheckRead: every distinct typeable bronze event of the
 // days is in silver once. A merge split over activities checks each day's silver where it
 // was merged, against what that merge read, and gold once after gold is recomputed.
-func (l *Lakehouse) CheckSilver(ctx context.Context, store bronze.Store, days []dates.Date, read BronzeRead) (CheckReport, error) {
+func (l *Lakehouse) CheckSilver(ctx context.Context, store bronze.Store, days []dates.Date, read silver.BronzeRead) (CheckReport, error) {
 	rep := checkReport(days)
 	counts, err := silver.Check(ctx, l.Warehouse, store, l.zone, days, read, rep.problem)
 	rep.BronzeEvents, rep.SilverEvents = counts.BronzeEvents, counts.SilverEvents

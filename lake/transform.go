@@ -29,7 +29,7 @@ type TransformReport struct {
 	Merges  []engine.MergeResult
 	// Read is the events bronze the merge read, for checking silver against exactly that;
 	// it stays in the process (a payload carries counts only).
-	Read BronzeRead `json:"-"`
+	Read silver.BronzeRead `json:"-"`
 }
 
 // Transform merges the bronze of the given days into silver, then recomputes gold for every

@@ -141,7 +141,8 @@ func (t *Table[R]) partitionSpec(sc *iceberg.Schema) (iceberg.PartitionSpec, err
 	return iceberg.NewPartitionSpecOpts(iceberg.AddPartitionFieldByName(t.partCol, name, t.transform(), sc, nil))
 }
 
-func (l *Warehouse) identifier(t Info) table.Identifier {
+// Identifier is the catalog's name of one of the warehouse's tables.
+func (l *Warehouse) Identifier(t Info) table.Identifier {
 	layer, name := t.Ident()
 	return append(append(table.Identifier{}, l.ns[layer]...), name)
 }
@@ -177,7 +178,7 @@ var tableProperties = iceberg.Properties{
 }
 
 func (l *Warehouse) ensureTable(ctx context.Context, t Info) error {
-	ident := l.identifier(t)
+	ident := l.Identifier(t)
 	want := t.Schema()
 	tbl, err := l.cat.LoadTable(ctx, ident)
 	if errors.Is(err, catalog.ErrNoSuchTable) {
@@ -229,11 +230,8 @@ func (l *Warehouse) ensureTable(ctx context.Context, t Info) error {
 
 // LoadTable loads one of the warehouse's tables as the catalog holds it now.
 func (l *Warehouse) LoadTable(ctx context.Context, t Info) (*table.Table, error) {
-	return l.cat.LoadTable(ctx, l.identifier(t))
+	return l.cat.LoadTable(ctx, l.Identifier(t))
 }
 
 // Catalog is the catalog the warehouse's tables are in.
 func (l *Warehouse) Catalog() catalog.Catalog { return l.cat }
-
-// Identifier is the catalog's name of one of the warehouse's tables.
-func (l *Warehouse) Identifier(t Info) table.Identifier { return l.identifier(t) }

@@ -212,7 +212,7 @@ func isStaleBase(err error) bool {
 }
 
 func mergeOnce(ctx context.Context, l *Warehouse, t partitioned, parts []int32, props iceberg.Properties, start startFunc, res *MergeResult) error {
-	tbl, err := l.cat.LoadTable(ctx, l.identifier(t))
+	tbl, err := l.LoadTable(ctx, t)
 	if err != nil {
 		return err
 	}
@@ -488,7 +488,7 @@ func removeFiles(ctx context.Context, tbl *table.Table, files []iceberg.DataFile
 // ScanRows streams a table's rows, optionally restricted to partitions; it backs reads.
 func ScanRows[R any](ctx context.Context, l *Warehouse, t *Table[R], filter iceberg.BooleanExpression) iter.Seq2[[]R, error] {
 	return func(yield func([]R, error) bool) {
-		tbl, err := l.cat.LoadTable(ctx, l.identifier(t))
+		tbl, err := l.LoadTable(ctx, t)
 		if err != nil {
 			yield(nil, err)
 			return

@@ -100,7 +100,7 @@ func TestEnsureTablesAddsMissingColumns(t *testing.T) {
 	ctx := context.Background()
 	l := testLakehouse(t)
 	// Recreate silver.media_daily_stats as an older release had it: without hours_watched.
-	ident := l.identifier(dailyStatsTable)
+	ident := l.Identifier(dailyStatsTable)
 	require.NoError(t, l.cat.DropTable(ctx, ident))
 	full := dailyStatsTable.codec.schema()
 	var fields []iceberg.NestedField

@@ -64,7 +64,7 @@ func (l *Warehouse) Read(ctx context.Context, name string, from, to time.Time, l
 	if err != nil {
 		return nil, err
 	}
-	tbl, err := l.cat.LoadTable(ctx, l.identifier(info))
+	tbl, err := l.LoadTable(ctx, info)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
@@ -149,7 +149,7 @@ func (l *Warehouse) Commits(ctx context.Context, name string) ([]Commit, error) 
 	if err != nil {
 		return nil, err
 	}
-	tbl, err := l.cat.LoadTable(ctx, l.identifier(info))
+	tbl, err := l.LoadTable(ctx, info)
 	if err != nil {
 		return nil, fmt.Errorf("history of %s: %w", name, err)
 	}
@@ -169,7 +169,7 @@ func (l *Warehouse) Commits(ctx context.Context, name string) ([]Commit, error) 
 }
 
 func (t *Table[R]) dataFiles(ctx context.Context, l *Warehouse) (map[string][]string, error) {
-	tbl, err := l.cat.LoadTable(ctx, l.identifier(t))
+	tbl, err := l.LoadTable(ctx, t)
 	if err != nil {
 		return nil, err
 	}

@@ -51,7 +51,7 @@ func CollectRows[R any](ctx context.Context, l *Warehouse, t *Table[R], filter i
 // snapshot has no rows.
 func ReadBatches(ctx context.Context, l *Warehouse, t Info, filter iceberg.BooleanExpression, fields []string,
 	sized func(rows int64), visit func(arrow.RecordBatch) error) error {
-	tbl, err := l.cat.LoadTable(ctx, l.identifier(t))
+	tbl, err := l.LoadTable(ctx, t)
 	if err != nil || tbl.CurrentSnapshot() == nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func ReadBatches(ctx context.Context, l *Warehouse, t Info, filter iceberg.Boole
 // table that has gathered more than maxManifests.
 func (l *Warehouse) ExpireSnapshots(ctx context.Context) error {
 	for _, t := range l.tables {
-		tbl, err := l.cat.LoadTable(ctx, l.identifier(t))
+		tbl, err := l.LoadTable(ctx, t)
 		if err != nil {
 			return fmt.Errorf("expire snapshots of %s: %w", t.TableName(), err)
 		}
@@ -128,7 +128,7 @@ func onlyMissingFiles(err error) bool {
 func (l *Warehouse) OrphanFiles(ctx context.Context) (map[string]int, error) {
 	out := map[string]int{}
 	for _, t := range l.tables {
-		tbl, err := l.cat.LoadTable(ctx, l.identifier(t))
+		tbl, err := l.LoadTable(ctx, t)
 		if err != nil {
 			return nil, fmt.Errorf("orphan files of %s: %w", t.TableName(), err)
 		}
