@@ -1,5 +1,6 @@
 // Package engine is the Iceberg engine under the lakehouse: a table declared once as a Table[R]
-// (its columns, partitioning, key and versions), the catalog (sql on sqlite, Glue, REST) and its
+// (its columns, partitioning, key and versions), the tables of any iceberg-go catalog (lake
+// opens Glue, REST or the sql catalog on sqlite that OpenSQLCatalog opens) and their
 // namespaces, copy-on-write merges committed by the project's own snapshot commit, parallel
 // Parquet writers, scans and reads, and maintenance (snapshot expiry, orphan files, manifest
 // compaction). It knows no table of the pipeline: package lake declares them.
@@ -18,10 +19,7 @@ import (
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
-	_ "github.com/apache/iceberg-go/catalog/glue" // registers "glue"
-	_ "github.com/apache/iceberg-go/catalog/rest" // registers "rest"
 	sqlcat "github.com/apache/iceberg-go/catalog/sql"
-	_ "github.com/apache/iceberg-go/io/gocloud/s3" // registers s3:// warehouses
 	"github.com/apache/iceberg-go/table"
 	_ "modernc.org/sqlite" // the SQL catalog's driver: pure Go, no cgo
 )
