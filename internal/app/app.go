@@ -293,11 +293,11 @@ func Open(ctx context.Context, c Config, pm *metrics.Pipeline) (*Resources, erro
 }
 
 // WistiaClient is the Wistia client of the configuration; with WISTIA_SHARED_BUDGET every
-// request draws on the account's budget kept in marks.
-func (c Config) WistiaClient(marks state.Store) (*wistia.Client, error) {
+// request draws on the account's budget, counted in the shared state's counters.
+func (c Config) WistiaClient(counters state.Counters) (*wistia.Client, error) {
 	var opts []wistia.Option
 	if c.Worker.SharedBudget {
-		budget, err := state.NewSharedBudget(marks, c.Lake.Account, c.Wistia.RateLimit, c.Wistia.RatePeriod)
+		budget, err := state.NewSharedBudget(counters, c.Lake.Account, c.Wistia.RateLimit, c.Wistia.RatePeriod)
 		if err != nil {
 			return nil, fmt.Errorf("WISTIA_SHARED_BUDGET: %w", err)
 		}
