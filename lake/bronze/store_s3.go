@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -50,7 +52,7 @@ func (s *S3Store) PutIfAbsent(ctx context.Context, key string, body []byte) erro
 	if apiCode(err) != "PreconditionFailed" && httpStatus(err) != http.StatusPreconditionFailed {
 		return s.fail("put", key, err)
 	}
-	existing, err := s.Get(ctx, key)
+	existing, err := s.written(ctx, key)
 	if err != nil {
 		return err
 	}
@@ -58,6 +60,33 @@ func (s *S3Store) PutIfAbsent(ctx context.Context, key string, body []byte) erro
 		return &StoreError{Op: "put", Location: s.Location(), Key: key, Err: ErrConflict}
 	}
 	return nil
+}
+
+// writtenReads and writtenWait bound how long written waits for the object a refused put
+// found: about a second in all.
+const (
+	writtenReads = 10
+	writtenWait  = 100 * time.Millisecond
+)
+
+// written reads the object a conditional put was refused for. The refusal means another
+// writer's object holds the key, but while that write completes it may not be readable yet
+// (versitygw answered 412, then 404 to the read, to writers racing on one key), so a missing
+// object is read again; one still missing after that is a retryable error, never a conflict.
+func (s *S3Store) written(ctx context.Context, key string) ([]byte, error) {
+	for range writtenReads {
+		existing, err := s.Get(ctx, key)
+		if !errors.Is(err, ErrNotExist) {
+			return existing, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, s.fail("put", key, context.Cause(ctx))
+		case <-time.After(writtenWait):
+		}
+	}
+	return nil, &StoreError{Op: "put", Location: s.Location(), Key: key, Retryable: true,
+		Err: fmt.Errorf("a conditional put was refused, and the object at the key is still not readable: %w", ErrNotExist)}
 }
 
 // Get reads one object.
