@@ -14,8 +14,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/ingest"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/lake/state"
@@ -61,8 +61,8 @@ type Activities struct {
 	// Metrics hooks; any may be nil.
 	OnRecords   func(stream string, landed ingest.Landed)
 	OnTransform func(lake.TransformReport)
-	OnVerified  func(days int)                   // days merged, checked and cleared from the ledger
-	OnLag       func(date time.Time, behind int) // a catch-up plan of date found a media's watermark behind by so many days
+	OnVerified  func(days int)                    // days merged, checked and cleared from the ledger
+	OnLag       func(date dates.Date, behind int) // a catch-up plan of date found a media's watermark behind by so many days
 	// OnMaintenanceFailed is table maintenance failing on its last attempt: the run goes on
 	// (its data is in and checked) and logs it, and the worker counts it.
 	OnMaintenanceFailed func()
@@ -163,14 +163,17 @@ type MediaList struct {
 	Requests int      `json:"requests"`
 }
 
-// ListMedias lands the account's media list in bronze and returns the hashed ids.
-func (a *Activities) ListMedias(ctx context.Context, date, runID string) (MediaList, error) {
+// MediasInput names a run's media listing.
+type MediasInput struct {
+	Date  dates.Date `json:"date"`
+	RunID string     `json:"run_id"`
+}
+
+// IngestMedias lands the account's media list in bronze under the run's date and returns the
+// hashed ids.
+func (a *Activities) IngestMedias(ctx context.Context, in MediasInput) (MediaList, error) {
 	defer keepAlive(ctx)()
-	day, err := parseDay(date)
-	if err != nil {
-		return MediaList{}, err
-	}
-	l, ids, err := a.Ingester.Medias(ctx, day, runID)
+	l, ids, err := a.Ingester.Medias(ctx, in.Date, in.RunID)
 	if err != nil {
 		return MediaList{}, classify(err)
 	}
@@ -179,46 +182,33 @@ func (a *Activities) ListMedias(ctx context.Context, date, runID string) (MediaL
 }
 
 // ReadPlan is the days a media's run reads: from its watermark minus the lookback to the date.
+// An empty plan reads nothing.
 type ReadPlan struct {
-	Start string   `json:"start"`
-	End   string   `json:"end"`
-	Days  []string `json:"days"`
+	Start dates.Date   `json:"start"`
+	End   dates.Date   `json:"end"`
+	Days  []dates.Date `json:"days"`
 }
 
-// PlanWindow reads the media's watermark and returns the days to ingest.
-func (a *Activities) PlanWindow(ctx context.Context, media, date string) (ReadPlan, error) {
-	target, err := parseDay(date)
-	if err != nil {
-		return ReadPlan{}, err
-	}
-	mark, ok, err := a.Marks.Get(ctx, a.key(media))
-	if err != nil {
-		return ReadPlan{}, classify(err)
-	}
-	start, end, valid := a.Policy.Range(mark.Day, ok, target, a.Now())
-	if !valid {
-		return ReadPlan{}, nil
-	}
-	w := ReadPlan{Start: dates.Format(start), End: dates.Format(end)}
-	for _, d := range dates.Range(start, end) {
-		w.Days = append(w.Days, dates.Format(d))
-	}
-	return w, nil
+func planOf(start, end dates.Date) ReadPlan {
+	return ReadPlan{Start: start, End: end, Days: dates.Range(start, end)}
 }
 
 func (a *Activities) key(media string) state.WatermarkKey {
 	return state.WatermarkKey{Account: a.Account, Stream: bronze.StreamEvents, Media: media}
 }
 
-// IngestDailyStats lands one media's by_date rows for the window in the run date's bronze.
-func (a *Activities) IngestDailyStats(ctx context.Context, media string, w ReadPlan, date, runID string) (Landed, error) {
+// StatsInput names one media's by_date fetch: the plan's days, landed under the run's date.
+type StatsInput struct {
+	Media string     `json:"media"`
+	Plan  ReadPlan   `json:"plan"`
+	Date  dates.Date `json:"date"`
+	RunID string     `json:"run_id"`
+}
+
+// IngestStats lands one media's by_date rows for the plan's days in the run date's bronze.
+func (a *Activities) IngestStats(ctx context.Context, in StatsInput) (Landed, error) {
 	defer keepAlive(ctx)()
-	days, err := parseDays([]string{w.Start, w.End, date})
-	if err != nil {
-		return Landed{}, err
-	}
-	start, end, day := days[0], days[1], days[2]
-	l, err := a.Ingester.DailyStats(ctx, media, start, end, day, runID)
+	l, err := a.Ingester.DailyStats(ctx, in.Media, in.Plan.Start, in.Plan.End, in.Date, in.RunID)
 	if err != nil {
 		return landedOf(l), classify(err)
 	}
@@ -226,17 +216,20 @@ func (a *Activities) IngestDailyStats(ctx context.Context, media string, w ReadP
 	return landedOf(l), nil
 }
 
-// IngestEvents lands one media's events of one day. It heartbeats after every page with the
+// EventsInput names one media's events of one day.
+type EventsInput struct {
+	Media string     `json:"media"`
+	Day   dates.Date `json:"day"`
+	RunID string     `json:"run_id"`
+}
+
+// IngestDayEvents lands one media's events of one day. It heartbeats after every page with the
 // crawl state and the objects landed, and while it waits, with the same; a retried attempt
 // resumes from there.
-func (a *Activities) IngestEvents(ctx context.Context, media, day, runID string) (Landed, error) {
-	d, err := parseDay(day)
-	if err != nil {
-		return Landed{}, err
-	}
+func (a *Activities) IngestDayEvents(ctx context.Context, in EventsInput) (Landed, error) {
 	resume, beat, stop := resumable[ingest.EventsProgress](ctx)
 	defer stop()
-	l, err := a.Ingester.Events(ctx, media, d, runID, resume, beat)
+	l, err := a.Ingester.Events(ctx, in.Media, in.Day, in.RunID, resume, beat)
 	if err != nil {
 		return landedOf(l), classify(err)
 	}
@@ -244,42 +237,20 @@ func (a *Activities) IngestEvents(ctx context.Context, media, day, runID string)
 	return landedOf(l), nil
 }
 
-// IngestVisitors lands the visitors seen in the media's events of the window: the per-media
-// activity of runs started before IngestRunVisitors, kept for them.
-func (a *Activities) IngestVisitors(ctx context.Context, media string, w ReadPlan, date, runID string) (Landed, error) {
-	day, err := parseDay(date)
-	if err != nil {
-		return Landed{}, err
-	}
-	days, err := parseDays(w.Days)
-	if err != nil {
-		return Landed{}, err
-	}
-	return a.ingestVisitors(ctx, media, days, day, runID)
-}
-
 // VisitorsInput names a run's visitor fetch: the visitors of the events it landed on Days.
 type VisitorsInput struct {
-	Date  string   `json:"date"`
-	RunID string   `json:"run_id"`
-	Days  []string `json:"days"`
+	Date  dates.Date   `json:"date"`
+	RunID string       `json:"run_id"`
+	Days  []dates.Date `json:"days"`
 }
 
 // IngestRunVisitors lands, once per run, the record of every visitor seen in the run's events,
 // across its medias; it heartbeats a cursor, and a retried attempt resumes from it.
 func (a *Activities) IngestRunVisitors(ctx context.Context, in VisitorsInput) (Landed, error) {
-	day, err := parseDay(in.Date)
-	if err != nil {
-		return Landed{}, err
-	}
-	days, err := parseDays(in.Days)
-	if err != nil {
-		return Landed{}, err
-	}
-	return a.ingestVisitors(ctx, bronze.AllMedia, days, day, in.RunID)
+	return a.ingestVisitors(ctx, bronze.AllMedia, in.Days, in.Date, in.RunID)
 }
 
-func (a *Activities) ingestVisitors(ctx context.Context, media string, days []time.Time, day time.Time, runID string) (Landed, error) {
+func (a *Activities) ingestVisitors(ctx context.Context, media string, days []dates.Date, day dates.Date, runID string) (Landed, error) {
 	resume, beat, stop := resumable[ingest.VisitorsProgress](ctx)
 	defer stop()
 	l, err := a.Ingester.Visitors(ctx, media, days, day, runID, resume, beat)
@@ -290,32 +261,9 @@ func (a *Activities) ingestVisitors(ctx context.Context, media string, days []ti
 	return landedOf(l), nil
 }
 
-// AdvanceWatermark moves the media's watermark to day, if that is later than where it is.
-func (a *Activities) AdvanceWatermark(ctx context.Context, media, day, runID string) (bool, error) {
-	d, err := parseDay(day)
-	if err != nil {
-		return false, err
-	}
-	moved, err := a.Marks.Advance(ctx, a.key(media), state.Watermark{Day: d, RunID: runID, UpdatedAt: a.Now().UTC()})
+func (a *Activities) advanceWatermark(ctx context.Context, media string, day dates.Date, runID string) (bool, error) {
+	moved, err := a.Marks.Advance(ctx, a.key(media), state.Watermark{Day: day, RunID: runID, UpdatedAt: a.Now().UTC()})
 	return moved, classify(err)
-}
-
-// Transform merges the bronze of the days into silver and recomputes gold for the dates it
-// touched.
-func (a *Activities) Transform(ctx context.Context, days []string, runID string) (TransformReport, error) {
-	defer keepAlive(ctx)()
-	list, err := lakeDays(days)
-	if err != nil {
-		return TransformReport{}, err
-	}
-	if err := a.Lake.EnsureTables(ctx); err != nil {
-		return TransformReport{}, err
-	}
-	rep, err := a.Lake.Transform(ctx, a.Store, list, runID)
-	if a.OnTransform != nil {
-		a.OnTransform(rep)
-	}
-	return reportOf(rep), classify(err)
 }
 
 // ExpireSnapshots drops table snapshots older than the retention.
@@ -329,57 +277,11 @@ func (a *Activities) ExpireSnapshots(ctx context.Context) error {
 	return err
 }
 
-// CheckData reconciles silver with bronze for the days and checks gold; problems fail the
-// activity without retry, so the run reports them.
-func (a *Activities) CheckData(ctx context.Context, days []string) (CheckResult, error) {
-	defer keepAlive(ctx)()
-	list, err := lakeDays(days)
-	if err != nil {
-		return CheckResult{}, err
-	}
-	rep, err := a.Lake.Check(ctx, a.Store, list)
-	if err != nil {
-		return CheckResult{}, classify(err)
-	}
-	res := CheckResult{BronzeEvents: rep.BronzeEvents, SilverEvents: rep.SilverEvents, FactRows: rep.FactRows}
-	if rep.ProblemsTotal > 0 {
-		return res, temporalCheckFailure(rep)
-	}
-	return res, nil
-}
-
 // CheckResult is what the data checks counted.
 type CheckResult struct {
 	BronzeEvents int `json:"bronze_events"`
 	SilverEvents int `json:"silver_events"`
 	FactRows     int `json:"fact_rows"`
-}
-
-// parseDay reads a date input; a bad one is a caller's bug that no retry fixes.
-func parseDay(s string) (time.Time, error) {
-	d, err := dates.Parse(s)
-	if err != nil {
-		return d, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadInput, nil)
-	}
-	return d, nil
-}
-
-func parseDays(list []string) ([]time.Time, error) {
-	out := make([]time.Time, 0, len(list))
-	for _, s := range list {
-		d, err := parseDay(s)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, nil
-}
-
-// lakeDays reads days as the lake takes them, once, where the activity receives them.
-func lakeDays(list []string) ([]dates.Date, error) {
-	days, err := parseDays(list)
-	return dates.DatesOf(days), err
 }
 
 func temporalCheckFailure(rep lake.CheckReport) error {

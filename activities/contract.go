@@ -3,6 +3,7 @@ package activities
 import (
 	"time"
 
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/ingest"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/silver"
@@ -25,13 +26,13 @@ type Landed struct {
 	Bytes    int64  `json:"bytes"`    // bronze bytes of the window
 	// Unwatched is, of by_date stats, the days whose row shows no loads and no plays: the API
 	// lists no events for them, so their events are not asked for.
-	Unwatched []string `json:"unwatched,omitempty"`
+	Unwatched []dates.Date `json:"unwatched,omitempty"`
 }
 
 // TransformReport is what one merge or transform did: counts only.
 type TransformReport struct {
-	Days           []string       // bronze days merged
-	Dates          []string       // dates whose gold facts were recomputed
+	Days           []dates.Date   // bronze days merged
+	Dates          []dates.Date   // dates whose gold facts were recomputed
 	Quarantined    map[string]int // rows added to silver.quarantine, by stream
 	Events         int64          // typed event lines read from bronze
 	PercentOverOne int            // distinct events read whose percent_viewed is above 1
@@ -56,11 +57,11 @@ type TableMerge struct {
 // OffZoneWindow is a window day whose events were received outside that day in the configured
 // stats zone, beyond a stray record: the account counts its days in another zone.
 type OffZoneWindow struct {
-	Day      string `json:"day"`
-	Events   int    `json:"events"`   // the window's typed events
-	OffZone  int    `json:"off_zone"` // of them, received outside the day in Zone
-	Zone     string `json:"zone"`     // the configured zone (WISTIA_STATS_TIMEZONE)
-	PointsTo string `json:"points_to"`
+	Day      dates.Date `json:"day"`
+	Events   int        `json:"events"`   // the window's typed events
+	OffZone  int        `json:"off_zone"` // of them, received outside the day in Zone
+	Zone     string     `json:"zone"`     // the configured zone (WISTIA_STATS_TIMEZONE)
+	PointsTo string     `json:"points_to"`
 }
 
 func (w OffZoneWindow) String() string { return silver.OffZoneWindow(w).String() }
@@ -68,8 +69,8 @@ func (w OffZoneWindow) String() string { return silver.OffZoneWindow(w).String()
 // PendingDay is a bronze day that landed and is not yet merged and checked; Seq tells a clear
 // whether more bronze landed for it since it was read.
 type PendingDay struct {
-	Day string `json:"day"` // YYYY-MM-DD
-	Seq int64  `json:"seq"`
+	Day dates.Date `json:"day"`
+	Seq int64      `json:"seq"`
 }
 
 func landedOf(l ingest.Landed) Landed { return Landed(l) }

@@ -12,7 +12,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
+	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 	"github.com/marketing-data/wistia-pipeline/lake/state"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 )
@@ -45,29 +46,34 @@ func TestLedgerActivitiesThroughTheActivityEnvironment(t *testing.T) {
 		return v.Get(result)
 	}
 	var moved bool
-	require.NoError(t, run(&moved, acts.RecordLanded, LandedInput{Media: "m1", Days: []string{"2026-11-22", "2026-11-23"},
-		Mark: "2026-11-23", RunID: "r1", Advance: true}))
+	require.NoError(t, run(&moved, acts.RecordLanded, LandedInput{Media: "m1", Days: testenv.Days("2026-11-22", "2026-11-23"),
+		Mark: testenv.Day("2026-11-23"), RunID: "r1", Advance: true}))
 	assert.True(t, moved, "the first watermark is set")
-	require.NoError(t, run(&moved, acts.RecordLanded, LandedInput{Media: "m1", Days: []string{"2026-11-21"},
-		Mark: "2026-11-21", RunID: "r2", Advance: true}))
+	require.NoError(t, run(&moved, acts.RecordLanded, LandedInput{Media: "m1", Days: testenv.Days("2026-11-21"),
+		Mark: testenv.Day("2026-11-21"), RunID: "r2", Advance: true}))
 	assert.False(t, moved, "a watermark never moves back")
 
 	var plan ReadPlan
-	require.NoError(t, run(&plan, acts.PlanIngest, PlanInput{Media: "m1", Date: "2026-11-24", Mode: ModeCatchUp}))
-	assert.Equal(t, ReadPlan{Start: "2026-11-21", End: "2026-11-24", Days: []string{"2026-11-21", "2026-11-22", "2026-11-23", "2026-11-24"}}, plan,
+	require.NoError(t, run(&plan, acts.PlanIngest, PlanInput{Media: "m1", Date: testenv.Day("2026-11-24"), Mode: ModeCatchUp}))
+	assert.Equal(t, ReadPlan{Start: testenv.Day("2026-11-21"), End: testenv.Day("2026-11-24"), Days: testenv.Days("2026-11-21", "2026-11-22", "2026-11-23", "2026-11-24")}, plan,
 		"from the watermark (23rd) minus two days of lookback to the date")
 
 	var pending []PendingDay
 	require.NoError(t, run(&pending, acts.PendingDays))
-	assert.Equal(t, []PendingDay{{"2026-11-21", 1}, {"2026-11-22", 1}, {"2026-11-23", 1}}, pending)
-	require.NoError(t, run(nil, acts.MarkPending, []string{"2026-11-23"})) // more bronze for the 23rd
+	assert.Equal(t, []PendingDay{{testenv.Day("2026-11-21"), 1}, {testenv.Day("2026-11-22"), 1}, {testenv.Day("2026-11-23"), 1}}, pending)
+	require.NoError(t, run(nil, acts.MarkDaysPending, PendingInput{Days: testenv.Days("2026-11-23")})) // more bronze for the 23rd
 	var cleared int
-	require.NoError(t, run(&cleared, acts.ClearPending, pending))
+	require.NoError(t, run(&cleared, acts.ClearMerged, ClearInput{Days: pending}))
 	assert.Equal(t, 2, cleared, "the 23rd landed again after the list was read")
 	var left []PendingDay
 	require.NoError(t, run(&left, acts.PendingDays))
-	assert.Equal(t, []PendingDay{{"2026-11-23", 2}}, left)
+	assert.Equal(t, []PendingDay{{testenv.Day("2026-11-23"), 2}}, left)
 
+	// The positional activity older runs schedule does the same, and refuses a day that does
+	// not exist for good.
+	require.NoError(t, run(nil, acts.MarkPending, []string{"2026-11-23"}))
+	require.NoError(t, run(&left, acts.PendingDays))
+	assert.Equal(t, []PendingDay{{testenv.Day("2026-11-23"), 3}}, left)
 	err = run(nil, acts.MarkPending, []string{"2026-11-31"})
 	var app *temporal.ApplicationError
 	require.True(t, errors.As(err, &app), "%v", err)

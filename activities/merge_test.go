@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
@@ -20,7 +20,7 @@ import (
 // them (inputs and results through the data converter), on real local stores (bronze in a
 // folder, the sqlite state and catalog) over simulator bronze. A merge spread over two silver
 // steps and a gold step leaves every table equal to the simulator's ground truth; the
-// one-step MergeAndCheck of the same days then leaves them so again, its checks counting each
+// one-step MergeDaysAndCheck of the same days then leaves them so again, its checks counting each
 // bronze event once in bronze and once in silver.
 func TestMergeActivitiesThroughTheActivityEnvironment(t *testing.T) {
 	ctx := context.Background()
@@ -28,9 +28,9 @@ func TestMergeActivitiesThroughTheActivityEnvironment(t *testing.T) {
 	sl := truthcheck.NewSimLake(t, wistiasim.Options{Seed: 3, Medias: 3, Now: now}, lake.Config{Account: "acct",
 		StatsTimezone: "UTC", LakehouseConfig: lake.LakehouseConfig{Catalog: "sql", SnapshotRetention: 7}})
 	last := dates.UTC.LastEnded(now)
-	days := dates.Range(dates.AddDays(last, -2), last)
+	days := dates.Range(last.AddDays(-2), last)
 	sl.Land(t, "run-1", days)
-	truth := sl.Sim.Truth(days[0], last)
+	truth := sl.Sim.Truth(days[0].Time(), last.Time())
 
 	marks, err := sl.Config.OpenState(ctx)
 	require.NoError(t, err)
@@ -48,24 +48,21 @@ func TestMergeActivitiesThroughTheActivityEnvironment(t *testing.T) {
 		require.NoError(t, v.Get(&res))
 		return res
 	}
-	names := func(ds []time.Time) []string {
-		out := make([]string, len(ds))
-		for i, d := range ds {
-			out[i] = dates.Format(d)
-		}
-		return out
-	}
-
-	first := run(acts.MergeSilverDays, names(days[:2]), "run-1")
-	second := run(acts.MergeSilverDays, names(days[2:]), "run-1")
+	first := run(acts.MergeSilver, MergeInput{Days: days[:2], RunID: "run-1"})
+	second := run(acts.MergeSilver, MergeInput{Days: days[2:], RunID: "run-1"})
 	assert.Equal(t, len(truth.Events), first.Check.BronzeEvents+second.Check.BronzeEvents, "each day's events checked where it was merged")
-	gold := run(acts.RecomputeGoldAndCheck, GoldInput{Dates: append(first.Report.Dates, second.Report.Dates...), Days: names(days), RunID: "run-1"})
+	gold := run(acts.RecomputeGoldAndCheck, GoldInput{Dates: append(first.Report.Dates, second.Report.Dates...), Days: days, RunID: "run-1"})
 	assert.Equal(t, len(truth.MediaDaily)+len(truth.Engagement), gold.Check.FactRows)
 	truthcheck.AssertLakehouse(t, lh, truth)
 
-	again := run(acts.MergeAndCheck, names(days), "run-2")
+	again := run(acts.MergeDaysAndCheck, MergeInput{Days: days, RunID: "run-2"})
 	assert.Equal(t, len(truth.Events), again.Check.BronzeEvents)
 	assert.Equal(t, again.Check.BronzeEvents, again.Check.SilverEvents)
-	assert.Equal(t, names(days), again.Report.Days)
+	assert.Equal(t, days, again.Report.Days)
+	truthcheck.AssertLakehouse(t, lh, truth)
+
+	// The positional activity of older runs is the same merge.
+	legacy := run(acts.MergeAndCheck, dates.Strings(days), "run-3")
+	assert.Equal(t, again.Check, legacy.Check)
 	truthcheck.AssertLakehouse(t, lh, truth)
 }

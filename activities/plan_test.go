@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -10,7 +11,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
+	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 )
 
@@ -34,23 +36,33 @@ func TestPlanIngestThroughTheActivityEnvironment(t *testing.T) {
 		return p, nil
 	}
 
-	got, err := plan(PlanInput{Media: "m1", Date: "2026-11-24", Mode: ModeExplicit})
+	got, err := plan(PlanInput{Media: "m1", Date: testenv.Day("2026-11-24"), Mode: ModeExplicit})
 	require.NoError(t, err)
-	assert.Equal(t, ReadPlan{Start: "2026-11-22", End: "2026-11-24", Days: []string{"2026-11-22", "2026-11-23", "2026-11-24"}}, got,
+	assert.Equal(t, ReadPlan{Start: testenv.Day("2026-11-22"), End: testenv.Day("2026-11-24"), Days: testenv.Days("2026-11-22", "2026-11-23", "2026-11-24")}, got,
 		"an explicit run reads its date and the lookback's two days before it")
 
-	got, err = plan(PlanInput{Media: "m1", Date: "2026-11-24", Mode: ModeBackfill})
+	got, err = plan(PlanInput{Media: "m1", Date: testenv.Day("2026-11-24"), Mode: ModeBackfill})
 	require.NoError(t, err)
-	assert.Equal(t, ReadPlan{Start: "2026-11-24", End: "2026-11-24", Days: []string{"2026-11-24"}}, got, "a backfill reads exactly its day")
+	assert.Equal(t, ReadPlan{Start: testenv.Day("2026-11-24"), End: testenv.Day("2026-11-24"), Days: testenv.Days("2026-11-24")}, got, "a backfill reads exactly its day")
 
-	for _, in := range []PlanInput{
-		{Media: "m1", Date: "2026-11-24", Mode: "sometimes"},
-		{Media: "m1", Date: "24/11/2026", Mode: ModeExplicit},
-	} {
-		_, err := plan(in)
-		var app *temporal.ApplicationError
-		require.True(t, errors.As(err, &app), "%+v: %v", in, err)
-		assert.Equal(t, ErrTypeBadInput, app.Type(), "%+v", in)
-		assert.True(t, app.NonRetryable(), "%+v: retrying a bad input gives the same answer", in)
-	}
+	_, err = plan(PlanInput{Media: "m1", Date: testenv.Day("2026-11-24"), Mode: "sometimes"})
+	var app *temporal.ApplicationError
+	require.True(t, errors.As(err, &app), "%v", err)
+	assert.Equal(t, ErrTypeBadInput, app.Type())
+	assert.True(t, app.NonRetryable(), "retrying a bad input gives the same answer")
+}
+
+// A plan travels as the strings it always did: a history recorded before days were typed
+// decodes into the same plan, and the plan encodes back to the same JSON.
+func TestReadPlanKeepsItsPayload(t *testing.T) {
+	recorded := `{"start":"2026-11-22","end":"2026-11-24","days":["2026-11-22","2026-11-23","2026-11-24"]}`
+	var p ReadPlan
+	require.NoError(t, json.Unmarshal([]byte(recorded), &p))
+	assert.Equal(t, ReadPlan{Start: testenv.Day("2026-11-22"), End: testenv.Day("2026-11-24"), Days: testenv.Days("2026-11-22", "2026-11-23", "2026-11-24")}, p)
+	b, err := json.Marshal(p)
+	require.NoError(t, err)
+	assert.JSONEq(t, recorded, string(b))
+
+	require.NoError(t, json.Unmarshal([]byte(`{"start":"","end":"","days":null}`), &p), "the empty plan of a media with nothing to read")
+	assert.Equal(t, ReadPlan{}, p)
 }

@@ -10,7 +10,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/state"
 	"github.com/marketing-data/wistia-pipeline/wistia"
@@ -34,19 +34,16 @@ func (m Mode) Valid() bool { return m == ModeCatchUp || m == ModeExplicit || m =
 
 // PlanInput asks which days one media's run reads.
 type PlanInput struct {
-	Media string `json:"media"`
-	Date  string `json:"date"`
-	Mode  Mode   `json:"mode"`
+	Media string     `json:"media"`
+	Date  dates.Date `json:"date"`
+	Mode  Mode       `json:"mode"`
 }
 
 // PlanIngest returns the days a media's run reads in its mode: only a catch-up run looks at
 // the watermark. Every window is clipped to the days the API still serves.
 func (a *Activities) PlanIngest(ctx context.Context, in PlanInput) (ReadPlan, error) {
-	target, err := parseDay(in.Date)
-	if err != nil {
-		return ReadPlan{}, err
-	}
-	var start, end time.Time
+	target := in.Date
+	var start, end dates.Date
 	switch in.Mode {
 	case ModeCatchUp:
 		mark, ok, err := a.Marks.Get(ctx, a.key(in.Media))
@@ -54,58 +51,55 @@ func (a *Activities) PlanIngest(ctx context.Context, in PlanInput) (ReadPlan, er
 			return ReadPlan{}, classify(err)
 		}
 		if ok && a.OnLag != nil {
-			a.OnLag(target, int(target.Sub(mark.Day).Hours()/24))
+			a.OnLag(target, target.DaysSince(mark.Day))
 		}
 		var valid bool
 		if start, end, valid = a.Policy.Range(mark.Day, ok, target, a.Now()); !valid {
 			return ReadPlan{}, nil
 		}
 	case ModeExplicit:
-		start, end = dates.AddDays(target, -a.Policy.LookbackDays), target
+		start, end = target.AddDays(-a.Policy.LookbackDays), target
 	case ModeBackfill:
 		start, end = target, target
 	default:
 		return ReadPlan{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown run mode %q", in.Mode), ErrTypeBadInput, nil)
 	}
-	if first, _ := wistia.ServedDays(a.Policy.Zone, a.Now()); start.Before(first) {
+	if first, _ := wistia.ServedDays(a.Policy.Zone, a.Now()); start < first {
 		start = first
 	}
-	w := ReadPlan{Start: dates.Format(start), End: dates.Format(end)}
-	for _, d := range dates.Range(start, end) {
-		w.Days = append(w.Days, dates.Format(d))
-	}
-	return w, nil
+	return planOf(start, end), nil
 }
 
 // LandedInput reports what one media's run landed.
 type LandedInput struct {
-	Media   string   `json:"media"`
-	Days    []string `json:"days"` // bronze dt= days written
-	Mark    string   `json:"mark,omitempty"`
-	RunID   string   `json:"run_id"`
-	Advance bool     `json:"advance"` // move the watermark to Mark (catch-up runs only)
+	Media   string       `json:"media"`
+	Days    []dates.Date `json:"days"` // bronze dt= days written
+	Mark    dates.Date   `json:"mark,omitempty"`
+	RunID   string       `json:"run_id"`
+	Advance bool         `json:"advance"` // move the watermark to Mark (catch-up runs only)
 }
 
 // RecordLanded puts the landed days in the ledger of days pending merge, and only then, for a
 // catch-up run, advances the media's watermark: a day behind a watermark is always merged or
 // pending, so a failed transform never strands it.
 func (a *Activities) RecordLanded(ctx context.Context, in LandedInput) (bool, error) {
-	if err := a.MarkPending(ctx, in.Days); err != nil {
+	if err := a.MarkDaysPending(ctx, PendingInput{Days: in.Days}); err != nil {
 		return false, err
 	}
-	if !in.Advance || in.Mark == "" {
+	if !in.Advance || in.Mark.IsZero() {
 		return false, nil
 	}
-	return a.AdvanceWatermark(ctx, in.Media, in.Mark, in.RunID)
+	return a.advanceWatermark(ctx, in.Media, in.Mark, in.RunID)
 }
 
-// MarkPending records bronze days landed and not yet merged.
-func (a *Activities) MarkPending(ctx context.Context, days []string) error {
-	list, err := parseDays(days)
-	if err != nil {
-		return err
-	}
-	return classify(a.Marks.MarkPending(ctx, a.Account, list))
+// PendingInput names bronze days that landed.
+type PendingInput struct {
+	Days []dates.Date `json:"days"`
+}
+
+// MarkDaysPending records bronze days landed and not yet merged.
+func (a *Activities) MarkDaysPending(ctx context.Context, in PendingInput) error {
+	return classify(a.Marks.MarkPending(ctx, a.Account, in.Days))
 }
 
 // PendingDays lists the account's days whose bronze landed and is not yet merged and checked.
@@ -118,9 +112,15 @@ func (a *Activities) PendingDays(ctx context.Context) ([]PendingDay, error) {
 // ledger: deploy/cdk counts these lines, and alarms when none appears for a day.
 const VerifiedMergeMessage = "days merged and checked"
 
-// ClearPending takes the days off the ledger, except those whose bronze landed again since
+// ClearInput names the pending days a run merged and checked, as PendingDays read them.
+type ClearInput struct {
+	Days []PendingDay `json:"days"`
+}
+
+// ClearMerged takes the days off the ledger, except those whose bronze landed again since
 // they were read. Workflows call it only after the days' checks passed.
-func (a *Activities) ClearPending(ctx context.Context, days []PendingDay) (int, error) {
+func (a *Activities) ClearMerged(ctx context.Context, in ClearInput) (int, error) {
+	days := in.Days
 	n, err := a.Marks.ClearPending(ctx, a.Account, statePending(days))
 	if err != nil {
 		return n, classify(err)
@@ -135,7 +135,7 @@ func (a *Activities) ClearPending(ctx context.Context, days []PendingDay) (int, 
 // transformLeaseTTL is how long a dead worker can keep other transforms of its account waiting.
 const transformLeaseTTL = time.Minute
 
-// MergeResult is what MergeAndCheck (or a part of a spread merge) did: the transform's
+// MergeResult is what MergeDaysAndCheck (or a part of a spread merge) did: the transform's
 // counts and the checks'.
 type MergeResult struct {
 	Report TransformReport `json:"report"`
@@ -154,70 +154,60 @@ func (r MergeResult) checked(check lake.CheckReport, err error) (MergeResult, er
 	return r, nil
 }
 
-// MergeAndCheck merges the days' bronze into silver, recomputes gold and checks the result,
-// holding the account's transform lease throughout, so gold recomputes of one account never
-// interleave whichever workers run them. The checks compare silver with exactly the bronze
-// the merge read: bronze landing meanwhile is pending, and the next run merges it.
-func (a *Activities) MergeAndCheck(ctx context.Context, days []string, runID string) (MergeResult, error) {
-	list, err := lakeDays(days)
-	if err != nil {
-		return MergeResult{}, err
-	}
+// MergeInput names the bronze days a run merges.
+type MergeInput struct {
+	Days  []dates.Date `json:"days"`
+	RunID string       `json:"run_id"`
+}
+
+// MergeDaysAndCheck merges the days' bronze into silver, recomputes gold and checks the
+// result, holding the account's transform lease throughout, so gold recomputes of one account
+// never interleave whichever workers run them. The checks compare silver with exactly the
+// bronze the merge read: bronze landing meanwhile is pending, and the next run merges it.
+func (a *Activities) MergeDaysAndCheck(ctx context.Context, in MergeInput) (MergeResult, error) {
 	return a.mergeStep(ctx, mergeOwner(activity.GetInfo(ctx)), true,
 		func(ctx context.Context) (lake.TransformReport, error) {
-			return a.Lake.Transform(ctx, a.Store, list, runID)
+			return a.Lake.Transform(ctx, a.Store, in.Days, in.RunID)
 		},
 		func(ctx context.Context, rep lake.TransformReport) (lake.CheckReport, error) {
-			return a.Lake.CheckRead(ctx, a.Store, list, rep.Read)
+			return a.Lake.CheckRead(ctx, a.Store, in.Days, rep.Read)
 		})
 }
 
-// MergeSilverDays is one part of a merge spread over workers: it merges the days' bronze into
+// MergeSilver is one part of a merge spread over workers: it merges the days' bronze into
 // silver and checks silver against exactly what it read. It holds the account's transform
-// lease with its workflow run as owner, so the run's other MergeSilverDays merge beside it on
-// any worker (a silver commit that loses a race is redone), while no other run's transform
+// lease with its workflow run as owner, so the run's other MergeSilver merge beside it on any
+// worker (a silver commit that loses a race is redone), while no other run's transform
 // interleaves; it leaves the lease to run out rather than freeing it, and the run's
 // RecomputeGoldAndCheck, last, frees it.
-func (a *Activities) MergeSilverDays(ctx context.Context, days []string, runID string) (MergeResult, error) {
-	list, err := lakeDays(days)
-	if err != nil {
-		return MergeResult{}, err
-	}
+func (a *Activities) MergeSilver(ctx context.Context, in MergeInput) (MergeResult, error) {
 	return a.mergeStep(ctx, spreadOwner(ctx), false,
 		func(ctx context.Context) (lake.TransformReport, error) {
-			return a.Lake.MergeSilver(ctx, a.Store, list, runID)
+			return a.Lake.MergeSilver(ctx, a.Store, in.Days, in.RunID)
 		},
 		func(ctx context.Context, rep lake.TransformReport) (lake.CheckReport, error) {
-			return a.Lake.CheckSilver(ctx, a.Store, list, rep.Read)
+			return a.Lake.CheckSilver(ctx, a.Store, in.Days, rep.Read)
 		})
 }
 
 // GoldInput asks for gold of Dates to be recomputed and of Days to be checked, after the
-// silver of Days was merged by MergeSilverDays.
+// silver of Days was merged by MergeSilver.
 type GoldInput struct {
-	Dates []string `json:"dates"` // dates whose facts the silver merges touched
-	Days  []string `json:"days"`  // days merged
-	RunID string   `json:"run_id"`
+	Dates []dates.Date `json:"dates"` // dates whose facts the silver merges touched
+	Days  []dates.Date `json:"days"`  // days merged
+	RunID string       `json:"run_id"`
 }
 
-// RecomputeGoldAndCheck ends a merge spread over workers: under the lease its MergeSilverDays
+// RecomputeGoldAndCheck ends a merge spread over workers: under the lease its MergeSilver
 // held, it recomputes gold from silver, checks it, and frees the lease.
 func (a *Activities) RecomputeGoldAndCheck(ctx context.Context, in GoldInput) (MergeResult, error) {
-	days, err := lakeDays(in.Days)
-	if err != nil {
-		return MergeResult{}, err
-	}
-	touched, err := lakeDays(in.Dates)
-	if err != nil {
-		return MergeResult{}, err
-	}
 	return a.mergeStep(ctx, spreadOwner(ctx), true,
 		func(ctx context.Context) (lake.TransformReport, error) {
 			rep := lake.TransformReport{Quarantined: map[string]int{}}
-			return rep, a.Lake.RecomputeGold(ctx, touched, in.RunID, &rep)
+			return rep, a.Lake.RecomputeGold(ctx, in.Dates, in.RunID, &rep)
 		},
 		func(ctx context.Context, _ lake.TransformReport) (lake.CheckReport, error) {
-			return a.Lake.CheckGold(ctx, days)
+			return a.Lake.CheckGold(ctx, in.Days)
 		})
 }
 
@@ -249,7 +239,7 @@ func (a *Activities) mergeStep(ctx context.Context, owner string, release bool,
 	return res.checked(check(ctx, rep))
 }
 
-// mergeOwner owns the transform lease for one MergeAndCheck, whichever attempt: the retry of
+// mergeOwner owns the transform lease for one MergeDaysAndCheck, whichever attempt: the retry of
 // a merge whose worker died takes its lease over at once instead of waiting out the dead
 // attempt's ttl (the soak's mid-merge kills each cost a minute). A live earlier attempt that
 // lost its heartbeat stops at its next one; until then both redo the same idempotent merge.
@@ -300,10 +290,16 @@ func (a *Activities) holdTransform(ctx context.Context, owner string) (context.C
 	return ctx, transformHold{lease: lease, cancel: cancel}, nil
 }
 
-// AwaitRun waits for the workflow with the given ID (its latest run, across continue-as-new)
+// FollowInput names the workflow a run follows.
+type FollowInput struct {
+	WorkflowID string `json:"workflow_id"`
+}
+
+// FollowRun waits for the workflow with the given ID (its latest run, across continue-as-new)
 // to end and returns its result as JSON. A run of a date that is already in flight is
 // attached to this way instead of being started twice.
-func (a *Activities) AwaitRun(ctx context.Context, workflowID string) (json.RawMessage, error) {
+func (a *Activities) FollowRun(ctx context.Context, in FollowInput) (json.RawMessage, error) {
+	workflowID := in.WorkflowID
 	defer keepAlive(ctx)()
 	if a.Temporal == nil {
 		return nil, temporal.NewNonRetryableApplicationError("this worker has no Temporal client to follow other runs", ErrTypeMisconfigured, nil)

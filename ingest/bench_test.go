@@ -9,8 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/marketing-data/wistia-pipeline/internal/config"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/config"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/lake/state"
 	"github.com/marketing-data/wistia-pipeline/wistia"
@@ -26,8 +26,8 @@ const budgetPerMinute = 600
 // (the shared budget grants at most 20/22 of it) and the share of a day's budget.
 func BenchmarkVisitorsOneDay(b *testing.B) {
 	in, sim, clock := ingester(b, wistiasim.Options{Seed: 17, Medias: 200, Visitors: 13000, MeanEventsPerDay: 150})
-	day := dates.AddDays(dates.Day(simNow), -1)
-	byMedia := landEvents(b, in, sim, []time.Time{day}, "run-1")
+	day := dates.DateOf(simNow).AddDays(-1)
+	byMedia := landEvents(b, in, sim, []dates.Date{day}, "run-1")
 	perMedia, distinct := 0, map[string]bool{}
 	for _, keys := range byMedia {
 		perMedia += len(keys)
@@ -35,11 +35,11 @@ func BenchmarkVisitorsOneDay(b *testing.B) {
 			distinct[k] = true
 		}
 	}
-	events := len(sim.Truth(day, day).Events)
+	events := len(sim.Truth(day.Time(), day.Time()).Events)
 	b.ResetTimer()
 	var requests int
 	for range b.N {
-		l, err := in.Visitors(context.Background(), bronze.AllMedia, []time.Time{day}, day, "run-1", VisitorsProgress{}, nil)
+		l, err := in.Visitors(context.Background(), bronze.AllMedia, []dates.Date{day}, day, "run-1", VisitorsProgress{}, nil)
 		require.NoError(b, err)
 		requests = l.Requests
 		*clock = clock.Add(25 * time.Hour) // the next iteration's fetch is not fresh any more
@@ -59,8 +59,8 @@ func BenchmarkVisitorsOneDay(b *testing.B) {
 // takes about a quarter of an hour, so `make bench` leaves it to `make bench-visitors`.
 func BenchmarkVisitorsOneDayAtBudget(b *testing.B) {
 	in, sim, clock := ingester(b, wistiasim.Options{Seed: 17, Medias: 200, Visitors: 13000, MeanEventsPerDay: 150})
-	day := dates.AddDays(dates.Day(simNow), -1)
-	landEvents(b, in, sim, []time.Time{day}, "run-1")
+	day := dates.DateOf(simNow).AddDays(-1)
+	landEvents(b, in, sim, []dates.Date{day}, "run-1")
 
 	limited, err := wistiasim.New(wistiasim.Options{Seed: 17, Medias: 200, Visitors: 13000, MeanEventsPerDay: 150, Now: simNow,
 		RateLimit: budgetPerMinute, RatePeriod: time.Minute})
@@ -81,7 +81,7 @@ func BenchmarkVisitorsOneDayAtBudget(b *testing.B) {
 	var requests int
 	start := time.Now()
 	for range b.N {
-		l, err := in.Visitors(context.Background(), bronze.AllMedia, []time.Time{day}, day, "run-1", VisitorsProgress{}, nil)
+		l, err := in.Visitors(context.Background(), bronze.AllMedia, []dates.Date{day}, day, "run-1", VisitorsProgress{}, nil)
 		require.NoError(b, err)
 		requests += l.Requests
 		*clock = clock.Add(25 * time.Hour)

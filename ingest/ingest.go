@@ -14,7 +14,7 @@ import (
 
 	"github.com/buger/jsonparser"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 )
@@ -38,7 +38,7 @@ type Landed struct {
 	Bytes    int64  `json:"bytes"`    // bronze bytes of the window
 	// Unwatched is, of by_date stats, the days whose row shows no loads and no plays: the API
 	// lists no events for them, so their events are not asked for.
-	Unwatched []string `json:"unwatched,omitempty"`
+	Unwatched []dates.Date `json:"unwatched,omitempty"`
 }
 
 func landed(w bronze.Landing, m bronze.Manifest, rejects, requests int) Landed {
@@ -46,7 +46,7 @@ func landed(w bronze.Landing, m bronze.Manifest, rejects, requests int) Landed {
 }
 
 // Medias lands the account's media list for day and returns the media hashed ids in API order.
-func (in *Ingester) Medias(ctx context.Context, day time.Time, runID string) (Landed, []string, error) {
+func (in *Ingester) Medias(ctx context.Context, day dates.Date, runID string) (Landed, []string, error) {
 	w := bronze.Landing{Stream: bronze.StreamMedias, Day: day, Media: bronze.AllMedia, RunID: runID}
 	bw := bronze.NewWriter(in.Store, w, nil, in.Now)
 	var (
@@ -85,7 +85,7 @@ func (in *Ingester) Medias(ctx context.Context, day time.Time, runID string) (La
 }
 
 // DailyStats lands one media's by_date rows for start..end (inclusive) in day's bronze.
-func (in *Ingester) DailyStats(ctx context.Context, media string, start, end, day time.Time, runID string) (Landed, error) {
+func (in *Ingester) DailyStats(ctx context.Context, media string, start, end, day dates.Date, runID string) (Landed, error) {
 	w := bronze.Landing{Stream: bronze.StreamDailyStats, Day: day, Media: media, RunID: runID, Start: start, End: end}
 	page, err := in.Client.MediaStatsByDate(ctx, media, start, end)
 	if err != nil {
@@ -107,15 +107,15 @@ func (in *Ingester) DailyStats(ctx context.Context, media string, start, end, da
 // unwatched lists the days of start..end whose by_date row shows no loads and no plays. A
 // day without a row is not among them, and none is when a row could not be typed (it could be
 // any day's): only what the API said for certain saves a request.
-func unwatched(page *wistia.Page[wistia.DailyStat], start, end time.Time) []string {
+func unwatched(page *wistia.Page[wistia.DailyStat], start, end dates.Date) []dates.Date {
 	if len(page.Rejects) > 0 {
 		return nil
 	}
-	var out []string
+	var out []dates.Date
 	for _, st := range page.Items {
-		d := dates.Day(st.Date.Time)
-		if st.LoadCount == 0 && st.PlayCount == 0 && !d.Before(dates.Day(start)) && !d.After(dates.Day(end)) {
-			out = append(out, dates.Format(d))
+		d := dates.DateOf(st.Date.Time)
+		if st.LoadCount == 0 && st.PlayCount == 0 && d >= start && d <= end {
+			out = append(out, d)
 		}
 	}
 	slices.Sort(out)
@@ -132,7 +132,7 @@ type EventsProgress struct {
 
 // Events lands one media's events of one day, page by page, calling progress after each page.
 // The window's manifest says whether the crawl was complete.
-func (in *Ingester) Events(ctx context.Context, media string, day time.Time, runID string, resume EventsProgress,
+func (in *Ingester) Events(ctx context.Context, media string, day dates.Date, runID string, resume EventsProgress,
 	progress func(EventsProgress)) (Landed, error) {
 	w := bronze.Landing{Stream: bronze.StreamEvents, Day: day, Media: media, RunID: runID}
 	bw := bronze.NewWriter(in.Store, w, resume.Objects, in.Now)
@@ -187,7 +187,7 @@ const VisitorsSource = "/stats/visitors/{visitor_key}.json"
 // on the given days for media (bronze.AllMedia: across all its medias), in objects of many
 // records, calling progress after each. A visitor whose record an earlier run fetched within
 // the last day is skipped, unless one of its events in this run is newer than that fetch.
-func (in *Ingester) Visitors(ctx context.Context, media string, days []time.Time, day time.Time, runID string, resume VisitorsProgress,
+func (in *Ingester) Visitors(ctx context.Context, media string, days []dates.Date, day dates.Date, runID string, resume VisitorsProgress,
 	progress func(VisitorsProgress)) (Landed, error) {
 	keys, err := in.visitorsToFetch(ctx, media, days, day, runID)
 	if err != nil {
@@ -242,12 +242,12 @@ func (in *Ingester) Visitors(ctx context.Context, media string, days []time.Time
 
 // visitorsToFetch lists, sorted, the visitor keys of the events this run landed on the days,
 // less those an earlier run fetched within refetchAfter of now that have not played since.
-func (in *Ingester) visitorsToFetch(ctx context.Context, media string, days []time.Time, day time.Time, runID string) ([]string, error) {
+func (in *Ingester) visitorsToFetch(ctx context.Context, media string, days []dates.Date, day dates.Date, runID string) ([]string, error) {
 	latest := map[string]time.Time{} // visitor → newest event received_at in this run
 	for _, d := range days {
 		manifests, err := bronze.Manifests(ctx, in.Store, bronze.StreamEvents, d)
 		if err != nil {
-			return nil, fmt.Errorf("events manifests of %s: %w", d.Format(time.DateOnly), err)
+			return nil, fmt.Errorf("events manifests of %s: %w", d, err)
 		}
 		for _, m := range manifests {
 			if m.RunID != runID || (media != bronze.AllMedia && m.Media != media) {
@@ -294,13 +294,13 @@ func (in *Ingester) visitorsToFetch(ctx context.Context, media string, days []ti
 // recentlyFetched is when earlier runs last landed each visitor's record, within refetchAfter,
 // among the visitors landed under the run's date and the days either side (where the runs of
 // the last day land them; a record found nowhere is fetched, the safe side).
-func (in *Ingester) recentlyFetched(ctx context.Context, day time.Time, runID string) (map[string]time.Time, error) {
+func (in *Ingester) recentlyFetched(ctx context.Context, day dates.Date, runID string) (map[string]time.Time, error) {
 	out := map[string]time.Time{}
 	since := in.Now().Add(-refetchAfter)
-	for _, d := range []time.Time{day.AddDate(0, 0, -1), day, day.AddDate(0, 0, 1)} {
+	for _, d := range []dates.Date{day.AddDays(-1), day, day.AddDays(1)} {
 		manifests, err := bronze.Manifests(ctx, in.Store, bronze.StreamVisitors, d)
 		if err != nil {
-			return nil, fmt.Errorf("visitors manifests of %s: %w", d.Format(time.DateOnly), err)
+			return nil, fmt.Errorf("visitors manifests of %s: %w", d, err)
 		}
 		for _, m := range manifests {
 			if m.RunID == runID {

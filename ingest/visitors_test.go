@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/marketing-data/wistia-pipeline/internal/config"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/config"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
@@ -39,7 +39,7 @@ func ingester(t testing.TB, opts wistiasim.Options) (*Ingester, *wistiasim.Sim, 
 
 // landEvents lands every media's events of the days for runID and returns, by media, the
 // visitor keys of the events the simulator serves for those days (its own ground truth).
-func landEvents(t testing.TB, in *Ingester, sim *wistiasim.Sim, days []time.Time, runID string) map[string][]string {
+func landEvents(t testing.TB, in *Ingester, sim *wistiasim.Sim, days []dates.Date, runID string) map[string][]string {
 	t.Helper()
 	for _, media := range sim.MediaIDs() {
 		for _, day := range days {
@@ -48,7 +48,7 @@ func landEvents(t testing.TB, in *Ingester, sim *wistiasim.Sim, days []time.Time
 		}
 	}
 	byMedia := map[string][]string{}
-	for _, e := range sim.Truth(days[0], days[len(days)-1]).Events {
+	for _, e := range sim.Truth(days[0].Time(), days[len(days)-1].Time()).Events {
 		if !slices.Contains(byMedia[e.MediaID], e.VisitorKey) {
 			byMedia[e.MediaID] = append(byMedia[e.MediaID], e.VisitorKey)
 		}
@@ -59,8 +59,8 @@ func landEvents(t testing.TB, in *Ingester, sim *wistiasim.Sim, days []time.Time
 func TestVisitorsAreFetchedOncePerRunAcrossMedias(t *testing.T) {
 	ctx := context.Background()
 	in, sim, clock := ingester(t, wistiasim.Options{Seed: 9, Medias: 6, Visitors: 40, MeanEventsPerDay: 15})
-	last := dates.AddDays(dates.Day(simNow), -1)
-	days := []time.Time{dates.AddDays(last, -1), last}
+	last := dates.DateOf(simNow).AddDays(-1)
+	days := []dates.Date{last.AddDays(-1), last}
 	byMedia := landEvents(t, in, sim, days, "run-1")
 	distinct, perMedia := map[string]bool{}, 0
 	for _, keys := range byMedia {
@@ -99,8 +99,8 @@ func TestVisitorsAreFetchedOncePerRunAcrossMedias(t *testing.T) {
 func TestVisitorsResumeFromTheirCursor(t *testing.T) {
 	ctx := context.Background()
 	in, sim, _ := ingester(t, wistiasim.Options{Seed: 9, Medias: 6, Visitors: 200, MeanEventsPerDay: 30})
-	last := dates.AddDays(dates.Day(simNow), -1)
-	days := []time.Time{dates.AddDays(last, -1), last}
+	last := dates.DateOf(simNow).AddDays(-1)
+	days := []dates.Date{last.AddDays(-1), last}
 	distinct := map[string]bool{}
 	for _, keys := range landEvents(t, in, sim, days, "run-1") {
 		for _, k := range keys {

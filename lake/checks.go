@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/lake/gold"
 	"github.com/marketing-data/wistia-pipeline/lake/silver"
@@ -12,12 +12,12 @@ import (
 
 // CheckReport is the outcome of the data checks over some days: counts and the problems found.
 type CheckReport struct {
-	Days          []string `json:"days"`
-	BronzeEvents  int      `json:"bronze_events"` // distinct typeable events in bronze
-	SilverEvents  int      `json:"silver_events"`
-	FactRows      int      `json:"fact_rows"`
-	Problems      []string `json:"problems"`
-	ProblemsTotal int      `json:"problems_total"` // Problems lists at most maxProblems
+	Days          []dates.Date `json:"days"`
+	BronzeEvents  int          `json:"bronze_events"` // distinct typeable events in bronze
+	SilverEvents  int          `json:"silver_events"`
+	FactRows      int          `json:"fact_rows"`
+	Problems      []string     `json:"problems"`
+	ProblemsTotal int          `json:"problems_total"` // Problems lists at most maxProblems
 }
 
 const maxProblems = 20
@@ -70,9 +70,5 @@ func (l *Lakehouse) checkGold(ctx context.Context, days []dates.Date, rep *Check
 }
 
 func checkReport(days []dates.Date) CheckReport {
-	var rep CheckReport
-	for _, d := range days {
-		rep.Days = append(rep.Days, d.String())
-	}
-	return rep
+	return CheckReport{Days: days}
 }

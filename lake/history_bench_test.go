@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/marketing-data/wistia-pipeline/internal/benchdata"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 )
@@ -44,7 +43,7 @@ func BenchmarkDailyTransformOnHistory(b *testing.B) {
 			// commits, as a year of daily runs leaves them, rather than by one; snapshots are
 			// expired after each, as every run does.
 			for week := range slices.Chunk(set.Days, 7) {
-				if _, err := l.Transform(ctx, store, dates.DatesOf(week), "history"); err != nil {
+				if _, err := l.Transform(ctx, store, week, "history"); err != nil {
 					b.Fatal(err)
 				}
 				if err := l.ExpireSnapshots(ctx); err != nil {
@@ -56,7 +55,7 @@ func BenchmarkDailyTransformOnHistory(b *testing.B) {
 			runs := 0
 			for b.Loop() {
 				start := time.Now()
-				rep, err := l.Transform(ctx, store, dates.DatesOf(last), "daily")
+				rep, err := l.Transform(ctx, store, last, "daily")
 				if err != nil {
 					b.Fatal(err)
 				}

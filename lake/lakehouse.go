@@ -15,8 +15,8 @@ import (
 	icebergio "github.com/apache/iceberg-go/io"
 	_ "github.com/apache/iceberg-go/io/gocloud/s3" // registers s3:// warehouses
 
-	"github.com/marketing-data/wistia-pipeline/internal/config"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/config"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/lake/engine"
 	"github.com/marketing-data/wistia-pipeline/lake/gold"
 	"github.com/marketing-data/wistia-pipeline/lake/silver"
@@ -62,7 +62,7 @@ func NewLakehouse(cat catalog.Catalog, opts LakehouseOptions) *Lakehouse {
 }
 
 // ReadRows returns the rows of R's table, sorted by key (see engine.ReadRows).
-func ReadRows[R any](ctx context.Context, l *Lakehouse, from, to time.Time) ([]R, error) {
+func ReadRows[R any](ctx context.Context, l *Lakehouse, from, to dates.Date) ([]R, error) {
 	return engine.ReadRows[R](ctx, l.Warehouse, from, to)
 }
 

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
@@ -61,7 +61,7 @@ func (f *fixture) snapshot(t *testing.T) snapshot {
 	t.Helper()
 	s := snapshot{}
 	for _, name := range lake.TableNames() {
-		res, err := f.lh.Read(context.Background(), name, time.Time{}, time.Time{}, 0)
+		res, err := f.lh.Read(context.Background(), name, 0, 0, 0)
 		require.NoError(t, err)
 		rows := res.Rows
 		slices.SortFunc(rows, func(a, b []any) int { return strings.Compare(render(a), render(b)) })
@@ -85,9 +85,9 @@ var simOptions = wistiasim.Options{
 	Plant: []wistiasim.Planted{wistiasim.PlantCorrupt, wistiasim.PlantLate, wistiasim.PlantDuplicate, wistiasim.PlantQuirky},
 }
 
-func lastDays(t testing.TB, n int) []time.Time {
-	last := dates.AddDays(dates.Day(simNow(t)), -1)
-	return dates.Range(dates.AddDays(last, -(n-1)), last)
+func lastDays(t testing.TB, n int) []dates.Date {
+	last := dates.DateOf(simNow(t)).AddDays(-1)
+	return dates.Range(last.AddDays(-(n - 1)), last)
 }
 
 // TestLakehouse runs the whole transform on both warehouses. Late data and racing merges are
@@ -112,9 +112,9 @@ func testGroundTruthAndRerun(t *testing.T, warehouse string) {
 	f := newFixture(t, warehouse, simOptions)
 	days := lastDays(t, 4)
 	f.Land(t, "run-1", days)
-	rep, err := f.lh.Transform(ctx, f.Store, dates.DatesOf(days), "run-1")
+	rep, err := f.lh.Transform(ctx, f.Store, days, "run-1")
 	require.NoError(t, err)
-	truthcheck.AssertLakehouse(t, f.lh, f.Sim.Truth(days[0], days[len(days)-1]))
+	truthcheck.AssertLakehouse(t, f.lh, f.Sim.Truth(days[0].Time(), days[len(days)-1].Time()))
 	assert.Positive(t, rep.Quarantined[bronze.StreamEvents])
 
 	before := f.snapshot(t)
@@ -122,7 +122,7 @@ func testGroundTruthAndRerun(t *testing.T, warehouse string) {
 	for _, r := range before["silver.events"] {
 		all[render(r)] = true
 	}
-	limited, err := f.lh.Read(ctx, "silver.events", time.Time{}, time.Time{}, 5)
+	limited, err := f.lh.Read(ctx, "silver.events", 0, 0, 5)
 	require.NoError(t, err)
 	require.Len(t, limited.Rows, 5, "a read stops at its limit")
 	for _, r := range limited.Rows {
@@ -130,7 +130,7 @@ func testGroundTruthAndRerun(t *testing.T, warehouse string) {
 	}
 	var dayList []string
 	for _, d := range days {
-		dayList = append(dayList, dates.Format(d))
+		dayList = append(dayList, d.String())
 	}
 	commits, err := f.lh.Commits(ctx, "silver.events")
 	require.NoError(t, err)
@@ -141,7 +141,7 @@ func testGroundTruthAndRerun(t *testing.T, warehouse string) {
 	assert.Equal(t, "append", last.Operation, "the first merge into an empty table only adds files")
 
 	filesBefore := f.files(t)
-	rep2, err := f.lh.Transform(ctx, f.Store, dates.DatesOf(days), "run-1")
+	rep2, err := f.lh.Transform(ctx, f.Store, days, "run-1")
 	require.NoError(t, err)
 	assert.Equal(t, before, f.snapshot(t), "a second merge of the same bronze changes no row")
 	filesAfter := f.files(t)
@@ -156,7 +156,7 @@ func testGroundTruthAndRerun(t *testing.T, warehouse string) {
 	// The same days landed again by another run: unchanged records keep their rows exactly.
 	f.Clock = f.Clock.Add(time.Minute)
 	f.Land(t, "run-2", days)
-	_, err = f.lh.Transform(ctx, f.Store, dates.DatesOf(days), "run-2")
+	_, err = f.lh.Transform(ctx, f.Store, days, "run-2")
 	require.NoError(t, err)
 	assert.Equal(t, before, f.snapshot(t), "re-landing unchanged data changes no row")
 }
@@ -174,7 +174,7 @@ func TestQuarantinedCountsRowsAdded(t *testing.T) {
 
 	quarantine := func() map[string]silver.Quarantined {
 		t.Helper()
-		rows, err := lake.ReadRows[silver.Quarantined](ctx, f.lh, time.Time{}, time.Time{})
+		rows, err := lake.ReadRows[silver.Quarantined](ctx, f.lh, 0, 0)
 		require.NoError(t, err)
 		out := map[string]silver.Quarantined{}
 		for _, q := range rows {
@@ -182,10 +182,10 @@ func TestQuarantinedCountsRowsAdded(t *testing.T) {
 		}
 		return out
 	}
-	transform := func(runID string, days []time.Time) map[string]int {
+	transform := func(runID string, days []dates.Date) map[string]int {
 		t.Helper()
 		before := quarantine()
-		rep, err := f.lh.Transform(ctx, f.Store, dates.DatesOf(days), runID)
+		rep, err := f.lh.Transform(ctx, f.Store, days, runID)
 		require.NoError(t, err)
 		added := map[string]int{}
 		for key, q := range quarantine() {
@@ -235,7 +235,7 @@ func testLateData(t *testing.T, warehouse string) {
 	f := newFixture(t, warehouse, simOptions)
 	days := lastDays(t, 4)
 	f.Land(t, "run-1", days)
-	_, err := f.lh.Transform(ctx, f.Store, dates.DatesOf(days), "run-1")
+	_, err := f.lh.Transform(ctx, f.Store, days, "run-1")
 	require.NoError(t, err)
 	before := f.files(t)
 	beforeRows := f.snapshot(t)
@@ -244,9 +244,9 @@ func testLateData(t *testing.T, warehouse string) {
 	f.Clock = simNow(t).Add(48 * time.Hour)
 	f.Sim.SetNow(f.Clock)
 	old := days[1]
-	late := f.Sim.Truth(old, old)
-	f.Land(t, "run-2", []time.Time{old})
-	_, err = f.lh.Transform(ctx, f.Store, dates.DatesOf([]time.Time{old}), "run-2")
+	late := f.Sim.Truth(old.Time(), old.Time())
+	f.Land(t, "run-2", []dates.Date{old})
+	_, err = f.lh.Transform(ctx, f.Store, []dates.Date{old}, "run-2")
 	require.NoError(t, err)
 
 	events, err := lake.ReadRows[silver.Event](ctx, f.lh, old, old)
@@ -257,7 +257,7 @@ func testLateData(t *testing.T, warehouse string) {
 	assert.Len(t, engagement, len(late.Engagement))
 
 	after := f.files(t)
-	oldPart := dates.DateOf(old).String()
+	oldPart := old.String()
 	for _, name := range []string{"silver.events", "silver.media_daily_stats", "gold.fact_media_daily", "gold.fact_media_engagement"} {
 		for p, files := range before[name] {
 			if p == oldPart {
@@ -303,7 +303,7 @@ func testRacingMerges(t *testing.T, warehouse string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			reports[i], errs[i] = lh.MergeSilver(ctx, f.Store, dates.DatesOf([]time.Time{day}), "run-1")
+			reports[i], errs[i] = lh.MergeSilver(ctx, f.Store, []dates.Date{day}, "run-1")
 		}()
 	}
 	wg.Wait()
@@ -325,14 +325,14 @@ func testRacingMerges(t *testing.T, warehouse string) {
 			counted[stream] += n
 		}
 	}
-	quarantined, err := lake.ReadRows[silver.Quarantined](ctx, f.lh, time.Time{}, time.Time{})
+	quarantined, err := lake.ReadRows[silver.Quarantined](ctx, f.lh, 0, 0)
 	require.NoError(t, err)
 	for _, q := range quarantined {
 		inTable[q.Stream]++
 	}
 	assert.Equal(t, inTable, withoutZeros(counted))
-	require.NoError(t, f.lh.RecomputeGold(ctx, dates.DatesOf(days), "run-1", &lake.TransformReport{}))
-	truthcheck.AssertLakehouse(t, f.lh, f.Sim.Truth(days[0], days[len(days)-1]))
+	require.NoError(t, f.lh.RecomputeGold(ctx, days, "run-1", &lake.TransformReport{}))
+	truthcheck.AssertLakehouse(t, f.lh, f.Sim.Truth(days[0].Time(), days[len(days)-1].Time()))
 }
 
 func fmtAny(v any) string {

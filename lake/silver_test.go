@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/marketing-data/wistia-pipeline/internal/config"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/config"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
@@ -27,7 +27,7 @@ import (
 func TestAPIFieldsCannotOverrideLineage(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, "file", wistiasim.Options{Seed: 1, Medias: 1})
-	day := time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC)
+	day := dates.DateOf(time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC))
 	evil := `"_run_id":"evil","_ingested_at":"2099-01-01T00:00:00Z","_source":"evil","_page":99`
 	write := func(w bronze.Landing, record string) {
 		bw := bronze.NewWriter(f.Store, w, nil, func() time.Time { return f.Clock })
@@ -40,13 +40,13 @@ func TestAPIFieldsCannotOverrideLineage(t *testing.T) {
 		`{"event_key":"e1","received_at":"2026-11-18T10:00:00Z","media_id":"m1","visitor_key":"v1","percent_viewed":0.5,`+evil+`}`)
 	write(bronze.Landing{Stream: bronze.StreamMedias, Day: day, Media: bronze.AllMedia, RunID: "run-1"},
 		`{"hashed_id":"m1","name":"Demo","duration":60,"created":"2026-01-01T00:00:00Z","updated":"2026-01-02T00:00:00Z",`+evil+`}`)
-	_, err := f.lh.Transform(ctx, f.Store, dates.DatesOf([]time.Time{day}), "run-1")
+	_, err := f.lh.Transform(ctx, f.Store, []dates.Date{day}, "run-1")
 	require.NoError(t, err)
 
 	events, err := lake.ReadRows[silver.Event](ctx, f.lh, day, day)
 	require.NoError(t, err)
 	require.Len(t, events, 1)
-	medias, err := lake.ReadRows[silver.Media](ctx, f.lh, time.Time{}, time.Time{})
+	medias, err := lake.ReadRows[silver.Media](ctx, f.lh, 0, 0)
 	require.NoError(t, err)
 	require.Len(t, medias, 1)
 	for _, got := range []struct {
@@ -68,7 +68,7 @@ func TestAPIFieldsCannotOverrideLineage(t *testing.T) {
 func TestImpossibleValuesAreQuarantinedAndPercentAboveOneIsCapped(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, "file", wistiasim.Options{Seed: 1, Medias: 1})
-	day := time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC)
+	day := dates.DateOf(time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC))
 	write := func(w bronze.Landing, records ...string) {
 		bw := bronze.NewWriter(f.Store, w, nil, func() time.Time { return f.Clock })
 		var raw []json.RawMessage
@@ -89,7 +89,7 @@ func TestImpossibleValuesAreQuarantinedAndPercentAboveOneIsCapped(t *testing.T) 
 		`{"hashed_id":"m1","name":"Demo","duration":60,"created":"2026-01-01T00:00:00Z","updated":"2026-01-02T00:00:00Z"}`)
 	write(bronze.Landing{Stream: bronze.StreamDailyStats, Day: day, Media: "m1", RunID: "run-1", Start: day, End: day},
 		`{"date":"2026-11-18","load_count":4,"play_count":-3,"hours_watched":0.1}`)
-	rep, err := f.lh.Transform(ctx, f.Store, dates.DatesOf([]time.Time{day}), "run-1")
+	rep, err := f.lh.Transform(ctx, f.Store, []dates.Date{day}, "run-1")
 	require.NoError(t, err)
 
 	events, err := lake.ReadRows[silver.Event](ctx, f.lh, day, day)
@@ -101,7 +101,7 @@ func TestImpossibleValuesAreQuarantinedAndPercentAboveOneIsCapped(t *testing.T) 
 	assert.Equal(t, []string{"ok", "over"}, kept)
 	assert.Equal(t, 1, rep.PercentOverOne)
 	assert.Equal(t, map[string]int{bronze.StreamEvents: 3, bronze.StreamDailyStats: 1}, rep.Quarantined)
-	q, err := lake.ReadRows[silver.Quarantined](ctx, f.lh, time.Time{}, time.Time{})
+	q, err := lake.ReadRows[silver.Quarantined](ctx, f.lh, 0, 0)
 	require.NoError(t, err)
 	reasons := map[string]string{}
 	for _, r := range q {
@@ -120,7 +120,7 @@ func TestImpossibleValuesAreQuarantinedAndPercentAboveOneIsCapped(t *testing.T) 
 		watch[e.VisitorID] = e.TotalWatchTime
 	}
 	assert.Equal(t, map[string]float64{"v-ok": 30, "v-over": 60}, watch, "0.5 × 60 s, and 1.5 capped at 1 × 60 s")
-	check, err := f.lh.CheckRead(ctx, f.Store, dates.DatesOf([]time.Time{day}), rep.Read)
+	check, err := f.lh.CheckRead(ctx, f.Store, []dates.Date{day}, rep.Read)
 	require.NoError(t, err)
 	assert.Zero(t, check.ProblemsTotal, check.Problems)
 }
@@ -147,9 +147,9 @@ func TestHostileIDsAreQuarantinedAndNeverUsedAsNames(t *testing.T) {
 		assert.NotContains(t, key, "media=a/b", key)
 	}
 
-	rep, err := f.lh.Transform(ctx, f.Store, dates.DatesOf(days), "run-1")
+	rep, err := f.lh.Transform(ctx, f.Store, days, "run-1")
 	require.NoError(t, err)
-	truthcheck.AssertLakehouse(t, f.lh, f.Sim.Truth(days[0], days[1]))
+	truthcheck.AssertLakehouse(t, f.lh, f.Sim.Truth(days[0].Time(), days[1].Time()))
 	reasons, _ := quarantined(t, f.lh, bronze.StreamMedias)
 	assert.ElementsMatch(t, []string{
 		`hashed_id "../../etc" holds '.': only letters, digits, '_' and '-' are allowed`,
@@ -165,7 +165,7 @@ func TestHostileIDsAreQuarantinedAndNeverUsedAsNames(t *testing.T) {
 // PII_SALT, "redacted" without, as they came with PII_COLUMNS_IN_SILVER. Bronze stays raw.
 func TestQuarantineHidesEmailsUnlessPIIIsAllowed(t *testing.T) {
 	ctx := context.Background()
-	day := time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC)
+	day := dates.DateOf(time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC))
 	record := `{"received_at":"2026-11-18T10:00:00Z","media_id":"m1","visitor_key":"v1","email":"Ann@Example.com","visitor_identity":{"email":"ann@example.com"},"ip":"10.0.0.1"}`
 	mac := hmac.New(sha256.New, []byte("pepper"))
 	mac.Write([]byte("ann@example.com"))
@@ -192,10 +192,10 @@ func TestQuarantineHidesEmailsUnlessPIIIsAllowed(t *testing.T) {
 			require.NoError(t, err)
 			m, err := bw.Finish(ctx, true)
 			require.NoError(t, err)
-			_, err = lh.Transform(ctx, f.Store, dates.DatesOf([]time.Time{day}), "run-1")
+			_, err = lh.Transform(ctx, f.Store, []dates.Date{day}, "run-1")
 			require.NoError(t, err)
 
-			q, err := lake.ReadRows[silver.Quarantined](ctx, lh, time.Time{}, time.Time{})
+			q, err := lake.ReadRows[silver.Quarantined](ctx, lh, 0, 0)
 			require.NoError(t, err)
 			require.Len(t, q, 1)
 			assert.Equal(t, "event_key is missing", q[0].Reason)
@@ -223,9 +223,9 @@ func TestHostileVisitorKeyIsQuarantined(t *testing.T) {
 	for _, key := range keys {
 		assert.NotContains(t, key, "tmp", key)
 	}
-	rep, err := f.lh.Transform(ctx, f.Store, dates.DatesOf(days), "run-1")
+	rep, err := f.lh.Transform(ctx, f.Store, days, "run-1")
 	require.NoError(t, err)
-	truthcheck.AssertLakehouse(t, f.lh, f.Sim.Truth(days[0], days[1]))
+	truthcheck.AssertLakehouse(t, f.lh, f.Sim.Truth(days[0].Time(), days[1].Time()))
 
 	reasons, raws := quarantined(t, f.lh, bronze.StreamEvents)
 	for _, raw := range raws {
@@ -244,7 +244,7 @@ func TestHostileVisitorKeyIsQuarantined(t *testing.T) {
 // quarantined is the reasons and raw records silver.quarantine holds for stream.
 func quarantined(t *testing.T, lh *lake.Lakehouse, stream string) (reasons, raws []string) {
 	t.Helper()
-	q, err := lake.ReadRows[silver.Quarantined](context.Background(), lh, time.Time{}, time.Time{})
+	q, err := lake.ReadRows[silver.Quarantined](context.Background(), lh, 0, 0)
 	require.NoError(t, err)
 	for _, r := range q {
 		if r.Stream == stream {

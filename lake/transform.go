@@ -5,7 +5,7 @@ import (
 	"slices"
 
 	"github.com/apache/iceberg-go"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/lake/engine"
 	"github.com/marketing-data/wistia-pipeline/lake/gold"
@@ -15,8 +15,8 @@ import (
 // TransformReport is what one transform did. It holds counts only, so it fits in a Temporal
 // payload.
 type TransformReport struct {
-	Days        []string       // bronze days merged
-	Dates       []string       // dates whose gold facts were recomputed
+	Days        []dates.Date   // bronze days merged
+	Dates       []dates.Date   // dates whose gold facts were recomputed
 	Quarantined map[string]int // rows this transform added to silver.quarantine, by stream; records it already held are not counted
 	Events      int64          // typed event lines read from bronze
 	// PercentOverOne is the distinct events read whose percent_viewed is above 1: kept, but capped
@@ -64,9 +64,7 @@ func (l *Lakehouse) mergeSilver(ctx context.Context, store bronze.Store, days []
 	days = slices.Clone(days)
 	slices.Sort(days)
 	days = slices.Compact(days)
-	for _, d := range days {
-		rep.Days = append(rep.Days, d.String())
-	}
+	rep.Days = append(rep.Days, days...)
 	res, err := silver.Merge(ctx, l.Warehouse, store, days, silver.Options{Zone: l.zone, PII: l.pii}, engine.SnapshotProps(runID, days))
 	for stream, n := range res.Quarantined {
 		rep.Quarantined[stream] += n
@@ -76,9 +74,7 @@ func (l *Lakehouse) mergeSilver(ctx context.Context, store bronze.Store, days []
 	rep.OffZone = append(rep.OffZone, res.OffZone...)
 	rep.Merges = append(rep.Merges, res.Merges...)
 	rep.Read = res.Read
-	for _, d := range res.Touched {
-		rep.Dates = append(rep.Dates, d.String())
-	}
+	rep.Dates = append(rep.Dates, res.Touched...)
 	return res.Touched, err
 }
 

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/marketing-data/wistia-pipeline/internal/benchdata"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
@@ -41,7 +40,7 @@ func BenchmarkTransform(b *testing.B) {
 				stop := testenv.PeakHeap()
 				start := time.Now()
 				b.StartTimer()
-				rep, err := l.Transform(context.Background(), store, dates.DatesOf(set.Days), "bench")
+				rep, err := l.Transform(context.Background(), store, set.Days, "bench")
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
@@ -40,7 +40,7 @@ func landWindow(t *testing.T, f *fixture, runID, day string, events [][2]string)
 // silverByDate is silver.events' keys by partition.
 func silverByDate(t *testing.T, lh *lake.Lakehouse) map[string][]string {
 	t.Helper()
-	rows, err := lake.ReadRows[silver.Event](context.Background(), lh, time.Time{}, time.Time{})
+	rows, err := lake.ReadRows[silver.Event](context.Background(), lh, 0, 0)
 	require.NoError(t, err)
 	out := map[string][]string{}
 	for _, e := range rows {
@@ -65,8 +65,8 @@ func TestEventsLandOnTheirUTCDayWhateverWindowListedThem(t *testing.T) {
 		{"e-west", "2026-11-19T03:00:00Z"}, // listed again by the next window
 		{"e-19", "2026-11-19T12:00:00Z"},
 	})
-	days := []time.Time{time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 19, 0, 0, 0, 0, time.UTC)}
-	rep, err := f.lh.Transform(ctx, f.Store, dates.DatesOf(days), "run-1")
+	days := []dates.Date{dates.DateOf(time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC)), dates.DateOf(time.Date(2026, 11, 19, 0, 0, 0, 0, time.UTC))}
+	rep, err := f.lh.Transform(ctx, f.Store, days, "run-1")
 	require.NoError(t, err)
 
 	assert.Equal(t, map[string][]string{
@@ -75,24 +75,24 @@ func TestEventsLandOnTheirUTCDayWhateverWindowListedThem(t *testing.T) {
 		"2026-11-19": {"e-19", "e-west"},
 	}, silverByDate(t, f.lh))
 	assert.Equal(t, map[string]int{bronze.StreamEvents: 1}, rep.Quarantined, "only the event no zone explains")
-	q, err := lake.ReadRows[silver.Quarantined](ctx, f.lh, time.Time{}, time.Time{})
+	q, err := lake.ReadRows[silver.Quarantined](ctx, f.lh, 0, 0)
 	require.NoError(t, err)
 	require.Len(t, q, 1)
 	assert.Contains(t, q[0].Raw, "e-far")
 	assert.Contains(t, q[0].Reason, "is more than a day from the day 2026-11-18 of the window that listed it")
-	assert.Contains(t, rep.Dates, "2026-11-17", "gold is recomputed for the day an event spilled onto")
-	engagement, err := lake.ReadRows[gold.FactEngagement](ctx, f.lh, days[0].AddDate(0, 0, -1), days[0].AddDate(0, 0, -1))
+	assert.Contains(t, dates.Strings(rep.Dates), "2026-11-17", "gold is recomputed for the day an event spilled onto")
+	engagement, err := lake.ReadRows[gold.FactEngagement](ctx, f.lh, days[0].AddDays(-1), days[0].AddDays(-1))
 	require.NoError(t, err)
 	require.Len(t, engagement, 1)
 	assert.Equal(t, int64(1), engagement[0].PlayCount)
 
-	check, err := f.lh.CheckRead(ctx, f.Store, dates.DatesOf(days), rep.Read)
+	check, err := f.lh.CheckRead(ctx, f.Store, days, rep.Read)
 	require.NoError(t, err)
 	assert.Zero(t, check.ProblemsTotal, check.Problems)
 	assert.Equal(t, 5, check.BronzeEvents, "e-own, e-west, e-east from the 18th; e-west, e-19 from the 19th; the far one is quarantined")
 
 	// Merging the 19th alone keeps what the 18th's window put on the 17th and the 18th.
-	rep, err = f.lh.Transform(ctx, f.Store, dates.DatesOf(days[1:]), "run-2")
+	rep, err = f.lh.Transform(ctx, f.Store, days[1:], "run-2")
 	require.NoError(t, err)
 	assert.Equal(t, map[string][]string{
 		"2026-11-17": {"e-east"},
@@ -120,10 +120,10 @@ func TestAnyStatsZoneMatchesGroundTruth(t *testing.T) {
 			f := newFixture(t, "file", opts)
 			days := lastDays(t, 3)
 			f.Land(t, "run-1", days)
-			rep, err := f.lh.Transform(context.Background(), f.Store, dates.DatesOf(days), "run-1")
+			rep, err := f.lh.Transform(context.Background(), f.Store, days, "run-1")
 			require.NoError(t, err)
 			assert.Empty(t, rep.OffZone)
-			truth := f.Sim.Truth(days[0], days[len(days)-1])
+			truth := f.Sim.Truth(days[0].Time(), days[len(days)-1].Time())
 			truthcheck.AssertLakehouse(t, f.lh, truth)
 			silver := silverByDate(t, f.lh)
 			assert.Len(t, silver, len(days), "events only on the days that listed them")
@@ -151,7 +151,7 @@ func TestAStatsZoneSetWrongIsNamed(t *testing.T) {
 			lh := f.Lakehouse(t)
 			days := lastDays(t, 2)
 			f.Land(t, "run-1", days)
-			rep, err := lh.Transform(context.Background(), f.Store, dates.DatesOf(days), "run-1")
+			rep, err := lh.Transform(context.Background(), f.Store, days, "run-1")
 			require.NoError(t, err)
 			require.Len(t, rep.OffZone, len(days), "every window's events fall partly outside its day")
 			for i, w := range rep.OffZone {
@@ -160,9 +160,9 @@ func TestAStatsZoneSetWrongIsNamed(t *testing.T) {
 					// The account's offset as the day begins and as it ends: on the day its
 					// clocks change the events fit either, and are named by one of them.
 					z := dates.ZoneOf(zone)
-					want = []string{z.Offset(z.Start(days[i])), z.Offset(z.Start(dates.AddDays(days[i], 1)).Add(-time.Second))}
+					want = []string{z.Offset(z.Start(days[i])), z.Offset(z.Start(days[i].AddDays(1)).Add(-time.Second))}
 				}
-				assert.Equal(t, dates.Format(days[i]), w.Day)
+				assert.Equal(t, days[i], w.Day)
 				assert.Equal(t, c.configured, w.Zone)
 				assert.Contains(t, want, w.PointsTo, w.String())
 				assert.Positive(t, w.OffZone)

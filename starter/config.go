@@ -8,8 +8,8 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/marketing-data/wistia-pipeline/config"
 	"github.com/marketing-data/wistia-pipeline/internal/app"
-	"github.com/marketing-data/wistia-pipeline/internal/config"
 	"github.com/marketing-data/wistia-pipeline/internal/operate"
 	"github.com/marketing-data/wistia-pipeline/lake"
 )

@@ -4,11 +4,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/lake"
 )
 
@@ -43,7 +42,7 @@ func queryCmd(c *cli) *cobra.Command {
 			if limit < 0 {
 				return usagef("--limit must be 0 (all rows) or more")
 			}
-			var f, t time.Time
+			var f, t dates.Date
 			if from != "" || to != "" {
 				var err error
 				if f, err = dates.Parse(from); err != nil {

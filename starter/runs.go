@@ -7,21 +7,26 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/marketing-data/wistia-pipeline/internal/config"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/config"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/operate"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 	"github.com/marketing-data/wistia-pipeline/workflows"
 )
 
+// dayCheck refuses a day a command cannot run at now in the account's stats zone.
+type dayCheck func(zone dates.Zone, day dates.Date, now time.Time) error
+
 // dateFlags reads and checks a command's date flags: each must be YYYY-MM-DD and one that
-// check allows at now (a day that has ended; for runs, one the API still serves).
-func dateFlags(check func(zone dates.Zone, day, now time.Time) error, flags map[string]string) error {
+// check allows at now (a day that has ended; for runs, one the API still serves). Empty flags
+// are left out of the days returned.
+func dateFlags(check dayCheck, flags map[string]string) (map[string]dates.Date, error) {
 	var lk lake.Config // dates are days of the account's stats zone
 	if err := config.Load(&lk); err != nil {
-		return err
+		return nil, err
 	}
+	days := map[string]dates.Date{}
 	for _, name := range []string{"date", "from", "to"} {
 		v, ok := flags[name]
 		if !ok || v == "" {
@@ -29,21 +34,23 @@ func dateFlags(check func(zone dates.Zone, day, now time.Time) error, flags map[
 		}
 		d, err := dates.Parse(v)
 		if err != nil {
-			return usagef("--%s %q: want YYYY-MM-DD", name, v)
+			return nil, usagef("--%s %q: want YYYY-MM-DD", name, v)
 		}
 		if err := check(lk.Zone(), d, time.Now()); err != nil {
-			return usageError{err.Error()}
+			return nil, usageError{err.Error()}
 		}
+		days[name] = d
 	}
-	return nil
+	return days, nil
 }
 
 // rangeFlags checks --from and --to of a command over a range of days.
-func rangeFlags(cmd string, check func(zone dates.Zone, day, now time.Time) error, from, to string) error {
-	if err := dateFlags(check, map[string]string{"from": from, "to": to}); err != nil {
+func rangeFlags(cmd string, check dayCheck, from, to string) error {
+	days, err := dateFlags(check, map[string]string{"from": from, "to": to})
+	if err != nil {
 		return err
 	}
-	if from == "" || to == "" || to < from {
+	if from == "" || to == "" || days["to"] < days["from"] {
 		return usagef("%s needs --from and --to, from <= to", cmd)
 	}
 	return nil
@@ -81,7 +88,7 @@ LOOKBACK_DAYS to the date for every media, whatever the watermarks say, and move
 			if date == "" {
 				return usagef("run needs --date")
 			}
-			if err := dateFlags(wistia.CheckRunDay, map[string]string{"date": date}); err != nil {
+			if _, err := dateFlags(wistia.CheckRunDay, map[string]string{"date": date}); err != nil {
 				return err
 			}
 			p, _, closeFn, err := c.pipeline(cmd.Context())

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.temporal.io/api/workflowservice/v1"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/workflows"
 )
 
@@ -44,7 +44,7 @@ func (s runStatus) rows() (cols []string, vals []any) {
 	add("records", p.Records)
 	add("requests", p.Requests)
 	add("quarantined", p.Quarantined)
-	add("merged", strings.Join(p.Merged, " "))
+	add("merged", strings.Join(dates.Strings(p.Merged), " "))
 	add("error", p.Error)
 	return cols, vals
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 )
 
@@ -26,7 +26,7 @@ func BenchmarkSustainedRate(b *testing.B) {
 		cfg := testConfig(url, sim.Token())
 		cfg.RateLimit, cfg.RatePeriod = limit, period
 		client := newClient(b, cfg)
-		day := dates.Day(simNow)
+		day := dates.DateOf(simNow)
 		ids := sim.MediaIDs()
 
 		var (

@@ -15,8 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/marketing-data/wistia-pipeline/internal/config"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/config"
+	"github.com/marketing-data/wistia-pipeline/dates"
 )
 
 // maxBody bounds one answer; a page of 100 events is about 150 KB.
@@ -165,24 +165,24 @@ func (c *Client) Medias(ctx context.Context, first int) iter.Seq2[*Page[Media], 
 // EventsQuery selects the events of one media over an inclusive range of days.
 type EventsQuery struct {
 	MediaID    string
-	Start, End time.Time // days, inclusive
-	FirstPage  int       // to resume a crawl; 0 or 1 starts at the beginning
+	Start, End dates.Date // days, inclusive
+	FirstPage  int        // to resume a crawl; 0 or 1 starts at the beginning
 }
 
 // Events pages through /stats/events.json for one media and day range, newest event first.
 func (c *Client) Events(ctx context.Context, q EventsQuery) iter.Seq2[*Page[Event], error] {
 	query := url.Values{}
 	query.Set("media_id", q.MediaID)
-	query.Set("start_date", dates.Format(q.Start))
-	query.Set("end_date", dates.Format(q.End))
+	query.Set("start_date", q.Start.String())
+	query.Set("end_date", q.End.String())
 	return pages(ctx, c, "/stats/events.json", query, q.FirstPage, DecodeEvent)
 }
 
 // MediaStatsByDate returns one row per day of [start, end] for a media, zero rows included.
-func (c *Client) MediaStatsByDate(ctx context.Context, mediaID string, start, end time.Time) (*Page[DailyStat], error) {
+func (c *Client) MediaStatsByDate(ctx context.Context, mediaID string, start, end dates.Date) (*Page[DailyStat], error) {
 	query := url.Values{}
-	query.Set("start_date", dates.Format(start))
-	query.Set("end_date", dates.Format(end))
+	query.Set("start_date", start.String())
+	query.Set("end_date", end.String())
 	endpoint, body, err := c.get(ctx, "/stats/medias/"+url.PathEscape(mediaID)+"/by_date.json", query)
 	if err != nil {
 		return nil, err

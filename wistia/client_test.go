@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/marketing-data/wistia-pipeline/internal/config"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/config"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 )
 
@@ -95,7 +95,7 @@ func TestPagerResumesFromPage(t *testing.T) {
 func TestPageKeepsRawBodyAndEndpoint(t *testing.T) {
 	sim, url := startSim(t, wistiasim.Options{Seed: 1, Medias: 3, QuirkShare: 0.5})
 	client := newClient(t, testConfig(url, sim.Token()))
-	day := dates.Day(simNow.Add(-24 * time.Hour))
+	day := dates.DateOf(simNow.Add(-24 * time.Hour))
 	for page, err := range client.Events(context.Background(), EventsQuery{MediaID: sim.MediaIDs()[0], Start: day, End: day}) {
 		require.NoError(t, err)
 		assert.Equal(t, "/stats/events.json?end_date=2026-11-24&media_id="+sim.MediaIDs()[0]+"&page=1&per_page=100&start_date=2026-11-24", page.Endpoint)
@@ -122,7 +122,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 func TestFinalErrorsAreTypedAndNotRetried(t *testing.T) {
 	sim, url := startSim(t, wistiasim.Options{Seed: 1, Medias: 2})
 	ctx := context.Background()
-	day := dates.Day(simNow)
+	day := dates.DateOf(simNow)
 
 	t.Run("401 carries Wistia's fields and never the token", func(t *testing.T) {
 		const token = "s3cr3t-t0ken-value"
@@ -152,7 +152,7 @@ func TestFinalErrorsAreTypedAndNotRetried(t *testing.T) {
 		assert.ErrorIs(t, err, ErrNotFound)
 	})
 	t.Run("422 for dates out of order", func(t *testing.T) {
-		for _, err := range client.Events(ctx, EventsQuery{MediaID: sim.MediaIDs()[0], Start: day, End: day.AddDate(0, 0, -3)}) {
+		for _, err := range client.Events(ctx, EventsQuery{MediaID: sim.MediaIDs()[0], Start: day, End: day.AddDays(-3)}) {
 			assert.ErrorIs(t, err, ErrInvalidRequest)
 			assert.False(t, Retryable(err))
 		}

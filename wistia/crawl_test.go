@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 )
 
@@ -16,7 +16,7 @@ import (
 // after stopAfter pages when stopAfter > 0.
 func crawlDay(t *testing.T, client *Client, media string, state CrawlState, got map[string]bool, stopAfter int) (CrawlState, error) {
 	t.Helper()
-	day := dates.AddDays(dates.Day(simNow), -1)
+	day := dates.DateOf(simNow).AddDays(-1)
 	pages := 0
 	var last CrawlState
 	state, err := client.CrawlEvents(context.Background(), EventsQuery{MediaID: media, Start: day, End: day}, state,
@@ -46,9 +46,9 @@ func busyMedia(t *testing.T, opts wistiasim.Options) (*wistiasim.Sim, *Client, s
 }
 
 func truthKeys(sim *wistiasim.Sim) map[string]bool {
-	day := dates.AddDays(dates.Day(simNow), -1)
+	day := dates.DateOf(simNow).AddDays(-1)
 	keys := map[string]bool{}
-	for _, e := range sim.Truth(day, day).Events {
+	for _, e := range sim.Truth(day.Time(), day.Time()).Events {
 		keys[e.EventKey] = true
 	}
 	return keys

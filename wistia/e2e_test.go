@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 )
 
@@ -30,8 +30,8 @@ func TestEndToEndWeekOfEvents(t *testing.T) {
 	cfg.MaxAttempts = 10
 	client := newClient(t, cfg)
 
-	last := dates.AddDays(dates.Day(simNow), -1)
-	first := dates.AddDays(last, -6)
+	last := dates.DateOf(simNow).AddDays(-1)
+	first := last.AddDays(-6)
 	var (
 		mu      sync.Mutex
 		got     = map[string]Event{}
@@ -55,7 +55,7 @@ func TestEndToEndWeekOfEvents(t *testing.T) {
 						return nil
 					})
 				if err == nil {
-					assert.True(t, state.Complete, "window %s %s read completely", media, dates.Format(day))
+					assert.True(t, state.Complete, "window %s %s read completely", media, day)
 				}
 				return err
 			})
@@ -63,7 +63,7 @@ func TestEndToEndWeekOfEvents(t *testing.T) {
 	}
 	require.NoError(t, g.Wait())
 
-	truth := sim.Truth(first, last)
+	truth := sim.Truth(first.Time(), last.Time())
 	require.NotEmpty(t, truth.Events)
 	require.Len(t, got, len(truth.Events), "distinct events")
 	for _, want := range truth.Events {

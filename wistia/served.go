@@ -8,35 +8,34 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 )
 
 // ServedDays is the range of days of zone (the account's stats zone) a run may read at now:
 // from the first day the API still serves in full (it keeps two years of events) to yesterday
 // there, the last day that has ended.
-func ServedDays(zone dates.Zone, now time.Time) (first, last time.Time) {
-	return dates.AddDays(zone.Day(now.AddDate(-retentionYears, 0, 0)), 1), zone.LastEnded(now)
+func ServedDays(zone dates.Zone, now time.Time) (first, last dates.Date) {
+	return zone.Day(now.AddDate(-retentionYears, 0, 0)).AddDays(1), zone.LastEnded(now)
 }
 
 // CheckRunDay refuses a day a run cannot read at now, naming the day and the allowed range.
 // Every way of starting a run (CLI, workflow input, schedule) uses these words.
-func CheckRunDay(zone dates.Zone, day, now time.Time) error {
+func CheckRunDay(zone dates.Zone, day dates.Date, now time.Time) error {
 	first, last := ServedDays(zone, now)
-	switch d := dates.Day(day); {
-	case d.After(last):
-		return fmt.Errorf("date %s has not ended yet: pick a day from %s to %s (%s)", dates.Format(d), dates.Format(first), dates.Format(last), zone)
-	case d.Before(first):
-		return fmt.Errorf("date %s is past the API's %d-year retention: pick a day from %s to %s (%s)", dates.Format(d), retentionYears, dates.Format(first), dates.Format(last), zone)
+	switch {
+	case day > last:
+		return fmt.Errorf("date %s has not ended yet: pick a day from %s to %s (%s)", day, first, last, zone)
+	case day < first:
+		return fmt.Errorf("date %s is past the API's %d-year retention: pick a day from %s to %s (%s)", day, retentionYears, first, last, zone)
 	}
 	return nil
 }
 
 // CheckEndedDay refuses a day that has not ended at now. Transforms read bronze, which is kept
 // for good, so only the future is refused for them.
-func CheckEndedDay(zone dates.Zone, day, now time.Time) error {
-	_, last := ServedDays(zone, now)
-	if d := dates.Day(day); d.After(last) {
-		return fmt.Errorf("date %s has not ended yet: pick a day up to %s (%s)", dates.Format(d), dates.Format(last), zone)
+func CheckEndedDay(zone dates.Zone, day dates.Date, now time.Time) error {
+	if _, last := ServedDays(zone, now); day > last {
+		return fmt.Errorf("date %s has not ended yet: pick a day up to %s (%s)", day, last, zone)
 	}
 	return nil
 }
@@ -47,7 +46,7 @@ const retentionYears = 2
 // CatchUpPolicy turns a watermark into the days a catch-up run ingests.
 type CatchUpPolicy struct {
 	LookbackDays int        // days re-read before the watermark, for late data
-	FirstDay     time.Time  // where a media without a watermark starts; zero: DefaultHistoryDays before the target
+	FirstDay     dates.Date // where a media without a watermark starts; zero: DefaultHistoryDays before the target
 	Zone         dates.Zone // the account's stats zone, whose days the API serves
 }
 
@@ -58,23 +57,20 @@ const DefaultHistoryDays = 30
 // when hasMark) minus the lookback
 // (or the first day, without a watermark) to target, never before the API's retention at now.
 // ok is false when there is nothing to ingest.
-func (p CatchUpPolicy) Range(mark time.Time, hasMark bool, target, now time.Time) (start, end time.Time, ok bool) {
-	end = dates.Day(target)
+func (p CatchUpPolicy) Range(mark dates.Date, hasMark bool, target dates.Date, now time.Time) (start, end dates.Date, ok bool) {
+	end = target
 	switch {
 	case hasMark:
-		start = dates.AddDays(dates.Day(mark), -p.LookbackDays)
+		start = mark.AddDays(-p.LookbackDays)
 	case !p.FirstDay.IsZero():
-		start = dates.Day(p.FirstDay)
+		start = p.FirstDay
 	default:
-		start = dates.AddDays(end, -DefaultHistoryDays)
+		start = end.AddDays(-DefaultHistoryDays)
 	}
-	if oldest, _ := ServedDays(p.Zone, now); start.Before(oldest) {
+	if oldest, _ := ServedDays(p.Zone, now); start < oldest {
 		start = oldest
 	}
-	if start.After(end) {
-		return start, end, false
-	}
-	return start, end, true
+	return start, end, start <= end
 }
 
 // Validate checks the policy.

@@ -7,14 +7,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 )
 
 func TestCheckRunDay(t *testing.T) {
 	now := time.Date(2026, 11, 26, 0, 30, 0, 0, time.UTC) // half an hour into the 26th
 	first, last := ServedDays(dates.UTC, now)
-	assert.Equal(t, "2024-11-27", dates.Format(first), "two years back, plus one day the API may have cut")
-	assert.Equal(t, "2026-11-25", dates.Format(last), "yesterday: the last day that has ended")
+	assert.Equal(t, "2024-11-27", first.String(), "two years back, plus one day the API may have cut")
+	assert.Equal(t, "2026-11-25", last.String(), "yesterday: the last day that has ended")
 	for _, c := range []struct {
 		day, err string
 	}{
@@ -47,9 +47,9 @@ func TestCheckRunDayInTheAccountsZone(t *testing.T) {
 	tokyo, err := dates.LoadZone("Asia/Tokyo")
 	require.NoError(t, err)
 	_, last := ServedDays(la, now)
-	assert.Equal(t, "2026-11-24", dates.Format(last))
+	assert.Equal(t, "2026-11-24", last.String())
 	_, last = ServedDays(tokyo, now)
-	assert.Equal(t, "2026-11-25", dates.Format(last))
+	assert.Equal(t, "2026-11-25", last.String())
 	d25, _ := dates.Parse("2026-11-25")
 	assert.EqualError(t, CheckRunDay(la, d25, now), "date 2026-11-25 has not ended yet: pick a day from 2024-11-26 to 2026-11-24 (America/Los_Angeles)")
 	assert.NoError(t, CheckRunDay(tokyo, d25, now))
@@ -57,13 +57,13 @@ func TestCheckRunDayInTheAccountsZone(t *testing.T) {
 
 func TestCatchUpPolicyRange(t *testing.T) {
 	now := time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC)
-	target := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
-	d := func(s string) time.Time { t, _ := dates.Parse(s); return t }
-	ptr := func(t time.Time) *time.Time { return &t }
+	target := dates.DateOf(time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC))
+	d := func(s string) dates.Date { t, _ := dates.Parse(s); return t }
+	ptr := func(t dates.Date) *dates.Date { return &t }
 	cases := []struct {
 		name       string
 		policy     CatchUpPolicy
-		mark       *time.Time
+		mark       *dates.Date
 		start, end string
 		ok         bool
 	}{
@@ -77,13 +77,13 @@ func TestCatchUpPolicyRange(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var mark time.Time
+			var mark dates.Date
 			if c.mark != nil {
 				mark = *c.mark
 			}
 			start, end, ok := c.policy.Range(mark, c.mark != nil, target, now)
-			assert.Equal(t, c.start, dates.Format(start))
-			assert.Equal(t, c.end, dates.Format(end))
+			assert.Equal(t, c.start, start.String())
+			assert.Equal(t, c.end, end.String())
 			assert.Equal(t, c.ok, ok)
 		})
 	}

@@ -4,13 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/marketing-data/wistia-pipeline/activities"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 )
 
@@ -24,16 +23,16 @@ type BackfillInput struct {
 
 // BackfillProgress is what the progress query of a backfill reports.
 type BackfillProgress struct {
-	From        string   `json:"from"`
-	To          string   `json:"to"`
-	Phase       string   `json:"phase"`
-	DaysTotal   int      `json:"days_total"`
-	DaysDone    int      `json:"days_done"`
-	Records     int      `json:"records"`
-	Quarantined int      `json:"quarantined"` // rows the backfill's merge added to silver.quarantine
-	Merged      []string `json:"merged,omitempty"`
-	Failed      []string `json:"failed,omitempty"`
-	Error       string   `json:"error,omitempty"`
+	From        string       `json:"from"`
+	To          string       `json:"to"`
+	Phase       string       `json:"phase"`
+	DaysTotal   int          `json:"days_total"`
+	DaysDone    int          `json:"days_done"`
+	Records     int          `json:"records"`
+	Quarantined int          `json:"quarantined"` // rows the backfill's merge added to silver.quarantine
+	Merged      []dates.Date `json:"merged,omitempty"`
+	Failed      []dates.Date `json:"failed,omitempty"`
+	Error       string       `json:"error,omitempty"`
 }
 
 // BackfillWorkflow runs each day From..To as that date's run (DailyRunID) reading exactly
@@ -46,14 +45,14 @@ func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (BackfillProgress,
 	}
 	from, err1 := dates.Parse(in.From)
 	to, err2 := dates.Parse(in.To)
-	if err := errors.Join(err1, err2); err != nil || to.Before(from) {
+	if err := errors.Join(err1, err2); err != nil || to < from {
 		return BackfillProgress{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("bad range %s..%s: %v", in.From, in.To, err), activities.ErrTypeBadInput, nil)
 	}
 	zone, err := zoneOf(ctx, in.Options)
 	if err != nil {
 		return BackfillProgress{}, err
 	}
-	for _, d := range []time.Time{from, to} {
+	for _, d := range []dates.Date{from, to} {
 		if err := wistia.CheckRunDay(zone, d, workflow.Now(ctx)); err != nil {
 			return BackfillProgress{}, badDate(err)
 		}
@@ -68,21 +67,21 @@ func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (BackfillProgress,
 	opts.SkipTransform = true
 	var (
 		inFlight int
-		touched  []string
+		touched  []dates.Date
 	)
 	limit := max(1, in.Parallelism)
 	for _, day := range days {
 		if err := workflow.Await(ctx, func() bool { return inFlight < limit }); err != nil {
 			return progress, err
 		}
-		date := dates.Format(day)
+		date := day.String()
 		inFlight++
 		workflow.Go(ctx, func(gctx workflow.Context) {
 			defer func() { inFlight-- }()
 			res, err := runAs(gctx, DailyRunID(opts.Account, date), DailyRunInput{Date: date, Mode: activities.ModeBackfill, Options: opts, RunID: runID + "-" + date})
 			touched = mergeDays(touched, res.Days)
 			if err != nil {
-				progress.Failed = append(progress.Failed, date)
+				progress.Failed = append(progress.Failed, day)
 				return
 			}
 			progress.DaysDone++

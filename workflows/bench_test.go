@@ -13,7 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/marketing-data/wistia-pipeline/activities"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 	"github.com/marketing-data/wistia-pipeline/workflows"
@@ -150,7 +150,7 @@ func BenchmarkDailyRunRequests(b *testing.B) {
 			requests[name] = after[name] - before[name]
 			total += requests[name]
 		}
-		need := fewestRequests(sim.Truth(day, day), wistia.MaxPerPage)
+		need := fewestRequests(sim.Truth(day.Time(), day.Time()), wistia.MaxPerPage)
 		var fewest int64
 		for _, n := range need {
 			fewest += n
@@ -172,7 +172,7 @@ func BenchmarkDailyRunRequests(b *testing.B) {
 		// watched media's child bound the others.
 		parent := historyActions(b, s, id)
 		for _, m := range []string{"unwatched", "watched"} {
-			child := workflows.MediaIngestID("acct", s.date, mediaOf(sim.Truth(day, day), m == "watched"))
+			child := workflows.MediaIngestID("acct", s.date, mediaOf(sim.Truth(day.Time(), day.Time()), m == "watched"))
 			events, size, _ = historySize(b, s, child)
 			b.ReportMetric(float64(events), m+"-child-events")
 			b.ReportMetric(float64(size)/1024, m+"-child-history-KiB")

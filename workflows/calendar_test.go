@@ -15,8 +15,8 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/marketing-data/wistia-pipeline/activities"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/app"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
@@ -35,7 +35,7 @@ import (
 // schedule's part, TemporalScheduledStartTime, is set as the schedule sets it.
 func TestScheduledDaysEqualTheTruth(t *testing.T) {
 	today := testenv.Today(t)
-	first := dates.AddDays(today, -4) // the first fire's catch-up starts here (no watermarks)
+	first := today.AddDate(0, 0, -4) // the first fire's catch-up starts here (no watermarks)
 	sim, err := wistiasim.New(wistiasim.Options{Seed: 21, Medias: 3, Visitors: 40, MeanEventsPerDay: 5, LateShare: 0.05,
 		QuirkShare: 0.05, DuplicateShare: 0.02, RateLimit: -1, Now: fireOf(first, time.UTC),
 		Plant: []wistiasim.Planted{wistiasim.PlantCorrupt, wistiasim.PlantLate, wistiasim.PlantDuplicate, wistiasim.PlantQuirky}})
@@ -46,7 +46,7 @@ func TestScheduledDaysEqualTheTruth(t *testing.T) {
 	res.Activities.Ingester.Now = res.Activities.Now
 
 	var before wistiasim.Truth // the last fire's truth of the day before its date
-	for _, day := range []time.Time{dates.AddDays(today, -2), dates.AddDays(today, -1)} {
+	for _, day := range []time.Time{today.AddDate(0, 0, -2), today.AddDate(0, 0, -1)} {
 		fire := fireOf(day, time.UTC)
 		clock = fire.Add(30 * time.Minute)
 		sim.SetNow(clock)
@@ -54,11 +54,11 @@ func TestScheduledDaysEqualTheTruth(t *testing.T) {
 			// The day before was final for the API by then except for its late events: this
 			// fire reads them through its lookback.
 			late := newKeys(sim.Truth(before.From, before.To), before)
-			require.NotEmpty(t, late, "the simulator plants a late event on %s", dates.Format(before.From))
+			require.NotEmpty(t, late, "the simulator plants a late event on %s", dates.DateOf(before.From).String())
 		}
 
 		got := scheduledFire(t, res, opts, fire)
-		assert.Equal(t, dates.Format(day), got.Progress.Date, "the fire at %s runs the day before", fire)
+		assert.Equal(t, dates.DateOf(day).String(), got.Progress.Date, "the fire at %s runs the day before", fire)
 		assert.Equal(t, string(activities.ModeCatchUp), got.Progress.Mode)
 		assert.Equal(t, workflows.PhaseDone, got.Progress.Phase)
 
@@ -102,7 +102,7 @@ func openWorker(t *testing.T, sim *wistiasim.Sim, ingestFrom time.Time, zone str
 	for k, v := range map[string]string{
 		"WISTIA_BASE_URL": srv.URL + wistiasim.BasePath, "WISTIA_API_TOKEN": sim.Token(), "WISTIA_ACCOUNT": "acct",
 		"WISTIA_RATE_LIMIT": "10000", "WISTIA_RATE_PERIOD": "1s", "WISTIA_BACKOFF_BASE": "5ms", "WISTIA_BACKOFF_MAX": "50ms",
-		"DATA_DIR": t.TempDir(), "INGEST_FIRST_DAY": dates.Format(ingestFrom), "METRICS_ADDR": "", "LOG_LEVEL": "warn",
+		"DATA_DIR": t.TempDir(), "INGEST_FIRST_DAY": dates.DateOf(ingestFrom).String(), "METRICS_ADDR": "", "LOG_LEVEL": "warn",
 		"WISTIA_STATS_TIMEZONE": zone, "MAX_CONCURRENCY": "3",
 	} {
 		t.Setenv(k, v)
@@ -154,7 +154,7 @@ var zoneCases = []struct {
 	{"Pacific/Tongatapu", yesterdayOf}, // UTC+13
 }
 
-func yesterdayOf(today time.Time) time.Time { return dates.AddDays(today, -1) }
+func yesterdayOf(today time.Time) time.Time { return today.AddDate(0, 0, -1) }
 
 // TestScheduledRunMakesTheLocalDayFinal: with the account's stats days in its zone, the single
 // scheduled fire after local day D has ended (03:00 there the next day) leaves silver's events
@@ -167,7 +167,7 @@ func TestScheduledRunMakesTheLocalDayFinal(t *testing.T) {
 			loc, err := time.LoadLocation(c.zone)
 			require.NoError(t, err)
 			day := c.day(testenv.Today(t))
-			first := dates.AddDays(day, -3)
+			first := day.AddDate(0, 0, -3)
 			fire := fireOf(day, loc)
 			sim, err := wistiasim.New(wistiasim.Options{Seed: 25, Medias: 3, Visitors: 40, MeanEventsPerDay: 8, LateShare: 0.05,
 				QuirkShare: 0.05, RateLimit: -1, Now: fire.Add(30 * time.Minute), Zone: loc,
@@ -180,7 +180,7 @@ func TestScheduledRunMakesTheLocalDayFinal(t *testing.T) {
 			res.Activities.Ingester.Now = sim.Now
 
 			got := scheduledFire(t, res, opts, fire)
-			assert.Equal(t, dates.Format(day), got.Progress.Date, "the fire at %s runs the local day before", fire)
+			assert.Equal(t, dates.DateOf(day).String(), got.Progress.Date, "the fire at %s runs the local day before", fire)
 			assert.Equal(t, c.zone, got.Progress.Zone)
 			assert.Equal(t, workflows.PhaseDone, got.Progress.Phase)
 			assert.Empty(t, got.Progress.OffZone, "the events fit the configured zone")
@@ -213,9 +213,9 @@ func assertFactsAgree(t *testing.T, lh *lake.Lakehouse, truth wistiasim.Truth) {
 	for _, e := range truth.Events {
 		listed[mediaDay{e.MediaID, dates.DateOf(e.Day)}]++
 	}
-	daily, err := lake.ReadRows[gold.FactMediaDaily](context.Background(), lh, truth.From, truth.To)
+	daily, err := lake.ReadRows[gold.FactMediaDaily](context.Background(), lh, dates.DateOf(truth.From), dates.DateOf(truth.To))
 	require.NoError(t, err)
-	engagement, err := lake.ReadRows[gold.FactEngagement](context.Background(), lh, truth.From, truth.To)
+	engagement, err := lake.ReadRows[gold.FactEngagement](context.Background(), lh, dates.DateOf(truth.From), dates.DateOf(truth.To))
 	require.NoError(t, err)
 	fromEvents := map[mediaDay]int64{}
 	for _, f := range engagement {
@@ -246,7 +246,7 @@ func TestARunInAnotherZoneThanTheAccountsAlertsWithTheZoneItFits(t *testing.T) {
 		Now: fire.Add(30 * time.Minute), Zone: kolkata, Plant: []wistiasim.Planted{wistiasim.PlantDayEdges}})
 	require.NoError(t, err)
 	topic := testenv.StartSNS(t)
-	res, opts := openWorker(t, sim, dates.AddDays(day, -1), "UTC",
+	res, opts := openWorker(t, sim, day.AddDate(0, 0, -1), "UTC",
 		"ALERT_SNS_TOPIC_ARN", topic.TopicARN, "ALERT_SNS_ENDPOINT", topic.Endpoint,
 		"AWS_REGION", topic.Region, "AWS_ACCESS_KEY_ID", "goaws", "AWS_SECRET_ACCESS_KEY", "goaws-not-a-secret")
 	res.Activities.Now = sim.Now
@@ -261,7 +261,7 @@ func TestARunInAnotherZoneThanTheAccountsAlertsWithTheZoneItFits(t *testing.T) {
 	}
 	bodies := topic.Receive(t)
 	require.Len(t, bodies, 1, "one alert")
-	for _, want := range []string{`"zone check"`, "WISTIA_STATS_TIMEZONE", "UTC+05:30", dates.Format(day)} {
+	for _, want := range []string{`"zone check"`, "WISTIA_STATS_TIMEZONE", "UTC+05:30", dates.DateOf(day).String()} {
 		assert.Contains(t, bodies[0], want)
 	}
 }

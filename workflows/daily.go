@@ -8,7 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/marketing-data/wistia-pipeline/activities"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 )
 
@@ -24,41 +24,34 @@ type DailyRunInput struct {
 	RunID   string          `json:"run_id,omitempty"`
 	Medias  []string        `json:"medias,omitempty"`
 	Cursor  int             `json:"cursor,omitempty"` // medias before it are done
-	Days    []string        `json:"days,omitempty"`   // days touched so far
+	Days    []dates.Date    `json:"days,omitempty"`   // days touched so far
 	// Progress so far, carried over continue-as-new.
 	Progress Progress `json:"progress"`
 }
 
 // DailyRunResult is a finished run's summary.
 type DailyRunResult struct {
-	Progress Progress `json:"progress"`
-	Days     []string `json:"days"` // days the run ingested
+	Progress Progress     `json:"progress"`
+	Days     []dates.Date `json:"days"` // days the run ingested
 }
 
 // LogicalDate is the date a run covers: the explicit input, else the day before the one the
 // schedule fired on in zone (a run firing on the 25th there ingests the 24th, the last
 // closed day).
-func LogicalDate(ctx workflow.Context, zone dates.Zone, explicit string) (string, error) {
+func LogicalDate(ctx workflow.Context, zone dates.Zone, explicit string) (dates.Date, error) {
 	if explicit != "" {
-		if _, err := dates.Parse(explicit); err != nil {
-			return "", temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeBadInput, nil)
-		}
-		return explicit, nil
+		return parseInputDate(explicit)
 	}
 	attrs := workflow.GetTypedSearchAttributes(ctx)
 	if at, ok := attrs.GetTime(temporal.NewSearchAttributeKeyTime("TemporalScheduledStartTime")); ok {
-		return dates.Format(zone.LastEnded(at)), nil
+		return zone.LastEnded(at), nil
 	}
-	return "", temporal.NewNonRetryableApplicationError("no date: pass one, or start the run from the wistia-daily schedule", activities.ErrTypeBadInput, nil)
+	return 0, temporal.NewNonRetryableApplicationError("no date: pass one, or start the run from the wistia-daily schedule", activities.ErrTypeBadInput, nil)
 }
 
 // checkRunDate refuses a date that has not ended in zone or is past the API's retention.
-func checkRunDate(ctx workflow.Context, zone dates.Zone, date string) error {
-	d, err := dates.Parse(date)
-	if err != nil {
-		return temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeBadInput, nil)
-	}
-	if err := wistia.CheckRunDay(zone, d, workflow.Now(ctx)); err != nil {
+func checkRunDate(ctx workflow.Context, zone dates.Zone, day dates.Date) error {
+	if err := wistia.CheckRunDay(zone, day, workflow.Now(ctx)); err != nil {
 		return badDate(err)
 	}
 	return nil
@@ -67,8 +60,8 @@ func checkRunDate(ctx workflow.Context, zone dates.Zone, date string) error {
 // scheduledMode is the mode of a run the schedule started for date: the regular daily fire
 // (its date is yesterday) catches up from the watermarks; an older scheduled time is a
 // schedule backfill and reads exactly its day.
-func scheduledMode(ctx workflow.Context, zone dates.Zone, date string) activities.Mode {
-	if date == dates.Format(zone.LastEnded(workflow.Now(ctx))) {
+func scheduledMode(ctx workflow.Context, zone dates.Zone, day dates.Date) activities.Mode {
+	if day == zone.LastEnded(workflow.Now(ctx)) {
 		return activities.ModeCatchUp
 	}
 	return activities.ModeBackfill
@@ -87,19 +80,20 @@ func DailyRunWorkflow(ctx workflow.Context, in DailyRunInput) (DailyRunResult, e
 	if err != nil {
 		return DailyRunResult{}, err
 	}
-	date, err := LogicalDate(ctx, zone, in.Date)
+	day, err := LogicalDate(ctx, zone, in.Date)
 	if err != nil {
 		return DailyRunResult{}, err
 	}
-	if err := checkRunDate(ctx, zone, date); err != nil {
+	if err := checkRunDate(ctx, zone, day); err != nil {
 		return DailyRunResult{}, err
 	}
 	if in.Mode == "" {
 		in.Mode = activities.ModeExplicit
 		if in.Date == "" {
-			in.Mode = scheduledMode(ctx, zone, date)
+			in.Mode = scheduledMode(ctx, zone, day)
 		}
 	}
+	date := day.String()
 	if !in.Mode.Valid() {
 		return DailyRunResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown run mode %q", in.Mode), activities.ErrTypeBadInput, nil)
 	}
@@ -134,18 +128,32 @@ func DailyRunWorkflow(ctx workflow.Context, in DailyRunInput) (DailyRunResult, e
 	if in.Medias == nil {
 		progress.Phase = PhaseMedias
 		var list activities.MediaList
-		if err := workflow.ExecuteActivity(wistiaCalls(ctx, in.Options.heartbeat()), a.ListMedias, date, in.RunID).Get(ctx, &list); err != nil {
+		structs := inputStructs(ctx)
+		api := wistiaCalls(ctx, in.Options.heartbeat())
+		var listed workflow.Future
+		if structs {
+			listed = workflow.ExecuteActivity(api, a.IngestMedias, activities.MediasInput{Date: day, RunID: in.RunID})
+		} else {
+			listed = workflow.ExecuteActivity(api, a.ListMedias, date, in.RunID)
+		}
+		if err := listed.Get(ctx, &list); err != nil {
 			return fail(PhaseMedias, err)
 		}
 		// The media snapshot landed under the date: pending until merged, like every bronze day.
-		if err := workflow.ExecuteLocalActivity(storageLocal(ctx), a.MarkPending, []string{date}).Get(ctx, nil); err != nil {
+		var marked workflow.Future
+		if storage := storageLocal(ctx); structs {
+			marked = workflow.ExecuteLocalActivity(storage, a.MarkDaysPending, activities.PendingInput{Days: []dates.Date{day}})
+		} else {
+			marked = workflow.ExecuteLocalActivity(storage, a.MarkPending, []string{date})
+		}
+		if err := marked.Get(ctx, nil); err != nil {
 			return fail(PhaseMedias, err)
 		}
 		in.Medias = list.Medias
 		if in.Medias == nil {
 			in.Medias = []string{}
 		}
-		in.Days = mergeDays(in.Days, []string{date})
+		in.Days = mergeDays(in.Days, []dates.Date{day})
 		progress.MediasTotal = len(list.Medias)
 		progress.Requests += list.Requests
 	}
@@ -166,7 +174,7 @@ func DailyRunWorkflow(ctx workflow.Context, in DailyRunInput) (DailyRunResult, e
 	progress.Phase = PhaseVisitors
 	var visitors activities.Landed
 	visitorsErr := workflow.ExecuteActivity(visitorCalls(ctx, in.Options.heartbeat()), a.IngestRunVisitors,
-		activities.VisitorsInput{Date: date, RunID: in.RunID, Days: in.Days}).Get(ctx, &visitors)
+		activities.VisitorsInput{Date: day, RunID: in.RunID, Days: in.Days}).Get(ctx, &visitors)
 	progress.Records += visitors.Records
 	progress.Requests += visitors.Requests
 
@@ -188,11 +196,11 @@ func DailyRunWorkflow(ctx workflow.Context, in DailyRunInput) (DailyRunResult, e
 // fanOut runs MediaIngestWorkflow children from the cursor on, at most MaxConcurrency at a
 // time. It stops starting children when the history should be continued as new, waits for
 // those in flight, and returns the index of the first media not started.
-func fanOut(ctx workflow.Context, in DailyRunInput, progress *Progress) ([]string, int, error) {
+func fanOut(ctx workflow.Context, in DailyRunInput, progress *Progress) ([]dates.Date, int, error) {
 	limit := max(1, in.Options.MaxConcurrency)
 	var (
 		inFlight, started int
-		days              []string
+		days              []dates.Date
 		firstErr          error
 	)
 	next := in.Cursor
@@ -244,7 +252,11 @@ func runAs(ctx workflow.Context, id string, in DailyRunInput) (DailyRunResult, e
 	err := workflow.ExecuteChildWorkflow(dateRunChild(ctx, id), DailyRunWorkflow, in).Get(ctx, &res)
 	if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
 		workflow.GetLogger(ctx).Info("the date's run is in flight; following it", "workflow_id", id)
-		err = workflow.ExecuteActivity(followCalls(ctx), a.AwaitRun, id).Get(ctx, &res)
+		if inputStructs(ctx) {
+			err = workflow.ExecuteActivity(followCalls(ctx), a.FollowRun, activities.FollowInput{WorkflowID: id}).Get(ctx, &res)
+		} else {
+			err = workflow.ExecuteActivity(followCalls(ctx), a.AwaitRun, id).Get(ctx, &res)
+		}
 	}
 	res.Progress.RunningAs = id
 	return res, err

@@ -28,8 +28,8 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/deploy/observability"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/operate"
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
@@ -41,7 +41,7 @@ import (
 // simNow is the simulator's clock in the stacks of newStack: five days before the real one,
 // so that every date these tests name has ended and is within the API's retention on any day
 // they run. Their data changes with that day: expectations come from the ground truth.
-var simNow = dates.AddDays(dates.Day(time.Now()), -5).Add(9*time.Hour + 30*time.Minute)
+var simNow = dates.DateOf(time.Now()).AddDays(-5).Time().Add(9*time.Hour + 30*time.Minute)
 
 // stack is a dev server, a simulator and the environment a worker process needs, sharing one
 // data folder with the test.
@@ -84,12 +84,12 @@ func newStackFor(t testing.TB, sim *wistiasim.Sim, opts wistiasim.Options) *stac
 	t.Cleanup(srv.Close)
 	now := sim.Now()
 	s := &stack{tp: testenv.StartTemporal(t), sim: sim, dir: t.TempDir(), worker: testenv.Build(t, "./worker"),
-		date: dates.Format(dates.AddDays(dates.Day(now), -1))}
+		date: dates.DateOf(now).AddDays(-1).String()}
 	s.env = []string{
 		"TEMPORAL_ADDRESS=" + s.tp.Address, "TEMPORAL_TASK_QUEUE=wistia-test",
 		"WISTIA_BASE_URL=" + srv.URL + wistiasim.BasePath, "WISTIA_API_TOKEN=" + sim.Token(),
 		fmt.Sprintf("WISTIA_RATE_LIMIT=%d", opts.RateLimit), "WISTIA_RATE_PERIOD=" + opts.RatePeriod.String(), "WISTIA_BACKOFF_BASE=20ms", "WISTIA_BACKOFF_MAX=200ms", "WISTIA_MAX_ATTEMPTS=10",
-		"DATA_DIR=" + s.dir, "WISTIA_ACCOUNT=acct", "INGEST_FIRST_DAY=" + dates.Format(dates.AddDays(dates.Day(now), -3)),
+		"DATA_DIR=" + s.dir, "WISTIA_ACCOUNT=acct", "INGEST_FIRST_DAY=" + dates.DateOf(now).AddDays(-3).String(),
 		"MAX_CONCURRENCY=4", "LOG_LEVEL=warn", "TEMPORAL_UI_URL=" + s.tp.UI,
 	}
 	s.tc, err = client.Dial(client.Options{HostPort: s.tp.Address})
@@ -133,8 +133,8 @@ func (s *stack) lakehouse(t *testing.T) *lake.Lakehouse {
 }
 
 func (s *stack) truth() wistiasim.Truth {
-	last := dates.AddDays(dates.Day(s.sim.Now()), -1)
-	return s.sim.Truth(dates.AddDays(last, -2), last)
+	last := dates.DateOf(s.sim.Now()).AddDays(-1)
+	return s.sim.Truth(last.AddDays(-2).Time(), last.Time())
 }
 
 // tables reads every table whole, rows sorted, for comparing two states.
@@ -142,7 +142,7 @@ func tables(t *testing.T, lh *lake.Lakehouse) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
 	for _, name := range lake.TableNames() {
-		res, err := lh.Read(context.Background(), name, time.Time{}, time.Time{}, 0)
+		res, err := lh.Read(context.Background(), name, 0, 0, 0)
 		require.NoError(t, err)
 		rows := make([]string, len(res.Rows))
 		for i, r := range res.Rows {
@@ -185,8 +185,8 @@ func TestDailyRunOnDevServer(t *testing.T) {
 	assert.Len(t, res.Days, 3)
 	lh := s.lakehouse(t)
 	truthcheck.AssertLakehouse(t, lh, s.truth())
-	recordHistories(t, s, map[string]string{"daily_run_v4.json": workflows.DailyRunID("acct", s.date),
-		"media_ingest_v4.json": workflows.MediaIngestID("acct", s.date, s.sim.MediaIDs()[0])})
+	recordHistories(t, s, map[string]string{"daily_run_v5.json": workflows.DailyRunID("acct", s.date),
+		"media_ingest_v5.json": workflows.MediaIngestID("acct", s.date, s.sim.MediaIDs()[0])})
 
 	// The same day again: every table keeps exactly its rows.
 	before := tables(t, lh)
@@ -356,7 +356,7 @@ func TestStarterRejectsBadInput(t *testing.T) {
 	t.Parallel()
 	s := &stack{env: []string{"WISTIA_API_TOKEN=x", "DATA_DIR=" + t.TempDir(), "TEMPORAL_ADDRESS=127.0.0.1:1"}}
 	// Days the API serves on any day the test runs: the date checks come before the others.
-	served := dates.Format(dates.AddDays(dates.Day(time.Now()), -3))
+	served := dates.DateOf(time.Now()).AddDays(-3).String()
 	for _, c := range []struct {
 		args []string
 		code int
@@ -367,7 +367,7 @@ func TestStarterRejectsBadInput(t *testing.T) {
 		{[]string{"query", "gold.nope"}, 2, `unknown table "gold.nope"`},
 		{[]string{"launch"}, 2, `unknown command "launch"`},
 		{[]string{"run", "--date", served}, 1, "cannot reach Temporal at 127.0.0.1:1"},
-		{[]string{"run", "--date", dates.Format(dates.Day(time.Now()))}, 2, "has not ended yet: pick a day from"},
+		{[]string{"run", "--date", dates.DateOf(time.Now()).String()}, 2, "has not ended yet: pick a day from"},
 		{[]string{"backfill", "--from", "2020-01-01", "--to", "2020-01-02"}, 2, "date 2020-01-01 is past the API's 2-year retention"},
 		{[]string{"transform", "--from", served}, 2, "transform needs --from and --to"},
 	} {
@@ -422,7 +422,7 @@ func TestBackfillMergeSpreadsOverThreeWorkers(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	t.Log(out)
 
-	// Every day of the range is merged into silver exactly once, by one MergeSilverDays of the
+	// Every day of the range is merged into silver exactly once, by one MergeSilver of the
 	// backfill: its days' runs leave the merge to it.
 	lh := s.lakehouse(t)
 	commits, err := lh.Commits(context.Background(), "silver.events")
@@ -439,13 +439,13 @@ func TestBackfillMergeSpreadsOverThreeWorkers(t *testing.T) {
 	}
 	var want []string
 	for _, d := range dates.Range(dayOf(t, from), dayOf(t, to)) {
-		want = append(want, dates.Format(d))
-		assert.Equal(t, 1, merged[dates.Format(d)], "silver.events merges of %s", dates.Format(d))
+		want = append(want, d.String())
+		assert.Equal(t, 1, merged[d.String()], "silver.events merges of %s", d)
 	}
 	assert.ElementsMatch(t, want, slices.Collect(maps.Keys(merged)))
 
 	f, l := dayOf(t, from), dayOf(t, to)
-	truthcheck.AssertLakehouse(t, lh, s.sim.Truth(f, l))
+	truthcheck.AssertLakehouse(t, lh, s.sim.Truth(f.Time(), l.Time()))
 
 	// The day merges ran on more than one worker.
 	workers := map[string]bool{}
@@ -458,17 +458,17 @@ func TestBackfillMergeSpreadsOverThreeWorkers(t *testing.T) {
 		if sch := e.GetActivityTaskScheduledEventAttributes(); sch != nil {
 			name := sch.ActivityType.GetName()
 			types[e.EventId] = name
-			if name == "MergeSilverDays" || name == "RecomputeGoldAndCheck" {
+			if name == "MergeSilver" || name == "RecomputeGoldAndCheck" {
 				assert.Equal(t, "wistia-test-merge", sch.TaskQueue.GetName(), "%s's task queue", name)
 			}
 		}
-		if st := e.GetActivityTaskStartedEventAttributes(); st != nil && types[st.ScheduledEventId] == "MergeSilverDays" {
+		if st := e.GetActivityTaskStartedEventAttributes(); st != nil && types[st.ScheduledEventId] == "MergeSilver" {
 			workers[st.Identity] = true
 		}
 	}
 	t.Logf("day merges ran on %d workers", len(workers))
 	assert.GreaterOrEqual(t, len(workers), 2, "day merges spread over the workers")
-	recordHistories(t, s, map[string]string{"backfill_v5.json": id})
+	recordHistories(t, s, map[string]string{"backfill_v6.json": id})
 }
 
 // A run that fails alerts once, through SNS: the queue subscribed to the topic (goaws, an

@@ -11,7 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/marketing-data/wistia-pipeline/activities"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 )
 
 // The workflows as they were before versionRunModes. Runs started before that change replay
@@ -20,10 +20,11 @@ import (
 
 // dailyRunV0 is DailyRunWorkflow before run modes: every run planned from the watermarks.
 func dailyRunV0(ctx workflow.Context, in DailyRunInput) (DailyRunResult, error) {
-	date, err := LogicalDate(ctx, dates.UTC, in.Date)
+	day, err := LogicalDate(ctx, dates.UTC, in.Date)
 	if err != nil {
 		return DailyRunResult{}, err
 	}
+	date := day.String()
 	in.Date = date
 	progress := in.Progress
 	progress.Date = date
@@ -69,7 +70,7 @@ func dailyRunV0(ctx workflow.Context, in DailyRunInput) (DailyRunResult, error) 
 	}
 
 	if !in.Options.SkipTransform && len(in.Days) > 0 {
-		rep, step, err := transformAndCheckV0(ctx, in.Days, in.RunID, in.Options.heartbeat(), &progress.Phase)
+		rep, step, err := transformAndCheckV0(ctx, dates.Strings(in.Days), in.RunID, in.Options.heartbeat(), &progress.Phase)
 		for _, n := range rep.Quarantined {
 			progress.Quarantined += n
 		}
@@ -128,11 +129,11 @@ func mediaIngestV0(ctx workflow.Context, in MediaIngestInput) (MediaIngestResult
 	}
 	res.add(stats)
 
-	lastComplete := ""
+	var lastComplete dates.Date
 	broken := false
 	for _, day := range w.Days {
 		var ev activities.Landed
-		if err := workflow.ExecuteActivity(api, a.IngestEvents, in.Media, day, in.RunID).Get(ctx, &ev); err != nil {
+		if err := workflow.ExecuteActivity(api, a.IngestEvents, in.Media, day.String(), in.RunID).Get(ctx, &ev); err != nil {
 			if isNotFound(err) {
 				res.Skipped = true
 				return res, nil
@@ -157,8 +158,8 @@ func mediaIngestV0(ctx workflow.Context, in MediaIngestInput) (MediaIngestResult
 	}
 	res.add(visitors)
 
-	if lastComplete != "" {
-		if err := storage(a.AdvanceWatermark, in.Media, lastComplete, in.RunID).Get(ctx, nil); err != nil {
+	if !lastComplete.IsZero() {
+		if err := storage(a.AdvanceWatermark, in.Media, lastComplete.String(), in.RunID).Get(ctx, nil); err != nil {
 			return res, err
 		}
 		res.Mark = lastComplete
@@ -171,7 +172,7 @@ func mediaIngestV0(ctx workflow.Context, in MediaIngestInput) (MediaIngestResult
 func backfillV0(ctx workflow.Context, in BackfillInput) (BackfillProgress, error) {
 	from, err1 := dates.Parse(in.From)
 	to, err2 := dates.Parse(in.To)
-	if err := errors.Join(err1, err2); err != nil || to.Before(from) {
+	if err := errors.Join(err1, err2); err != nil || to < from {
 		return BackfillProgress{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("bad range %s..%s: %v", in.From, in.To, err), "BadInput", nil)
 	}
 	days := dates.Range(from, to)
@@ -184,14 +185,14 @@ func backfillV0(ctx workflow.Context, in BackfillInput) (BackfillProgress, error
 	opts.SkipTransform = true
 	var (
 		inFlight int
-		touched  []string
+		touched  []dates.Date
 	)
 	limit := max(1, in.Parallelism)
 	for _, day := range days {
 		if err := workflow.Await(ctx, func() bool { return inFlight < limit }); err != nil {
 			return progress, err
 		}
-		date := dates.Format(day)
+		date := day.String()
 		inFlight++
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 			WorkflowID: fmt.Sprintf("daily-run/%s/%s/%s", opts.Account, date, runID), ParentClosePolicy: enums.PARENT_CLOSE_POLICY_TERMINATE})
@@ -200,7 +201,7 @@ func backfillV0(ctx workflow.Context, in BackfillInput) (BackfillProgress, error
 			defer func() { inFlight-- }()
 			var res DailyRunResult
 			if err := fut.Get(gctx, &res); err != nil {
-				progress.Failed = append(progress.Failed, date)
+				progress.Failed = append(progress.Failed, day)
 				return
 			}
 			progress.DaysDone++
@@ -221,7 +222,7 @@ func backfillV0(ctx workflow.Context, in BackfillInput) (BackfillProgress, error
 		return fail(PhaseIngest, fmt.Errorf("days failed: %v", progress.Failed))
 	}
 	if len(touched) > 0 {
-		if _, step, err := transformAndCheckV0(ctx, touched, runID, in.Options.heartbeat(), &progress.Phase); err != nil {
+		if _, step, err := transformAndCheckV0(ctx, dates.Strings(touched), runID, in.Options.heartbeat(), &progress.Phase); err != nil {
 			return fail(step, err)
 		}
 	}
@@ -297,11 +298,11 @@ func notifyV0(ctx workflow.Context, al activities.Alert) {
 
 // fanOutV0 counted the records the client could not type as quarantined; since run modes a
 // run reports the rows its transform added to silver.quarantine instead.
-func fanOutV0(ctx workflow.Context, in DailyRunInput, progress *Progress) ([]string, int, error) {
+func fanOutV0(ctx workflow.Context, in DailyRunInput, progress *Progress) ([]dates.Date, int, error) {
 	limit := max(1, in.Options.MaxConcurrency)
 	var (
 		inFlight, started int
-		days              []string
+		days              []dates.Date
 		firstErr          error
 	)
 	next := in.Cursor

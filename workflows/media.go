@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/marketing-data/wistia-pipeline/activities"
+	"github.com/marketing-data/wistia-pipeline/dates"
 )
 
 // MediaIngestInput names one media's ingest for a date.
@@ -20,14 +21,14 @@ type MediaIngestInput struct {
 
 // MediaIngestResult is what one media's ingest landed.
 type MediaIngestResult struct {
-	Media    string   `json:"media"`
-	Days     []string `json:"days"` // event days landed
-	Records  int      `json:"records"`
-	Rejects  int      `json:"rejects"`
-	Requests int      `json:"requests"`
-	Complete int      `json:"complete"` // windows read completely
-	Mark     string   `json:"mark,omitempty"`
-	Skipped  bool     `json:"skipped"` // the media was deleted before it could be read
+	Media    string       `json:"media"`
+	Days     []dates.Date `json:"days"` // event days landed
+	Records  int          `json:"records"`
+	Rejects  int          `json:"rejects"`
+	Requests int          `json:"requests"`
+	Complete int          `json:"complete"` // windows read completely
+	Mark     dates.Date   `json:"mark,omitempty"`
+	Skipped  bool         `json:"skipped"` // the media was deleted before it could be read
 	// Unwatched is the days whose events were not asked for: by_date showed no loads or plays.
 	Unwatched int `json:"unwatched,omitempty"`
 }
@@ -47,16 +48,20 @@ func MediaIngestWorkflow(ctx workflow.Context, in MediaIngestInput) (MediaIngest
 		return mediaIngestV0(ctx, in)
 	}
 	res := MediaIngestResult{Media: in.Media}
+	date, err := parseInputDate(in.Date)
+	if err != nil {
+		return res, err
+	}
 	mode := cmp.Or(in.Mode, activities.ModeCatchUp)
 	var w activities.ReadPlan
-	if err := workflow.ExecuteLocalActivity(storageLocal(ctx), a.PlanIngest, activities.PlanInput{Media: in.Media, Date: in.Date, Mode: mode}).Get(ctx, &w); err != nil {
+	if err := workflow.ExecuteLocalActivity(storageLocal(ctx), a.PlanIngest, activities.PlanInput{Media: in.Media, Date: date, Mode: mode}).Get(ctx, &w); err != nil {
 		return res, err
 	}
 	if len(w.Days) == 0 {
 		return res, nil
 	}
-	landed := []string{in.Date} // by_date stats land under the run's date
-	record := func(mark string) error {
+	landed := []dates.Date{date} // by_date stats land under the run's date
+	record := func(mark dates.Date) error {
 		err := workflow.ExecuteLocalActivity(storageLocal(ctx), a.RecordLanded, activities.LandedInput{
 			Media: in.Media, Days: mergeDays(landed, res.Days), Mark: mark, RunID: in.RunID, Advance: mode == activities.ModeCatchUp}).Get(ctx, nil)
 		if err == nil && mode == activities.ModeCatchUp {
@@ -65,8 +70,15 @@ func MediaIngestWorkflow(ctx workflow.Context, in MediaIngestInput) (MediaIngest
 		return err
 	}
 	api := wistiaCalls(ctx, heartbeatOr(in.HeartbeatTimeout))
+	structs := inputStructs(ctx)
+	var statsLanded workflow.Future
+	if structs {
+		statsLanded = workflow.ExecuteActivity(api, a.IngestStats, activities.StatsInput{Media: in.Media, Plan: w, Date: date, RunID: in.RunID})
+	} else {
+		statsLanded = workflow.ExecuteActivity(api, a.IngestDailyStats, in.Media, w, in.Date, in.RunID)
+	}
 	var stats activities.Landed
-	if err := workflow.ExecuteActivity(api, a.IngestDailyStats, in.Media, w, in.Date, in.RunID).Get(ctx, &stats); err != nil {
+	if err := statsLanded.Get(ctx, &stats); err != nil {
 		if isNotFound(err) {
 			res.Skipped = true
 			workflow.GetLogger(ctx).Warn("media deleted since it was listed; skipped", "media", in.Media)
@@ -76,13 +88,13 @@ func MediaIngestWorkflow(ctx workflow.Context, in MediaIngestInput) (MediaIngest
 	}
 	res.add(stats)
 
-	unwatched := map[string]bool{}
+	unwatched := map[dates.Date]bool{}
 	if workflow.GetVersion(ctx, versionSkipUnwatched, workflow.DefaultVersion, 1) >= 1 {
 		for _, d := range stats.Unwatched {
 			unwatched[d] = true
 		}
 	}
-	lastComplete := ""
+	var lastComplete dates.Date
 	broken := false
 	for _, day := range w.Days {
 		if unwatched[day] {
@@ -93,11 +105,17 @@ func MediaIngestWorkflow(ctx workflow.Context, in MediaIngestInput) (MediaIngest
 			}
 			continue
 		}
+		var eventsLanded workflow.Future
+		if structs {
+			eventsLanded = workflow.ExecuteActivity(api, a.IngestDayEvents, activities.EventsInput{Media: in.Media, Day: day, RunID: in.RunID})
+		} else {
+			eventsLanded = workflow.ExecuteActivity(api, a.IngestEvents, in.Media, day.String(), in.RunID)
+		}
 		var ev activities.Landed
-		if err := workflow.ExecuteActivity(api, a.IngestEvents, in.Media, day, in.RunID).Get(ctx, &ev); err != nil {
+		if err := eventsLanded.Get(ctx, &ev); err != nil {
 			if isNotFound(err) {
 				res.Skipped = true
-				return res, record("") // what landed before the media went is merged
+				return res, record(0) // what landed before the media went is merged
 			}
 			return res, err
 		}

@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/marketing-data/wistia-pipeline/activities"
+	"github.com/marketing-data/wistia-pipeline/dates"
 )
 
 // mergePending merges the run's days and every day pending in the ledger, checks them, and
@@ -16,7 +17,7 @@ import (
 // over the workers of the merge task queue, then gold is recomputed once; otherwise one
 // MergeAndCheck does it all. It returns the days merged and, on failure, the step that
 // failed; the days then stay pending for the next run, so nothing landed is stranded.
-func mergePending(ctx workflow.Context, days []string, runID string, heartbeat time.Duration, spread int, progress *Progress) ([]string, string, error) {
+func mergePending(ctx workflow.Context, days []dates.Date, runID string, heartbeat time.Duration, spread int, progress *Progress) ([]dates.Date, string, error) {
 	progress.Phase = PhaseTransform
 	var pending []activities.PendingDay
 	if err := workflow.ExecuteLocalActivity(storageLocal(ctx), a.PendingDays).Get(ctx, &pending); err != nil {
@@ -30,12 +31,18 @@ func mergePending(ctx workflow.Context, days []string, runID string, heartbeat t
 	if len(all) == 0 {
 		return nil, "", nil
 	}
+	structs := inputStructs(ctx)
 	var err error
-	if spread > 1 {
+	switch {
+	case spread > 1:
 		err = mergeSpread(ctx, all, runID, heartbeat, spread, progress)
-	} else {
+	case structs:
 		var res activities.MergeResult
-		err = workflow.ExecuteActivity(mergeCalls(ctx, heartbeat), a.MergeAndCheck, all, runID).Get(ctx, &res)
+		err = workflow.ExecuteActivity(mergeCalls(ctx, heartbeat), a.MergeDaysAndCheck, activities.MergeInput{Days: all, RunID: runID}).Get(ctx, &res)
+		progress.countMerge(res.Report)
+	default:
+		var res activities.MergeResult
+		err = workflow.ExecuteActivity(mergeCalls(ctx, heartbeat), a.MergeAndCheck, dates.Strings(all), runID).Get(ctx, &res)
 		progress.countMerge(res.Report)
 	}
 	if err != nil {
@@ -46,7 +53,13 @@ func mergePending(ctx workflow.Context, days []string, runID string, heartbeat t
 		return all, step, err
 	}
 	progress.Phase = PhaseChecks
-	if err := workflow.ExecuteLocalActivity(storageLocal(ctx), a.ClearPending, pending).Get(ctx, nil); err != nil {
+	var cleared workflow.Future
+	if storage := storageLocal(ctx); structs {
+		cleared = workflow.ExecuteLocalActivity(storage, a.ClearMerged, activities.ClearInput{Days: pending})
+	} else {
+		cleared = workflow.ExecuteLocalActivity(storage, a.ClearPending, pending)
+	}
+	if err := cleared.Get(ctx, nil); err != nil {
 		// The days stay pending and are merged again, which changes nothing.
 		workflow.GetLogger(ctx).Warn("pending days not cleared; the next run merges them again", "error", err)
 	}
@@ -54,14 +67,14 @@ func mergePending(ctx workflow.Context, days []string, runID string, heartbeat t
 	return all, "", nil
 }
 
-// mergeSpread merges each day's silver in its own MergeSilverDays on the merge task queue, at
+// mergeSpread merges each day's silver in its own MergeSilver on the merge task queue, at
 // most spread at once, then recomputes gold of every date they touched and checks it. A day
 // that fails stops new ones from starting; gold is then left to the next merge of the days.
-func mergeSpread(ctx workflow.Context, days []string, runID string, heartbeat time.Duration, spread int, progress *Progress) error {
+func mergeSpread(ctx workflow.Context, days []dates.Date, runID string, heartbeat time.Duration, spread int, progress *Progress) error {
 	mctx := workflow.WithTaskQueue(mergeCalls(ctx, heartbeat), MergeTaskQueue(workflow.GetInfo(ctx).TaskQueueName))
 	var (
 		inFlight int
-		touched  []string
+		touched  []dates.Date
 		firstErr error
 	)
 	for _, day := range days {
@@ -72,7 +85,12 @@ func mergeSpread(ctx workflow.Context, days []string, runID string, heartbeat ti
 			break
 		}
 		inFlight++
-		fut := workflow.ExecuteActivity(mctx, a.MergeSilverDays, []string{day}, runID)
+		var fut workflow.Future
+		if inputStructs(ctx) {
+			fut = workflow.ExecuteActivity(mctx, a.MergeSilver, activities.MergeInput{Days: []dates.Date{day}, RunID: runID})
+		} else {
+			fut = workflow.ExecuteActivity(mctx, a.MergeSilverDays, []string{day.String()}, runID)
+		}
 		workflow.Go(ctx, func(gctx workflow.Context) {
 			defer func() { inFlight-- }()
 			var res activities.MergeResult

@@ -17,7 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/marketing-data/wistia-pipeline/activities"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/operate"
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
@@ -81,7 +81,7 @@ func TestRebuildAfterLosingWarehouseAndCatalog(t *testing.T) {
 		require.Equal(t, to, d, "watermark of %s", m)
 	}
 	truth := s.truth() // from..to
-	require.Equal(t, []string{from, to}, []string{dates.Format(truth.From), dates.Format(truth.To)})
+	require.Equal(t, []string{from, to}, []string{dates.DateOf(truth.From).String(), dates.DateOf(truth.To).String()})
 	lh := openLake()
 	truthcheck.AssertLakehouse(t, lh, truth)
 	before := tables(t, lh)
@@ -116,7 +116,7 @@ func TestRebuildAfterLosingWarehouseAndCatalog(t *testing.T) {
 	var progress workflows.Progress
 	require.NoError(t, started.Run.Get(ctx, &progress))
 	assert.Equal(t, workflows.PhaseDone, progress.Phase)
-	assert.Equal(t, []string{from, s.day(-1), to}, progress.Merged)
+	assert.Equal(t, []string{from, s.day(-1), to}, dates.Strings(progress.Merged))
 
 	assert.Equal(t, requests, s.sim.Stats().Requests, "the rebuild calls no API")
 	assert.Equal(t, bronze, objects(ctx, t, s3c, "bronze/"), "the rebuild writes no bronze object")

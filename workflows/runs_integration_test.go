@@ -20,7 +20,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/marketing-data/wistia-pipeline/activities"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
@@ -41,7 +41,7 @@ var liveSim = wistiasim.Options{Seed: 21, Medias: 3, Visitors: 40, MeanEventsPer
 // day is the date n days after the stack's date (yesterday).
 func (s *stack) day(n int) string {
 	d, _ := dates.Parse(s.date)
-	return dates.Format(dates.AddDays(d, n))
+	return d.AddDays(n).String()
 }
 
 // waitRun waits for the date's run (DailyRunID) to complete and returns its result.
@@ -70,7 +70,7 @@ func (s *stack) marks(t *testing.T) map[string]string {
 		w, ok, err := wm.Get(context.Background(), state.WatermarkKey{Account: "acct", Stream: bronze.StreamEvents, Media: m})
 		require.NoError(t, err)
 		if ok {
-			out[m] = dates.Format(w.Day)
+			out[m] = w.Day.String()
 		}
 	}
 	return out
@@ -82,7 +82,7 @@ func (s *stack) assertTruth(t *testing.T, lh *lake.Lakehouse, from, to int) {
 	t.Helper()
 	f, _ := dates.Parse(s.day(from))
 	l, _ := dates.Parse(s.day(to))
-	truthcheck.AssertLakehouse(t, lh, s.sim.Truth(f, l))
+	truthcheck.AssertLakehouse(t, lh, s.sim.Truth(f.Time(), l.Time()))
 }
 
 // mediaIngests counts the MediaIngestWorkflow executions of a date: one fan-out starts one
@@ -155,9 +155,9 @@ func TestRunsReadWhatTheyName(t *testing.T) {
 	assert.Equal(t, len(s.sim.MediaIDs()), s.mediaIngests(t, D), "one fan-out for the date")
 
 	// The run reports the rows its merge added to silver.quarantine, each once.
-	quarantined, err := lake.ReadRows[silver.Quarantined](context.Background(), lh, time.Time{}, time.Time{})
+	quarantined, err := lake.ReadRows[silver.Quarantined](context.Background(), lh, 0, 0)
 	require.NoError(t, err)
-	truth := s.sim.Truth(dayOf(t, s.day(-2)), dayOf(t, D))
+	truth := s.sim.Truth(dayOf(t, s.day(-2)).Time(), dayOf(t, D).Time())
 	require.Positive(t, truth.Quarantined, "the simulator plants a corrupt event every day")
 	assert.Len(t, quarantined, truth.Quarantined, "silver.quarantine holds each corrupt event the API listed once")
 	assert.Equal(t, len(quarantined), res.Progress.Quarantined, "reported quarantined = rows added to silver.quarantine")
@@ -201,15 +201,15 @@ func TestRunsReadWhatTheyName(t *testing.T) {
 	// Dates a run cannot read are refused by the CLI (exit 2) and by the workflow; nothing moves.
 	before := tables(t, lh)
 	for _, c := range []struct{ args []string }{
-		{[]string{"run", "--date", dates.Format(dates.Day(time.Now()))}},
-		{[]string{"run", "--date", dates.Format(dates.AddDays(dates.Day(time.Now()), 25))}},
+		{[]string{"run", "--date", dates.DateOf(time.Now()).String()}},
+		{[]string{"run", "--date", dates.DateOf(time.Now()).AddDays(25).String()}},
 		{[]string{"backfill", "--from", "2020-01-01", "--to", s.day(-1)}},
 	} {
 		code, _, errOut := s.starter(t, c.args...)
 		assert.Equal(t, 2, code, "%v: %s", c.args, errOut)
 		assert.Regexp(t, `date \d{4}-\d\d-\d\d (has not ended yet|is past the API's 2-year retention): pick a day from \d{4}-\d\d-\d\d to `+D+` \(UTC\)`, errOut)
 	}
-	future := dates.Format(dates.AddDays(dates.Day(time.Now()), 1))
+	future := dates.DateOf(time.Now()).AddDays(1).String()
 	run, err := s.tc.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: workflows.DailyRunID("acct", future), TaskQueue: "wistia-test"},
 		workflows.DailyRunWorkflow, workflows.DailyRunInput{Date: future, Options: workflows.Options{Account: "acct", MaxConcurrency: 2}})
 	require.NoError(t, err)
@@ -249,7 +249,7 @@ func TestRunsReadWhatTheyName(t *testing.T) {
 	// Earlier recordings (backfill_v2, transform_v2 before spread merges; transform_v3 before
 	// the storage retry window; scheduled_run_v2 and transform_v4 before stats-zone days) are
 	// kept as they are.
-	recordHistories(t, s, map[string]string{"scheduled_run_v3.json": scheduled, "transform_v5.json": workflows.TransformID("acct", s.day(-20), D)})
+	recordHistories(t, s, map[string]string{"scheduled_run_v4.json": scheduled, "transform_v6.json": workflows.TransformID("acct", s.day(-20), D)})
 }
 
 func ignoreMissing(err error) error {
@@ -259,7 +259,7 @@ func ignoreMissing(err error) error {
 	return err
 }
 
-func dayOf(t *testing.T, s string) time.Time {
+func dayOf(t *testing.T, s string) dates.Date {
 	d, err := dates.Parse(s)
 	require.NoError(t, err)
 	return d
@@ -300,7 +300,7 @@ func TestStrandedDaysAreMergedByTheNextRun(t *testing.T) {
 			return true // the merge failed for good
 		}
 		for _, a := range d.RawResponse.PendingActivities {
-			if a.ActivityType.GetName() == "MergeAndCheck" && a.LastFailure != nil {
+			if a.ActivityType.GetName() == "MergeDaysAndCheck" && a.LastFailure != nil {
 				retrying.Store(true)
 				return true
 			}
@@ -325,7 +325,7 @@ func TestStrandedDaysAreMergedByTheNextRun(t *testing.T) {
 		return err == nil && d.Status == enums.WORKFLOW_EXECUTION_STATUS_COMPLETED
 	}, 3*time.Minute, 200*time.Millisecond)
 	res := s.waitRun(t, s.date)
-	assert.Equal(t, []string{s.day(-6), s.day(-5), s.day(-4), s.day(-3), s.day(-2), s.day(-1), s.date}, res.Progress.Merged)
+	assert.Equal(t, []string{s.day(-6), s.day(-5), s.day(-4), s.day(-3), s.day(-2), s.day(-1), s.date}, dates.Strings(res.Progress.Merged))
 	s.assertTruth(t, s.lakehouse(t), -6, 0)
 }
 

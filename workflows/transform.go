@@ -8,7 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/marketing-data/wistia-pipeline/activities"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 )
 
@@ -28,7 +28,7 @@ func TransformWorkflow(ctx workflow.Context, in TransformInput) (Progress, error
 	}
 	from, err1 := dates.Parse(in.From)
 	to, err2 := dates.Parse(in.To)
-	if err := errors.Join(err1, err2); err != nil || to.Before(from) {
+	if err := errors.Join(err1, err2); err != nil || to < from {
 		return progress, temporal.NewNonRetryableApplicationError(fmt.Sprintf("bad range %s..%s: %v", in.From, in.To, err), activities.ErrTypeBadInput, nil)
 	}
 	zone, err := zoneOf(ctx, in.Options)
@@ -38,10 +38,7 @@ func TransformWorkflow(ctx workflow.Context, in TransformInput) (Progress, error
 	if err := wistia.CheckEndedDay(zone, to, workflow.Now(ctx)); err != nil {
 		return progress, badDate(err)
 	}
-	var days []string
-	for _, d := range dates.Range(from, to) {
-		days = append(days, dates.Format(d))
-	}
+	days := dates.Range(from, to)
 	runID := "transform-" + workflow.GetInfo(ctx).WorkflowExecution.RunID
 	merged, step, err := mergePending(ctx, days, runID, in.Options.heartbeat(), spreadOf(ctx, in.Options), &progress)
 	progress.Merged = merged

@@ -8,6 +8,7 @@
 package workflows
 
 import (
+	"cmp"
 	"errors"
 	"slices"
 	"time"
@@ -16,7 +17,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/marketing-data/wistia-pipeline/activities"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 )
 
 // ProgressQuery is the query every pipeline workflow answers with its Progress.
@@ -65,7 +66,7 @@ type Progress struct {
 	// events fit). The run alerts on them.
 	OffZone []activities.OffZoneWindow `json:"off_zone,omitempty"`
 	// Merged is the days the run merged: its own and those pending from earlier runs.
-	Merged []string `json:"merged,omitempty"`
+	Merged []dates.Date `json:"merged,omitempty"`
 	// RunningAs is the ID of the date's run when this one was started under another ID (by
 	// the schedule) and handed the work to it.
 	RunningAs string `json:"running_as,omitempty"`
@@ -130,7 +131,16 @@ const (
 	// versionSkipUnwatched: a media's events are not asked for on days its by_date shows no
 	// loads and no plays.
 	versionSkipUnwatched = "skip-unwatched-days"
+	// versionActivityInputs: every activity takes one input struct, under the names that
+	// replaced the positional ones (activities/legacy.go keeps those for older runs).
+	versionActivityInputs = "activity-inputs"
 )
+
+// inputStructs reports whether the run passes each activity one input struct: not on runs
+// started before versionActivityInputs, which schedule the positional activities.
+func inputStructs(ctx workflow.Context) bool {
+	return workflow.GetVersion(ctx, versionActivityInputs, workflow.DefaultVersion, 1) >= 1
+}
 
 // zoneOf is the zone whose days a run's dates are: its options' stats zone, or UTC on runs
 // started before the zone was an option.
@@ -157,7 +167,8 @@ func spreadOf(ctx workflow.Context, opts Options) int {
 // a names activities by method value; it is never called.
 var a *activities.Activities
 
-func mergeDays(a, b []string) []string {
+// mergeDays is the sorted union of two lists of days.
+func mergeDays[D cmp.Ordered](a, b []D) []D {
 	out := append(slices.Clone(a), b...)
 	slices.Sort(out)
 	return slices.Compact(out)
@@ -175,6 +186,15 @@ func notify(ctx workflow.Context, al activities.Alert) {
 func isNotFound(err error) bool {
 	var app *temporal.ApplicationError
 	return errors.As(err, &app) && app.Type() == activities.ErrTypeNotFound
+}
+
+// parseInputDate reads a date a workflow was given; a malformed one fails the run for good.
+func parseInputDate(s string) (dates.Date, error) {
+	d, err := dates.Parse(s)
+	if err != nil {
+		return 0, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeBadInput, nil)
+	}
+	return d, nil
 }
 
 // badDate fails a run of a date it cannot read, at once and for good.

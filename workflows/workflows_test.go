@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -19,7 +20,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/marketing-data/wistia-pipeline/activities"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
+	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 )
 
 // testNow is the workflows' clock in these tests: 2026-11-24 is the last day that has ended.
@@ -30,7 +32,7 @@ var testNow = time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)
 func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env := bareEnv(t)
 	env.OnActivity(a.ExpireSnapshots, mock.Anything).Return(nil).Maybe()
-	env.OnActivity(a.ClearPending, mock.Anything, mock.Anything).Return(0, nil).Maybe()
+	env.OnActivity(a.ClearMerged, mock.Anything, mock.Anything).Return(0, nil).Maybe()
 	env.OnActivity(a.IngestRunVisitors, mock.Anything, mock.Anything).Return(activities.Landed{}, nil).Maybe()
 	return env
 }
@@ -43,7 +45,7 @@ func bareEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: DailyRunID("acct", "2026-11-24")})
 	Register(env)
 	env.RegisterActivity(a)
-	env.OnActivity(a.MarkPending, mock.Anything, mock.Anything).Return(nil).Maybe()
+	env.OnActivity(a.MarkDaysPending, mock.Anything, mock.Anything).Return(nil).Maybe()
 	t.Cleanup(func() { env.AssertExpectations(t) })
 	return env
 }
@@ -72,16 +74,16 @@ func stubChildren(env *testsuite.TestWorkflowEnvironment, maxInFlight *int, ran 
 			ran[in.Media]++
 			_ = workflow.Sleep(ctx, time.Hour)
 			inFlight--
-			return MediaIngestResult{Media: in.Media, Days: []string{in.Date}, Records: 10, Requests: 2}, nil
+			return MediaIngestResult{Media: in.Media, Days: testenv.Days(in.Date), Records: 10, Requests: 2}, nil
 		})
 }
 
 func TestDailyRunNeverExceedsTheConcurrencyCap(t *testing.T) {
 	env := newEnv(t)
 	list := medias(20)
-	env.OnActivity(a.ListMedias, mock.Anything, "2026-11-24", mock.Anything).Return(activities.MediaList{Medias: list, Requests: 1}, nil).Once()
+	env.OnActivity(a.IngestMedias, mock.Anything, listingOf("2026-11-24")).Return(activities.MediaList{Medias: list, Requests: 1}, nil).Once()
 	noPending(env)
-	env.OnActivity(a.MergeAndCheck, mock.Anything, []string{"2026-11-24"}, mock.Anything).Return(activities.MergeResult{}, nil).Once()
+	env.OnActivity(a.MergeDaysAndCheck, mock.Anything, mergeOf(testenv.Days("2026-11-24"))).Return(activities.MergeResult{}, nil).Once()
 	maxInFlight, ran := 0, map[string]int{}
 	stubChildren(env, &maxInFlight, ran)
 
@@ -93,7 +95,7 @@ func TestDailyRunNeverExceedsTheConcurrencyCap(t *testing.T) {
 	assert.Equal(t, 3, maxInFlight, "children in flight at most")
 	assert.Len(t, ran, 20)
 	assert.Equal(t, Progress{Date: "2026-11-24", Zone: "UTC", Mode: "explicit", Phase: PhaseDone, MediasTotal: 20, MediasDone: 20, Records: 200, Requests: 41,
-		Merged: []string{"2026-11-24"}}, res.Progress)
+		Merged: testenv.Days("2026-11-24")}, res.Progress)
 }
 
 func TestContinueAsNewCarriesTheCursorAndLosesNoMedia(t *testing.T) {
@@ -106,10 +108,10 @@ func TestContinueAsNewCarriesTheCursorAndLosesNoMedia(t *testing.T) {
 		require.Less(t, runs, 10, "the run must end")
 		env := newEnv(t)
 		if in.Medias == nil {
-			env.OnActivity(a.ListMedias, mock.Anything, mock.Anything, mock.Anything).Return(activities.MediaList{Medias: list}, nil).Once()
+			env.OnActivity(a.IngestMedias, mock.Anything, mock.Anything).Return(activities.MediaList{Medias: list}, nil).Once()
 		}
 		noPending(env)
-		env.OnActivity(a.MergeAndCheck, mock.Anything, mock.Anything, mock.Anything).Return(activities.MergeResult{}, nil).Maybe()
+		env.OnActivity(a.MergeDaysAndCheck, mock.Anything, mock.Anything).Return(activities.MergeResult{}, nil).Maybe()
 		maxInFlight := 0
 		stubChildren(env, &maxInFlight, ran)
 		env.ExecuteWorkflow(DailyRunWorkflow, in)
@@ -143,14 +145,14 @@ func notFound() error {
 
 func TestMediaDeletedAfterListingIsSkipped(t *testing.T) {
 	env := newEnv(t)
-	env.OnActivity(a.ListMedias, mock.Anything, mock.Anything, mock.Anything).Return(activities.MediaList{Medias: []string{"m000", "m001"}}, nil)
-	env.OnActivity(a.PlanIngest, mock.Anything, mock.Anything).Return(activities.ReadPlan{Start: "2026-11-24", End: "2026-11-24", Days: []string{"2026-11-24"}}, nil)
-	env.OnActivity(a.IngestDailyStats, mock.Anything, "m000", mock.Anything, mock.Anything, mock.Anything).Return(activities.Landed{Records: 1, Requests: 1}, nil)
-	env.OnActivity(a.IngestDailyStats, mock.Anything, "m001", mock.Anything, mock.Anything, mock.Anything).Return(activities.Landed{}, notFound()).Once()
-	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-24", mock.Anything).Return(activities.Landed{Records: 5, Complete: true, Requests: 1}, nil)
-	env.OnActivity(a.RecordLanded, mock.Anything, activities.LandedInput{Media: "m000", Days: []string{"2026-11-24"}, Mark: "2026-11-24", RunID: "daily-2026-11-24-default-test-run-id"}).Return(false, nil).Once()
+	env.OnActivity(a.IngestMedias, mock.Anything, mock.Anything).Return(activities.MediaList{Medias: []string{"m000", "m001"}}, nil)
+	env.OnActivity(a.PlanIngest, mock.Anything, mock.Anything).Return(activities.ReadPlan{Start: testenv.Day("2026-11-24"), End: testenv.Day("2026-11-24"), Days: testenv.Days("2026-11-24")}, nil)
+	env.OnActivity(a.IngestStats, mock.Anything, statsOf("m000")).Return(activities.Landed{Records: 1, Requests: 1}, nil)
+	env.OnActivity(a.IngestStats, mock.Anything, statsOf("m001")).Return(activities.Landed{}, notFound()).Once()
+	env.OnActivity(a.IngestDayEvents, mock.Anything, eventsOf("m000", "2026-11-24")).Return(activities.Landed{Records: 5, Complete: true, Requests: 1}, nil)
+	env.OnActivity(a.RecordLanded, mock.Anything, activities.LandedInput{Media: "m000", Days: testenv.Days("2026-11-24"), Mark: testenv.Day("2026-11-24"), RunID: "daily-2026-11-24-default-test-run-id"}).Return(false, nil).Once()
 	noPending(env)
-	env.OnActivity(a.MergeAndCheck, mock.Anything, []string{"2026-11-24"}, mock.Anything).Return(activities.MergeResult{}, nil)
+	env.OnActivity(a.MergeDaysAndCheck, mock.Anything, mergeOf(testenv.Days("2026-11-24"))).Return(activities.MergeResult{}, nil)
 
 	env.ExecuteWorkflow(DailyRunWorkflow, DailyRunInput{Date: "2026-11-24", Options: Options{Account: "acct", MaxConcurrency: 4}})
 	require.NoError(t, env.GetWorkflowError())
@@ -163,7 +165,7 @@ func TestMediaDeletedAfterListingIsSkipped(t *testing.T) {
 
 func TestRejectedTokenFailsAtOnceAndAlertsOnce(t *testing.T) {
 	env := newEnv(t)
-	env.OnActivity(a.ListMedias, mock.Anything, mock.Anything, mock.Anything).Return(activities.MediaList{},
+	env.OnActivity(a.IngestMedias, mock.Anything, mock.Anything).Return(activities.MediaList{},
 		temporal.NewNonRetryableApplicationError("wistia GET /medias.json: 401 Unauthorized", activities.ErrTypeRejected, nil)).Once()
 	var alerts []activities.Alert
 	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, al activities.Alert) error {
@@ -183,40 +185,40 @@ func TestRejectedTokenFailsAtOnceAndAlertsOnce(t *testing.T) {
 
 func TestTransientFailuresAreRetried(t *testing.T) {
 	env := newEnv(t)
-	w := activities.ReadPlan{Start: "2026-11-23", End: "2026-11-24", Days: []string{"2026-11-23", "2026-11-24"}}
-	env.OnActivity(a.PlanIngest, mock.Anything, activities.PlanInput{Media: "m000", Date: "2026-11-24", Mode: activities.ModeCatchUp}).Return(w, nil)
-	env.OnActivity(a.IngestDailyStats, mock.Anything, "m000", w, "2026-11-24", "r").Return(activities.Landed{Requests: 1}, nil)
-	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-23", "r").Return(activities.Landed{}, errors.New("wistia: 503")).Twice()
-	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-23", "r").Return(activities.Landed{Records: 3, Complete: true}, nil).Once()
+	w := activities.ReadPlan{Start: testenv.Day("2026-11-23"), End: testenv.Day("2026-11-24"), Days: testenv.Days("2026-11-23", "2026-11-24")}
+	env.OnActivity(a.PlanIngest, mock.Anything, activities.PlanInput{Media: "m000", Date: testenv.Day("2026-11-24"), Mode: activities.ModeCatchUp}).Return(w, nil)
+	env.OnActivity(a.IngestStats, mock.Anything, activities.StatsInput{Media: "m000", Plan: w, Date: testenv.Day("2026-11-24"), RunID: "r"}).Return(activities.Landed{Requests: 1}, nil)
+	env.OnActivity(a.IngestDayEvents, mock.Anything, activities.EventsInput{Media: "m000", Day: testenv.Day("2026-11-23"), RunID: "r"}).Return(activities.Landed{}, errors.New("wistia: 503")).Twice()
+	env.OnActivity(a.IngestDayEvents, mock.Anything, activities.EventsInput{Media: "m000", Day: testenv.Day("2026-11-23"), RunID: "r"}).Return(activities.Landed{Records: 3, Complete: true}, nil).Once()
 	// The second window is incomplete: the watermark stops at the first.
-	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-24", "r").Return(activities.Landed{Records: 4, Complete: false}, nil).Once()
-	env.OnActivity(a.RecordLanded, mock.Anything, activities.LandedInput{Media: "m000", Days: w.Days, Mark: "2026-11-23", RunID: "r", Advance: true}).Return(true, nil).Once()
+	env.OnActivity(a.IngestDayEvents, mock.Anything, activities.EventsInput{Media: "m000", Day: testenv.Day("2026-11-24"), RunID: "r"}).Return(activities.Landed{Records: 4, Complete: false}, nil).Once()
+	env.OnActivity(a.RecordLanded, mock.Anything, activities.LandedInput{Media: "m000", Days: w.Days, Mark: testenv.Day("2026-11-23"), RunID: "r", Advance: true}).Return(true, nil).Once()
 
 	env.ExecuteWorkflow(MediaIngestWorkflow, MediaIngestInput{Media: "m000", Date: "2026-11-24", RunID: "r", Mode: activities.ModeCatchUp})
 	require.NoError(t, env.GetWorkflowError())
 	var res MediaIngestResult
 	require.NoError(t, env.GetWorkflowResult(&res))
-	assert.Equal(t, MediaIngestResult{Media: "m000", Days: w.Days, Records: 7, Requests: 1, Complete: 1, Mark: "2026-11-23"}, res)
+	assert.Equal(t, MediaIngestResult{Media: "m000", Days: w.Days, Records: 7, Requests: 1, Complete: 1, Mark: testenv.Day("2026-11-23")}, res)
 }
 
 // A day whose by_date row shows no loads and no plays is not asked for events: the API lists
 // none. It counts as read to its end, so the watermark passes it.
 func TestUnwatchedDaysAreNotAskedForEvents(t *testing.T) {
 	env := newEnv(t)
-	w := activities.ReadPlan{Start: "2026-11-22", End: "2026-11-24", Days: []string{"2026-11-22", "2026-11-23", "2026-11-24"}}
+	w := activities.ReadPlan{Start: testenv.Day("2026-11-22"), End: testenv.Day("2026-11-24"), Days: testenv.Days("2026-11-22", "2026-11-23", "2026-11-24")}
 	env.OnActivity(a.PlanIngest, mock.Anything, mock.Anything).Return(w, nil)
-	env.OnActivity(a.IngestDailyStats, mock.Anything, "m000", w, "2026-11-24", "r").
-		Return(activities.Landed{Requests: 1, Unwatched: []string{"2026-11-22", "2026-11-24"}}, nil)
-	env.OnActivity(a.IngestEvents, mock.Anything, "m000", "2026-11-23", "r").Return(activities.Landed{Records: 3, Requests: 1, Complete: true}, nil).Once()
-	env.OnActivity(a.RecordLanded, mock.Anything, activities.LandedInput{Media: "m000", Days: []string{"2026-11-23", "2026-11-24"},
-		Mark: "2026-11-24", RunID: "r", Advance: true}).Return(true, nil).Once()
+	env.OnActivity(a.IngestStats, mock.Anything, activities.StatsInput{Media: "m000", Plan: w, Date: testenv.Day("2026-11-24"), RunID: "r"}).
+		Return(activities.Landed{Requests: 1, Unwatched: testenv.Days("2026-11-22", "2026-11-24")}, nil)
+	env.OnActivity(a.IngestDayEvents, mock.Anything, activities.EventsInput{Media: "m000", Day: testenv.Day("2026-11-23"), RunID: "r"}).Return(activities.Landed{Records: 3, Requests: 1, Complete: true}, nil).Once()
+	env.OnActivity(a.RecordLanded, mock.Anything, activities.LandedInput{Media: "m000", Days: testenv.Days("2026-11-23", "2026-11-24"),
+		Mark: testenv.Day("2026-11-24"), RunID: "r", Advance: true}).Return(true, nil).Once()
 
 	env.ExecuteWorkflow(MediaIngestWorkflow, MediaIngestInput{Media: "m000", Date: "2026-11-24", RunID: "r", Mode: activities.ModeCatchUp})
 	require.NoError(t, env.GetWorkflowError())
 	var res MediaIngestResult
 	require.NoError(t, env.GetWorkflowResult(&res))
-	assert.Equal(t, MediaIngestResult{Media: "m000", Days: []string{"2026-11-23"}, Records: 3, Requests: 2, Complete: 1,
-		Mark: "2026-11-24", Unwatched: 2}, res)
+	assert.Equal(t, MediaIngestResult{Media: "m000", Days: testenv.Days("2026-11-23"), Records: 3, Requests: 2, Complete: 1,
+		Mark: testenv.Day("2026-11-24"), Unwatched: 2}, res)
 }
 
 // The schedule fires at 03:00 in the account's zone: east of UTC that is the UTC day before,
@@ -235,9 +237,9 @@ func TestLogicalDateIsTheDayBeforeInTheAccountsZone(t *testing.T) {
 			env.SetStartTime(c.fire)
 			env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(
 				temporal.NewSearchAttributeKeyTime("TemporalScheduledStartTime").ValueSet(c.fire)))
-			env.OnActivity(a.ListMedias, mock.Anything, "2026-11-24", mock.Anything).Return(activities.MediaList{Medias: []string{}}, nil).Once()
+			env.OnActivity(a.IngestMedias, mock.Anything, listingOf("2026-11-24")).Return(activities.MediaList{Medias: []string{}}, nil).Once()
 			noPending(env)
-			env.OnActivity(a.MergeAndCheck, mock.Anything, []string{"2026-11-24"}, mock.Anything).Return(activities.MergeResult{}, nil).Once()
+			env.OnActivity(a.MergeDaysAndCheck, mock.Anything, mergeOf(testenv.Days("2026-11-24"))).Return(activities.MergeResult{}, nil).Once()
 			env.ExecuteWorkflow(DailyRunWorkflow, DailyRunInput{Options: Options{Account: "acct", MaxConcurrency: 1, StatsZone: c.zone}})
 			require.NoError(t, env.GetWorkflowError())
 			var res DailyRunResult
@@ -253,9 +255,9 @@ func TestLogicalDateComesFromTheSchedule(t *testing.T) {
 	env := newEnv(t)
 	env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(
 		temporal.NewSearchAttributeKeyTime("TemporalScheduledStartTime").ValueSet(time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC))))
-	env.OnActivity(a.ListMedias, mock.Anything, "2026-11-24", mock.Anything).Return(activities.MediaList{Medias: []string{}}, nil).Once()
+	env.OnActivity(a.IngestMedias, mock.Anything, listingOf("2026-11-24")).Return(activities.MediaList{Medias: []string{}}, nil).Once()
 	noPending(env)
-	env.OnActivity(a.MergeAndCheck, mock.Anything, []string{"2026-11-24"}, mock.Anything).Return(activities.MergeResult{}, nil).Once()
+	env.OnActivity(a.MergeDaysAndCheck, mock.Anything, mergeOf(testenv.Days("2026-11-24"))).Return(activities.MergeResult{}, nil).Once()
 	env.ExecuteWorkflow(DailyRunWorkflow, DailyRunInput{Options: Options{Account: "acct", MaxConcurrency: 1}})
 	require.NoError(t, env.GetWorkflowError())
 	var res DailyRunResult
@@ -267,11 +269,11 @@ func TestLogicalDateComesFromTheSchedule(t *testing.T) {
 func TestSnapshotsExpireAfterChecksWithoutFailingTheRun(t *testing.T) {
 	env := bareEnv(t)
 	env.OnActivity(a.IngestRunVisitors, mock.Anything, mock.Anything).Return(activities.Landed{}, nil).Once()
-	env.OnActivity(a.ClearPending, mock.Anything, mock.Anything).Return(0, nil).Once()
-	env.OnActivity(a.ListMedias, mock.Anything, mock.Anything, mock.Anything).Return(activities.MediaList{Medias: []string{"m0"}}, nil)
-	env.OnWorkflow(MediaIngestWorkflow, mock.Anything, mock.Anything).Return(MediaIngestResult{Media: "m0", Days: []string{"2026-11-24"}}, nil)
+	env.OnActivity(a.ClearMerged, mock.Anything, mock.Anything).Return(0, nil).Once()
+	env.OnActivity(a.IngestMedias, mock.Anything, mock.Anything).Return(activities.MediaList{Medias: []string{"m0"}}, nil)
+	env.OnWorkflow(MediaIngestWorkflow, mock.Anything, mock.Anything).Return(MediaIngestResult{Media: "m0", Days: testenv.Days("2026-11-24")}, nil)
 	noPending(env)
-	env.OnActivity(a.MergeAndCheck, mock.Anything, mock.Anything, mock.Anything).Return(activities.MergeResult{}, nil).Once()
+	env.OnActivity(a.MergeDaysAndCheck, mock.Anything, mock.Anything).Return(activities.MergeResult{}, nil).Once()
 	env.OnActivity(a.ExpireSnapshots, mock.Anything).Return(errors.New("catalog busy")).Times(3) // its retry policy's attempts
 	env.ExecuteWorkflow(DailyRunWorkflow, DailyRunInput{Date: "2026-11-24", Options: Options{Account: "acct", MaxConcurrency: 1}})
 	require.NoError(t, env.GetWorkflowError(), "a failed expiration does not fail the run")
@@ -316,14 +318,14 @@ func scheduledRun(t *testing.T, at time.Time) (DailyRunResult, string) {
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "daily-run/acct/scheduled-" + at.Format(time.RFC3339)})
 	env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(
 		temporal.NewSearchAttributeKeyTime("TemporalScheduledStartTime").ValueSet(at)))
-	date := dates.Format(dates.AddDays(dates.Day(at), -1))
+	date := dates.DateOf(at).AddDays(-1).String()
 	var ranAs string
-	env.OnActivity(a.ListMedias, mock.Anything, date, mock.Anything).Return(func(ctx context.Context, _, _ string) (activities.MediaList, error) {
+	env.OnActivity(a.IngestMedias, mock.Anything, listingOf(date)).Return(func(ctx context.Context, _ activities.MediasInput) (activities.MediaList, error) {
 		ranAs = activity.GetInfo(ctx).WorkflowExecution.ID
 		return activities.MediaList{Medias: []string{}}, nil
 	}).Once()
 	noPending(env)
-	env.OnActivity(a.MergeAndCheck, mock.Anything, []string{date}, mock.Anything).Return(activities.MergeResult{}, nil).Once()
+	env.OnActivity(a.MergeDaysAndCheck, mock.Anything, mergeOf(testenv.Days(date))).Return(activities.MergeResult{}, nil).Once()
 	env.ExecuteWorkflow(DailyRunWorkflow, DailyRunInput{Options: Options{Account: "acct", MaxConcurrency: 2}})
 	require.NoError(t, env.GetWorkflowError())
 	var res DailyRunResult
@@ -347,34 +349,34 @@ func TestScheduleBackfillReadsExactlyItsDay(t *testing.T) {
 }
 
 func TestRunMergesPendingDaysAndClearsOnlyAfterChecks(t *testing.T) {
-	pending := []activities.PendingDay{{Day: "2026-11-02", Seq: 3}, {Day: "2026-11-24", Seq: 1}}
+	pending := []activities.PendingDay{{Day: testenv.Day("2026-11-02"), Seq: 3}, {Day: testenv.Day("2026-11-24"), Seq: 1}}
 	for _, fails := range []bool{false, true} {
 		t.Run(fmt.Sprintf("checks fail=%v", fails), func(t *testing.T) {
 			env := bareEnv(t)
 			env.OnActivity(a.ExpireSnapshots, mock.Anything).Return(nil).Maybe()
 			env.OnActivity(a.IngestRunVisitors, mock.Anything, mock.Anything).Return(activities.Landed{}, nil).Once()
-			env.OnActivity(a.ListMedias, mock.Anything, mock.Anything, mock.Anything).Return(activities.MediaList{Medias: []string{"m0"}}, nil)
-			env.OnWorkflow(MediaIngestWorkflow, mock.Anything, mock.Anything).Return(MediaIngestResult{Media: "m0", Days: []string{"2026-11-22", "2026-11-23", "2026-11-24"}}, nil)
+			env.OnActivity(a.IngestMedias, mock.Anything, mock.Anything).Return(activities.MediaList{Medias: []string{"m0"}}, nil)
+			env.OnWorkflow(MediaIngestWorkflow, mock.Anything, mock.Anything).Return(MediaIngestResult{Media: "m0", Days: testenv.Days("2026-11-22", "2026-11-23", "2026-11-24")}, nil)
 			env.OnActivity(a.PendingDays, mock.Anything).Return(pending, nil).Once()
-			merge := env.OnActivity(a.MergeAndCheck, mock.Anything, []string{"2026-11-02", "2026-11-22", "2026-11-23", "2026-11-24"}, mock.Anything)
+			merge := env.OnActivity(a.MergeDaysAndCheck, mock.Anything, mergeOf(testenv.Days("2026-11-02", "2026-11-22", "2026-11-23", "2026-11-24")))
 			if fails {
 				merge.Return(activities.MergeResult{}, temporal.NewNonRetryableApplicationError("data checks found 1 problem", activities.ErrTypeCheckFailed, nil)).Once()
 				env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(nil).Once()
 			} else {
 				merge.Return(activities.MergeResult{Report: activities.TransformReport{Quarantined: map[string]int{"events": 2, "visitors": 1}}}, nil).Once()
-				env.OnActivity(a.ClearPending, mock.Anything, pending).Return(2, nil).Once()
+				env.OnActivity(a.ClearMerged, mock.Anything, activities.ClearInput{Days: pending}).Return(2, nil).Once()
 			}
 			env.ExecuteWorkflow(DailyRunWorkflow, DailyRunInput{Date: "2026-11-24", Options: Options{Account: "acct", MaxConcurrency: 1}})
 			if fails {
 				require.ErrorContains(t, env.GetWorkflowError(), "data checks")
-				env.AssertNotCalled(t, "ClearPending", mock.Anything, mock.Anything)
+				env.AssertNotCalled(t, "ClearMerged", mock.Anything, mock.Anything)
 				return
 			}
 			require.NoError(t, env.GetWorkflowError())
 			var res DailyRunResult
 			require.NoError(t, env.GetWorkflowResult(&res))
 			assert.Equal(t, 3, res.Progress.Quarantined, "the rows the merge added to silver.quarantine")
-			assert.Equal(t, []string{"2026-11-02", "2026-11-22", "2026-11-23", "2026-11-24"}, res.Progress.Merged)
+			assert.Equal(t, testenv.Days("2026-11-02", "2026-11-22", "2026-11-23", "2026-11-24"), res.Progress.Merged)
 		})
 	}
 }
@@ -388,10 +390,10 @@ func TestBackfillMergesWhatLandedEvenWhenADayFails(t *testing.T) {
 		if in.Date == "2026-11-11" {
 			return DailyRunResult{}, errors.New("wistia: 500")
 		}
-		return DailyRunResult{Days: []string{in.Date}, Progress: Progress{Records: 5}}, nil
+		return DailyRunResult{Days: testenv.Days(in.Date), Progress: Progress{Records: 5}}, nil
 	})
 	noPending(env)
-	env.OnActivity(a.MergeAndCheck, mock.Anything, []string{"2026-11-10", "2026-11-12"}, mock.Anything).Return(activities.MergeResult{}, nil).Once()
+	env.OnActivity(a.MergeDaysAndCheck, mock.Anything, mergeOf(testenv.Days("2026-11-10", "2026-11-12"))).Return(activities.MergeResult{}, nil).Once()
 	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(nil).Once()
 	env.ExecuteWorkflow(BackfillWorkflow, BackfillInput{From: "2026-11-10", To: "2026-11-12", Parallelism: 2, Options: Options{Account: "acct"}})
 	require.ErrorContains(t, env.GetWorkflowError(), "days failed: [2026-11-11]")
@@ -406,30 +408,30 @@ func TestBackfillMergesWhatLandedEvenWhenADayFails(t *testing.T) {
 
 func TestTransformWorkflowMergesTheRangeAndThePending(t *testing.T) {
 	env := newEnv(t)
-	env.OnActivity(a.PendingDays, mock.Anything).Return([]activities.PendingDay{{Day: "2026-11-01", Seq: 1}}, nil).Once()
-	env.OnActivity(a.MergeAndCheck, mock.Anything, []string{"2026-11-01", "2026-11-20", "2026-11-21"}, mock.Anything).Return(activities.MergeResult{}, nil).Once()
+	env.OnActivity(a.PendingDays, mock.Anything).Return([]activities.PendingDay{{Day: testenv.Day("2026-11-01"), Seq: 1}}, nil).Once()
+	env.OnActivity(a.MergeDaysAndCheck, mock.Anything, mergeOf(testenv.Days("2026-11-01", "2026-11-20", "2026-11-21"))).Return(activities.MergeResult{}, nil).Once()
 	env.ExecuteWorkflow(TransformWorkflow, TransformInput{From: "2026-11-20", To: "2026-11-21", Options: Options{Account: "acct"}})
 	require.NoError(t, env.GetWorkflowError())
 	var res Progress
 	require.NoError(t, env.GetWorkflowResult(&res))
 	assert.Equal(t, PhaseDone, res.Phase)
-	assert.Equal(t, []string{"2026-11-01", "2026-11-20", "2026-11-21"}, res.Merged)
+	assert.Equal(t, testenv.Days("2026-11-01", "2026-11-20", "2026-11-21"), res.Merged)
 }
 
 func TestRunFetchesVisitorsOnceAndTheirFailureDoesNotHoldBackTheMerge(t *testing.T) {
 	env := bareEnv(t)
 	env.OnActivity(a.ExpireSnapshots, mock.Anything).Return(nil).Maybe()
-	env.OnActivity(a.ClearPending, mock.Anything, mock.Anything).Return(0, nil).Maybe()
-	env.OnActivity(a.ListMedias, mock.Anything, mock.Anything, mock.Anything).Return(activities.MediaList{Medias: medias(3)}, nil)
+	env.OnActivity(a.ClearMerged, mock.Anything, mock.Anything).Return(0, nil).Maybe()
+	env.OnActivity(a.IngestMedias, mock.Anything, mock.Anything).Return(activities.MediaList{Medias: medias(3)}, nil)
 	env.OnWorkflow(MediaIngestWorkflow, mock.Anything, mock.Anything).Return(
 		func(ctx workflow.Context, in MediaIngestInput) (MediaIngestResult, error) {
-			return MediaIngestResult{Media: in.Media, Days: []string{"2026-11-23", "2026-11-24"}, Records: 4}, nil
+			return MediaIngestResult{Media: in.Media, Days: testenv.Days("2026-11-23", "2026-11-24"), Records: 4}, nil
 		})
-	env.OnActivity(a.IngestRunVisitors, mock.Anything, activities.VisitorsInput{Date: "2026-11-24", RunID: "daily-2026-11-24-default-test-run-id",
-		Days: []string{"2026-11-23", "2026-11-24"}}).Return(activities.Landed{},
+	env.OnActivity(a.IngestRunVisitors, mock.Anything, activities.VisitorsInput{Date: testenv.Day("2026-11-24"), RunID: "daily-2026-11-24-default-test-run-id",
+		Days: testenv.Days("2026-11-23", "2026-11-24")}).Return(activities.Landed{},
 		temporal.NewNonRetryableApplicationError("wistia GET /stats/visitors/x.json: 403 Forbidden", activities.ErrTypeRejected, nil)).Once()
 	noPending(env)
-	env.OnActivity(a.MergeAndCheck, mock.Anything, []string{"2026-11-23", "2026-11-24"}, mock.Anything).Return(activities.MergeResult{}, nil).Once()
+	env.OnActivity(a.MergeDaysAndCheck, mock.Anything, mergeOf(testenv.Days("2026-11-23", "2026-11-24"))).Return(activities.MergeResult{}, nil).Once()
 	var alerts []activities.Alert
 	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, al activities.Alert) error {
 		alerts = append(alerts, al)
@@ -442,22 +444,23 @@ func TestRunFetchesVisitorsOnceAndTheirFailureDoesNotHoldBackTheMerge(t *testing
 	assert.Equal(t, PhaseVisitors, alerts[0].Step)
 }
 
-// spreadMerges mocks MergeSilverDays: each day touches itself and the day before and adds one
+// spreadMerges mocks MergeSilver: each day touches itself and the day before and adds one
 // quarantined row; it records the days merged, the task queues used and how many ran at once.
 type spreadMerges struct {
 	mu                  sync.Mutex
-	days                map[string]int
+	days                map[dates.Date]int
 	queues              map[string]int
 	inFlight, most      int
-	fail                string // a day whose merge fails
+	fail                dates.Date // a day whose merge fails
 	goldInput           *activities.GoldInput
 	goldBeforeAllMerged bool
 }
 
 func (s *spreadMerges) mock(env *testsuite.TestWorkflowEnvironment) {
-	s.days, s.queues = map[string]int{}, map[string]int{}
-	env.OnActivity(a.MergeSilverDays, mock.Anything, mock.Anything, mock.Anything).Return(
-		func(ctx context.Context, days []string, _ string) (activities.MergeResult, error) {
+	s.days, s.queues = map[dates.Date]int{}, map[string]int{}
+	env.OnActivity(a.MergeSilver, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in activities.MergeInput) (activities.MergeResult, error) {
+			days := in.Days
 			s.mu.Lock()
 			s.inFlight++
 			s.most = max(s.most, s.inFlight)
@@ -473,8 +476,7 @@ func (s *spreadMerges) mock(env *testsuite.TestWorkflowEnvironment) {
 			if len(days) == 1 && days[0] == s.fail {
 				return activities.MergeResult{}, temporal.NewNonRetryableApplicationError("merge into silver.events: disk full", "Test", nil)
 			}
-			d, _ := dates.Parse(days[0])
-			return activities.MergeResult{Report: activities.TransformReport{Days: days, Dates: []string{dates.Format(dates.AddDays(d, -1)), days[0]},
+			return activities.MergeResult{Report: activities.TransformReport{Days: days, Dates: []dates.Date{days[0].AddDays(-1), days[0]},
 				Quarantined: map[string]int{"events": 1}}}, nil
 		})
 }
@@ -483,9 +485,9 @@ func TestBackfillSpreadsItsMergeOverDaysThenRecomputesGoldOnce(t *testing.T) {
 	env := newEnv(t)
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: BackfillID("acct", "2026-11-10", "2026-11-13"), TaskQueue: "wistia-test"})
 	env.OnWorkflow(DailyRunWorkflow, mock.Anything, mock.Anything).Return(func(ctx workflow.Context, in DailyRunInput) (DailyRunResult, error) {
-		return DailyRunResult{Days: []string{in.Date}}, nil
+		return DailyRunResult{Days: testenv.Days(in.Date)}, nil
 	})
-	env.OnActivity(a.PendingDays, mock.Anything).Return([]activities.PendingDay{{Day: "2026-11-01", Seq: 1}}, nil).Once()
+	env.OnActivity(a.PendingDays, mock.Anything).Return([]activities.PendingDay{{Day: testenv.Day("2026-11-01"), Seq: 1}}, nil).Once()
 	var merges spreadMerges
 	merges.mock(env)
 	env.OnActivity(a.RecomputeGoldAndCheck, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.GoldInput) (activities.MergeResult, error) {
@@ -502,7 +504,7 @@ func TestBackfillSpreadsItsMergeOverDaysThenRecomputesGoldOnce(t *testing.T) {
 	var res BackfillProgress
 	require.NoError(t, env.GetWorkflowResult(&res))
 
-	all := []string{"2026-11-01", "2026-11-10", "2026-11-11", "2026-11-12", "2026-11-13"}
+	all := testenv.Days("2026-11-01", "2026-11-10", "2026-11-11", "2026-11-12", "2026-11-13")
 	for _, d := range all {
 		assert.Equal(t, 1, merges.days[d], "day %s merged exactly once", d)
 	}
@@ -512,7 +514,7 @@ func TestBackfillSpreadsItsMergeOverDaysThenRecomputesGoldOnce(t *testing.T) {
 	require.NotNil(t, merges.goldInput)
 	assert.False(t, merges.goldBeforeAllMerged, "gold is recomputed after every day merged")
 	assert.Equal(t, all, merges.goldInput.Days)
-	assert.Equal(t, []string{"2026-10-31", "2026-11-01", "2026-11-09", "2026-11-10", "2026-11-11", "2026-11-12", "2026-11-13"},
+	assert.Equal(t, testenv.Days("2026-10-31", "2026-11-01", "2026-11-09", "2026-11-10", "2026-11-11", "2026-11-12", "2026-11-13"),
 		merges.goldInput.Dates, "gold covers every date the day merges touched")
 	assert.Equal(t, all, res.Merged)
 	assert.Equal(t, len(all), res.Quarantined, "each day merge's quarantined rows count once")
@@ -521,14 +523,14 @@ func TestBackfillSpreadsItsMergeOverDaysThenRecomputesGoldOnce(t *testing.T) {
 func TestSpreadMergeFailingADayLeavesEveryDayPending(t *testing.T) {
 	env := bareEnv(t)
 	env.OnActivity(a.PendingDays, mock.Anything).Return([]activities.PendingDay{}, nil).Once()
-	merges := spreadMerges{fail: "2026-11-20"}
+	merges := spreadMerges{fail: testenv.Day("2026-11-20")}
 	merges.mock(env)
 	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(nil).Once()
-	// Neither RecomputeGoldAndCheck nor ClearPending is mocked: calling either fails the test.
+	// Neither RecomputeGoldAndCheck nor ClearMerged is mocked: calling either fails the test.
 	env.ExecuteWorkflow(TransformWorkflow, TransformInput{From: "2026-11-20", To: "2026-11-22", Options: Options{Account: "acct", MergeSpread: 1000}})
 	require.ErrorContains(t, env.GetWorkflowError(), "merge of 2026-11-20")
 	require.ErrorContains(t, env.GetWorkflowError(), "disk full")
-	assert.Equal(t, 1, merges.days["2026-11-20"])
+	assert.Equal(t, 1, merges.days[testenv.Day("2026-11-20")])
 }
 
 // Regression (found by the soak): the watermark and ledger calls are local activities whose
@@ -545,4 +547,24 @@ func TestStorageRetriesFitTheirWindow(t *testing.T) {
 	}
 	assert.Greater(t, opts.ScheduleToCloseTimeout, window, "the %d retries wait %s in all", p.MaximumAttempts-1, window)
 	assert.Zero(t, storageLocalOptions(workflow.DefaultVersion).ScheduleToCloseTimeout, "runs started before the change replay with the old options")
+}
+
+// listingOf matches the media listing of date.
+func listingOf(date string) any {
+	return mock.MatchedBy(func(in activities.MediasInput) bool { return in.Date == testenv.Day(date) })
+}
+
+// mergeOf matches a merge of exactly these days.
+func mergeOf(days []dates.Date) any {
+	return mock.MatchedBy(func(in activities.MergeInput) bool { return slices.Equal(in.Days, days) })
+}
+
+// statsOf matches the by_date fetch of media.
+func statsOf(media string) any {
+	return mock.MatchedBy(func(in activities.StatsInput) bool { return in.Media == media })
+}
+
+// eventsOf matches the events fetch of media on day.
+func eventsOf(media, day string) any {
+	return mock.MatchedBy(func(in activities.EventsInput) bool { return in.Media == media && in.Day == testenv.Day(day) })
 }

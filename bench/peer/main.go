@@ -25,6 +25,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/benchdata"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 )
@@ -76,7 +77,7 @@ func main() {
 }
 
 // runSide is the child: it runs one side and writes its result to stdout.
-func runSide(ctx context.Context, side, bronzeDir string, days []time.Time, out string) error {
+func runSide(ctx context.Context, side, bronzeDir string, days []dates.Date, out string) error {
 	if bronzeDir == "" || out == "" {
 		return fmt.Errorf("-bronze and -out are required with -side")
 	}

@@ -11,7 +11,7 @@ import (
 	"runtime/pprof"
 	"time"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/lake/engine"
@@ -23,7 +23,7 @@ var cpuProfile, memProfile, memLimit string
 
 // runOurs runs lake.Lakehouse.Transform of the days into an empty file:// lakehouse with a
 // sqlite catalog, as BenchmarkTransform does; the clock runs around the transform only.
-func runOurs(ctx context.Context, bronzeDir string, days []time.Time, out string) (result, error) {
+func runOurs(ctx context.Context, bronzeDir string, days []dates.Date, out string) (result, error) {
 	store, err := bronze.NewLocalStore(bronzeDir)
 	if err != nil {
 		return result{}, err
@@ -53,7 +53,7 @@ func runOurs(ctx context.Context, bronzeDir string, days []time.Time, out string
 		defer stop()
 	}
 	start := time.Now()
-	rep, err := l.Transform(ctx, store, dates.DatesOf(days), "peer")
+	rep, err := l.Transform(ctx, store, days, "peer")
 	elapsed := time.Since(start)
 	pprof.StopCPUProfile()
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 	"github.com/marketing-data/wistia-pipeline/wistia/apispec"
 )
@@ -25,8 +26,8 @@ const maxProblems = 20
 
 // target is what the check asks about.
 type target struct {
-	start, end     time.Time // days of the stats and events asked for, inclusive
-	media, visitor string    // empty: taken from the answers
+	start, end     dates.Date // days of the stats and events asked for, inclusive
+	media, visitor string     // empty: taken from the answers
 }
 
 // check makes one request per endpoint the pipeline reads, prints a line for each and the

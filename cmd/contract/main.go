@@ -21,8 +21,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/marketing-data/wistia-pipeline/internal/config"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/config"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 )
@@ -59,8 +59,8 @@ func run(ctx context.Context, args []string, now time.Time, stdout, stderr io.Wr
 		fmt.Fprintf(stderr, "contract: --days %d: want 1 to %d\n", *days, maxDays)
 		return 2
 	}
-	t.end = dates.AddDays(dates.Day(now), -1)
-	t.start = dates.AddDays(t.end, 1-*days)
+	t.end = dates.UTC.LastEnded(now)
+	t.start = t.end.AddDays(1 - *days)
 
 	var cfg wistia.Config
 	loadErr := config.Load(&cfg)

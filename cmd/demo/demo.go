@@ -13,10 +13,10 @@ import (
 	"slices"
 	"time"
 
+	"github.com/marketing-data/wistia-pipeline/config"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/app"
-	"github.com/marketing-data/wistia-pipeline/internal/config"
 	"github.com/marketing-data/wistia-pipeline/internal/dashboard"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/devserver"
 	"github.com/marketing-data/wistia-pipeline/internal/httpserve"
 	"github.com/marketing-data/wistia-pipeline/internal/operate"
@@ -60,9 +60,9 @@ func (c DemoConfig) DemoSimOptions(zone dates.Zone) wistiasim.Options {
 const demoSimRate = 6000
 
 // DemoRange is the days a demo ingests: the last days of zone that have ended at now.
-func DemoRange(now time.Time, zone dates.Zone, days int) (from, to time.Time) {
+func DemoRange(now time.Time, zone dates.Zone, days int) (from, to dates.Date) {
 	to = zone.LastEnded(now)
-	return dates.AddDays(to, -(days - 1)), to
+	return to.AddDays(-(days - 1)), to
 }
 
 // step runs one named step of the demo; a failure names it.
@@ -150,7 +150,7 @@ func demo(ctx context.Context, dev bool, out io.Writer) error {
 		fmt.Fprintf(out, "    ingesting the account behind WISTIA_API_TOKEN at %s\n", config.URL(cfg.Wistia.BaseURL))
 	}
 	if cfg.Lake.FirstDay == "" {
-		cfg.Lake.FirstDay = dates.Format(from) // no older history than the demo's days
+		cfg.Lake.FirstDay = from.String() // no older history than the demo's days
 	}
 
 	workerCtx, stopWorker := context.WithCancel(ctx)
@@ -186,13 +186,13 @@ func demo(ctx context.Context, dev bool, out io.Writer) error {
 	}); err != nil {
 		return err
 	}
-	if err := step(out, fmt.Sprintf("ingest %s to %s through the workflows", dates.Format(from), dates.Format(to)), func() error {
+	if err := step(out, fmt.Sprintf("ingest %s to %s through the workflows", from.String(), to.String()), func() error {
 		select {
 		case err := <-workerDone:
 			return fmt.Errorf("the worker stopped: %w", err)
 		default:
 		}
-		started, err := pipeline.Backfill(ctx, dates.Format(from), dates.Format(to), 3)
+		started, err := pipeline.Backfill(ctx, from.String(), to.String(), 3)
 		if err != nil {
 			return err
 		}
@@ -256,7 +256,7 @@ Where to look next:
   Query gold:  go run ./starter query gold.fact_media_daily --from %s --to %s --format table
   Backfill:    temporal schedule backfill --schedule-id %s --start-time %sT00:00:00Z --end-time %sT23:59:59Z --address %s
 `, dashboardURL, cfg.Alerts.UIURL, warehouse, cfg.Lake.CatalogPath(),
-		dates.Format(from), dates.Format(to), cfg.Schedule.ID, dates.Format(dates.AddDays(from, 1)), dates.Format(dates.AddDays(to, 1)), cfg.Temporal.Address)
+		from.String(), to.String(), cfg.Schedule.ID, from.AddDays(1).String(), to.AddDays(1).String(), cfg.Temporal.Address)
 	if dev {
 		fmt.Fprintln(out, "\nThe stack keeps running; press Ctrl-C to stop it.")
 		<-ctx.Done()
@@ -286,7 +286,7 @@ func startDevServer(ctx context.Context, dcfg DemoConfig, cfg app.Config, dataDi
 
 // Summary is what the demo prints, read from gold.
 type Summary struct {
-	From, To time.Time
+	From, To dates.Date
 	Days     []string // days with rows in gold.fact_media_daily
 	Channels []ChannelTotal
 	Top      []MediaTotal
@@ -306,13 +306,13 @@ type MediaTotal struct {
 }
 
 // Summarize reads the range's totals from gold.
-func Summarize(ctx context.Context, lh *lake.Lakehouse, from, to time.Time) (Summary, error) {
+func Summarize(ctx context.Context, lh *lake.Lakehouse, from, to dates.Date) (Summary, error) {
 	s := Summary{From: from, To: to}
 	daily, err := lake.ReadRows[gold.FactMediaDaily](ctx, lh, from, to)
 	if err != nil {
 		return s, err
 	}
-	dims, err := lake.ReadRows[gold.DimMedia](ctx, lh, time.Time{}, time.Time{})
+	dims, err := lake.ReadRows[gold.DimMedia](ctx, lh, 0, 0)
 	if err != nil {
 		return s, err
 	}
@@ -359,7 +359,7 @@ func Summarize(ctx context.Context, lh *lake.Lakehouse, from, to time.Time) (Sum
 
 // Print renders the summary.
 func (s Summary) Print(w io.Writer) {
-	fmt.Fprintf(w, "\nDays covered: %d (%s to %s)\n\nPlays and watch time per channel:\n", len(s.Days), dates.Format(s.From), dates.Format(s.To))
+	fmt.Fprintf(w, "\nDays covered: %d (%s to %s)\n\nPlays and watch time per channel:\n", len(s.Days), s.From, s.To)
 	for _, c := range s.Channels {
 		fmt.Fprintf(w, "  %s\n", c.Line())
 	}

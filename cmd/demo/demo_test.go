@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 )
@@ -49,7 +49,7 @@ func TestDemo(t *testing.T) {
 		sim, err := wistiasim.New(DemoConfig{Medias: 5}.DemoSimOptions(tokyo))
 		require.NoError(t, err)
 		from, to := DemoRange(time.Now(), tokyo, 2)
-		truth := sim.Truth(from, to)
+		truth := sim.Truth(from.Time(), to.Time())
 		channel := map[string]string{}
 		for _, m := range truth.Medias {
 			channel[m.HashedID] = m.Channel
@@ -67,7 +67,7 @@ func TestDemo(t *testing.T) {
 		for _, c := range totals {
 			assert.Contains(t, out.String(), c.Line(), "channel %s totals", c.Channel)
 		}
-		assert.Contains(t, out.String(), fmt.Sprintf("Days covered: 2 (%s", from.Format(time.DateOnly)))
+		assert.Contains(t, out.String(), fmt.Sprintf("Days covered: 2 (%s", from.String()))
 		assert.Contains(t, out.String(), "Dashboard:   http://127.0.0.1:")
 		assert.Contains(t, out.String(), "==> stop everything")
 	}

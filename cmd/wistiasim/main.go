@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/marketing-data/wistia-pipeline/internal/config"
+	"github.com/marketing-data/wistia-pipeline/config"
 	"github.com/marketing-data/wistia-pipeline/internal/httpserve"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 )

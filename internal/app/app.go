@@ -25,8 +25,9 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/marketing-data/wistia-pipeline/activities"
+	"github.com/marketing-data/wistia-pipeline/config"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/ingest"
-	"github.com/marketing-data/wistia-pipeline/internal/config"
 	"github.com/marketing-data/wistia-pipeline/internal/httpserve"
 	"github.com/marketing-data/wistia-pipeline/internal/metrics"
 	"github.com/marketing-data/wistia-pipeline/internal/operate"
@@ -263,15 +264,15 @@ func Open(ctx context.Context, c Config, pm *metrics.Pipeline) (*Resources, erro
 		r.Activities.OnVerified = func(int) { pm.LastSuccess.WithLabelValues(metrics.StreamMerge).SetToCurrentTime() }
 		var (
 			lagMu   sync.Mutex
-			lagDate time.Time
+			lagDate dates.Date
 			lagDays int
 		)
-		r.Activities.OnLag = func(date time.Time, behind int) {
+		r.Activities.OnLag = func(date dates.Date, behind int) {
 			lagMu.Lock()
 			defer lagMu.Unlock()
-			if date.After(lagDate) { // a newer date's run: its medias start the figure afresh
+			if date > lagDate { // a newer date's run: its medias start the figure afresh
 				lagDate, lagDays = date, behind
-			} else if date.Equal(lagDate) {
+			} else if date == lagDate {
 				lagDays = max(lagDays, behind)
 			} else {
 				return
@@ -332,7 +333,8 @@ func Register(w worker.Registry, acts *activities.Activities) {
 // RegisterMerges adds the activities of a spread merge to the worker of the merge task queue
 // (workflows.MergeTaskQueue).
 func RegisterMerges(w worker.ActivityRegistry, acts *activities.Activities) {
-	w.RegisterActivityWithOptions(acts.MergeSilverDays, activity.RegisterOptions{Name: "MergeSilverDays"})
+	w.RegisterActivityWithOptions(acts.MergeSilver, activity.RegisterOptions{Name: "MergeSilver"})
+	w.RegisterActivityWithOptions(acts.MergeSilverDays, activity.RegisterOptions{Name: "MergeSilverDays"}) // runs before versionActivityInputs
 	w.RegisterActivityWithOptions(acts.RecomputeGoldAndCheck, activity.RegisterOptions{Name: "RecomputeGoldAndCheck"})
 }
 

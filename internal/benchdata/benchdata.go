@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 )
 
@@ -30,7 +31,7 @@ const PageRecords = 1_000
 const runID = "bench"
 
 // lastDay is the newest event day; the others are the days before it.
-var lastDay = time.Date(2026, 11, 19, 0, 0, 0, 0, time.UTC)
+var lastDay = dates.DateOf(time.Date(2026, 11, 19, 0, 0, 0, 0, time.UTC))
 
 // Shape says what to land.
 type Shape struct {
@@ -64,20 +65,16 @@ func (s Shape) check() error {
 
 // Landed is what Land wrote.
 type Landed struct {
-	Days     []time.Time // the event days, oldest first: what a transform of the set merges
-	Events   int         // distinct events (distinct event keys)
-	Records  int         // event lines, duplicates included
-	Visitors int         // distinct visitor keys
+	Days     []dates.Date // the event days, oldest first: what a transform of the set merges
+	Events   int          // distinct events (distinct event keys)
+	Records  int          // event lines, duplicates included
+	Visitors int          // distinct visitor keys
 }
 
 // EventDays are the event days of a data set of n days, oldest first: the n days ending on
 // 2026-11-19.
-func EventDays(n int) []time.Time {
-	days := make([]time.Time, 0, n)
-	for d := n - 1; d >= 0; d-- {
-		days = append(days, lastDay.AddDate(0, 0, -d))
-	}
-	return days
+func EventDays(n int) []dates.Date {
+	return dates.Range(lastDay.AddDays(1-n), lastDay)
 }
 
 // Land writes the data set into store as the ingest would: the media list, each media's events
@@ -89,7 +86,7 @@ func Land(ctx context.Context, store bronze.Store, s Shape) (Landed, error) {
 		return Landed{}, err
 	}
 	out := Landed{Days: EventDays(s.Days), Events: s.Events, Visitors: min(s.Events, s.Visitors)}
-	now := clock(lastDay.AddDate(0, 0, 1).Add(time.Hour))
+	now := clock(lastDay.AddDays(1).Time().Add(time.Hour))
 	mediaIDs := make([]string, s.Medias)
 	mediaRecs := make([]json.RawMessage, s.Medias)
 	for m := range mediaIDs {
@@ -152,7 +149,7 @@ func Land(ctx context.Context, store bronze.Store, s Shape) (Landed, error) {
 		for d, day := range out.Days {
 			plays := share(share(s.Events, s.Days, d), s.Medias, m)
 			stats[d] = json.RawMessage(fmt.Sprintf(`{"date":%q,"load_count":%d,"play_count":%d,"hours_watched":1.25}`,
-				day.Format(time.DateOnly), 2*plays, plays))
+				day.String(), 2*plays, plays))
 		}
 		windows := []bronze.Landing{{Stream: bronze.StreamDailyStats, Day: lastDay, Media: media, RunID: runID, Start: out.Days[0], End: lastDay}}
 		pages := [][][]json.RawMessage{{stats}}
@@ -225,11 +222,11 @@ func newGenerator(s Shape) *generator {
 // rendered directly because landing millions of events over HTTP would dominate the set-up.
 // twice says whether the event is to be listed twice; exactly ⌊events × share⌋ are, spread
 // evenly.
-func (g *generator) event(buf []byte, media string, day time.Time) (_ []byte, twice bool) {
+func (g *generator) event(buf []byte, media string, day dates.Date) (_ []byte, twice bool) {
 	n := g.n
 	g.n++
 	twice = (n+1)*g.dupPPM/1e6 > n*g.dupPPM/1e6
-	g.timestamp = day.Add(time.Duration(g.rng.Uint64()%86400)*time.Second).AppendFormat(g.timestamp[:0], time.RFC3339)
+	g.timestamp = day.Time().Add(time.Duration(g.rng.Uint64()%86400)*time.Second).AppendFormat(g.timestamp[:0], time.RFC3339)
 	buf = append(buf, `{"event_key":"evt_`...)
 	buf = strconv.AppendUint(buf, n, 36)
 	buf = append(buf, `","received_at":"`...)

@@ -21,8 +21,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/dashboard"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
@@ -44,15 +44,15 @@ func newSite(t *testing.T) *site {
 	sl := truthcheck.NewSimLake(t, wistiasim.Options{Seed: 31, Medias: 6, Visitors: 60, MeanEventsPerDay: 8, Now: simNow},
 		lake.Config{Account: "acct", AWSRegion: "us-east-1", LookbackDays: 2,
 			LakehouseConfig: lake.LakehouseConfig{Catalog: "sql", SilverNamespace: "wistia_silver", GoldNamespace: "wistia_gold", SnapshotRetention: 7}})
-	last := dates.AddDays(dates.Day(simNow), -1)
-	days := dates.Range(dates.AddDays(last, -9), last)
+	last := dates.DateOf(simNow).AddDays(-1)
+	days := dates.Range(last.AddDays(-9), last)
 	sl.Land(t, "run-1", days)
 	lh := sl.Lakehouse(t)
-	_, err := lh.Transform(context.Background(), sl.Store, dates.DatesOf(days), "run-1")
+	_, err := lh.Transform(context.Background(), sl.Store, days, "run-1")
 	require.NoError(t, err)
 	srv := httptest.NewServer(dashboard.Handler(dashboard.Reports{Lake: lh}, slog.New(slog.NewTextHandler(io.Discard, nil))))
 	t.Cleanup(srv.Close)
-	return &site{url: srv.URL, truth: sl.Sim.Truth(days[0], last), from: dates.Format(days[0]), to: dates.Format(last)}
+	return &site{url: srv.URL, truth: sl.Sim.Truth(days[0].Time(), last.Time()), from: days[0].String(), to: last.String()}
 }
 
 func (s *site) get(t *testing.T, path string, out any) int {
@@ -90,7 +90,7 @@ func channelsOf(truth wistiasim.Truth) map[string]string {
 }
 
 func monday(d time.Time) string {
-	return dates.Format(dates.AddDays(d, -((int(d.Weekday()) + 6) % 7)))
+	return dates.DateOf(d.AddDate(0, 0, -((int(d.Weekday()) + 6) % 7))).String()
 }
 
 func TestAPIEqualsGroundTruth(t *testing.T) {
@@ -171,7 +171,7 @@ func TestAPIEqualsGroundTruth(t *testing.T) {
 		byDay := map[string]int64{}
 		for _, f := range s.truth.MediaDaily {
 			if f.MediaID == id {
-				byDay[dates.Format(f.Date)] = f.Plays
+				byDay[dates.DateOf(f.Date).String()] = f.Plays
 			}
 		}
 		require.Len(t, rep.Days, 10)
@@ -189,7 +189,7 @@ func TestAPIEqualsGroundTruth(t *testing.T) {
 		var rep dashboard.ChannelsReport
 		require.Equal(t, http.StatusOK, s.get(t, "/api/channels", &rep))
 		assert.Equal(t, s.to, rep.To, "by default the range ends on the last day gold holds")
-		assert.Equal(t, dates.Format(dates.AddDays(dayOf(t, s.to), -27)), rep.From)
+		assert.Equal(t, dayOf(t, s.to).AddDays(-27).String(), rep.From)
 	})
 
 	t.Run("bad requests name the parameter", func(t *testing.T) {
@@ -210,7 +210,7 @@ func TestAPIEqualsGroundTruth(t *testing.T) {
 	})
 }
 
-func dayOf(t *testing.T, s string) time.Time {
+func dayOf(t *testing.T, s string) dates.Date {
 	d, err := dates.Parse(s)
 	require.NoError(t, err)
 	return d

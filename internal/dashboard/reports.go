@@ -13,7 +13,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/gold"
 )
@@ -174,12 +174,12 @@ type Reports struct {
 // ErrUnknownMedia is a media id gold does not hold.
 var ErrUnknownMedia = errors.New("unknown media")
 
-func (r Reports) daily(ctx context.Context, from, to time.Time) ([]gold.FactMediaDaily, map[string]gold.DimMedia, error) {
+func (r Reports) daily(ctx context.Context, from, to dates.Date) ([]gold.FactMediaDaily, map[string]gold.DimMedia, error) {
 	facts, err := lake.ReadRows[gold.FactMediaDaily](ctx, r.Lake, from, to)
 	if err != nil {
 		return nil, nil, err
 	}
-	dims, err := lake.ReadRows[gold.DimMedia](ctx, r.Lake, time.Time{}, time.Time{})
+	dims, err := lake.ReadRows[gold.DimMedia](ctx, r.Lake, 0, 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -195,8 +195,8 @@ func channelOf(media map[string]gold.DimMedia, id string) string {
 }
 
 // Channels sums plays, loads and hours watched per channel and period over from..to.
-func (r Reports) Channels(ctx context.Context, from, to time.Time, grain string) (ChannelsReport, error) {
-	rep := ChannelsReport{Range: Range{From: dates.Format(from), To: dates.Format(to), Grain: grain}, Channels: []ChannelSeries{}}
+func (r Reports) Channels(ctx context.Context, from, to dates.Date, grain string) (ChannelsReport, error) {
+	rep := ChannelsReport{Range: Range{From: from.String(), To: to.String(), Grain: grain}, Channels: []ChannelSeries{}}
 	facts, media, err := r.daily(ctx, from, to)
 	if err != nil {
 		return rep, err
@@ -216,15 +216,15 @@ func (r Reports) Channels(ctx context.Context, from, to time.Time, grain string)
 	for _, ch := range slices.Sorted(maps.Keys(byChannel)) {
 		t := *totals[ch]
 		t.rate()
-		rep.Channels = append(rep.Channels, ChannelSeries{Channel: ch, Total: t, Periods: byChannel[ch].list(dates.DateOf(from), dates.DateOf(to), grain)})
+		rep.Channels = append(rep.Channels, ChannelSeries{Channel: ch, Total: t, Periods: byChannel[ch].list(from, to, grain)})
 	}
 	slices.SortStableFunc(rep.Channels, func(a, b ChannelSeries) int { return cmp.Compare(b.Total.Plays, a.Total.Plays) })
 	return rep, nil
 }
 
 // TopMedia lists the limit media with the most plays over from..to.
-func (r Reports) TopMedia(ctx context.Context, from, to time.Time, limit int) (TopMediaReport, error) {
-	rep := TopMediaReport{Range: Range{From: dates.Format(from), To: dates.Format(to)}, Media: []MediaRow{}}
+func (r Reports) TopMedia(ctx context.Context, from, to dates.Date, limit int) (TopMediaReport, error) {
+	rep := TopMediaReport{Range: Range{From: from.String(), To: to.String()}, Media: []MediaRow{}}
 	facts, media, err := r.daily(ctx, from, to)
 	if err != nil {
 		return rep, err
@@ -249,8 +249,8 @@ func (r Reports) TopMedia(ctx context.Context, from, to time.Time, limit int) (T
 
 // Media reports one media over from..to: its daily series from gold.fact_media_daily and
 // its plays by the country of its visitors from gold.fact_media_engagement and dim_visitor.
-func (r Reports) Media(ctx context.Context, id string, from, to time.Time) (MediaReport, error) {
-	rep := MediaReport{Range: Range{From: dates.Format(from), To: dates.Format(to), Grain: Daily}, Countries: []CountryPlays{}}
+func (r Reports) Media(ctx context.Context, id string, from, to dates.Date) (MediaReport, error) {
+	rep := MediaReport{Range: Range{From: from.String(), To: to.String(), Grain: Daily}, Countries: []CountryPlays{}}
 	facts, media, err := r.daily(ctx, from, to)
 	if err != nil {
 		return rep, err
@@ -268,13 +268,13 @@ func (r Reports) Media(ctx context.Context, id string, from, to time.Time) (Medi
 		}
 	}
 	rep.Total.rate()
-	rep.Days = days.list(dates.DateOf(from), dates.DateOf(to), Daily)
+	rep.Days = days.list(from, to, Daily)
 
 	engagement, err := lake.ReadRows[gold.FactEngagement](ctx, r.Lake, from, to)
 	if err != nil {
 		return rep, err
 	}
-	visitors, err := lake.ReadRows[gold.DimVisitor](ctx, r.Lake, time.Time{}, time.Time{})
+	visitors, err := lake.ReadRows[gold.DimVisitor](ctx, r.Lake, 0, 0)
 	if err != nil {
 		return rep, err
 	}

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 )
 
 // DefaultAddr is where `starter dashboard` listens unless told otherwise: this machine only.
@@ -131,33 +131,33 @@ type query struct {
 
 // dayRange reads from and to (both or neither); neither is the four weeks up to the last day
 // gold holds (yesterday before the first run).
-func (q query) dayRange(ctx context.Context) (time.Time, time.Time, error) {
+func (q query) dayRange(ctx context.Context) (dates.Date, dates.Date, error) {
 	v := q.req.URL.Query()
 	fromS, toS := v.Get("from"), v.Get("to")
 	if fromS == "" && toS == "" {
 		f, err := q.r.Freshness(ctx)
 		if err != nil {
-			return time.Time{}, time.Time{}, err
+			return 0, 0, err
 		}
 		to := q.r.Lake.Zone().LastEnded(time.Now())
 		if f.DataThrough != "" {
 			to, _ = dates.Parse(f.DataThrough)
 		}
-		return dates.AddDays(to, -(defaultDays - 1)), to, nil
+		return to.AddDays(-(defaultDays - 1)), to, nil
 	}
 	from, err := dates.Parse(fromS)
 	if err != nil {
-		return time.Time{}, time.Time{}, badRequest{"from " + strconv.Quote(fromS) + ": want YYYY-MM-DD"}
+		return 0, 0, badRequest{"from " + strconv.Quote(fromS) + ": want YYYY-MM-DD"}
 	}
 	to, err := dates.Parse(toS)
 	if err != nil {
-		return time.Time{}, time.Time{}, badRequest{"to " + strconv.Quote(toS) + ": want YYYY-MM-DD"}
+		return 0, 0, badRequest{"to " + strconv.Quote(toS) + ": want YYYY-MM-DD"}
 	}
-	if to.Before(from) {
-		return time.Time{}, time.Time{}, badRequest{"from " + fromS + " is after to " + toS}
+	if to < from {
+		return 0, 0, badRequest{"from " + fromS + " is after to " + toS}
 	}
-	if dates.DateOf(to)-dates.DateOf(from) > 3*366 {
-		return time.Time{}, time.Time{}, badRequest{"from " + fromS + " to " + toS + " is more than three years"}
+	if to.DaysSince(from) > 3*366 {
+		return 0, 0, badRequest{"from " + fromS + " to " + toS + " is more than three years"}
 	}
 	return from, to, nil
 }

@@ -21,7 +21,7 @@ func TestSDKMetricsFollowPrometheusNamesAndKeepEveryLabel(t *testing.T) {
 	poll.Counter("temporal_request").Inc(2)
 	poll.WithTags(map[string]string{"operation": "PollActivityTaskQueue"}).Counter("temporal_request").Inc(3)
 	poll.Gauge("temporal.worker.slots").Update(4)
-	poll.WithTags(map[string]string{"activity_type": "IngestEvents"}).Timer("temporal_activity_execution_latency").Record(30 * time.Millisecond)
+	poll.WithTags(map[string]string{"activity_type": "IngestDayEvents"}).Timer("temporal_activity_execution_latency").Record(30 * time.Millisecond)
 
 	want := `
 # HELP temporal_request_total Temporal SDK metric temporal_request_total
@@ -49,7 +49,7 @@ temporal_worker_slots{namespace="default",task_queue="wistia"} 4
 		for _, l := range m.GetLabel() {
 			labels[l.GetName()] = l.GetValue()
 		}
-		assert.Equal(t, map[string]string{"activity_type": "IngestEvents", "namespace": "default", "task_queue": "wistia"}, labels)
+		assert.Equal(t, map[string]string{"activity_type": "IngestDayEvents", "namespace": "default", "task_queue": "wistia"}, labels)
 		for _, b := range m.GetHistogram().GetBucket() {
 			if b.GetUpperBound() >= 0.064 {
 				assert.Equal(t, uint64(1), b.GetCumulativeCount(), "le %g", b.GetUpperBound())

@@ -16,7 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/marketing-data/wistia-pipeline/activities"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/workflows"
 )
 
@@ -170,7 +170,7 @@ func DescribeSchedule(ctx context.Context, tc client.Client, id string) (Schedul
 }
 
 // ingests is the date a fire at t ingests: the day before, in the schedule's zone.
-func ingests(zone dates.Zone, t time.Time) string { return dates.Format(zone.LastEnded(t)) }
+func ingests(zone dates.Zone, t time.Time) string { return zone.LastEnded(t).String() }
 
 func ranges(rs []client.ScheduleRange) string {
 	var parts []string

@@ -16,7 +16,7 @@ import (
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
 	"github.com/marketing-data/wistia-pipeline/workflows"
@@ -38,8 +38,8 @@ const (
 	stormRetryAfter  = 3 * time.Second
 	killPause        = 500 * time.Millisecond // least time before the killed worker's replacement starts
 	triggerPoll      = 100 * time.Millisecond
-	activityIngest   = "IngestEvents"
-	activityMerge    = "MergeAndCheck"
+	activityIngest   = "IngestDayEvents"
+	activityMerge    = "MergeDaysAndCheck"
 	mediaIngestQuery = `WorkflowType = "` + workflows.MediaIngestType + `" AND ExecutionStatus = "Running"`
 )
 
@@ -77,7 +77,7 @@ func (w *week) strike(t *testing.T, date time.Time, f fault, row *dayReport) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), dayDeadline)
 	defer cancel()
-	id := workflows.DailyRunID(account, dates.Format(date))
+	id := workflows.DailyRunID(account, dates.DateOf(date).String())
 	var (
 		pid   int
 		label = f.when
@@ -119,7 +119,7 @@ func (w *week) strike(t *testing.T, date time.Time, f fault, row *dayReport) {
 		return false, nil
 	})
 	if errors.Is(err, errStop) || ctx.Err() != nil {
-		t.Logf("%s %s: the run of %s ended first", f.what, f.when, dates.Format(date))
+		t.Logf("%s %s: the run of %s ended first", f.what, f.when, dates.DateOf(date).String())
 		return
 	}
 	require.NoError(t, err)

@@ -17,7 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/marketing-data/wistia-pipeline/activities"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/devserver"
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
@@ -136,17 +136,17 @@ type dayReport struct {
 // weekDays returns the logical dates of n soak days, one each: they end the day before
 // yesterday, so every date has ended by the real clock, as a run requires.
 func weekDays(n int) []time.Time {
-	last := dates.AddDays(dates.Day(time.Now()), -2)
+	last := dates.DateOf(time.Now()).AddDays(-2)
 	out := make([]time.Time, n)
 	for k := range n {
-		out[k] = dates.AddDays(last, k-n+1)
+		out[k] = last.AddDays(k - n + 1).Time()
 	}
 	return out
 }
 
 // fireTime is when the schedule fires for date: 03:00 the next day (workflows.DefaultCron) in
 // the account's stats zone, UTC here.
-func fireTime(date time.Time) time.Time { return dates.AddDays(date, 1).Add(3 * time.Hour) }
+func fireTime(date time.Time) time.Time { return date.AddDate(0, 0, 1).Add(3 * time.Hour) }
 
 // simNow is the simulator's clock during day's run: half an hour after the fire.
 func simNow(date time.Time) time.Time { return fireTime(date).Add(30 * time.Minute) }
@@ -155,7 +155,7 @@ func newWeek(t *testing.T, cfg settings) *week {
 	t.Helper()
 	w := &week{cfg: cfg, r: rand.New(rand.NewPCG(cfg.seed, 0x50a4)), dir: t.TempDir(), bronze: map[string]string{}}
 	w.days = weekDays(cfg.days)
-	w.first = dates.AddDays(w.days[0], -2)
+	w.first = w.days[0].AddDate(0, 0, -2)
 	w.startSim(t)
 	w.startStorage(t)
 	w.startTemporal(t)
@@ -195,7 +195,7 @@ func (w *week) lakehouse(t *testing.T) *lake.Lakehouse {
 func (w *week) runDay(t *testing.T, k int) {
 	t.Helper()
 	date := w.days[k]
-	row := dayReport{Day: k + 1, Date: dates.Format(date)}
+	row := dayReport{Day: k + 1, Date: dates.DateOf(date).String()}
 	w.sim.SetNow(simNow(date))
 	w.sim.SetFaults(baseFaults)
 	w.sim.ResetPeakWindow()
@@ -250,7 +250,7 @@ func (w *week) check(t *testing.T, date time.Time, row *dayReport) {
 		assert.Zero(t, row.OverBudget, "requests the simulator refused as over the budget of %d/s", rateLimit)
 	})
 	t.Run(name+"/runs_finished_or_alerted", func(t *testing.T) {
-		row.RunsRetried, row.ActRetried = w.assertRuns(t, dates.Format(date))
+		row.RunsRetried, row.ActRetried = w.assertRuns(t, dates.DateOf(date).String())
 	})
 	t.Run(name+"/files_per_partition_bounded", func(t *testing.T) { row.LiveFiles, row.StoredFiles, row.Orphans = w.assertFilesBounded(t, lh) })
 }
@@ -263,7 +263,7 @@ func (w *week) awaitRun(t *testing.T, date time.Time, row *dayReport) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), dayDeadline)
 	defer cancel()
-	id := workflows.DailyRunID(account, dates.Format(date))
+	id := workflows.DailyRunID(account, dates.DateOf(date).String())
 	var res workflows.DailyRunResult
 	err := eventually(ctx, time.Second, func(ctx context.Context) (bool, error) {
 		w.reviveCrashed(t, row)
@@ -279,15 +279,15 @@ func (w *week) awaitRun(t *testing.T, date time.Time, row *dayReport) {
 		return false, nil // the server is restarting, or the run has not started yet
 	})
 	if isWorkflowFailure(err) {
-		t.Errorf("the run of %s failed: %v", dates.Format(date), err)
+		t.Errorf("the run of %s failed: %v", dates.DateOf(date).String(), err)
 		seen := w.alertsSeen
 		for deadline := time.Now().Add(time.Minute); w.alerts(t) == seen && time.Now().Before(deadline); {
 			time.Sleep(time.Second)
 		}
-		assert.Greater(t, w.alertsSeen, seen, "the failed run of %s raised an alert", dates.Format(date))
+		assert.Greater(t, w.alertsSeen, seen, "the failed run of %s raised an alert", dates.DateOf(date).String())
 		return
 	}
-	require.NoError(t, err, "the run of %s finished (stuck runs fail the soak)", dates.Format(date))
+	require.NoError(t, err, "the run of %s finished (stuck runs fail the soak)", dates.DateOf(date).String())
 	assert.Equal(t, workflows.PhaseDone, res.Progress.Phase)
 	assert.Equal(t, string(activities.ModeCatchUp), res.Progress.Mode, "the schedule's fire catches up")
 }

@@ -17,7 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/marketing-data/wistia-pipeline/activities"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/devserver"
 	"github.com/marketing-data/wistia-pipeline/internal/operate"
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
@@ -122,7 +122,7 @@ func (w *week) startWorkers(t *testing.T) {
 		"WATERMARKS_URL=dynamodb://wistia-soak", "DYNAMODB_ENDPOINT=" + w.ddb.Endpoint, "DYNAMODB_CREATE_TABLE=true",
 		"AWS_REGION=" + w.s3.Region, "AWS_ACCESS_KEY_ID=" + w.s3.AccessKey, "AWS_SECRET_ACCESS_KEY=" + w.s3.SecretKey,
 		"ALERT_SNS_TOPIC_ARN=" + w.sns.TopicARN, "ALERT_SNS_ENDPOINT=" + w.sns.Endpoint,
-		"INGEST_FIRST_DAY=" + dates.Format(w.first), "MAX_CONCURRENCY=4", "LOG_LEVEL=warn",
+		"INGEST_FIRST_DAY=" + dates.DateOf(w.first).String(), "MAX_CONCURRENCY=4", "LOG_LEVEL=warn",
 	}
 	for range 3 {
 		w.startWorker(t)

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 )
 
 // DateEnv is the variable that runs the calendar-sensitive tests as if on another day
@@ -20,11 +20,29 @@ func Today(t testing.TB) time.Time {
 	t.Helper()
 	v := os.Getenv(DateEnv)
 	if v == "" {
-		return dates.Day(time.Now())
+		return dates.DateOf(time.Now()).Time()
 	}
 	d, err := dates.Parse(v)
 	if err != nil {
 		t.Fatalf("%s=%q: want YYYY-MM-DD", DateEnv, v)
 	}
+	return d.Time()
+}
+
+// Day reads a day a test writes by hand, YYYY-MM-DD; a typo fails loudly.
+func Day(s string) dates.Date {
+	d, err := dates.Parse(s)
+	if err != nil {
+		panic(err)
+	}
 	return d
+}
+
+// Days reads days a test writes by hand.
+func Days(list ...string) []dates.Date {
+	out := make([]dates.Date, len(list))
+	for i, s := range list {
+		out[i] = Day(s)
+	}
+	return out
 }

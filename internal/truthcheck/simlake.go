@@ -9,9 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/marketing-data/wistia-pipeline/config"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/ingest"
-	"github.com/marketing-data/wistia-pipeline/internal/config"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/wistia"
@@ -68,7 +68,7 @@ func (s *SimLake) Lakehouse(t testing.TB) *lake.Lakehouse {
 
 // Land ingests days as one run would: the media list and by_date stats on the last day's
 // bronze, events by day window, then, once for the run, the visitors seen.
-func (s *SimLake) Land(t testing.TB, runID string, days []time.Time) {
+func (s *SimLake) Land(t testing.TB, runID string, days []dates.Date) {
 	t.Helper()
 	ctx := context.Background()
 	last := days[len(days)-1]
@@ -87,7 +87,7 @@ func (s *SimLake) Land(t testing.TB, runID string, days []time.Time) {
 					return err
 				}
 				if !l.Complete {
-					t.Errorf("events window %s %s incomplete", media, dates.Format(day))
+					t.Errorf("events window %s %s incomplete", media, day)
 				}
 			}
 			return nil

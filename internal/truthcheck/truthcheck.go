@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/lake/gold"
@@ -27,7 +27,7 @@ const floatTolerance = 1e-9
 func AssertLakehouse(t *testing.T, lh *lake.Lakehouse, truth wistiasim.Truth) {
 	t.Helper()
 	ctx := context.Background()
-	from, to := truth.From, truth.To
+	from, to := dates.DateOf(truth.From), dates.DateOf(truth.To)
 	require.NotEmpty(t, truth.Events)
 
 	// Events and engagement sit on the stats day that listed them, the day of their
@@ -64,7 +64,7 @@ func AssertLakehouse(t *testing.T, lh *lake.Lakehouse, truth wistiasim.Truth) {
 	require.Len(t, stats, len(truth.Daily), "silver.media_daily_stats rows")
 	wantStats := slices.Clone(truth.Daily)
 	slices.SortFunc(wantStats, func(a, b wistiasim.DailyStat) int {
-		return strings.Compare(a.MediaID+dates.Format(a.Date), b.MediaID+dates.Format(b.Date))
+		return strings.Compare(a.MediaID+dates.DateOf(a.Date).String(), b.MediaID+dates.DateOf(b.Date).String())
 	})
 	for i, want := range wantStats {
 		got := stats[i]
@@ -73,7 +73,7 @@ func AssertLakehouse(t *testing.T, lh *lake.Lakehouse, truth wistiasim.Truth) {
 		assert.InDelta(t, want.HoursWatched, got.HoursWatched, floatTolerance)
 	}
 
-	dims, err := lake.ReadRows[gold.DimMedia](ctx, lh, time.Time{}, time.Time{})
+	dims, err := lake.ReadRows[gold.DimMedia](ctx, lh, 0, 0)
 	require.NoError(t, err)
 	require.Len(t, dims, len(truth.Medias), "gold.dim_media rows")
 	wantMedias := slices.Clone(truth.Medias)
@@ -85,7 +85,7 @@ func AssertLakehouse(t *testing.T, lh *lake.Lakehouse, truth wistiasim.Truth) {
 		assert.True(t, want.Created.Truncate(time.Microsecond).Equal(got.CreatedAt), "created_at of %s", want.HashedID)
 	}
 
-	visitors, err := lake.ReadRows[gold.DimVisitor](ctx, lh, time.Time{}, time.Time{})
+	visitors, err := lake.ReadRows[gold.DimVisitor](ctx, lh, 0, 0)
 	require.NoError(t, err)
 	require.Len(t, visitors, len(truth.Visitors), "gold.dim_visitor rows")
 	for i, want := range truth.Visitors {
@@ -98,7 +98,7 @@ func AssertLakehouse(t *testing.T, lh *lake.Lakehouse, truth wistiasim.Truth) {
 	require.Len(t, daily, len(truth.MediaDaily), "gold.fact_media_daily rows")
 	wantDaily := slices.Clone(truth.MediaDaily)
 	slices.SortFunc(wantDaily, func(a, b wistiasim.FactMediaDaily) int {
-		return strings.Compare(a.MediaID+dates.Format(a.Date), b.MediaID+dates.Format(b.Date))
+		return strings.Compare(a.MediaID+dates.DateOf(a.Date).String(), b.MediaID+dates.DateOf(b.Date).String())
 	})
 	for i, want := range wantDaily {
 		got := daily[i]

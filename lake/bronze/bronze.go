@@ -21,7 +21,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 )
 
 // Bronze streams, as they appear in object keys.
@@ -46,17 +46,17 @@ const maxConflicts = 100
 // "_all"), on one day, landed by one run.
 type Landing struct {
 	Stream string
-	Day    time.Time // the dt= partition
+	Day    dates.Date // the dt= partition
 	Media  string
 	RunID  string
 	// Start and End are the API dates the window's requests covered (inclusive); for one-day
 	// windows both equal Day.
-	Start, End time.Time
+	Start, End dates.Date
 }
 
 // Prefix is the window's folder: bronze/wistia/<stream>/dt=<date>/media=<id>/run=<run_id>/.
 func (w Landing) Prefix() string {
-	return fmt.Sprintf("%s%s/dt=%s/media=%s/run=%s/", bronzeRoot, w.Stream, dates.Format(w.Day), w.Media, w.RunID)
+	return fmt.Sprintf("%s%s/dt=%s/media=%s/run=%s/", bronzeRoot, w.Stream, w.Day, w.Media, w.RunID)
 }
 
 // ManifestKey is where the window's manifest lives.
@@ -72,17 +72,17 @@ type Object struct {
 
 // Manifest lists a window's objects. Later stages find bronze through manifests only.
 type Manifest struct {
-	Version  int      `json:"version"`
-	Stream   string   `json:"stream"`
-	Day      string   `json:"day"`
-	Media    string   `json:"media"`
-	RunID    string   `json:"run_id"`
-	Start    string   `json:"start"`
-	End      string   `json:"end"`
-	Complete bool     `json:"complete"` // every page of the window was read
-	Records  int      `json:"records"`
-	Bytes    int64    `json:"bytes"`
-	Objects  []Object `json:"objects"`
+	Version  int        `json:"version"`
+	Stream   string     `json:"stream"`
+	Day      dates.Date `json:"day"`
+	Media    string     `json:"media"`
+	RunID    string     `json:"run_id"`
+	Start    dates.Date `json:"start"`
+	End      dates.Date `json:"end"`
+	Complete bool       `json:"complete"` // every page of the window was read
+	Records  int        `json:"records"`
+	Bytes    int64      `json:"bytes"`
+	Objects  []Object   `json:"objects"`
 }
 
 // Writer lands one window's pages as gzip JSONL objects, one object per page, as the
@@ -170,8 +170,8 @@ func (b *Writer) skipTaken(ctx context.Context) error {
 // (pages this attempt wrote again stay unlisted orphans).
 func (b *Writer) Finish(ctx context.Context, complete bool) (Manifest, error) {
 	m := Manifest{
-		Version: 1, Stream: b.window.Stream, Day: dates.Format(b.window.Day), Media: b.window.Media,
-		RunID: b.window.RunID, Start: dates.Format(b.window.Start), End: dates.Format(b.window.End),
+		Version: 1, Stream: b.window.Stream, Day: b.window.Day, Media: b.window.Media,
+		RunID: b.window.RunID, Start: b.window.Start, End: b.window.End,
 		Complete: complete, Objects: b.Objects(),
 	}
 	if m.Objects == nil {
@@ -249,8 +249,8 @@ func (e *pageEncoder) encode(runID string, at time.Time, source string, page int
 }
 
 // Manifests returns the manifests of a stream's day, across runs and medias, sorted by key.
-func Manifests(ctx context.Context, store Store, stream string, day time.Time) ([]Manifest, error) {
-	keys, err := store.List(ctx, fmt.Sprintf("%s%s/dt=%s/", bronzeRoot, stream, dates.Format(day)))
+func Manifests(ctx context.Context, store Store, stream string, day dates.Date) ([]Manifest, error) {
+	keys, err := store.List(ctx, fmt.Sprintf("%s%s/dt=%s/", bronzeRoot, stream, day))
 	if err != nil {
 		return nil, err
 	}
@@ -334,7 +334,7 @@ func ReadObject(ctx context.Context, store Store, obj Object) iter.Seq2[Line, er
 }
 
 // Lines streams every line of a stream's day, across the day's manifests.
-func Lines(ctx context.Context, store Store, stream string, day time.Time, visit func(Line) error) error {
+func Lines(ctx context.Context, store Store, stream string, day dates.Date, visit func(Line) error) error {
 	manifests, err := Manifests(ctx, store, stream, day)
 	if err != nil {
 		return err

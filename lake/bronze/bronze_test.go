@@ -10,11 +10,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 )
 
 var (
-	testDay = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	testDay = dates.DateOf(time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC))
 	fixedAt = time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC)
 )
 

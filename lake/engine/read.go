@@ -9,12 +9,12 @@ import (
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 )
 
 // ReadRows returns the rows of R's table, sorted by key. Day-partitioned tables are limited to
 // the days from..to (inclusive) when both are set; entity tables are returned whole.
-func ReadRows[R any](ctx context.Context, l *Warehouse, from, to time.Time) ([]R, error) {
+func ReadRows[R any](ctx context.Context, l *Warehouse, from, to dates.Date) ([]R, error) {
 	def, err := tableOf[R](l)
 	if err != nil {
 		return nil, err
@@ -42,10 +42,10 @@ func tableOf[R any](l *Warehouse) (*Table[R], error) {
 	return nil, fmt.Errorf("no table of the warehouse holds rows of type %T", r)
 }
 
-func dateBetween(col string, from, to time.Time) iceberg.BooleanExpression {
+func dateBetween(col string, from, to dates.Date) iceberg.BooleanExpression {
 	return iceberg.NewAnd(
-		iceberg.GreaterThanEqual(iceberg.Reference(col), iceberg.Date(dates.DateOf(from))),
-		iceberg.LessThanEqual(iceberg.Reference(col), iceberg.Date(dates.DateOf(to))))
+		iceberg.GreaterThanEqual(iceberg.Reference(col), iceberg.Date(from)),
+		iceberg.LessThanEqual(iceberg.Reference(col), iceberg.Date(to)))
 }
 
 // Result is a table's rows in column order, for operators: values are strings, numbers,
@@ -59,7 +59,7 @@ type Result struct {
 // Read returns the rows of the table named "<layer>.<name>" (see TableNames), limited to the
 // days from..to on day-partitioned tables when both are set, and to the first limit rows when
 // limit is positive: reading stops there.
-func (l *Warehouse) Read(ctx context.Context, name string, from, to time.Time, limit int) (*Result, error) {
+func (l *Warehouse) Read(ctx context.Context, name string, from, to dates.Date, limit int) (*Result, error) {
 	info, err := l.tableNamed(name)
 	if err != nil {
 		return nil, err

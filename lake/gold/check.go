@@ -4,7 +4,7 @@ import (
 	"context"
 	"math"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/lake/engine"
 )
 
@@ -13,8 +13,7 @@ import (
 // factRows counts the facts read.
 func Check(ctx context.Context, w *engine.Warehouse, days []dates.Date, problem func(format string, args ...any)) (factRows int, err error) {
 	for _, d := range days {
-		day := d.Time()
-		daily, err := engine.ReadRows[FactMediaDaily](ctx, w, day, day)
+		daily, err := engine.ReadRows[FactMediaDaily](ctx, w, d, d)
 		if err != nil {
 			return factRows, err
 		}
@@ -28,7 +27,7 @@ func Check(ctx context.Context, w *engine.Warehouse, days []dates.Date, problem 
 					f.MediaID, d, f.LoadCount, f.PlayCount, f.PlayRate, f.HoursWatched)
 			}
 		}
-		engagement, err := engine.ReadRows[FactEngagement](ctx, w, day, day)
+		engagement, err := engine.ReadRows[FactEngagement](ctx, w, d, d)
 		if err != nil {
 			return factRows, err
 		}

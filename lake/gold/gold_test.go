@@ -9,7 +9,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/lake/engine"
 	"github.com/marketing-data/wistia-pipeline/lake/silver"
 	"github.com/stretchr/testify/assert"

@@ -9,7 +9,7 @@ import (
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/lake/engine"
 	"github.com/marketing-data/wistia-pipeline/lake/silver"
 	"github.com/stretchr/testify/assert"
@@ -106,7 +106,7 @@ func TestGoldRecomputeRedoneFromLatestSilver(t *testing.T) {
 			daily, err := engine.CollectRows(ctx, w, mediaDailyTable, iceberg.AlwaysTrue{})
 			require.NoError(t, err)
 			assert.Equal(t, wantDaily, daily)
-			engagement, err := engine.ReadRows[FactEngagement](ctx, w, time.Time{}, time.Time{})
+			engagement, err := engine.ReadRows[FactEngagement](ctx, w, 0, 0)
 			require.NoError(t, err)
 			assert.Equal(t, wantEngagement, engagement)
 		})

@@ -3,7 +3,7 @@ package silver
 import (
 	"context"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/lake/engine"
 )
@@ -30,7 +30,7 @@ func Check(ctx context.Context, w *engine.Warehouse, store bronze.Store, zone da
 		manifests, ok := read[d]
 		if !ok {
 			var err error
-			if manifests, err = bronze.Manifests(ctx, store, bronze.StreamEvents, d.Time()); err != nil {
+			if manifests, err = bronze.Manifests(ctx, store, bronze.StreamEvents, d); err != nil {
 				return counts, err
 			}
 		}
@@ -82,7 +82,7 @@ func (s *silverKeys) keys(ctx context.Context, d dates.Date) (map[string]bool, e
 	if keys, ok := s.byDay[d]; ok {
 		return keys, nil
 	}
-	rows, err := engine.ReadRows[Event](ctx, s.w, d.Time(), d.Time())
+	rows, err := engine.ReadRows[Event](ctx, s.w, d, d)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/lake/engine"
 )
@@ -45,7 +45,7 @@ func TestATableIsDeclaredOnce(t *testing.T) {
 	dir := t.TempDir()
 	store, err := bronze.NewLocalStore(filepath.Join(dir, "bronze"))
 	require.NoError(t, err)
-	day := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	day := dates.DateOf(time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC))
 	at := time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC)
 	landing := bronze.NewWriter(store, bronze.Landing{Stream: "notes", Day: day, Media: bronze.AllMedia, RunID: "run-1", Start: day, End: day}, nil, func() time.Time { return at })
 	_, err = landing.WritePage(ctx, "/notes.json", 1, []json.RawMessage{
@@ -64,18 +64,18 @@ func TestATableIsDeclaredOnce(t *testing.T) {
 	require.NoError(t, w.EnsureTables(ctx))
 	assert.Contains(t, w.TableNames(), "silver.notes")
 
-	rep, err := Merge(ctx, w, store, []dates.Date{dates.DateOf(day)}, Options{Zone: dates.UTC}, nil)
+	rep, err := Merge(ctx, w, store, []dates.Date{day}, Options{Zone: dates.UTC}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, map[string]int{"notes": 1}, rep.Quarantined)
 
-	rows, err := engine.ReadRows[note](ctx, w, time.Time{}, time.Time{})
+	rows, err := engine.ReadRows[note](ctx, w, 0, 0)
 	require.NoError(t, err)
 	require.Len(t, rows, 2)
 	assert.Equal(t, []string{"n1", "first", "n2", "second"}, []string{rows[0].Key, rows[0].Text, rows[1].Key, rows[1].Text})
 	assert.Equal(t, "run-1", rows[0].RunID)
 	assert.True(t, rows[0].IngestedAt.Equal(at), "the lineage of the bronze line: %v", rows[0].IngestedAt)
 
-	quarantined, err := engine.ReadRows[Quarantined](ctx, w, time.Time{}, time.Time{})
+	quarantined, err := engine.ReadRows[Quarantined](ctx, w, 0, 0)
 	require.NoError(t, err)
 	require.Len(t, quarantined, 1)
 	assert.Equal(t, "notes", quarantined[0].Stream)

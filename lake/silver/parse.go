@@ -18,7 +18,7 @@ import (
 	"github.com/buger/jsonparser"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/wistia"
 )
@@ -237,7 +237,7 @@ func (p *eventParser) parse(line []byte) (reason string) {
 		return fmt.Sprintf("percent_viewed %v is negative or not a finite number", f)
 	}
 	p.received, p.ingested, p.percent = received.Time, p.lastIngested, float64(percent)
-	p.date = dates.DateIn(p.zone, received.Time)
+	p.date = p.zone.Day(received.Time)
 	return ""
 }
 
@@ -405,7 +405,7 @@ func readStream[R any](ctx context.Context, store bronze.Store, stream string, d
 		bad  []Quarantined
 	)
 	for _, day := range days {
-		err := bronze.Lines(ctx, store, stream, day.Time(), func(line bronze.Line) error {
+		err := bronze.Lines(ctx, store, stream, day, func(line bronze.Line) error {
 			meta, err := readMeta(line.Bytes)
 			if err != nil {
 				bad = append(bad, quarantine(stream, day, line, Lineage{}, "not a JSON object: "+err.Error()))

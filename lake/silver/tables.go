@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/apache/iceberg-go"
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/lake/engine"
 )

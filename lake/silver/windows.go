@@ -1,14 +1,14 @@
 package silver
 
 import (
+	"cmp"
 	"context"
 
 	"slices"
-	"strings"
 	"sync"
 	"unsafe"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 )
 
@@ -65,7 +65,7 @@ func spillPartitions(days []dates.Date) []int32 {
 // list reads the manifests of one window day, once.
 func (w *eventWindows) list(ctx context.Context, d dates.Date) ([]bronze.Manifest, error) {
 	we := w.windows[d]
-	we.listed.Do(func() { we.manifests, we.listErr = bronze.Manifests(ctx, w.store, bronze.StreamEvents, d.Time()) })
+	we.listed.Do(func() { we.manifests, we.listErr = bronze.Manifests(ctx, w.store, bronze.StreamEvents, d) })
 	return we.manifests, we.listErr
 }
 
@@ -179,11 +179,11 @@ func (w *eventWindows) report(rep *Report) (bad []Quarantined, filled []dates.Da
 	rep.PercentOverOne = len(overOne)
 	for d, we := range w.windows {
 		if we.zone.beyondStrays(we.events) {
-			rep.OffZone = append(rep.OffZone, OffZoneWindow{Day: d.String(), Events: we.events, OffZone: we.zone.off,
+			rep.OffZone = append(rep.OffZone, OffZoneWindow{Day: d, Events: we.events, OffZone: we.zone.off,
 				Zone: w.zone.String(), PointsTo: we.zone.pointsTo(d)})
 		}
 	}
-	slices.SortFunc(rep.OffZone, func(a, b OffZoneWindow) int { return strings.Compare(a.Day, b.Day) })
+	slices.SortFunc(rep.OffZone, func(a, b OffZoneWindow) int { return cmp.Compare(a.Day, b.Day) })
 	for d := range w.filled {
 		filled = append(filled, d)
 	}

@@ -5,18 +5,18 @@ import (
 	"math"
 	"time"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 )
 
 // OffZoneWindow is a window day (the API's stats day that listed the events) whose events were
 // received outside that day in the configured stats zone, beyond a stray record: the account
 // counts its days in another zone, and the days of its events are cut at the wrong midnight.
 type OffZoneWindow struct {
-	Day      string `json:"day"`
-	Events   int    `json:"events"`   // the window's typed events
-	OffZone  int    `json:"off_zone"` // of them, received outside the day in Zone
-	Zone     string `json:"zone"`     // the configured zone (WISTIA_STATS_TIMEZONE)
-	PointsTo string `json:"points_to"`
+	Day      dates.Date `json:"day"`
+	Events   int        `json:"events"`   // the window's typed events
+	OffZone  int        `json:"off_zone"` // of them, received outside the day in Zone
+	Zone     string     `json:"zone"`     // the configured zone (WISTIA_STATS_TIMEZONE)
+	PointsTo string     `json:"points_to"`
 }
 
 func (w OffZoneWindow) String() string {

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 )
 
 // Dynamo keeps watermarks in a DynamoDB table whose hash key is "pk" (a string).
@@ -57,7 +58,7 @@ func (d *Dynamo) Advance(ctx context.Context, key WatermarkKey, w Watermark) (bo
 			"#day": "day", "#run": "run_id", "#at": "updated_at",
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":day": &types.AttributeValueMemberS{Value: dates.Format(w.Day)},
+			":day": &types.AttributeValueMemberS{Value: w.Day.String()},
 			":run": &types.AttributeValueMemberS{Value: w.RunID},
 			":at":  &types.AttributeValueMemberS{Value: w.UpdatedAt.UTC().Format(time.RFC3339Nano)},
 		},
@@ -132,7 +133,7 @@ func pendingKey(account string) map[string]types.AttributeValue {
 }
 
 // MarkPending adds 1 to each day's attribute, a hundred days per update.
-func (d *Dynamo) MarkPending(ctx context.Context, account string, days []time.Time) error {
+func (d *Dynamo) MarkPending(ctx context.Context, account string, days []dates.Date) error {
 	for batch := range slices.Chunk(pendingDays(days), markPendingBatch) {
 		names := make(map[string]string, len(batch))
 		adds := make([]string, 0, len(batch))
@@ -179,9 +180,13 @@ func (d *Dynamo) Pending(ctx context.Context, account string) ([]PendingDay, err
 		if err != nil {
 			return nil, fmt.Errorf("read pending %s in DynamoDB table %s: attribute %s: %w", account, d.table, name, err)
 		}
-		days = append(days, PendingDay{Day: day, Seq: seq})
+		date, err := dates.Parse(day)
+		if err != nil {
+			return nil, fmt.Errorf("read pending %s in DynamoDB table %s: attribute %s: %w", account, d.table, name, err)
+		}
+		days = append(days, PendingDay{Day: date, Seq: seq})
 	}
-	slices.SortFunc(days, func(a, b PendingDay) int { return strings.Compare(a.Day, b.Day) })
+	slices.SortFunc(days, func(a, b PendingDay) int { return cmp.Compare(a.Day, b.Day) })
 	return days, nil
 }
 
@@ -195,7 +200,7 @@ func (d *Dynamo) ClearPending(ctx context.Context, account string, days []Pendin
 			Key:                      pendingKey(account),
 			UpdateExpression:         aws.String("REMOVE #d"),
 			ConditionExpression:      aws.String("#d = :seq"),
-			ExpressionAttributeNames: map[string]string{"#d": pendingAttrPrefix + day.Day},
+			ExpressionAttributeNames: map[string]string{"#d": pendingAttrPrefix + day.Day.String()},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":seq": &types.AttributeValueMemberN{Value: strconv.FormatInt(day.Seq, 10)},
 			},

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/marketing-data/wistia-pipeline/dates"
+	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -20,16 +22,16 @@ func TestLedgerPendingRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			assert.Empty(t, got, "nothing pending yet")
 
-			require.NoError(t, wm.MarkPending(ctx, "acct", []time.Time{day(23), day(21), day(21)}))
+			require.NoError(t, wm.MarkPending(ctx, "acct", []dates.Date{day(23), day(21), day(21)}))
 			got, err = wm.Pending(ctx, "acct")
 			require.NoError(t, err)
-			assert.Equal(t, []PendingDay{{"2026-11-22", 1}, {"2026-11-24", 1}}, got, "a day given twice in one call counts once")
+			assert.Equal(t, []PendingDay{{testenv.Day("2026-11-22"), 1}, {testenv.Day("2026-11-24"), 1}}, got, "a day given twice in one call counts once")
 
-			lateInDay := time.Date(2026, 11, 30, 23, 59, 0, 0, time.UTC)
-			require.NoError(t, wm.MarkPending(ctx, "acct", []time.Time{day(30), day(23), lateInDay}))
+			lateInDay := dates.DateOf(time.Date(2026, 11, 30, 23, 59, 0, 0, time.UTC)) // the day of an instant late in it
+			require.NoError(t, wm.MarkPending(ctx, "acct", []dates.Date{day(30), day(23), lateInDay}))
 			got, err = wm.Pending(ctx, "acct")
 			require.NoError(t, err)
-			want := []PendingDay{{"2026-11-22", 1}, {"2026-11-24", 2}, {"2026-11-30", 1}, {"2026-12-01", 1}}
+			want := []PendingDay{{testenv.Day("2026-11-22"), 1}, {testenv.Day("2026-11-24"), 2}, {testenv.Day("2026-11-30"), 1}, {testenv.Day("2026-12-01"), 1}}
 			assert.Equal(t, want, got)
 
 			require.NoError(t, wm.MarkPending(ctx, "acct", nil))
@@ -55,20 +57,20 @@ func TestLedgerClearKeepsDaysMarkedAgain(t *testing.T) {
 	ctx := context.Background()
 	for name, wm := range watermarkStores(t) {
 		t.Run(name, func(t *testing.T) {
-			require.NoError(t, wm.MarkPending(ctx, "acct", []time.Time{day(3), day(4)}))
+			require.NoError(t, wm.MarkPending(ctx, "acct", []dates.Date{day(3), day(4)}))
 			read, err := wm.Pending(ctx, "acct")
 			require.NoError(t, err)
-			require.Equal(t, []PendingDay{{"2026-11-04", 1}, {"2026-11-05", 1}}, read)
+			require.Equal(t, []PendingDay{{testenv.Day("2026-11-04"), 1}, {testenv.Day("2026-11-05"), 1}}, read)
 
 			// Bronze lands again for 2026-11-04 while the merge of what was read runs.
-			require.NoError(t, wm.MarkPending(ctx, "acct", []time.Time{day(3)}))
+			require.NoError(t, wm.MarkPending(ctx, "acct", []dates.Date{day(3)}))
 
 			n, err := wm.ClearPending(ctx, "acct", read)
 			require.NoError(t, err)
 			assert.Equal(t, 1, n, "only the day unchanged since the read is cleared")
 			got, err := wm.Pending(ctx, "acct")
 			require.NoError(t, err)
-			assert.Equal(t, []PendingDay{{"2026-11-04", 2}}, got)
+			assert.Equal(t, []PendingDay{{testenv.Day("2026-11-04"), 2}}, got)
 
 			n, err = wm.ClearPending(ctx, "acct", got)
 			require.NoError(t, err)
@@ -84,19 +86,19 @@ func TestLedgerAccountsAreSeparate(t *testing.T) {
 	ctx := context.Background()
 	for name, wm := range watermarkStores(t) {
 		t.Run(name, func(t *testing.T) {
-			require.NoError(t, wm.MarkPending(ctx, "acct-a", []time.Time{day(1)}))
-			require.NoError(t, wm.MarkPending(ctx, "acct-b", []time.Time{day(1), day(2)}))
+			require.NoError(t, wm.MarkPending(ctx, "acct-a", []dates.Date{day(1)}))
+			require.NoError(t, wm.MarkPending(ctx, "acct-b", []dates.Date{day(1), day(2)}))
 
-			n, err := wm.ClearPending(ctx, "acct-b", []PendingDay{{"2026-11-02", 1}})
+			n, err := wm.ClearPending(ctx, "acct-b", []PendingDay{{testenv.Day("2026-11-02"), 1}})
 			require.NoError(t, err)
 			assert.Equal(t, 1, n)
 
 			a, err := wm.Pending(ctx, "acct-a")
 			require.NoError(t, err)
-			assert.Equal(t, []PendingDay{{"2026-11-02", 1}}, a, "clearing acct-b leaves acct-a's day")
+			assert.Equal(t, []PendingDay{{testenv.Day("2026-11-02"), 1}}, a, "clearing acct-b leaves acct-a's day")
 			b, err := wm.Pending(ctx, "acct-b")
 			require.NoError(t, err)
-			assert.Equal(t, []PendingDay{{"2026-11-03", 1}}, b)
+			assert.Equal(t, []PendingDay{{testenv.Day("2026-11-03"), 1}}, b)
 		})
 	}
 }
@@ -110,14 +112,14 @@ func TestLedgerMarkPendingCountsEveryLanding(t *testing.T) {
 			for range writers {
 				wg.Go(func() {
 					for range marks {
-						assert.NoError(t, wm.MarkPending(ctx, "acct", []time.Time{day(0), day(1)}))
+						assert.NoError(t, wm.MarkPending(ctx, "acct", []dates.Date{day(0), day(1)}))
 					}
 				})
 			}
 			wg.Wait()
 			got, err := wm.Pending(ctx, "acct")
 			require.NoError(t, err)
-			assert.Equal(t, []PendingDay{{"2026-11-01", writers * marks}, {"2026-11-02", writers * marks}}, got)
+			assert.Equal(t, []PendingDay{{testenv.Day("2026-11-01"), writers * marks}, {testenv.Day("2026-11-02"), writers * marks}}, got)
 		})
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 
 	_ "modernc.org/sqlite" // pure-Go driver: no cgo in the embedded default
 )
@@ -77,7 +77,7 @@ func (s *SQLite) Advance(ctx context.Context, key WatermarkKey, w Watermark) (bo
 		INSERT INTO watermarks (key, day, run_id, updated_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET day = excluded.day, run_id = excluded.run_id, updated_at = excluded.updated_at
 		WHERE excluded.day > watermarks.day`,
-		key.String(), dates.Format(w.Day), w.RunID, w.UpdatedAt.UTC().Format(time.RFC3339Nano))
+		key.String(), w.Day.String(), w.RunID, w.UpdatedAt.UTC().Format(time.RFC3339Nano))
 	if err != nil {
 		return false, fmt.Errorf("advance watermark %s in %s: %w", key, s.path, err)
 	}
@@ -101,7 +101,7 @@ func parseWatermark(key WatermarkKey, day, runID, updated string) (Watermark, bo
 }
 
 // MarkPending upserts every day in one statement, so the call is atomic as a whole.
-func (s *SQLite) MarkPending(ctx context.Context, account string, days []time.Time) error {
+func (s *SQLite) MarkPending(ctx context.Context, account string, days []dates.Date) error {
 	ds := pendingDays(days)
 	if len(ds) == 0 {
 		return nil
@@ -128,11 +128,18 @@ func (s *SQLite) Pending(ctx context.Context, account string) ([]PendingDay, err
 	defer rows.Close()
 	var out []PendingDay
 	for rows.Next() {
-		var p PendingDay
-		if err := rows.Scan(&p.Day, &p.Seq); err != nil {
+		var (
+			day string
+			seq int64
+		)
+		if err := rows.Scan(&day, &seq); err != nil {
 			return nil, fmt.Errorf("read pending %s in %s: %w", account, s.path, err)
 		}
-		out = append(out, p)
+		d, err := dates.Parse(day)
+		if err != nil {
+			return nil, fmt.Errorf("read pending %s in %s: stored day: %w", account, s.path, err)
+		}
+		out = append(out, PendingDay{Day: d, Seq: seq})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read pending %s in %s: %w", account, s.path, err)
@@ -148,7 +155,7 @@ func (s *SQLite) ClearPending(ctx context.Context, account string, days []Pendin
 	args := make([]any, 0, 1+2*len(days))
 	args = append(args, account)
 	for _, d := range days {
-		args = append(args, d.Day, d.Seq)
+		args = append(args, d.Day.String(), d.Seq)
 	}
 	values := strings.TrimSuffix(strings.Repeat("(?, ?), ", len(days)), ", ")
 	res, err := s.db.ExecContext(ctx, `DELETE FROM pending WHERE account = ? AND (day, seq) IN (VALUES `+values+`)`, args...)

@@ -11,7 +11,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 )
 
 // WatermarkKey names one watermark: <account>#<stream>#<media>.
@@ -23,7 +23,7 @@ func (k WatermarkKey) String() string { return k.Account + "#" + k.Stream + "#" 
 
 // Watermark is the last closed day ingested completely, and who set it when.
 type Watermark struct {
-	Day       time.Time
+	Day       dates.Date
 	RunID     string
 	UpdatedAt time.Time
 }
@@ -41,15 +41,15 @@ type Watermarks interface {
 // more bronze lands for that day, so a clear can tell whether bronze arrived after the pending
 // list was read.
 type PendingDay struct {
-	Day string `json:"day"` // YYYY-MM-DD
-	Seq int64  `json:"seq"`
+	Day dates.Date `json:"day"`
+	Seq int64      `json:"seq"`
 }
 
 // Ledger records, per account, the bronze days waiting to be merged.
 type Ledger interface {
 	// MarkPending records that bronze landed for the days (adds 1 to each day's Seq, creating it
 	// at 1). Atomic per day. A day given twice in one call counts once.
-	MarkPending(ctx context.Context, account string, days []time.Time) error
+	MarkPending(ctx context.Context, account string, days []dates.Date) error
 	// Pending returns the account's pending days, sorted by day. Strongly consistent read.
 	Pending(ctx context.Context, account string) ([]PendingDay, error)
 	// ClearPending removes each given day whose stored Seq still equals the given Seq (a day
@@ -89,10 +89,10 @@ var (
 
 // pendingDays formats days as YYYY-MM-DD, sorted and without repeats: one day counts once per
 // call, and DynamoDB refuses an update naming one attribute twice.
-func pendingDays(days []time.Time) []string {
+func pendingDays(days []dates.Date) []string {
 	out := make([]string, 0, len(days))
 	for _, d := range days {
-		out = append(out, dates.Format(d))
+		out = append(out, d.String())
 	}
 	slices.Sort(out)
 	return slices.Compact(out)

@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 )
 
@@ -48,7 +48,9 @@ func watermarkStores(t *testing.T) map[string]Store {
 	return map[string]Store{"sqlite": sqlite, "dynamodb": NewDynamo(client, "watermarks")}
 }
 
-func day(n int) time.Time { return dates.AddDays(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), n) }
+func day(n int) dates.Date {
+	return dates.DateOf(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)).AddDays(n)
+}
 
 func TestWatermarkContract(t *testing.T) {
 	ctx := context.Background()
@@ -68,7 +70,7 @@ func TestWatermarkContract(t *testing.T) {
 			require.True(t, ok)
 			assert.Equal(t, Watermark{Day: day(5), RunID: "run-a", UpdatedAt: at}, got)
 
-			for _, earlier := range []time.Time{day(4), day(5)} {
+			for _, earlier := range []dates.Date{day(4), day(5)} {
 				moved, err = wm.Advance(ctx, key, Watermark{Day: earlier, RunID: "run-old", UpdatedAt: at})
 				require.NoError(t, err)
 				assert.False(t, moved, "never moves back or sideways")
@@ -103,7 +105,7 @@ func TestWatermarkRace(t *testing.T) {
 				readErr = make(chan string, 1)
 			)
 			go func() {
-				var last time.Time
+				var last dates.Date
 				for {
 					select {
 					case <-stop:
@@ -117,8 +119,8 @@ func TestWatermarkRace(t *testing.T) {
 						close(readErr)
 						return
 					}
-					if ok && w.Day.Before(last) {
-						readErr <- "watermark went down from " + dates.Format(last) + " to " + dates.Format(w.Day)
+					if ok && w.Day < last {
+						readErr <- "watermark went down from " + last.String() + " to " + w.Day.String()
 						close(readErr)
 						return
 					}

@@ -3,7 +3,7 @@ package wistiasim
 import (
 	"time"
 
-	"github.com/marketing-data/wistia-pipeline/internal/config"
+	"github.com/marketing-data/wistia-pipeline/config"
 )
 
 // Config is the standalone simulator's settings, read by config.Load.

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 )
 
 // BasePath is where the simulator serves the API, as https://api.wistia.com/v1 does.
@@ -193,12 +193,12 @@ func dateRange(r *http.Request, defStart, defEnd time.Time) (time.Time, time.Tim
 		if v == "" {
 			return def, nil
 		}
-		t, err := dates.Parse(v)
+		d, err := dates.Parse(v)
 		if err != nil {
 			a := errorAnswer(http.StatusUnprocessableEntity, fmt.Sprintf("Invalid %s %q: expected YYYY-MM-DD", name, v))
-			return t, &a
+			return def, &a
 		}
-		return t, nil
+		return d.Time(), nil
 	}
 	start, bad := parse("start_date", defStart)
 	if bad != nil {
@@ -251,13 +251,13 @@ func (s *Sim) mediaByDate(r *http.Request) answer {
 	if !ok || !s.exists(m, now) {
 		return answer{status: http.StatusNotFound}
 	}
-	today := dates.Day(now)
-	start, end, bad := dateRange(r, dates.AddDays(today, -1), today)
+	today := utcDay(now)
+	start, end, bad := dateRange(r, today.AddDate(0, 0, -1), today)
 	if bad != nil {
 		return *bad
 	}
 	var rows []any
-	for _, day := range dates.Range(start, end) {
+	for _, day := range utcDays(start, end) {
 		rows = append(rows, s.renderDailyStat(s.dailyStat(m, day, now)))
 	}
 	if rows == nil {
@@ -268,7 +268,7 @@ func (s *Sim) mediaByDate(r *http.Request) answer {
 
 func (s *Sim) listEvents(r *http.Request) answer {
 	now := s.Now()
-	today := dates.Day(now)
+	today := utcDay(now)
 	start, end, bad := dateRange(r, now.AddDate(-2, 0, 0), today)
 	if bad != nil {
 		return *bad
@@ -289,16 +289,16 @@ func (s *Sim) listEvents(r *http.Request) answer {
 		}
 	}
 	// Stats days are in the API's zone: one day either side of UTC's can hold events.
-	first, last := dates.Day(start), end
-	if oldest := dates.AddDays(s.firstDay(), -1); first.Before(oldest) {
+	first, last := utcDay(start), end
+	if oldest := s.firstDay().AddDate(0, 0, -1); first.Before(oldest) {
 		first = oldest
 	}
-	if newest := dates.AddDays(today, 1); last.After(newest) {
+	if newest := today.AddDate(0, 0, 1); last.After(newest) {
 		last = newest
 	}
 	var listed []event
 	for _, m := range mediaIDs {
-		for _, day := range dates.Range(first, last) {
+		for _, day := range utcDays(first, last) {
 			for _, e := range s.statsEvents(m, day, now) {
 				if vk := q.Get("visitor_key"); vk != "" && s.visitors[e.visitor].key != vk {
 					continue
@@ -420,7 +420,7 @@ func (s *Sim) renderEvent(e event) map[string]any {
 }
 
 func (s *Sim) renderDailyStat(st DailyStat) map[string]any {
-	out := map[string]any{"date": dates.Format(st.Date), "load_count": st.Loads, "play_count": st.Plays, "hours_watched": st.HoursWatched}
+	out := map[string]any{"date": dates.DateOf(st.Date).String(), "load_count": st.Loads, "play_count": st.Plays, "hours_watched": st.HoursWatched}
 	if s.quirk(kindDay, uint64(s.mediaByID[st.MediaID]), dayIndex(st.Date)) {
 		out["load_count"] = strconv.FormatInt(st.Loads, 10)
 		out["hours_watched"] = strconv.FormatFloat(st.HoursWatched, 'f', -1, 64)

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
 )
 
 // Options shape the dataset. The same Options always give the same dataset.
@@ -179,7 +177,7 @@ func New(opts Options) (*Sim, error) {
 	if opts.RateLimit > 0 {
 		s.window = make([]time.Time, opts.RateLimit)
 	}
-	s.today = dates.Day(s.Now())
+	s.today = utcDay(s.Now())
 	s.buildMedias()
 	s.buildVisitors()
 	for _, d := range opts.Deletions {
@@ -288,13 +286,13 @@ func (s *Sim) roll() (f Faults, errorDraw, resetDraw, truncDraw, insertDraw floa
 // if a viewer had just watched: offset paging of a newest-first list shifts under the crawler.
 func (s *Sim) insertNewest(m int, start, end, now time.Time) {
 	at := now
-	if endOfWindow := dates.AddDays(end, 1).Add(-time.Second); at.After(endOfWindow) {
+	if endOfWindow := end.AddDate(0, 0, 1).Add(-time.Second); at.After(endOfWindow) {
 		at = endOfWindow
 	}
 	if at.Before(start) {
 		return
 	}
-	day := dates.Day(at)
+	day := utcDay(at)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := [2]int64{int64(m), int64(dayIndex(day))}
@@ -330,7 +328,7 @@ func (s *Sim) servedAt(m int, now, to time.Time) (at, last time.Time) {
 	if !gone || now.Before(del) {
 		return now, to
 	}
-	if prev := dates.AddDays(dates.Day(del), -1); prev.Before(to) {
+	if prev := utcDay(del).AddDate(0, 0, -1); prev.Before(to) {
 		to = prev
 	}
 	return del.Add(-time.Nanosecond), to

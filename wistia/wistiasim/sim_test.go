@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
+	"github.com/marketing-data/wistia-pipeline/dates"
 )
 
 var testNow = time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC)
@@ -258,7 +258,7 @@ func TestDeletedMediasKeepWhatWasServed(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 	assert.Empty(t, getArray(t, srv, "sim-token", "/stats/events.json?media_id="+gone+"&start_date=2026-11-20&end_date=2026-11-25"))
 
-	after := sim.Truth(from, dates.AddDays(to, 2))
+	after := sim.Truth(from, to.AddDate(0, 0, 2))
 	keep := func(events []TruthEvent) []string {
 		var keys []string
 		for _, e := range events {
@@ -273,7 +273,7 @@ func TestDeletedMediasKeepWhatWasServed(t *testing.T) {
 	var days []string
 	for _, d := range after.Daily {
 		if d.MediaID == gone {
-			days = append(days, dates.Format(d.Date))
+			days = append(days, dates.DateOf(d.Date).String())
 		}
 	}
 	assert.Equal(t, []string{"2026-11-20", "2026-11-21", "2026-11-22", "2026-11-23"}, days, "by_date rows up to the day before the deletion")
@@ -320,9 +320,9 @@ func TestPlantedRecordsAreOnEveryDay(t *testing.T) {
 	for seed := range int64(3) {
 		sim, srv := start(t, Options{Seed: seed, Medias: 2, MeanEventsPerDay: 0.1, Now: first, Plant: all})
 		media := sim.MediaIDs()[0]
-		for day := first; day.Before(first.AddDate(1, 0, 0)); day = dates.AddDays(day, 1) {
-			d := dates.Format(day)
-			sim.SetNow(dates.AddDays(day, 1).Add(2 * time.Hour))
+		for day := first; day.Before(first.AddDate(1, 0, 0)); day = day.AddDate(0, 0, 1) {
+			d := dates.DateOf(day).String()
+			sim.SetNow(day.AddDate(0, 0, 1).Add(2 * time.Hour))
 			fire := getArray(t, srv, "sim-token", "/stats/events.json?media_id="+media+"&start_date="+d+"&end_date="+d+"&per_page=100")
 			keys, corrupt, quirky, hostile, edges := map[string]int{}, 0, 0, 0, 0
 			for _, e := range fire {
@@ -330,7 +330,7 @@ func TestPlantedRecordsAreOnEveryDay(t *testing.T) {
 					hostile++
 				}
 				if at, err := time.Parse(time.RFC3339, fmt.Sprint(e["received_at"])); err == nil &&
-					(at.Sub(day) == 30*time.Second || dates.AddDays(day, 1).Sub(at) == 30*time.Second) {
+					(at.Sub(day) == 30*time.Second || day.AddDate(0, 0, 1).Sub(at) == 30*time.Second) {
 					edges++
 				}
 				k, ok := e["event_key"].(string)
@@ -355,7 +355,7 @@ func TestPlantedRecordsAreOnEveryDay(t *testing.T) {
 			require.Positive(t, hostile, "seed %d %s: an event whose visitor_key is a path", seed, d)
 			require.GreaterOrEqual(t, edges, 2, "seed %d %s: events half a minute from either end of the day", seed, d)
 			early := len(sim.Truth(day, day).Events)
-			sim.SetNow(dates.AddDays(day, 1).Add(12 * time.Hour))
+			sim.SetNow(day.AddDate(0, 0, 1).Add(12 * time.Hour))
 			require.Greater(t, len(sim.Truth(day, day).Events), early, "seed %d %s: a late event arrives at noon of the next day", seed, d)
 		}
 	}

@@ -5,8 +5,6 @@ import (
 	"context"
 	"slices"
 	"time"
-
-	"github.com/marketing-data/wistia-pipeline/internal/dates"
 )
 
 // Ground truth is computed from the dataset itself, never through the pipeline's code: it is
@@ -99,7 +97,7 @@ type Truth struct {
 // Truth computes the ground truth for the days from..to, inclusive.
 func (s *Sim) Truth(from, to time.Time) Truth {
 	now := s.Now()
-	t := Truth{From: dates.Day(from), To: dates.Day(to)}
+	t := Truth{From: utcDay(from), To: utcDay(to)}
 	visitors := map[int]bool{}
 	for m, md := range s.medias {
 		if md.created.After(now) {
@@ -114,11 +112,11 @@ func (s *Sim) Truth(from, to time.Time) Truth {
 		// Engagement is by the stats day that listed each event (its day in the account's
 		// zone); its play rate divides by the by_date loads of that day.
 		loads := map[time.Time]int64{}
-		for _, day := range dates.Range(from, to) {
+		for _, day := range utcDays(from, to) {
 			loads[day] = s.dailyStat(m, day, now).Loads
 		}
 		engagement := map[engagementKey]*FactEngagement{}
-		for _, day := range dates.Range(from, to) {
+		for _, day := range utcDays(from, to) {
 			st := s.dailyStat(m, day, now)
 			t.Daily = append(t.Daily, st)
 			fact := FactMediaDaily{MediaID: st.MediaID, Date: day, Loads: st.Loads, Plays: st.Plays, HoursWatched: st.HoursWatched}
