@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/marketing-data/wistia-pipeline/config"
 	"github.com/marketing-data/wistia-pipeline/internal/dashboard"
 	"github.com/marketing-data/wistia-pipeline/internal/httpserve"
 	"github.com/marketing-data/wistia-pipeline/lake"
@@ -45,8 +47,19 @@ nothing is fetched from elsewhere. It listens on this machine only unless --addr
 }
 
 // serveDashboard serves until ctx ends, then lets requests in flight finish.
+// Behind the stack's load balancer (DASHBOARD_ALB_ARN set), every path but the health check
+// requires the load balancer's sign-in.
 func serveDashboard(ctx context.Context, ln net.Listener, lh *lake.Lakehouse, c *cli) error {
+	var auth dashboard.AuthConfig
+	if err := config.Load(&auth); err != nil {
+		return err
+	}
 	logger := slog.New(slog.NewTextHandler(c.stderr, nil))
+	h := dashboard.Handler(dashboard.Reports{Lake: lh}, logger)
+	if auth.Enabled() {
+		h = dashboard.NewALBAuth(auth, time.Now).Wrap(h, logger.Warn)
+		fmt.Fprintf(c.stdout, "dashboard: sign-in through %s, for %v\n", auth.ALBARN, auth.AllowedDomains)
+	}
 	fmt.Fprintf(c.stdout, "dashboard: http://%s/\n", ln.Addr())
-	return httpserve.Serve(ctx, ln, dashboard.Handler(dashboard.Reports{Lake: lh}, logger))
+	return httpserve.Serve(ctx, ln, h)
 }

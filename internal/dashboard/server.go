@@ -5,6 +5,7 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -30,6 +31,7 @@ var assets embed.FS
 //	GET /api/channels?from=D&to=D&grain=daily|weekly  per channel and period
 //	GET /api/top-media?from=D&to=D&limit=N          the N media with most plays
 //	GET /api/media/{id}?from=D&to=D                 one media's days and countries
+//	GET /healthz                                    the load balancer's health check
 func Handler(r Reports, logger *slog.Logger) http.Handler {
 	static, _ := fs.Sub(assets, "assets")
 	mux := http.NewServeMux()
@@ -40,6 +42,10 @@ func Handler(r Reports, logger *slog.Logger) http.Handler {
 			_, _ = w.Write(b)
 		}
 	}
+	mux.HandleFunc("GET "+HealthPath, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok\n")
+	})
 	mux.HandleFunc("GET /{$}", page("index.html"))
 	mux.HandleFunc("GET /media/{id}", page("media.html"))
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
