@@ -23,6 +23,7 @@ import (
 
 	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/internal/dashboard"
+	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 	"github.com/marketing-data/wistia-pipeline/internal/truthcheck"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/wistia/wistiasim"
@@ -31,7 +32,8 @@ import (
 var simNow = time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)
 
 // site is a lakehouse built from the simulator's last ten days, the dashboard serving it, and
-// the simulator's ground truth for those days.
+// the simulator's ground truth for those days. Its warehouse is a folder ("file") or, as the
+// deployed dashboard reads it, a bucket ("s3": versitygw, the sqlite catalog over s3:// paths).
 type site struct {
 	url   string
 	truth wistiasim.Truth
@@ -39,11 +41,18 @@ type site struct {
 	to    string
 }
 
-func newSite(t *testing.T) *site {
+func newSite(t *testing.T, warehouse string) *site {
 	t.Helper()
-	sl := truthcheck.NewSimLake(t, wistiasim.Options{Seed: 31, Medias: 6, Visitors: 60, MeanEventsPerDay: 8, Now: simNow},
-		lake.Config{Account: "acct", AWSRegion: "us-east-1", LookbackDays: 2,
-			LakehouseConfig: lake.LakehouseConfig{Catalog: "sql", SilverNamespace: "wistia_silver", GoldNamespace: "wistia_gold", SnapshotRetention: 7}})
+	cfg := lake.Config{Account: "acct", AWSRegion: "us-east-1", LookbackDays: 2,
+		LakehouseConfig: lake.LakehouseConfig{Catalog: "sql", SilverNamespace: "wistia_silver", GoldNamespace: "wistia_gold", SnapshotRetention: 7}}
+	if warehouse == "s3" {
+		s3 := testenv.StartS3(t)
+		t.Setenv("AWS_ACCESS_KEY_ID", s3.AccessKey)
+		t.Setenv("AWS_SECRET_ACCESS_KEY", s3.SecretKey)
+		cfg.AWSRegion, cfg.S3Endpoint, cfg.S3PathStyle = s3.Region, s3.Endpoint, true
+		cfg.BronzeURL, cfg.Warehouse = "s3://lake/bronze", "s3://lake/warehouse"
+	}
+	sl := truthcheck.NewSimLake(t, wistiasim.Options{Seed: 31, Medias: 6, Visitors: 60, MeanEventsPerDay: 8, Now: simNow}, cfg)
 	last := dates.DateOf(simNow).AddDays(-1)
 	days := dates.Range(last.AddDays(-9), last)
 	sl.Land(t, "run-1", days)
@@ -94,7 +103,12 @@ func monday(d time.Time) string {
 }
 
 func TestAPIEqualsGroundTruth(t *testing.T) {
-	s := newSite(t)
+	for _, warehouse := range []string{"file", "s3"} {
+		t.Run(warehouse, func(t *testing.T) { testAPIEqualsGroundTruth(t, newSite(t, warehouse)) })
+	}
+}
+
+func testAPIEqualsGroundTruth(t *testing.T, s *site) {
 	channel := channelsOf(s.truth)
 	perChannel := map[string]*expected{}
 	perMedia := map[string]*expected{}
@@ -294,8 +308,9 @@ func number(t *testing.T, s string) float64 {
 	return v
 }
 
+// The pages render from the warehouse as it lives in AWS: a bucket, through the catalog.
 func TestPagesRenderGroundTruth(t *testing.T) {
-	s := newSite(t)
+	s := newSite(t, "s3")
 	channel := channelsOf(s.truth)
 	var plays, loads int64
 	var hours float64
