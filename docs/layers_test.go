@@ -18,7 +18,7 @@ const module = "github.com/marketing-data/wistia-pipeline/"
 // layers are the project's packages, lowest first, as docs/architecture.md draws them: a
 // package's own (non-test) files import only packages of lower layers.
 var layers = [][]string{
-	{"dates", "config", "deploy/observability"},
+	{"dates", "config", "csvsafe", "deploy/observability"},
 	{"wistia", "wistia/wistiasim", "wistia/apispec"},
 	{"lake/bronze", "lake/state", "lake/engine"},
 	{"lake/silver"},

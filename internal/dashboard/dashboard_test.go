@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"cmp"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -208,11 +209,14 @@ func testAPIEqualsGroundTruth(t *testing.T, s *site) {
 
 	t.Run("bad requests name the parameter", func(t *testing.T) {
 		for path, msg := range map[string]string{
-			"/api/channels?from=2026-11-32&to=" + s.to:     `from "2026-11-32": want YYYY-MM-DD`,
-			"/api/channels?from=" + s.to + "&to=" + s.from: "is after to",
-			"/api/channels?grain=monthly":                  `grain "monthly": want daily or weekly`,
-			"/api/top-media?limit=0":                       `limit "0": want 1 to 100`,
-			"/api/channels?from=" + s.from:                 `to "": want YYYY-MM-DD`,
+			"/api/channels?from=2026-11-32&to=" + s.to:                                `from "2026-11-32": want YYYY-MM-DD`,
+			"/api/channels?from=" + s.to + "&to=" + s.from:                            "is after to",
+			"/api/channels?grain=monthly":                                             `grain "monthly": want daily or weekly`,
+			"/api/top-media?limit=0":                                                  `limit "0": want 1 to 100`,
+			"/api/channels?from=" + s.from:                                            `to "": want YYYY-MM-DD`,
+			"/api/channels?format=xml":                                                `format "xml": want json or csv`,
+			"/api/freshness?format=csv":                                               "this report has no table to download",
+			"/api/media/" + s.truth.Medias[0].HashedID + "?format=csv&table=visitors": `table "visitors": want days or countries`,
 		} {
 			var e struct{ Error string }
 			assert.Equal(t, http.StatusBadRequest, s.get(t, path, &e), path)
@@ -362,11 +366,59 @@ func TestPagesRenderGroundTruth(t *testing.T) {
 	assert.Equal(t, 2, points, "two weeks")
 	assert.Equal(t, float64(plays), number(t, text(`#total-plays`)), "the same total by week")
 
+	// The channels table downloads as CSV over the range on screen, grain included.
+	rows := s.download(t, ctx, `#csv-channels`, "from="+s.from, "to="+s.to, "grain=weekly")
+	assert.Equal(t, []string{"channel", "plays", "loads", "hours_watched", "play_rate"}, rows[0])
+	perChannel := map[string]int64{}
+	for id, n := range perMedia {
+		perChannel[channel[id]] += n
+	}
+	require.Len(t, rows, 1+len(perChannel))
+	for _, r := range rows[1:] {
+		assert.Equal(t, float64(perChannel[r[0]]), number(t, r[1]), "plays of %s", r[0])
+	}
+	rows = s.download(t, ctx, `#csv-top-media`, "from="+s.from, "to="+s.to)
+	assert.Equal(t, []string{"1", top, nameOf(s.truth, top)}, rows[1][:3])
+
 	load(s.url + "/media/" + top + "?from=" + s.from + "&to=" + s.to)
 	assert.Equal(t, float64(perMedia[top]), number(t, text(`#total-plays`)))
 	assert.Equal(t, nameOf(s.truth, top), text(`#media-title`))
 	assert.Equal(t, countries(s.truth, top)[0].Country, text(`#countries tbody tr:first-child td:first-child`))
 	screenshot(t, ctx, "media")
+
+	rows = s.download(t, ctx, `#csv-days`, "from="+s.from, "to="+s.to, "table=days")
+	require.Len(t, rows, 1+10, "a header and the ten days")
+	for _, f := range s.truth.MediaDaily {
+		if f.MediaID == top {
+			day := dates.DateOf(f.Date).String()
+			i := slices.IndexFunc(rows, func(r []string) bool { return r[0] == day })
+			require.Positive(t, i, "day %s is in the download", day)
+			assert.Equal(t, float64(f.Plays), number(t, rows[i][1]), "plays on %s", day)
+		}
+	}
+	rows = s.download(t, ctx, `#csv-countries`, "from="+s.from, "to="+s.to, "table=countries")
+	assert.Equal(t, countries(s.truth, top)[0].Country, rows[1][0])
+}
+
+// download follows the page's download link sel: its address carries each of want, and what
+// it serves is a CSV attachment, returned as rows.
+func (s *site) download(t *testing.T, ctx context.Context, sel string, want ...string) [][]string {
+	t.Helper()
+	href, err := chromedp.Run(ctx, chromedp.AttributeValue(sel, "href"))
+	require.NoError(t, err, sel)
+	for _, w := range append(want, "format=csv") {
+		assert.Contains(t, href.Value, w, "%s keeps the page's %s", sel, w)
+	}
+	resp, err := http.Get(s.url + href.Value)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, href.Value)
+	assert.Equal(t, "text/csv; charset=utf-8", resp.Header.Get("Content-Type"))
+	assert.Contains(t, resp.Header.Get("Content-Disposition"), `attachment; filename="`)
+	rows, err := csv.NewReader(resp.Body).ReadAll()
+	require.NoError(t, err)
+	require.NotEmpty(t, rows)
+	return rows
 }
 
 func nameOf(truth wistiasim.Truth, id string) string {

@@ -32,6 +32,8 @@ var assets embed.FS
 //	GET /api/top-media?from=D&to=D&limit=N          the N media with most plays
 //	GET /api/media/{id}?from=D&to=D                 one media's days and countries
 //	GET /healthz                                    the load balancer's health check
+//
+// With format=csv, each report's table downloads as CSV (see downloads.go).
 func Handler(r Reports, logger *slog.Logger) http.Handler {
 	static, _ := fs.Sub(assets, "assets")
 	mux := http.NewServeMux()
@@ -53,6 +55,14 @@ func Handler(r Reports, logger *slog.Logger) http.Handler {
 	api := func(serve func(ctx context.Context, q query) (any, error)) http.HandlerFunc {
 		return func(w http.ResponseWriter, req *http.Request) {
 			v, err := serve(req.Context(), query{req: req, r: r})
+			switch format := req.URL.Query().Get("format"); {
+			case format == "csv" && err == nil:
+				if err = writeDownload(w, req, v); err == nil {
+					return
+				}
+			case format != "" && format != "csv" && format != "json":
+				err = badRequest{"format " + strconv.Quote(format) + ": want json or csv"}
+			}
 			status := http.StatusOK
 			var bad badRequest
 			switch {

@@ -126,6 +126,13 @@ function row(cells, numeric) {
   return tr;
 }
 
+// download points a link at the CSV of what the page shows: the report's own range, so the
+// file holds the rows on screen whether or not the address names a range.
+function download(id, path, rep, extra) {
+  const q = new URLSearchParams({ from: rep.from, to: rep.to, ...extra, format: "csv" });
+  $(id).setAttribute("href", path + "?" + q.toString());
+}
+
 function totals(t) {
   $("total-plays").textContent = fmtInt(t.plays);
   $("total-hours").textContent = fmtHours(t.hours_watched);
@@ -136,6 +143,8 @@ async function overview() {
   const q = params(["from", "to", "grain"]);
   const [channels, top] = await Promise.all([getJSON("/api/channels?" + q), getJSON("/api/top-media?" + params(["from", "to"]))]);
   bindRange(channels, ["from", "to", "grain"]);
+  download("csv-channels", "/api/channels", channels, { grain: channels.grain });
+  download("csv-top-media", "/api/top-media", top, {});
   totals(channels.total);
   const labels = channels.channels.length ? channels.channels[0].periods.map((p) => p.start) : [];
   const lines = (f) => channels.channels.map((c) => ({ name: c.channel, values: c.periods.map(f) }));
@@ -157,6 +166,9 @@ async function mediaPage() {
   const id = decodeURIComponent(location.pathname.split("/").pop());
   const rep = await getJSON("/api/media/" + encodeURIComponent(id) + "?" + params(["from", "to"]));
   bindRange(rep, ["from", "to"]);
+  const path = "/api/media/" + encodeURIComponent(id);
+  download("csv-days", path, rep, { table: "days" });
+  download("csv-countries", path, rep, { table: "countries" });
   document.title = (rep.media.title || id) + " · Video analytics";
   $("media-title").textContent = rep.media.title || id;
   $("media-channel").textContent = rep.media.channel;
