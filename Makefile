@@ -12,6 +12,7 @@ DYNALITE_VERSION    := 4.0.0
 STATICCHECK_VERSION := v0.8.2
 ACTIONLINT_VERSION  := v1.7.12
 GOAWS_VERSION       := v0.4.5
+AXE_CORE_VERSION    := 4.14.1
 
 export PATH := $(BIN):$(TOOLS)/node_modules/.bin:$(PATH)
 
@@ -26,7 +27,8 @@ GO_TEST_FLAGS ?= -count=1 -timeout 14m -vet=off "$(LDFLAGS)"
 
 # Stamps record the installed version; a stamp whose binary is gone is forgotten first.
 TEST_TOOL_STAMPS := $(TOOLS)/.temporal-$(TEMPORAL_VERSION) $(TOOLS)/.versitygw-$(VERSITYGW_VERSION) \
-                    $(TOOLS)/.dynalite-$(DYNALITE_VERSION) $(TOOLS)/.goaws-$(GOAWS_VERSION)
+                    $(TOOLS)/.dynalite-$(DYNALITE_VERSION) $(TOOLS)/.goaws-$(GOAWS_VERSION) \
+                    $(TOOLS)/.axe-core-$(AXE_CORE_VERSION)
 LINT_TOOL_STAMPS := $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION) $(TOOLS)/.actionlint-$(ACTIONLINT_VERSION)
 
 tools: test-tools $(LINT_TOOL_STAMPS)
@@ -46,6 +48,7 @@ test-tools: forget-missing-tools
 forget-missing-tools:
 	@for t in temporal versitygw staticcheck actionlint goaws; do [ -x $(BIN)/$$t ] || rm -f $(TOOLS)/.$$t-*; done
 	@[ -x $(TOOLS)/node_modules/.bin/dynalite ] || rm -f $(TOOLS)/.dynalite-*
+	@[ -f $(TOOLS)/node_modules/axe-core/axe.min.js ] || rm -f $(TOOLS)/.axe-core-*
 
 $(TOOLS)/.temporal-$(TEMPORAL_VERSION):
 	@echo "installing temporal CLI $(TEMPORAL_VERSION) (first build takes a few minutes)"
@@ -58,6 +61,11 @@ $(TOOLS)/.versitygw-$(VERSITYGW_VERSION):
 
 $(TOOLS)/.dynalite-$(DYNALITE_VERSION):
 	npm install --prefix $(TOOLS) --no-audit --no-fund --loglevel=error dynalite@$(DYNALITE_VERSION)
+	@touch $@
+
+# axe-core (MPL-2.0) for the dashboard's accessibility check in headless Chromium.
+$(TOOLS)/.axe-core-$(AXE_CORE_VERSION):
+	npm install --prefix $(TOOLS) --no-audit --no-fund --loglevel=error axe-core@$(AXE_CORE_VERSION)
 	@touch $@
 
 # goaws (SNS and SQS emulator, MIT) for the alert test; its main package builds a binary

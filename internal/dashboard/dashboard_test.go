@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -357,6 +358,17 @@ func TestPagesRenderGroundTruth(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, len(distinct(channel)), lines, "one line per channel")
 	screenshot(t, ctx, "overview")
+	accessible(t, ctx, "overview")
+	series, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#chart-plays polyline')].map((l) => l.getAttribute('stroke-dasharray'))`))
+	require.NoError(t, err)
+	patterns := map[string]bool{}
+	for _, p := range series {
+		patterns[p] = true
+	}
+	assert.Len(t, patterns, len(series), "each channel's line has its own dash pattern: told apart without colour")
+	names, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#chart-plays .series-label')].map((t) => t.textContent)`))
+	require.NoError(t, err)
+	assert.ElementsMatch(t, slices.Collect(maps.Keys(distinct(channel))), names, "each line is named at its end")
 
 	// The date-range picker: weekly grain over the same days, through the form.
 	require.NoError(t, chromedp.Do(ctx, chromedp.SetValue(`#grain`, "weekly"), chromedp.Submit(`#range`),
@@ -385,6 +397,7 @@ func TestPagesRenderGroundTruth(t *testing.T) {
 	assert.Equal(t, nameOf(s.truth, top), text(`#media-title`))
 	assert.Equal(t, countries(s.truth, top)[0].Country, text(`#countries tbody tr:first-child td:first-child`))
 	screenshot(t, ctx, "media")
+	accessible(t, ctx, "media")
 
 	rows = s.download(t, ctx, `#csv-days`, "from="+s.from, "to="+s.to, "table=days")
 	require.Len(t, rows, 1+10, "a header and the ten days")
@@ -398,6 +411,58 @@ func TestPagesRenderGroundTruth(t *testing.T) {
 	}
 	rows = s.download(t, ctx, `#csv-countries`, "from="+s.from, "to="+s.to, "table=countries")
 	assert.Equal(t, countries(s.truth, top)[0].Country, rows[1][0])
+}
+
+// accessible runs axe-core on the page in the browser and fails on any serious or critical
+// violation; the counts by impact go to the log.
+func accessible(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	found := axeViolations(t, ctx)
+	byImpact := map[string]int{"minor": 0, "moderate": 0, "serious": 0, "critical": 0}
+	for _, v := range found {
+		byImpact[v.Impact]++
+		if v.Impact == "serious" || v.Impact == "critical" {
+			t.Errorf("%s page: %s violation %s (%s) on %d elements", page, v.Impact, v.ID, v.Help, v.Nodes)
+		} else {
+			t.Logf("%s page: %s violation %s (%s) on %d elements", page, v.Impact, v.ID, v.Help, v.Nodes)
+		}
+	}
+	t.Logf("axe-core on the %s page: violations by impact %v", page, byImpact)
+}
+
+type violation struct {
+	ID     string `json:"id"`
+	Impact string `json:"impact"`
+	Help   string `json:"help"`
+	Nodes  int    `json:"nodes"`
+}
+
+// axeViolations is what axe-core (installed by make tools) finds on the page in the browser.
+func axeViolations(t *testing.T, ctx context.Context) []violation {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(testenv.ModuleRoot(t), ".tools", "node_modules", "axe-core", "axe.min.js"))
+	require.NoError(t, err, "axe-core is installed by make tools")
+	found, err := chromedp.Run(ctx, chromedp.Evaluate[[]violation](string(src)+
+		`; axe.run(document).then((r) => r.violations.map((v) => ({id: v.id, impact: v.impact || "", help: v.help, nodes: v.nodes.length})))`,
+		chromedp.EvalAwaitPromise))
+	require.NoError(t, err)
+	return found
+}
+
+// The check can fail: an image without a text alternative and an unlabelled field are found.
+func TestAccessibilityCheckFindsViolations(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, `<!doctype html><html lang="en"><head><title>t</title></head><body><main><img src="/x.png"><input type="text"></main></body></html>`)
+	}))
+	t.Cleanup(srv.Close)
+	ctx := browser(t)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL)))
+	ids := map[string]string{}
+	for _, v := range axeViolations(t, ctx) {
+		ids[v.ID] = v.Impact
+	}
+	assert.Equal(t, "critical", ids["image-alt"], "%v", ids)
+	assert.Equal(t, "critical", ids["label"], "%v", ids)
 }
 
 // download follows the page's download link sel: its address carries each of want, and what

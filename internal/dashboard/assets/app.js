@@ -70,16 +70,22 @@ async function freshness() {
 
 const fmtTick = (v) => v.toLocaleString("en-US", { maximumFractionDigits: 2 });
 
+// Each series is told apart without colour too: its own dash pattern, in the legend as on the
+// line, and its name at the line's end.
+const dashes = ["", "9 4", "2 3", "12 4 2 4", "5 5", "1 5", "14 3 3 3 3 3"];
+
 // lineChart draws one line per series over shared labels, with a y axis and a legend; format
 // writes a point's value in its tooltip, tick the axis (default: up to two decimals).
 function lineChart(host, labels, series, format, tick = fmtTick) {
   host.replaceChildren();
   // One unit of the drawing is one pixel of its box, so text keeps its size in narrow charts.
-  const W = Math.max(320, Math.round(host.clientWidth - 16)), H = 240, L = 56, R = 12, T = 12, B = 28;
+  const named = series.length > 1;
+  const W = Math.max(320, Math.round(host.clientWidth - 16)), H = 240, L = 56, R = named ? 104 : 12, T = 12, B = 28;
   const max = Math.max(1e-9, ...series.flatMap((s) => s.values));
   const x = (i) => L + (labels.length <= 1 ? (W - L - R) / 2 : (i * (W - L - R)) / (labels.length - 1));
   const y = (v) => T + (H - T - B) * (1 - v / max);
-  const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img" });
+  const title = host.previousElementSibling ? host.previousElementSibling.textContent : "chart";
+  const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `${title}: ${series.map((s) => s.name).join(", ")}` });
   for (let k = 0; k <= 4; k++) {
     const v = (max * k) / 4;
     chart.append(svg("line", { class: "axis", x1: L, x2: W - R, y1: y(v), y2: y(v) }));
@@ -94,10 +100,11 @@ function lineChart(host, labels, series, format, tick = fmtTick) {
     t.textContent = lab.slice(5);
     chart.append(t);
   });
+  const ends = [];
   series.forEach((s, n) => {
     const color = palette[n % palette.length];
     const points = s.values.map((v, i) => `${x(i)},${y(v)}`).join(" ");
-    chart.append(svg("polyline", { points, fill: "none", stroke: color, "stroke-width": 2, "data-series": s.name }));
+    chart.append(svg("polyline", { points, fill: "none", stroke: color, "stroke-width": 2, "stroke-dasharray": dashes[n % dashes.length], "data-series": s.name }));
     s.values.forEach((v, i) => {
       const dot = svg("circle", { cx: x(i), cy: y(v), r: 2.5, fill: color });
       const tip = svg("title");
@@ -105,12 +112,23 @@ function lineChart(host, labels, series, format, tick = fmtTick) {
       dot.append(tip);
       chart.append(dot);
     });
+    if (named && s.values.length) ends.push({ name: s.name, y: y(s.values[s.values.length - 1]) + 4 });
+  });
+  // The names at the lines' ends, moved apart where lines end close together.
+  ends.sort((a, b) => a.y - b.y);
+  ends.forEach((e, i) => {
+    if (i > 0) e.y = Math.max(e.y, ends[i - 1].y + 12);
+    const t = svg("text", { class: "series-label", x: W - R + 6, y: e.y });
+    t.textContent = e.name;
+    chart.append(t);
   });
   host.append(chart);
   const legend = el("div", { class: "legend" });
   series.forEach((s, n) => {
-    const item = el("span", {}, s.name);
-    item.style.setProperty("--swatch", palette[n % palette.length]);
+    const key = svg("svg", { width: 28, height: 10, "aria-hidden": "true" });
+    key.append(svg("line", { x1: 1, x2: 27, y1: 5, y2: 5, stroke: palette[n % palette.length], "stroke-width": 2, "stroke-dasharray": dashes[n % dashes.length] }));
+    const item = el("span", {});
+    item.append(key, document.createTextNode(s.name));
     legend.append(item);
   });
   host.append(legend);
