@@ -15,7 +15,7 @@ import (
 // takes them off the ledger, except days whose bronze landed again meanwhile. With a spread
 // above 1 the days' silver merges run as separate activities, spread at most that many at once
 // over the workers of the merge task queue, then gold is recomputed once; otherwise one
-// MergeAndCheck does it all. It returns the days merged and, on failure, the step that
+// MergeDaysAndCheck does it all. It returns the days merged and, on failure, the step that
 // failed; the days then stay pending for the next run, so nothing landed is stranded.
 func mergePending(ctx workflow.Context, days []dates.Date, runID string, heartbeat time.Duration, spread int, progress *Progress) ([]dates.Date, string, error) {
 	progress.Phase = PhaseTransform
