@@ -41,12 +41,7 @@ func newFixture(t *testing.T, warehouse string, opts wistiasim.Options) *fixture
 	cfg := lake.Config{Account: "acct", AWSRegion: "us-east-1", LookbackDays: 2, StatsTimezone: dates.ZoneOf(opts.Zone).String(),
 		LakehouseConfig: lake.LakehouseConfig{Catalog: "sql", SilverNamespace: "wistia_silver", GoldNamespace: "wistia_gold", SnapshotRetention: 7}}
 	if warehouse == "s3" {
-		s3 := testenv.StartS3(t)
-		t.Setenv("AWS_ACCESS_KEY_ID", s3.AccessKey)
-		t.Setenv("AWS_SECRET_ACCESS_KEY", s3.SecretKey)
-		cfg.AWSRegion, cfg.S3Endpoint, cfg.S3PathStyle = s3.Region, s3.Endpoint, true
-		cfg.BronzeURL = "s3://lake/bronze-root"
-		cfg.Warehouse = "s3://lake/warehouse"
+		truthcheck.InBucket(t, &cfg)
 	}
 	f := &fixture{SimLake: truthcheck.NewSimLake(t, opts, cfg)}
 	f.Clock = opts.Now

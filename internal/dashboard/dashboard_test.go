@@ -48,11 +48,7 @@ func newSite(t *testing.T, warehouse string) *site {
 	cfg := lake.Config{Account: "acct", AWSRegion: "us-east-1", LookbackDays: 2,
 		LakehouseConfig: lake.LakehouseConfig{Catalog: "sql", SilverNamespace: "wistia_silver", GoldNamespace: "wistia_gold", SnapshotRetention: 7}}
 	if warehouse == "s3" {
-		s3 := testenv.StartS3(t)
-		t.Setenv("AWS_ACCESS_KEY_ID", s3.AccessKey)
-		t.Setenv("AWS_SECRET_ACCESS_KEY", s3.SecretKey)
-		cfg.AWSRegion, cfg.S3Endpoint, cfg.S3PathStyle = s3.Region, s3.Endpoint, true
-		cfg.BronzeURL, cfg.Warehouse = "s3://lake/bronze", "s3://lake/warehouse"
+		truthcheck.InBucket(t, &cfg)
 	}
 	sl := truthcheck.NewSimLake(t, wistiasim.Options{Seed: 31, Medias: 6, Visitors: 60, MeanEventsPerDay: 8, Now: simNow}, cfg)
 	last := dates.DateOf(simNow).AddDays(-1)

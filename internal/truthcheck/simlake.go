@@ -12,6 +12,7 @@ import (
 	"github.com/marketing-data/wistia-pipeline/config"
 	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/ingest"
+	"github.com/marketing-data/wistia-pipeline/internal/testenv"
 	"github.com/marketing-data/wistia-pipeline/lake"
 	"github.com/marketing-data/wistia-pipeline/lake/bronze"
 	"github.com/marketing-data/wistia-pipeline/wistia"
@@ -96,4 +97,15 @@ func (s *SimLake) Land(t testing.TB, runID string, days []dates.Date) {
 	require.NoError(t, g.Wait())
 	_, err = s.In.Visitors(context.Background(), bronze.AllMedia, days, last, runID, ingest.VisitorsProgress{}, nil)
 	require.NoError(t, err)
+}
+
+// InBucket keeps cfg's bronze and warehouse in a bucket of a versitygw server started for the
+// test, as the deployed pipeline keeps them in S3 (the sqlite catalog over s3:// paths).
+func InBucket(t testing.TB, cfg *lake.Config) {
+	t.Helper()
+	s3 := testenv.StartS3(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", s3.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3.SecretKey)
+	cfg.AWSRegion, cfg.S3Endpoint, cfg.S3PathStyle = s3.Region, s3.Endpoint, true
+	cfg.BronzeURL, cfg.Warehouse = "s3://lake/bronze", "s3://lake/warehouse"
 }
