@@ -62,7 +62,8 @@ func (tpl *template) physicalNames() map[string]string {
 				}
 			}
 			// A secret's ARN holds its name among references to the partition, region, account.
-			for _, s := range container["Secrets"].([]any) {
+			secrets, _ := container["Secrets"].([]any) // the dashboard has none
+			for _, s := range secrets {
 				s := s.(map[string]any)
 				out[joined(s["ValueFrom"])] = id + " secret " + s["Name"].(string)
 			}
@@ -116,7 +117,8 @@ func TestEnvironmentsShareNoName(t *testing.T) {
 	for _, want := range []string{"WistiaPipeline-staging", "WistiaPipelineCI-staging", "wistia-staging", "wistia_silver_staging",
 		"wistia_gold_staging", "/wistia-pipeline/staging/worker", "wistia-pipeline-staging", "wistia-daily-staging",
 		"WistiaPipeline/staging", "wistia-pipeline-staging-WistiaWorkerDown", "wistia-pipeline-staging-deploy",
-		"wistia-pipeline-staging-ops", "arn::secretsmanager:::secret:wistia-pipeline/staging/wistia-api-token"} {
+		"wistia-pipeline-staging-ops", "arn::secretsmanager:::secret:wistia-pipeline/staging/wistia-api-token",
+		"wistia-pipeline-staging-dashboard", "/wistia-pipeline/staging/dashboard", "wistia-pipeline-staging-dashboard-task"} {
 		assert.Contains(t, staging, want)
 	}
 

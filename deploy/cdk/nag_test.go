@@ -14,8 +14,9 @@ import (
 // cdk-nag's AwsSolutions pack finds nothing it calls an error in either stack, with or without
 // the KMS key, that the stack does not suppress with its reason (nagSuppressions).
 func TestAwsSolutionsChecks(t *testing.T) {
-	for _, context := range []map[string]any{{}, {"kms": "true", "alertEmail": "data@example.com"}} {
+	for _, context := range []map[string]any{{}, {"kms": "true", "alertEmail": "data@example.com"}, {"dashboard": "false"}} {
 		t.Run(fmt.Sprint(context), func(t *testing.T) {
+			context := withDashboard(context)
 			app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir()), Context: &context})
 			awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 			require.NoError(t, build(app))

@@ -22,8 +22,11 @@ func (n names) glueDatabase(base string) string {
 	return base + "_" + strings.ReplaceAll(n.env, "-", "_")
 }
 
-func (n names) workgroup() string       { return "wistia-" + n.env }
-func (n names) logGroup() string        { return "/wistia-pipeline/" + n.env + "/worker" }
+func (n names) workgroup() string { return "wistia-" + n.env }
+func (n names) logGroup() string  { return "/wistia-pipeline/" + n.env + "/worker" }
+func (n names) dashboardLogGroup() string {
+	return "/wistia-pipeline/" + n.env + "/dashboard"
+}
 func (n names) taskQueue() string       { return n.prefix() }
 func (n names) scheduleID() string      { return "wistia-daily-" + n.env }
 func (n names) metricNamespace() string { return "WistiaPipeline/" + n.env }

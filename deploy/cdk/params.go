@@ -59,6 +59,18 @@ var params = []param{
 	{"athenaScanLimitGb", "10", "bytes-scanned cutoff per Athena query"},
 	{"logRetentionDays", "90", "CloudWatch retention of worker logs"},
 	{"alertEmail", "", "email subscribed to the alert topic; empty subscribes none"},
+	{"dashboard", "true", "run the marketing dashboard (starter dashboard) as its own service behind an HTTPS load balancer that signs people in; the dashboard* parameters below are then required"},
+	{"dashboardDomain", "", "the dashboard's host name (dashboard.example.com), which a DNS record of yours points at the load balancer"},
+	{"dashboardCertificateArn", "", "ACM certificate of dashboardDomain, in the stack's region"},
+	{"dashboardOidcIssuer", "", "the identity provider's issuer (its /.well-known/openid-configuration gives it and the three endpoints)"},
+	{"dashboardOidcAuthorizationEndpoint", "", "the identity provider's authorization endpoint"},
+	{"dashboardOidcTokenEndpoint", "", "the identity provider's token endpoint"},
+	{"dashboardOidcUserInfoEndpoint", "", "the identity provider's user info endpoint"},
+	{"dashboardOidcClientId", "", "the dashboard's client ID at the identity provider"},
+	{"dashboardOidcClientSecret", "wistia-pipeline/<env>/dashboard-oidc-client-secret", "Secrets Manager secret holding the client's secret; CloudFormation hands it to the load balancer, and no task can read it"},
+	{"dashboardAllowedDomains", "", "email domains the dashboard lets in, comma-separated (example.com,example.org)"},
+	{"dashboardCpu", "512", "dashboard task CPU units"},
+	{"dashboardMemoryMib", "1024", "dashboard task memory; GOMEMLIMIT is 90% of it"},
 }
 
 // settings are the resolved params, with typed accessors that report a bad value by name.

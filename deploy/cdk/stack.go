@@ -228,6 +228,10 @@ func NewPipelineStack(scope constructs.Construct, id string, props *awscdk.Stack
 	}, taskRole, executionRole, logs)
 
 	newAlarms(stack, s, n, logs, w.service, topic)
+	if s.flag("dashboard") {
+		newDashboard(stack, s, n, w, dashboardEnv{warehouse: warehouse, warehouseURL: warehouseURL, silver: silver, gold: gold,
+			zone: sched.zone, region: region, key: key})
+	}
 
 	for name, value := range map[string]*string{
 		"BronzeBucketName": bronze.BucketName(), "WarehouseBucketName": warehouse.BucketName(),
@@ -341,10 +345,13 @@ type workerEnv struct {
 
 // workers are the service and what a one-off task needs to run beside it.
 type workers struct {
+	vpc           awsec2.Vpc
+	cluster       awsecs.Cluster
 	service       awsecs.FargateService
 	ops           awsecs.FargateTaskDefinition
 	securityGroup awsec2.SecurityGroup
 	subnets       *[]*string
+	image         awsecs.ContainerImage
 }
 
 // opsContainer is the operations task's container, which a run-task override names.
@@ -483,7 +490,8 @@ func newWorkers(stack awscdk.Stack, s *settings, n names, env workerEnv, taskRol
 		MaxHealthyPercent: jsii.Number(200),
 		CircuitBreaker:    &awsecs.DeploymentCircuitBreaker{Rollback: jsii.Bool(true)},
 	})
-	return workers{service: service, ops: ops, securityGroup: sg, subnets: vpc.SelectSubnets(public).SubnetIds}
+	return workers{vpc: vpc, cluster: cluster, service: service, ops: ops, securityGroup: sg,
+		subnets: vpc.SelectSubnets(public).SubnetIds, image: image}
 }
 
 // schedule is the daily schedule as the deploy parameters describe it. The worker's

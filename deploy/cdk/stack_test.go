@@ -39,7 +39,8 @@ func TestMain(m *testing.M) {
 // seconds of jsii's node process.
 func synth(t *testing.T, context map[string]any) (pipeline, ci *template) {
 	t.Helper()
-	key := fmt.Sprint(context) // maps print sorted by key; nil and empty alike
+	context = withDashboard(context)
+	key := fmt.Sprint(context) // maps print sorted by key
 	synthMu.Lock()
 	defer synthMu.Unlock()
 	got, ok := synthesized[key]
@@ -541,7 +542,7 @@ func TestMissingKeysStayNotFound(t *testing.T) {
 			assert.False(t, prefix, "%s: s3:ListBucket under a %s s3:prefix condition turns a missing key's 404 into 403", st["Sid"], op)
 		}
 	}
-	assert.Equal(t, 2, lists, "bronze and warehouse listing grants")
+	assert.Equal(t, 3, lists, "the worker's bronze and warehouse listing grants, the dashboard's warehouse one")
 }
 
 // bucket is the stack's bucket whose logical ID starts with id.
