@@ -19,7 +19,8 @@ and permission the worker uses: the Temporal namespace, the WistiaDate search at
 schedule as configured; bronze (a conditional put under doctor/, read back, listed, and a HEAD of
 a missing key that must be not-found); the warehouse (put, get, list, delete) and both catalog
 namespaces; a conditional update and delete in the state table; the alert destinations; one
-Wistia request inside the shared budget. One line per check, with what to fix when it fails;
+Wistia request inside the shared budget; with DASHBOARD_URL set (the stack sets it), that the
+dashboard's load balancer sends every unsigned request to the identity provider. One line per check, with what to fix when it fails;
 no secret is printed. It exits 1 when any check fails. The deploy runs it as a one-off task
 under the worker's role after every deploy.`,
 		Example: `  starter doctor

@@ -122,7 +122,7 @@ func (s *localStack) doctor(t *testing.T, args ...string) (int, map[string]strin
 }
 
 var doctorChecks = []string{"temporal namespace", "temporal attribute", "temporal schedule", "bronze write", "bronze missing key",
-	"warehouse", "catalog", "dynamodb", "alerts", "wistia"}
+	"warehouse", "catalog", "dynamodb", "alerts", "wistia", "dashboard sign-in"}
 
 // The post-deploy smoke test passes on a stack as deployed, and each way a deploy goes wrong
 // fails the check it names, with a fix, exit status 1, and no secret in the output.
@@ -134,7 +134,7 @@ func TestDoctorProvesTheStackAndNamesEachCause(t *testing.T) {
 	for _, name := range doctorChecks {
 		assert.True(t, strings.HasPrefix(lines[name], "ok "), "%s: %q\n%s", name, lines[name], out)
 	}
-	assert.Contains(t, out, "all 10 checks passed")
+	assert.Contains(t, out, "all 11 checks passed")
 	assert.Contains(t, lines["bronze missing key"], "not found")
 	assert.Empty(t, s.sns.Receive(t), "the topic is only reached")
 

@@ -227,6 +227,15 @@ func newDashboard(stack awscdk.Stack, s *settings, n names, w workers, env dashb
 	suppress(alb, "AwsSolutions-EC23", "internet-facing on 443 (and 80, which only redirects) is the point: the "+
 		"marketing team opens it from anywhere, and the identity provider signs them in first")
 
+	// The doctor after each deploy (the operations task) proves the load balancer signs people
+	// in; the worker gets the same, so the two environments stay one.
+	for _, td := range []awsecs.FargateTaskDefinition{w.task, w.ops} {
+		c := td.DefaultContainer()
+		c.AddEnvironment(jsii.String("DASHBOARD_URL"), jsii.String("https://"+d.domain+"/"))
+		c.AddEnvironment(jsii.String("DASHBOARD_LOAD_BALANCER"), alb.LoadBalancerDnsName())
+		c.AddEnvironment(jsii.String("DASHBOARD_OIDC_AUTHORIZATION_ENDPOINT"), jsii.String(d.authorize))
+	}
+
 	for name, value := range map[string]*string{
 		"DashboardUrl":                 jsii.String("https://" + d.domain + "/"),
 		"DashboardLoadBalancerDnsName": alb.LoadBalancerDnsName(),

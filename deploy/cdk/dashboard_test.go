@@ -206,6 +206,16 @@ func TestDashboardIsBehindSignIn(t *testing.T) {
 		assert.Equal(t, []string{"kms:Decrypt", "kms:DescribeKey"}, actions)
 	})
 
+	t.Run("the doctor after a deploy asks the load balancer", func(t *testing.T) {
+		albID := pipeline.logicalID("AWS::ElasticLoadBalancingV2::LoadBalancer")
+		for _, kind := range []string{"ops", "worker"} {
+			env := containerEnv(pipeline.taskDefinition(kind))
+			assert.Equal(t, "https://dashboard.example.com/", env["DASHBOARD_URL"], kind)
+			assert.Equal(t, map[string]any{"Fn::GetAtt": []any{albID, "DNSName"}}, env["DASHBOARD_LOAD_BALANCER"], kind)
+			assert.Equal(t, dashboardContext["dashboardOidcAuthorizationEndpoint"], env["DASHBOARD_OIDC_AUTHORIZATION_ENDPOINT"], kind)
+		}
+	})
+
 	t.Run("the outputs say where to point DNS and the identity provider", func(t *testing.T) {
 		assert.Equal(t, "https://dashboard.example.com/", pipeline.json.Outputs["DashboardUrl"].Value)
 		assert.Equal(t, "https://dashboard.example.com/oauth2/idpresponse", pipeline.json.Outputs["DashboardOidcRedirectUri"].Value)
@@ -231,6 +241,7 @@ func TestDashboardIsOptionalAndItsSignInRequired(t *testing.T) {
 	for _, td := range off.ofType("AWS::ECS::TaskDefinition") {
 		assert.NotContains(t, td.Properties["Family"], "dashboard")
 	}
+	assert.NotContains(t, containerEnv(off.taskDefinition("ops")), "DASHBOARD_URL", "the doctor has no dashboard to check")
 
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir()), Context: &map[string]any{
 		"dashboardOidcIssuer": "http://idp.example.com", "dashboardAllowedDomains": "example.com,not a domain",

@@ -345,6 +345,7 @@ type workerEnv struct {
 
 // workers are the service and what a one-off task needs to run beside it.
 type workers struct {
+	task          awsecs.FargateTaskDefinition
 	vpc           awsec2.Vpc
 	cluster       awsecs.Cluster
 	service       awsecs.FargateService
@@ -490,7 +491,7 @@ func newWorkers(stack awscdk.Stack, s *settings, n names, env workerEnv, taskRol
 		MaxHealthyPercent: jsii.Number(200),
 		CircuitBreaker:    &awsecs.DeploymentCircuitBreaker{Rollback: jsii.Bool(true)},
 	})
-	return workers{vpc: vpc, cluster: cluster, service: service, ops: ops, securityGroup: sg,
+	return workers{task: task, vpc: vpc, cluster: cluster, service: service, ops: ops, securityGroup: sg,
 		subnets: vpc.SelectSubnets(public).SubnetIds, image: image}
 }
 

@@ -8,6 +8,7 @@ package doctor
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -40,6 +41,9 @@ import (
 type Options struct {
 	// SendTestAlert sends a message to every alert destination instead of only reaching them.
 	SendTestAlert bool
+	// DashboardRoots are the certificate authorities the dashboard's certificate is checked
+	// against; nil is the system's (tests give their own).
+	DashboardRoots *x509.CertPool
 }
 
 // Status is a check's outcome.
@@ -153,6 +157,7 @@ func (d *doctor) checks() []check {
 		{"dynamodb", d.state},
 		{"alerts", d.alerts},
 		{"wistia", d.wistia},
+		{"dashboard sign-in", d.dashboardSignIn},
 	}
 }
 
