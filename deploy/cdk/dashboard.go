@@ -12,7 +12,6 @@ import (
 	elb "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/jsii-runtime-go"
 
@@ -99,40 +98,20 @@ type dashboardEnv struct {
 func newDashboard(stack awscdk.Stack, s *settings, n names, w workers, env dashboardEnv) {
 	d := dashboardOf(s)
 
-	taskRole := awsiam.NewRole(stack, jsii.String("DashboardTaskRole"), &awsiam.RoleProps{
-		RoleName:    jsii.String(n.role("dashboard-task")),
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil),
-		Description: jsii.String("wistia-pipeline dashboard: reads the gold tables through Glue; no bronze, no DynamoDB, no writes"),
-	})
+	taskRole := ecsRole(stack, "DashboardTaskRole", n.role("dashboard-task"),
+		"wistia-pipeline dashboard: reads the gold tables through Glue; no bronze, no DynamoDB, no writes")
 	for _, st := range dashboardStatements(*stack.Partition(), *stack.Region(), *stack.Account(), env) {
 		taskRole.AddToPolicy(st)
 	}
 	suppress(taskRole, "AwsSolutions-IAM5", "Iceberg names its metadata and data files at run time; reads only, under "+
 		"the warehouse's prefix and of the gold database's tables", `^Resource::<Warehouse[0-9A-F]{8}\.Arn>/warehouse/\*$`,
 		`^Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/`+env.gold+`/\*$`)
-	executionRole := awsiam.NewRole(stack, jsii.String("DashboardExecutionRole"), &awsiam.RoleProps{
-		RoleName:    jsii.String(n.role("dashboard-execution")),
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil),
-		Description: jsii.String("ECS starting the wistia-pipeline dashboard: pull the image, write the logs; no secrets"),
-	})
-	logs := awslogs.NewLogGroup(stack, jsii.String("DashboardLogs"), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String(n.dashboardLogGroup()),
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
-	})
-	logs.Node().DefaultChild().(awslogs.CfnLogGroup).SetRetentionInDays(jsii.Number(s.num("logRetentionDays", 1)))
+	executionRole := ecsRole(stack, "DashboardExecutionRole", n.role("dashboard-execution"),
+		"ECS starting the wistia-pipeline dashboard: pull the image, write the logs; no secrets")
+	logs := retainedLogs(stack, "DashboardLogs", n.dashboardLogGroup(), s.num("logRetentionDays", 1))
 
 	memory := s.num("dashboardMemoryMib", 512)
-	task := awsecs.NewFargateTaskDefinition(stack, jsii.String("Dashboard"), &awsecs.FargateTaskDefinitionProps{
-		Family:         jsii.String(n.family("dashboard")),
-		Cpu:            jsii.Number(s.num("dashboardCpu", 256)),
-		MemoryLimitMiB: jsii.Number(memory),
-		TaskRole:       taskRole,
-		ExecutionRole:  executionRole,
-		RuntimePlatform: &awsecs.RuntimePlatform{
-			CpuArchitecture:       awsecs.CpuArchitecture_X86_64(),
-			OperatingSystemFamily: awsecs.OperatingSystemFamily_LINUX(),
-		},
-	})
+	task := fargateTask(stack, "Dashboard", n.family("dashboard"), s.num("dashboardCpu", 256), memory, taskRole, executionRole)
 	alb := elb.NewApplicationLoadBalancer(stack, jsii.String("DashboardLoadBalancer"), &elb.ApplicationLoadBalancerProps{
 		Vpc:            w.vpc,
 		InternetFacing: jsii.Bool(true),
@@ -170,19 +149,8 @@ func newDashboard(stack awscdk.Stack, s *settings, n names, w workers, env dashb
 		Vpc: w.vpc, AllowAllOutbound: jsii.Bool(true),
 		Description: jsii.String("wistia-pipeline dashboard: in from its load balancer only; out to Glue and S3"),
 	})
-	public := &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PUBLIC}
-	service := awsecs.NewFargateService(stack, jsii.String("DashboardService"), &awsecs.FargateServiceProps{
-		Cluster:        w.cluster,
-		TaskDefinition: task,
-		DesiredCount:   jsii.Number(1),
-		// Public subnets without a NAT gateway, as the workers: Glue has no gateway endpoint.
-		AssignPublicIp:    jsii.Bool(true),
-		VpcSubnets:        public,
-		SecurityGroups:    &[]awsec2.ISecurityGroup{sg},
-		MinHealthyPercent: jsii.Number(100),
-		MaxHealthyPercent: jsii.Number(200),
-		CircuitBreaker:    &awsecs.DeploymentCircuitBreaker{Rollback: jsii.Bool(true)},
-	})
+	// In the public subnets as the workers are: Glue has no gateway endpoint, and no NAT gateway is paid for.
+	service := publicService(stack, "DashboardService", w.cluster, task, 1, sg)
 	targets := elb.NewApplicationTargetGroup(stack, jsii.String("DashboardTargets"), &elb.ApplicationTargetGroupProps{
 		Vpc:        w.vpc,
 		Port:       jsii.Number(dashboardPort),

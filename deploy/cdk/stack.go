@@ -187,11 +187,8 @@ func NewPipelineStack(scope constructs.Construct, id string, props *awscdk.Stack
 	}
 
 	// Named, so that the CI stack's deploy role may pass exactly these two to the ops task.
-	taskRole := awsiam.NewRole(stack, jsii.String("WorkerTaskRole"), &awsiam.RoleProps{
-		RoleName:    jsii.String(n.role("worker-task")),
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil),
-		Description: jsii.String("wistia-pipeline worker: only the calls the worker makes, on only its resources"),
-	})
+	taskRole := ecsRole(stack, "WorkerTaskRole", n.role("worker-task"),
+		"wistia-pipeline worker: only the calls the worker makes, on only its resources")
 	for _, st := range workerStatements(partition, region, account, bronze, warehouse, table, topic, key, silver, gold) {
 		taskRole.AddToPolicy(st)
 	}
@@ -199,21 +196,14 @@ func NewPipelineStack(scope constructs.Construct, id string, props *awscdk.Stack
 		"keys, Iceberg's data and metadata files, the tables iceberg-go creates), each grant only under its "+
 		"own prefix or its own two Glue databases", `^Resource::<(Bronze|Warehouse)[0-9A-F]{8}\.Arn>/(bronze|warehouse)/\*$`,
 		`^Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/(`+silver+`|`+gold+`)/\*$`)
-	executionRole := awsiam.NewRole(stack, jsii.String("WorkerExecutionRole"), &awsiam.RoleProps{
-		RoleName:    jsii.String(n.role("worker-execution")),
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil),
-		Description: jsii.String("ECS starting wistia-pipeline tasks: pull the image, read the two secrets, write the logs"),
-	})
+	executionRole := ecsRole(stack, "WorkerExecutionRole", n.role("worker-execution"),
+		"ECS starting wistia-pipeline tasks: pull the image, read the two secrets, write the logs")
 
-	logs := awslogs.NewLogGroup(stack, jsii.String("WorkerLogs"), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String(n.logGroup()),
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
-	})
 	retention := s.num("logRetentionDays", 1)
 	if !validRetention[int(retention)] {
 		s.errs = append(s.errs, fmt.Sprintf("logRetentionDays=%v: CloudWatch accepts only 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653", retention))
 	}
-	logs.Node().DefaultChild().(awslogs.CfnLogGroup).SetRetentionInDays(jsii.Number(retention))
+	logs := retainedLogs(stack, "WorkerLogs", n.logGroup(), retention)
 
 	sched := scheduleOf(s, n)
 	w := newWorkers(stack, s, n, workerEnv{
@@ -338,6 +328,40 @@ func newLakeKey(stack awscdk.Stack) awskms.Key {
 	})
 }
 
+// ecsRole is a role that ECS tasks assume, under its environment's name.
+func ecsRole(stack awscdk.Stack, id, name, description string) awsiam.Role {
+	return awsiam.NewRole(stack, jsii.String(id), &awsiam.RoleProps{
+		RoleName:    jsii.String(name),
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil),
+		Description: jsii.String(description),
+	})
+}
+
+// retainedLogs is a log group that outlives the stack, kept retentionDays.
+func retainedLogs(stack awscdk.Stack, id, name string, retentionDays float64) awslogs.LogGroup {
+	logs := awslogs.NewLogGroup(stack, jsii.String(id), &awslogs.LogGroupProps{
+		LogGroupName:  jsii.String(name),
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	logs.Node().DefaultChild().(awslogs.CfnLogGroup).SetRetentionInDays(jsii.Number(retentionDays))
+	return logs
+}
+
+// fargateTask is a task definition of the stack's tasks: x86 Linux on Fargate.
+func fargateTask(stack awscdk.Stack, id, family string, cpu, memory float64, taskRole, executionRole awsiam.Role) awsecs.FargateTaskDefinition {
+	return awsecs.NewFargateTaskDefinition(stack, jsii.String(id), &awsecs.FargateTaskDefinitionProps{
+		Family:         jsii.String(family),
+		Cpu:            jsii.Number(cpu),
+		MemoryLimitMiB: jsii.Number(memory),
+		TaskRole:       taskRole,
+		ExecutionRole:  executionRole,
+		RuntimePlatform: &awsecs.RuntimePlatform{
+			CpuArchitecture:       awsecs.CpuArchitecture_X86_64(),
+			OperatingSystemFamily: awsecs.OperatingSystemFamily_LINUX(),
+		},
+	})
+}
+
 type workerEnv struct {
 	bronzeURL, warehouseURL, silver, gold, table, topicARN, region string
 	schedule                                                       schedule
@@ -389,19 +413,6 @@ func newWorkers(stack awscdk.Stack, s *settings, n names, env workerEnv, taskRol
 	})
 
 	cpu, memory := s.num("cpu", 256), s.num("memoryMib", 512)
-	taskDefinition := func(id, family string) awsecs.FargateTaskDefinition {
-		return awsecs.NewFargateTaskDefinition(stack, jsii.String(id), &awsecs.FargateTaskDefinitionProps{
-			Family:         jsii.String(family),
-			Cpu:            jsii.Number(cpu),
-			MemoryLimitMiB: jsii.Number(memory),
-			TaskRole:       taskRole,
-			ExecutionRole:  executionRole,
-			RuntimePlatform: &awsecs.RuntimePlatform{
-				CpuArchitecture:       awsecs.CpuArchitecture_X86_64(),
-				OperatingSystemFamily: awsecs.OperatingSystemFamily_LINUX(),
-			},
-		})
-	}
 
 	address := s.str("temporalAddress")
 	if address == "" {
@@ -449,7 +460,7 @@ func newWorkers(stack awscdk.Stack, s *settings, n names, env workerEnv, taskRol
 		return awsecs.LogDriver_AwsLogs(&awsecs.AwsLogDriverProps{LogGroup: logs, StreamPrefix: jsii.String(stream)})
 	}
 
-	task := taskDefinition("Worker", n.family("worker"))
+	task := fargateTask(stack, "Worker", n.family("worker"), cpu, memory, taskRole, executionRole)
 	task.AddContainer(jsii.String("worker"), &awsecs.ContainerDefinitionOptions{
 		Image:   image,
 		Logging: logging("worker"),
@@ -458,7 +469,7 @@ func newWorkers(stack awscdk.Stack, s *settings, n names, env workerEnv, taskRol
 		Environment: environment,
 		Secrets:     &secrets,
 	})
-	ops := taskDefinition("Ops", n.family("ops"))
+	ops := fargateTask(stack, "Ops", n.family("ops"), cpu, memory, taskRole, executionRole)
 	ops.AddContainer(jsii.String(opsContainer), &awsecs.ContainerDefinitionOptions{
 		Image:       image,
 		Logging:     logging("ops"),
@@ -479,20 +490,28 @@ func newWorkers(stack awscdk.Stack, s *settings, n names, env workerEnv, taskRol
 	sg := awsec2.NewSecurityGroup(stack, jsii.String("WorkerSecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc: vpc, AllowAllOutbound: jsii.Bool(true), Description: jsii.String("wistia-pipeline workers: outbound only"),
 	})
+	service := publicService(stack, "Workers", cluster, task, s.num("desiredCount", 0), sg)
 	public := &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PUBLIC}
-	service := awsecs.NewFargateService(stack, jsii.String("Workers"), &awsecs.FargateServiceProps{
+	return workers{task: task, vpc: vpc, cluster: cluster, service: service, ops: ops, securityGroup: sg,
+		subnets: vpc.SelectSubnets(public).SubnetIds, image: image}
+}
+
+// publicService runs count tasks of task in the VPC's public subnets with public addresses:
+// there is no NAT gateway to pay for, and the security group decides what may come in. Deploys
+// roll, keeping every running task until its replacement is healthy, and roll back when new
+// tasks do not start.
+func publicService(stack awscdk.Stack, id string, cluster awsecs.Cluster, task awsecs.FargateTaskDefinition, count float64, sg awsec2.SecurityGroup) awsecs.FargateService {
+	return awsecs.NewFargateService(stack, jsii.String(id), &awsecs.FargateServiceProps{
 		Cluster:           cluster,
 		TaskDefinition:    task,
-		DesiredCount:      jsii.Number(s.num("desiredCount", 0)),
+		DesiredCount:      jsii.Number(count),
 		AssignPublicIp:    jsii.Bool(true),
-		VpcSubnets:        public,
+		VpcSubnets:        &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PUBLIC},
 		SecurityGroups:    &[]awsec2.ISecurityGroup{sg},
 		MinHealthyPercent: jsii.Number(100),
 		MaxHealthyPercent: jsii.Number(200),
 		CircuitBreaker:    &awsecs.DeploymentCircuitBreaker{Rollback: jsii.Bool(true)},
 	})
-	return workers{task: task, vpc: vpc, cluster: cluster, service: service, ops: ops, securityGroup: sg,
-		subnets: vpc.SelectSubnets(public).SubnetIds, image: image}
 }
 
 // schedule is the daily schedule as the deploy parameters describe it. The worker's
