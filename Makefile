@@ -22,7 +22,7 @@ export PATH := $(BIN):$(TOOLS)/node_modules/.bin:$(PATH)
 LDFLAGS       := -ldflags=-s -w
 GO_TEST_FLAGS ?= -count=1 -timeout 14m -vet=off "$(LDFLAGS)"
 
-.PHONY: tools test-tools forget-missing-tools test test-race check-test-log test-dates test-deploy synth lint soak bench bench-visitors bench-requests fmt clean-tools demo dev
+.PHONY: tools test-tools forget-missing-tools test test-race check-test-log test-dates test-deploy synth lint soak bench bench-visitors bench-requests bench-dashboard fmt clean-tools demo dev
 .NOTPARALLEL:
 
 # Stamps record the installed version; a stamp whose binary is gone is forgotten first.
@@ -182,7 +182,7 @@ soak: tools
 	SOAK_DAYS=7 go test -v -count=1 -timeout 40m -run '^TestSoak$$' ./internal/soak
 
 bench: tools
-	go test -run '^$$' -bench . -skip 'AtBudget|DailyRunRequests' -benchmem -benchtime 1x $(BENCH_FLAGS) ./...
+	go test -run '^$$' -bench . -skip 'AtBudget|DailyRunRequests|DashboardYear' -benchmem -benchtime 1x $(BENCH_FLAGS) ./...
 
 # A day's visitor fetch at Wistia's real budget (600/min): about a quarter of an hour.
 bench-visitors:
@@ -193,6 +193,13 @@ bench-visitors:
 # Wistia's 600 a minute, and the orchestration's ms per media and history sizes.
 bench-requests: test-tools
 	go test -run '^$$' -bench 'DailyRunRequests' -benchtime 1x -timeout 60m ./workflows
+
+# The dashboard on a year of gold (365 days × 2,000 medias, written straight to gold): p50/p95
+# of each API endpoint for the default range and the year, warm, cold after a run's commit and
+# at start, the first render of each page in headless Chromium, and the heap it keeps. The
+# figures are in docs/performance.md.
+bench-dashboard: test-tools
+	go test -run '^$$' -bench 'DashboardYear' -benchtime 1x -timeout 30m ./internal/dashboard
 
 # Our transform against DuckDB on the same seeded bronze, each side in a process of its own
 # (bench/peer: a module of its own, built only with the duckdb tag; cgo). See

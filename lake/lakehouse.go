@@ -66,6 +66,21 @@ func ReadRows[R any](ctx context.Context, l *Lakehouse, from, to dates.Date) ([]
 	return engine.ReadRows[R](ctx, l.Warehouse, from, to)
 }
 
+// Snapshot is a table as the catalog held it when loaded (see engine.Snapshot).
+type Snapshot[R any] = engine.Snapshot[R]
+
+// Part is one partition of a Snapshot and its data files (see engine.Part).
+type Part = engine.Part
+
+// TableOf is the lakehouse's table of rows of type R: its name, and what writes its rows.
+func TableOf[R any](l *Lakehouse) (*engine.Table[R], error) { return engine.TableOf[R](l.Warehouse) }
+
+// LoadSnapshot loads R's table as the catalog holds it now (see engine.Snapshot): a reader
+// that caches rows keys them by its ID and reads them through it.
+func LoadSnapshot[R any](ctx context.Context, l *Lakehouse) (Snapshot[R], error) {
+	return engine.LoadSnapshot[R](ctx, l.Warehouse)
+}
+
 // TableNames lists the pipeline's tables by their "<layer>.<name>" names, silver first.
 func TableNames() []string {
 	tables := Tables()

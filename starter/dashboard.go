@@ -55,7 +55,16 @@ func serveDashboard(ctx context.Context, ln net.Listener, lh *lake.Lakehouse, c 
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(c.stderr, nil))
-	h := dashboard.Handler(dashboard.Reports{Lake: lh}, logger)
+	reports := dashboard.NewReports(lh)
+	// Gold is read while the server starts listening: the first page is then served from
+	// memory (a year of gold takes a second or two to read). A failure is the first request's
+	// to report, since it reads again.
+	go func() {
+		if err := reports.Load(ctx); err != nil {
+			logger.Warn("dashboard: reading gold at start failed", "error", err)
+		}
+	}()
+	h := dashboard.Handler(reports, logger)
 	if auth.Enabled() {
 		h = dashboard.NewALBAuth(auth, time.Now).Wrap(h, logger.Warn)
 		fmt.Fprintf(c.stdout, "dashboard: sign-in through %s, for %v\n", auth.ALBARN, auth.AllowedDomains)

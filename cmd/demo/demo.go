@@ -237,7 +237,7 @@ func demo(ctx context.Context, dev bool, out io.Writer) error {
 			lh.Close()
 			return fmt.Errorf("DEMO_DASHBOARD_ADDR %s: %w", dcfg.DashboardAddr, err)
 		}
-		served := httpserve.Background(ctx, ln, dashboard.Handler(dashboard.Reports{Lake: lh}, slog.New(slog.NewTextHandler(io.Discard, nil))))
+		served := httpserve.Background(ctx, ln, dashboard.Handler(dashboard.NewReports(lh), slog.New(slog.NewTextHandler(io.Discard, nil))))
 		go func() { <-served; lh.Close() }()
 		dashboardURL = "http://" + ln.Addr().String() + "/"
 		return nil

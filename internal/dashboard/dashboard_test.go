@@ -37,13 +37,25 @@ var simNow = time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)
 // the simulator's ground truth for those days. Its warehouse is a folder ("file") or, as the
 // deployed dashboard reads it, a bucket ("s3": versitygw, the sqlite catalog over s3:// paths).
 type site struct {
-	url   string
-	truth wistiasim.Truth
-	from  string
-	to    string
+	url     string
+	truth   wistiasim.Truth
+	from    string
+	to      string
+	sim     *truthcheck.SimLake
+	lake    *lake.Lakehouse
+	reports *dashboard.Reports
 }
 
 func newSite(t *testing.T, warehouse string) *site {
+	t.Helper()
+	last := dates.DateOf(simNow).AddDays(-1)
+	s := emptySite(t, warehouse)
+	s.run(t, "run-1", dates.Range(last.AddDays(-9), last))
+	return s
+}
+
+// emptySite is the dashboard serving a lakehouse with empty tables.
+func emptySite(t *testing.T, warehouse string) *site {
 	t.Helper()
 	cfg := lake.Config{Account: "acct", AWSRegion: "us-east-1", LookbackDays: 2,
 		LakehouseConfig: lake.LakehouseConfig{Catalog: "sql", SilverNamespace: "wistia_silver", GoldNamespace: "wistia_gold", SnapshotRetention: 7}}
@@ -51,15 +63,22 @@ func newSite(t *testing.T, warehouse string) *site {
 		truthcheck.InBucket(t, &cfg)
 	}
 	sl := truthcheck.NewSimLake(t, wistiasim.Options{Seed: 31, Medias: 6, Visitors: 60, MeanEventsPerDay: 8, Now: simNow}, cfg)
-	last := dates.DateOf(simNow).AddDays(-1)
-	days := dates.Range(last.AddDays(-9), last)
-	sl.Land(t, "run-1", days)
 	lh := sl.Lakehouse(t)
-	_, err := lh.Transform(context.Background(), sl.Store, days, "run-1")
-	require.NoError(t, err)
-	srv := httptest.NewServer(dashboard.Handler(dashboard.Reports{Lake: lh}, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	reports := dashboard.NewReports(lh)
+	srv := httptest.NewServer(dashboard.Handler(reports, slog.New(slog.NewTextHandler(io.Discard, nil))))
 	t.Cleanup(srv.Close)
-	return &site{url: srv.URL, truth: sl.Sim.Truth(days[0].Time(), last.Time()), from: days[0].String(), to: last.String()}
+	return &site{url: srv.URL, sim: sl, lake: lh, reports: reports}
+}
+
+// run lands days and transforms them, as a pipeline run does, and makes the site's truth
+// that of those days.
+func (s *site) run(t *testing.T, runID string, days []dates.Date) {
+	t.Helper()
+	s.sim.Land(t, runID, days)
+	_, err := s.lake.Transform(context.Background(), s.sim.Store, days, runID)
+	require.NoError(t, err)
+	last := days[len(days)-1]
+	s.truth, s.from, s.to = s.sim.Sim.Truth(days[0].Time(), last.Time()), days[0].String(), last.String()
 }
 
 func (s *site) get(t *testing.T, path string, out any) int {
@@ -263,7 +282,7 @@ func countries(truth wistiasim.Truth, media string) []dashboard.CountryPlays {
 
 // browser starts headless Chromium from Debian's packages, installing it the way `make tools`
 // does when it is missing.
-func browser(t *testing.T) context.Context {
+func browser(t testing.TB) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
@@ -302,7 +321,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
-func number(t *testing.T, s string) float64 {
+func number(t testing.TB, s string) float64 {
 	t.Helper()
 	v, err := strconv.ParseFloat(strings.TrimSuffix(strings.ReplaceAll(s, ",", ""), "%"), 64)
 	require.NoError(t, err, "%q is a number", s)

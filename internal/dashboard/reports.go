@@ -9,9 +9,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/marketing-data/wistia-pipeline/dates"
 	"github.com/marketing-data/wistia-pipeline/lake"
@@ -26,10 +27,10 @@ type Totals struct {
 	PlayRate     float64 `json:"play_rate"` // plays / loads over the rows; 0 without loads
 }
 
-func (t *Totals) add(f gold.FactMediaDaily) {
-	t.Plays += f.PlayCount
-	t.Loads += f.LoadCount
-	t.HoursWatched += f.HoursWatched
+func (t *Totals) add(f factRow) {
+	t.Plays += f.plays
+	t.Loads += f.loads
+	t.HoursWatched += f.hours
 }
 
 // rate sets the play rate as the ratio of the sums (docs/metrics.md: never average a rate).
@@ -72,30 +73,6 @@ func periods(from, to dates.Date, grain string) []dates.Date {
 		}
 	}
 	return out
-}
-
-// series sums rows into the periods of from..to.
-type series map[dates.Date]*Totals
-
-func (s series) list(from, to dates.Date, grain string) []Period {
-	var out []Period
-	for _, p := range periods(from, to, grain) {
-		t := Totals{}
-		if got := s[p]; got != nil {
-			t = *got
-		}
-		t.rate()
-		out = append(out, Period{Start: p.String(), Totals: t})
-	}
-	return out
-}
-
-func (s series) add(d dates.Date, grain string, f gold.FactMediaDaily) {
-	p := periodOf(d, grain)
-	if s[p] == nil {
-		s[p] = &Totals{}
-	}
-	s[p].add(f)
 }
 
 // Range is the days a report covers and the grain of its series.
@@ -166,79 +143,204 @@ type Freshness struct {
 	Zone        string    `json:"zone"`                   // the account's stats zone, whose days the dates are
 }
 
-// Reports reads the dashboard's numbers from the lakehouse.
+// Reports reads the dashboard's numbers from the lakehouse's gold tables. It keeps what it
+// derives from each table for the table's current snapshot (see cache.go), so a run's commit
+// shows on the next request and a year of gold is read once per commit, not per request.
 type Reports struct {
-	Lake *lake.Lakehouse
+	lake     *lake.Lakehouse
+	medias   *names // media ids, numbered for every table's state
+	visitors *names // visitor ids, numbered for the engagement fact and dim_visitor
+	// countryNames numbers dim_visitor's countries; unknownCountry is first.
+	countryNames *names
+
+	facts      goldTable[gold.FactMediaDaily, *dailyFacts]
+	dims       goldTable[gold.DimMedia, *mediaDims]
+	engagement goldTable[gold.FactEngagement, *engagementFacts]
+	countries  goldTable[gold.DimVisitor, *visitorCountries]
+}
+
+// NewReports reads the gold tables of lh, and keeps what it read while their snapshots last.
+func NewReports(lh *lake.Lakehouse) *Reports {
+	r := &Reports{lake: lh, medias: newNames(), visitors: newNames(), countryNames: newNames()}
+	r.countryNames.number(func(of func(string) int32) { of(unknownCountry) })
+	r.facts = goldTable[gold.FactMediaDaily, *dailyFacts]{name: tableName[gold.FactMediaDaily](lh),
+		derive: func(ctx context.Context, snap lake.Snapshot[gold.FactMediaDaily], prev *dailyFacts) (*dailyFacts, error) {
+			return readFacts(ctx, snap, prev, r.medias)
+		}}
+	r.dims = goldTable[gold.DimMedia, *mediaDims]{name: tableName[gold.DimMedia](lh),
+		derive: func(ctx context.Context, snap lake.Snapshot[gold.DimMedia], _ *mediaDims) (*mediaDims, error) {
+			return readDims(ctx, snap, r.medias)
+		}}
+	r.engagement = goldTable[gold.FactEngagement, *engagementFacts]{name: tableName[gold.FactEngagement](lh),
+		derive: func(ctx context.Context, snap lake.Snapshot[gold.FactEngagement], prev *engagementFacts) (*engagementFacts, error) {
+			return readEngagement(ctx, snap, prev, r.medias, r.visitors)
+		}}
+	r.countries = goldTable[gold.DimVisitor, *visitorCountries]{name: tableName[gold.DimVisitor](lh),
+		derive: func(ctx context.Context, snap lake.Snapshot[gold.DimVisitor], prev *visitorCountries) (*visitorCountries, error) {
+			return readVisitors(ctx, snap, prev, r.visitors, r.countryNames)
+		}}
+	return r
+}
+
+// Load reads every gold table's current snapshot, as the first requests would: a server
+// that calls it as it starts serves its first page from memory.
+func (r *Reports) Load(ctx context.Context) error {
+	return concurrently(ctx,
+		func(ctx context.Context) error { _, err := r.facts.current(ctx, r.lake); return err },
+		func(ctx context.Context) error { _, err := r.dims.current(ctx, r.lake); return err },
+		func(ctx context.Context) error { _, err := r.engagement.current(ctx, r.lake); return err },
+		func(ctx context.Context) error { _, err := r.countries.current(ctx, r.lake); return err })
+}
+
+// tableName is the "<layer>.<name>" of R's table; a lakehouse without it fails its first read.
+func tableName[R any](lh *lake.Lakehouse) string {
+	t, err := lake.TableOf[R](lh)
+	if err != nil {
+		return ""
+	}
+	return t.TableName()
+}
+
+// Reads counts, by table, the snapshots read since r was made: one per new snapshot that
+// requests asked for, however many asked at once.
+func (r *Reports) Reads() map[string]int {
+	return map[string]int{
+		r.facts.name:      r.facts.state.loads(),
+		r.dims.name:       r.dims.state.loads(),
+		r.engagement.name: r.engagement.state.loads(),
+		r.countries.name:  r.countries.state.loads(),
+	}
 }
 
 // ErrUnknownMedia is a media id gold does not hold.
 var ErrUnknownMedia = errors.New("unknown media")
 
-func (r Reports) daily(ctx context.Context, from, to dates.Date) ([]gold.FactMediaDaily, map[string]gold.DimMedia, error) {
-	facts, err := lake.ReadRows[gold.FactMediaDaily](ctx, r.Lake, from, to)
-	if err != nil {
-		return nil, nil, err
+// concurrently runs the loads at once: each loads a table from the catalog, a round trip of
+// its own when the warehouse is a bucket.
+func concurrently(ctx context.Context, loads ...func(context.Context) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for _, load := range loads {
+		g.Go(func() error { return load(ctx) })
 	}
-	dims, err := lake.ReadRows[gold.DimMedia](ctx, r.Lake, 0, 0)
-	if err != nil {
-		return nil, nil, err
-	}
-	media := make(map[string]gold.DimMedia, len(dims))
-	for _, d := range dims {
-		media[d.MediaID] = d
-	}
-	return facts, media, nil
+	return g.Wait()
 }
 
-func channelOf(media map[string]gold.DimMedia, id string) string {
-	return cmp.Or(media[id].Channel, gold.UnknownChannel)
+// daily is the current state of the daily fact and of dim_media.
+func (r *Reports) daily(ctx context.Context) (facts *dailyFacts, dims *mediaDims, err error) {
+	err = concurrently(ctx,
+		func(ctx context.Context) (err error) { facts, err = r.facts.current(ctx, r.lake); return err },
+		func(ctx context.Context) (err error) { dims, err = r.dims.current(ctx, r.lake); return err })
+	return facts, dims, err
 }
 
-// Channels sums plays, loads and hours watched per channel and period over from..to.
-func (r Reports) Channels(ctx context.Context, from, to dates.Date, grain string) (ChannelsReport, error) {
-	rep := ChannelsReport{Range: Range{From: from.String(), To: to.String(), Grain: grain}, Channels: []ChannelSeries{}}
-	facts, media, err := r.daily(ctx, from, to)
+// defaultDays is the range a report covers when none is asked for: four weeks to the last day.
+const defaultDays = 28
+
+// rangeOf is from..to, or when both are zero the defaultDays up to the last day gold holds
+// (yesterday, in the account's zone, before the first run).
+func (r *Reports) rangeOf(facts *dailyFacts, from, to dates.Date) (dates.Date, dates.Date) {
+	if !from.IsZero() || !to.IsZero() {
+		return from, to
+	}
+	to = facts.last
+	if to.IsZero() {
+		to = r.lake.Zone().LastEnded(time.Now())
+	}
+	return to.AddDays(-(defaultDays - 1)), to
+}
+
+// Channels sums plays, loads and hours watched per channel and period over from..to (zero:
+// the default range).
+func (r *Reports) Channels(ctx context.Context, from, to dates.Date, grain string) (ChannelsReport, error) {
+	rep := ChannelsReport{Channels: []ChannelSeries{}}
+	facts, dims, err := r.daily(ctx)
 	if err != nil {
 		return rep, err
 	}
-	byChannel := map[string]series{}
-	totals := map[string]*Totals{}
-	for _, f := range facts {
-		ch := channelOf(media, f.MediaID)
-		if byChannel[ch] == nil {
-			byChannel[ch], totals[ch] = series{}, &Totals{}
+	from, to = r.rangeOf(facts, from, to)
+	rep.Range = Range{From: from.String(), To: to.String(), Grain: grain}
+	starts := periods(from, to, grain)
+	perChannel := make([][]Totals, len(dims.channels)) // by channel, then period; nil without rows
+	totals := make([]Totals, len(dims.channels))
+	for d := from; d <= to; d++ {
+		day := facts.days[d]
+		if day == nil {
+			continue
 		}
-		byChannel[ch].add(f.Date, grain, f)
-		totals[ch].add(f)
-		rep.Total.add(f)
+		p := periodIndex(starts[0], d, grain)
+		for _, f := range day.rows {
+			ch := dims.channelOf(f.media)
+			if perChannel[ch] == nil {
+				perChannel[ch] = make([]Totals, len(starts))
+			}
+			perChannel[ch][p].add(f)
+			totals[ch].add(f)
+			rep.Total.add(f)
+		}
 	}
 	rep.Total.rate()
-	for _, ch := range slices.Sorted(maps.Keys(byChannel)) {
-		t := *totals[ch]
+	for ch, series := range perChannel { // dims.channels is sorted by name
+		if series == nil {
+			continue
+		}
+		t := totals[ch]
 		t.rate()
-		rep.Channels = append(rep.Channels, ChannelSeries{Channel: ch, Total: t, Periods: byChannel[ch].list(from, to, grain)})
+		rep.Channels = append(rep.Channels, ChannelSeries{Channel: dims.channels[ch], Total: t, Periods: periodList(starts, series)})
 	}
 	slices.SortStableFunc(rep.Channels, func(a, b ChannelSeries) int { return cmp.Compare(b.Total.Plays, a.Total.Plays) })
 	return rep, nil
 }
 
-// TopMedia lists the limit media with the most plays over from..to.
-func (r Reports) TopMedia(ctx context.Context, from, to dates.Date, limit int) (TopMediaReport, error) {
-	rep := TopMediaReport{Range: Range{From: from.String(), To: to.String()}, Media: []MediaRow{}}
-	facts, media, err := r.daily(ctx, from, to)
+// periodIndex is the number of the period holding d among those starting at first.
+func periodIndex(first, d dates.Date, grain string) int {
+	if grain == Weekly {
+		return int(periodOf(d, grain)-first) / 7
+	}
+	return int(d - first)
+}
+
+// periodList names each period's totals by its first day and sets its rate; empty periods
+// are listed too, so charts show gaps as zeros.
+func periodList(starts []dates.Date, totals []Totals) []Period {
+	out := make([]Period, len(starts))
+	for i, p := range starts {
+		t := totals[i]
+		t.rate()
+		out[i] = Period{Start: p.String(), Totals: t}
+	}
+	return out
+}
+
+// TopMedia lists the limit media with the most plays over from..to (zero: the default range).
+func (r *Reports) TopMedia(ctx context.Context, from, to dates.Date, limit int) (TopMediaReport, error) {
+	rep := TopMediaReport{Media: []MediaRow{}}
+	facts, dims, err := r.daily(ctx)
 	if err != nil {
 		return rep, err
 	}
-	rows := map[string]*MediaRow{}
-	for _, f := range facts {
-		if rows[f.MediaID] == nil {
-			rows[f.MediaID] = &MediaRow{MediaID: f.MediaID, Title: media[f.MediaID].Title, Channel: channelOf(media, f.MediaID)}
+	from, to = r.rangeOf(facts, from, to)
+	rep.Range = Range{From: from.String(), To: to.String()}
+	ids := r.medias.all() // every media number the facts hold is numbered by now
+	sums := make([]Totals, len(ids))
+	seen := make([]bool, len(ids))
+	for d := from; d <= to; d++ {
+		day := facts.days[d]
+		if day == nil {
+			continue
 		}
-		rows[f.MediaID].add(f)
+		for _, f := range day.rows {
+			sums[f.media].add(f)
+			seen[f.media] = true
+		}
 	}
-	for _, m := range rows {
-		m.rate()
-		rep.Media = append(rep.Media, *m)
+	for m, ok := range seen {
+		if !ok {
+			continue
+		}
+		t := sums[m]
+		t.rate()
+		rep.Media = append(rep.Media, MediaRow{MediaID: ids[m], Title: dims.info[int32(m)].Title,
+			Channel: dims.channels[dims.channelOf(int32(m))], Totals: t})
 	}
 	slices.SortFunc(rep.Media, func(a, b MediaRow) int {
 		return cmp.Or(cmp.Compare(b.Plays, a.Plays), cmp.Compare(a.MediaID, b.MediaID))
@@ -247,59 +349,72 @@ func (r Reports) TopMedia(ctx context.Context, from, to dates.Date, limit int) (
 	return rep, nil
 }
 
-// Media reports one media over from..to: its daily series from gold.fact_media_daily and
-// its plays by the country of its visitors from gold.fact_media_engagement and dim_visitor.
-func (r Reports) Media(ctx context.Context, id string, from, to dates.Date) (MediaReport, error) {
-	rep := MediaReport{Range: Range{From: from.String(), To: to.String(), Grain: Daily}, Countries: []CountryPlays{}}
-	facts, media, err := r.daily(ctx, from, to)
+// Media reports one media over from..to (zero: the default range): its daily series from
+// gold.fact_media_daily and its plays by the country of its visitors from
+// gold.fact_media_engagement and dim_visitor.
+func (r *Reports) Media(ctx context.Context, id string, from, to dates.Date) (MediaReport, error) {
+	rep := MediaReport{Countries: []CountryPlays{}}
+	var (
+		facts      *dailyFacts
+		dims       *mediaDims
+		engagement *engagementFacts
+		countries  *visitorCountries
+	)
+	err := concurrently(ctx,
+		func(ctx context.Context) (err error) { facts, err = r.facts.current(ctx, r.lake); return err },
+		func(ctx context.Context) (err error) { dims, err = r.dims.current(ctx, r.lake); return err },
+		func(ctx context.Context) (err error) { engagement, err = r.engagement.current(ctx, r.lake); return err },
+		func(ctx context.Context) (err error) { countries, err = r.countries.current(ctx, r.lake); return err })
 	if err != nil {
 		return rep, err
 	}
-	dim, ok := media[id]
-	if !ok {
+	from, to = r.rangeOf(facts, from, to)
+	rep.Range = Range{From: from.String(), To: to.String(), Grain: Daily}
+	m, ok := r.medias.lookup(id)
+	info, known := dims.info[m]
+	if !ok || !known {
 		return rep, fmt.Errorf("%w %q", ErrUnknownMedia, id)
 	}
-	rep.Media = MediaInfo{MediaID: dim.MediaID, Title: dim.Title, Channel: channelOf(media, id), Project: dim.Project, URL: dim.URL, DurationSeconds: dim.Duration}
-	days := series{}
-	for _, f := range facts {
-		if f.MediaID == id {
-			days.add(f.Date, Daily, f)
-			rep.Total.add(f)
+	rep.Media = info
+
+	days := make([]Totals, to.DaysSince(from)+1)
+	for d := from; d <= to; d++ {
+		if day := facts.days[d]; day != nil {
+			i, found := slices.BinarySearchFunc(day.rows, m, func(f factRow, m int32) int { return cmp.Compare(f.media, m) })
+			if found {
+				days[d-from].add(day.rows[i])
+				rep.Total.add(day.rows[i])
+			}
 		}
 	}
 	rep.Total.rate()
-	rep.Days = days.list(from, to, Daily)
+	rep.Days = periodList(periods(from, to, Daily), days)
 
-	engagement, err := lake.ReadRows[gold.FactEngagement](ctx, r.Lake, from, to)
-	if err != nil {
-		return rep, err
-	}
-	visitors, err := lake.ReadRows[gold.DimVisitor](ctx, r.Lake, 0, 0)
-	if err != nil {
-		return rep, err
-	}
-	country := make(map[string]string, len(visitors))
-	for _, v := range visitors {
-		country[v.VisitorID] = v.Country
-	}
-	byCountry := map[string]*CountryPlays{}
-	seen := map[string]map[string]bool{}
-	for _, e := range engagement {
-		if e.MediaID != id {
+	byCountry := make([]CountryPlays, len(countries.names))
+	seen := map[int32]bool{} // visitors counted
+	for d := from; d <= to; d++ {
+		day := engagement.days[d]
+		if day == nil {
 			continue
 		}
-		c := cmp.Or(country[e.VisitorID], "unknown")
-		if byCountry[c] == nil {
-			byCountry[c], seen[c] = &CountryPlays{Country: c}, map[string]bool{}
-		}
-		byCountry[c].Plays += e.PlayCount
-		if !seen[c][e.VisitorID] {
-			seen[c][e.VisitorID] = true
-			byCountry[c].Visitors++
+		i, _ := slices.BinarySearchFunc(day.rows, m, func(e engagementRow, m int32) int { return cmp.Compare(e.media, m) })
+		for _, e := range day.rows[i:] {
+			if e.media != m {
+				break
+			}
+			c := &byCountry[countries.countryOf(e.visitor)]
+			c.Plays += e.plays
+			if !seen[e.visitor] {
+				seen[e.visitor] = true
+				c.Visitors++
+			}
 		}
 	}
-	for _, c := range byCountry {
-		rep.Countries = append(rep.Countries, *c)
+	for i, c := range byCountry {
+		if c.Plays > 0 || c.Visitors > 0 {
+			c.Country = countries.names[i]
+			rep.Countries = append(rep.Countries, c)
+		}
 	}
 	slices.SortFunc(rep.Countries, func(a, b CountryPlays) int {
 		return cmp.Or(cmp.Compare(b.Plays, a.Plays), cmp.Compare(a.Country, b.Country))
@@ -307,24 +422,17 @@ func (r Reports) Media(ctx context.Context, id string, from, to dates.Date) (Med
 	return rep, nil
 }
 
-// Freshness reads the last day gold.fact_media_daily holds and when it was last written.
-func (r Reports) Freshness(ctx context.Context) (Freshness, error) {
-	f := Freshness{Zone: r.Lake.Zone().String()}
-	commits, err := r.Lake.Commits(ctx, "gold.fact_media_daily")
+// Freshness is the last day gold.fact_media_daily holds (by its partitions) and when it was
+// last committed.
+func (r *Reports) Freshness(ctx context.Context) (Freshness, error) {
+	f := Freshness{Zone: r.lake.Zone().String()}
+	facts, err := r.facts.current(ctx, r.lake)
 	if err != nil {
 		return f, err
 	}
-	if len(commits) == 0 {
-		return f, nil
-	}
-	f.LastRun = commits[len(commits)-1].At
-	// The partitions name the days, so the last one is found without reading a row.
-	parts, err := r.Lake.DataFiles(ctx, "gold.fact_media_daily")
-	if err != nil {
-		return f, err
-	}
-	for day := range parts {
-		f.DataThrough = max(f.DataThrough, day)
+	f.LastRun = facts.committedAt
+	if !facts.last.IsZero() {
+		f.DataThrough = facts.last.String()
 	}
 	return f, nil
 }

@@ -10,16 +10,12 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/marketing-data/wistia-pipeline/dates"
 )
 
 // DefaultAddr is where `starter dashboard` listens unless told otherwise: this machine only.
 const DefaultAddr = "127.0.0.1:8090"
-
-// defaultDays is the range a page shows when none is asked for: four weeks to the last day.
-const defaultDays = 28
 
 //go:embed assets
 var assets embed.FS
@@ -34,7 +30,7 @@ var assets embed.FS
 //	GET /healthz                                    the load balancer's health check
 //
 // With format=csv, each report's table downloads as CSV (see downloads.go).
-func Handler(r Reports, logger *slog.Logger) http.Handler {
+func Handler(r *Reports, logger *slog.Logger) http.Handler {
 	static, _ := fs.Sub(assets, "assets")
 	mux := http.NewServeMux()
 	page := func(name string) http.HandlerFunc {
@@ -54,7 +50,7 @@ func Handler(r Reports, logger *slog.Logger) http.Handler {
 
 	api := func(serve func(ctx context.Context, q query) (any, error)) http.HandlerFunc {
 		return func(w http.ResponseWriter, req *http.Request) {
-			v, err := serve(req.Context(), query{req: req, r: r})
+			v, err := serve(req.Context(), query{req: req})
 			switch format := req.URL.Query().Get("format"); {
 			case format == "csv" && err == nil:
 				if err = writeDownload(w, req, v); err == nil {
@@ -84,7 +80,7 @@ func Handler(r Reports, logger *slog.Logger) http.Handler {
 		return r.Freshness(ctx)
 	}))
 	mux.HandleFunc("GET /api/channels", api(func(ctx context.Context, q query) (any, error) {
-		from, to, err := q.dayRange(ctx)
+		from, to, err := q.dayRange()
 		if err != nil {
 			return nil, err
 		}
@@ -99,7 +95,7 @@ func Handler(r Reports, logger *slog.Logger) http.Handler {
 		return r.Channels(ctx, from, to, grain)
 	}))
 	mux.HandleFunc("GET /api/top-media", api(func(ctx context.Context, q query) (any, error) {
-		from, to, err := q.dayRange(ctx)
+		from, to, err := q.dayRange()
 		if err != nil {
 			return nil, err
 		}
@@ -112,7 +108,7 @@ func Handler(r Reports, logger *slog.Logger) http.Handler {
 		return r.TopMedia(ctx, from, to, limit)
 	}))
 	mux.HandleFunc("GET /api/media/{id}", api(func(ctx context.Context, q query) (any, error) {
-		from, to, err := q.dayRange(ctx)
+		from, to, err := q.dayRange()
 		if err != nil {
 			return nil, err
 		}
@@ -142,24 +138,15 @@ func (b badRequest) Error() string { return b.msg }
 
 type query struct {
 	req *http.Request
-	r   Reports
 }
 
-// dayRange reads from and to (both or neither); neither is the four weeks up to the last day
-// gold holds (yesterday before the first run).
-func (q query) dayRange(ctx context.Context) (dates.Date, dates.Date, error) {
+// dayRange reads from and to (both or neither); neither is two zero days, which the reports
+// take as the four weeks up to the last day gold holds, read with the rest of the report.
+func (q query) dayRange() (dates.Date, dates.Date, error) {
 	v := q.req.URL.Query()
 	fromS, toS := v.Get("from"), v.Get("to")
 	if fromS == "" && toS == "" {
-		f, err := q.r.Freshness(ctx)
-		if err != nil {
-			return 0, 0, err
-		}
-		to := q.r.Lake.Zone().LastEnded(time.Now())
-		if f.DataThrough != "" {
-			to, _ = dates.Parse(f.DataThrough)
-		}
-		return to.AddDays(-(defaultDays - 1)), to, nil
+		return 0, 0, nil
 	}
 	from, err := dates.Parse(fromS)
 	if err != nil {

@@ -12,27 +12,19 @@ import (
 	"github.com/marketing-data/wistia-pipeline/dates"
 )
 
-// ReadRows returns the rows of R's table, sorted by key. Day-partitioned tables are limited to
-// the days from..to (inclusive) when both are set; entity tables are returned whole.
+// ReadRows returns the rows of R's table as the catalog holds it now, sorted by key.
+// Day-partitioned tables are limited to the days from..to (inclusive) when both are set;
+// entity tables are returned whole.
 func ReadRows[R any](ctx context.Context, l *Warehouse, from, to dates.Date) ([]R, error) {
-	def, err := tableOf[R](l)
+	snap, err := LoadSnapshot[R](ctx, l)
 	if err != nil {
 		return nil, err
 	}
-	var filter iceberg.BooleanExpression = iceberg.AlwaysTrue{}
-	if !def.bucketed && !from.IsZero() && !to.IsZero() {
-		filter = dateBetween(def.partCol, from, to)
-	}
-	rows, err := CollectRows(ctx, l, def, filter)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", def.TableName(), err)
-	}
-	slices.SortStableFunc(rows, func(a, b R) int { return def.key(&a, &b) })
-	return rows, nil
+	return snap.Rows(ctx, from, to)
 }
 
-// tableOf is the warehouse's table of rows of type R.
-func tableOf[R any](l *Warehouse) (*Table[R], error) {
+// TableOf is the warehouse's table of rows of type R.
+func TableOf[R any](l *Warehouse) (*Table[R], error) {
 	for _, t := range l.tables {
 		if def, ok := t.(interface{ table() *Table[R] }); ok {
 			return def.table(), nil

@@ -52,8 +52,17 @@ func CollectRows[R any](ctx context.Context, l *Warehouse, t *Table[R], filter i
 func ReadBatches(ctx context.Context, l *Warehouse, t Info, filter iceberg.BooleanExpression, fields []string,
 	sized func(rows int64), visit func(arrow.RecordBatch) error) error {
 	tbl, err := l.LoadTable(ctx, t)
-	if err != nil || tbl.CurrentSnapshot() == nil {
+	if err != nil {
 		return err
+	}
+	return readBatches(ctx, tbl, filter, fields, sized, visit)
+}
+
+// readBatches is ReadBatches on a table already loaded.
+func readBatches(ctx context.Context, tbl *table.Table, filter iceberg.BooleanExpression, fields []string,
+	sized func(rows int64), visit func(arrow.RecordBatch) error) error {
+	if tbl.CurrentSnapshot() == nil {
+		return nil
 	}
 	opts := []table.ScanOption{table.WithRowFilter(filter)}
 	if len(fields) > 0 {

@@ -83,7 +83,7 @@ func (t *Table[R]) Encoder(schema *arrow.Schema, mem memory.Allocator) (*Encoder
 	return t.codec.Encoder(schema, mem)
 }
 
-// table is how tableOf finds the table of a row type among the warehouse's tables.
+// table is how TableOf finds the table of a row type among the warehouse's tables.
 func (t *Table[R]) table() *Table[R] { return t }
 
 // Same reports two versions equal apart from their lineage (nil: no such rule).
