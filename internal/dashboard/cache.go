@@ -20,8 +20,9 @@ import (
 type goldTable[R, V any] struct {
 	name  string // "<layer>.<name>", as Reads reports it
 	state snapshotCache[V]
-	// derive builds the state of snap, given the state of the snapshot read before it (nil
-	// at first), whose unchanged parts it may share: states are never changed once built.
+	// derive builds the state of snap, given the state of the snapshot read before it (the
+	// empty state in state.val at first), whose unchanged parts it may share: states are
+	// never changed once built.
 	derive func(ctx context.Context, snap lake.Snapshot[R], prev V) (V, error)
 }
 
@@ -41,9 +42,9 @@ func (t *goldTable[R, V]) current(ctx context.Context, lh *lake.Lakehouse) (V, e
 // snapshot however many callers ask for it at once.
 type snapshotCache[V any] struct {
 	mu       sync.Mutex
-	id       int64 // the snapshot val is of
-	val      V
-	ok       bool
+	id       int64      // the snapshot val is of
+	val      V          // before the first load, the state of a table without rows
+	ok       bool       // val is id's
 	inFlight *flight[V] // the latest load started, until it ends
 	reads    int        // loads started
 }

@@ -164,6 +164,7 @@ func NewReports(lh *lake.Lakehouse) *Reports {
 	r := &Reports{lake: lh, medias: newNames(), visitors: newNames(), countryNames: newNames()}
 	r.countryNames.number(func(of func(string) int32) { of(unknownCountry) })
 	r.facts = goldTable[gold.FactMediaDaily, *dailyFacts]{name: tableName[gold.FactMediaDaily](lh),
+		state: snapshotCache[*dailyFacts]{val: &dailyFacts{}},
 		derive: func(ctx context.Context, snap lake.Snapshot[gold.FactMediaDaily], prev *dailyFacts) (*dailyFacts, error) {
 			return readFacts(ctx, snap, prev, r.medias)
 		}}
@@ -172,10 +173,12 @@ func NewReports(lh *lake.Lakehouse) *Reports {
 			return readDims(ctx, snap, r.medias)
 		}}
 	r.engagement = goldTable[gold.FactEngagement, *engagementFacts]{name: tableName[gold.FactEngagement](lh),
+		state: snapshotCache[*engagementFacts]{val: &engagementFacts{}},
 		derive: func(ctx context.Context, snap lake.Snapshot[gold.FactEngagement], prev *engagementFacts) (*engagementFacts, error) {
 			return readEngagement(ctx, snap, prev, r.medias, r.visitors)
 		}}
 	r.countries = goldTable[gold.DimVisitor, *visitorCountries]{name: tableName[gold.DimVisitor](lh),
+		state: snapshotCache[*visitorCountries]{val: &visitorCountries{}},
 		derive: func(ctx context.Context, snap lake.Snapshot[gold.DimVisitor], prev *visitorCountries) (*visitorCountries, error) {
 			return readVisitors(ctx, snap, prev, r.visitors, r.countryNames)
 		}}

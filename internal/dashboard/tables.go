@@ -96,9 +96,11 @@ func (v *visitorCountries) countryOf(visitor int32) int32 {
 const unknownCountry = "unknown"
 
 // changedParts splits a snapshot's partitions into those whose files the previous state read
-// already (kept, by partition) and those to read.
-func changedParts[K ~int32, D any](parts []lake.Part, prev map[K]D, files func(D) []string) (kept map[K]D, read []lake.Part) {
+// already (kept, by partition) and those to read (read), each given its empty state by
+// fresh to fill.
+func changedParts[K ~int32, D any](parts []lake.Part, prev map[K]D, files func(D) []string, empty func(lake.Part) D) (kept, fresh map[K]D, read []lake.Part) {
 	kept = make(map[K]D, len(parts))
+	fresh = map[K]D{}
 	for _, p := range parts {
 		k := K(p.Value)
 		if old, ok := prev[k]; ok && slices.Equal(files(old), p.Files) {
@@ -106,8 +108,9 @@ func changedParts[K ~int32, D any](parts []lake.Part, prev map[K]D, files func(D
 			continue
 		}
 		read = append(read, p)
+		fresh[k] = empty(p)
 	}
-	return kept, read
+	return kept, fresh, read
 }
 
 // readFacts builds the daily fact's state of snap, reading only the days whose files are not
@@ -118,16 +121,10 @@ func readFacts(ctx context.Context, snap lake.Snapshot[gold.FactMediaDaily], pre
 	if err != nil {
 		return nil, err
 	}
-	var before map[dates.Date]*factDay
-	if prev != nil {
-		before = prev.days
-	}
+	var fresh map[dates.Date]*factDay
 	var read []lake.Part
-	out.days, read = changedParts(parts, before, func(d *factDay) []string { return d.files })
-	fresh := make(map[dates.Date]*factDay, len(read))
-	for _, p := range read {
-		fresh[dates.Date(p.Value)] = &factDay{files: p.Files, rows: make([]factRow, 0, p.Rows)}
-	}
+	out.days, fresh, read = changedParts(parts, prev.days, func(d *factDay) []string { return d.files },
+		func(p lake.Part) *factDay { return &factDay{files: p.Files, rows: make([]factRow, 0, p.Rows)} })
 	err = snap.ScanParts(ctx, read, func(rows []gold.FactMediaDaily) error {
 		var err error
 		medias.number(func(of func(string) int32) {
@@ -162,17 +159,13 @@ func readEngagement(ctx context.Context, snap lake.Snapshot[gold.FactEngagement]
 	if err != nil {
 		return nil, err
 	}
-	var before map[dates.Date]*engagementDay
-	if prev != nil {
-		before = prev.days
-	}
 	out := &engagementFacts{}
+	var fresh map[dates.Date]*engagementDay
 	var read []lake.Part
-	out.days, read = changedParts(parts, before, func(d *engagementDay) []string { return d.files })
-	fresh := make(map[dates.Date]*engagementDay, len(read))
-	for _, p := range read {
-		fresh[dates.Date(p.Value)] = &engagementDay{files: p.Files, rows: make([]engagementRow, 0, p.Rows)}
-	}
+	out.days, fresh, read = changedParts(parts, prev.days, func(d *engagementDay) []string { return d.files },
+		func(p lake.Part) *engagementDay {
+			return &engagementDay{files: p.Files, rows: make([]engagementRow, 0, p.Rows)}
+		})
 	err = snap.ScanParts(ctx, read, func(rows []gold.FactEngagement) error {
 		var err error
 		nums := make([]int32, len(rows))
@@ -246,17 +239,13 @@ func readVisitors(ctx context.Context, snap lake.Snapshot[gold.DimVisitor], prev
 	if err != nil {
 		return nil, err
 	}
-	var before map[int32]*visitorBucket
-	if prev != nil {
-		before = prev.buckets
-	}
 	out := &visitorCountries{}
+	var fresh map[int32]*visitorBucket
 	var read []lake.Part
-	out.buckets, read = changedParts(parts, before, func(b *visitorBucket) []string { return b.files })
-	fresh := make(map[int32]*visitorBucket, len(read))
-	for _, p := range read {
-		fresh[p.Value] = &visitorBucket{files: p.Files, visitors: make([]int32, 0, p.Rows), countries: make([]int32, 0, p.Rows)}
-	}
+	out.buckets, fresh, read = changedParts(parts, prev.buckets, func(b *visitorBucket) []string { return b.files },
+		func(p lake.Part) *visitorBucket {
+			return &visitorBucket{files: p.Files, visitors: make([]int32, 0, p.Rows), countries: make([]int32, 0, p.Rows)}
+		})
 	err = snap.ScanParts(ctx, read, func(rows []gold.DimVisitor) error {
 		var err error
 		nums := make([]int32, len(rows))
