@@ -36,8 +36,17 @@ func DateIn(col string, days []dates.Date) iceberg.BooleanExpression {
 // CollectRows reads all rows of a table matching filter; with fields, only those columns
 // (the others are left at their zero value), which spares decoding the rest.
 func CollectRows[R any](ctx context.Context, l *Warehouse, t *Table[R], filter iceberg.BooleanExpression, fields ...string) ([]R, error) {
+	tbl, err := l.LoadTable(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return collectRows(ctx, tbl, t, filter, fields)
+}
+
+// collectRows is CollectRows on a table already loaded.
+func collectRows[R any](ctx context.Context, tbl *table.Table, t *Table[R], filter iceberg.BooleanExpression, fields []string) ([]R, error) {
 	var out []R
-	err := ReadBatches(ctx, l, t, filter, fields, func(n int64) { out = make([]R, 0, n) }, func(rec arrow.RecordBatch) error {
+	err := readBatches(ctx, tbl, filter, fields, func(n int64) { out = make([]R, 0, n) }, func(rec arrow.RecordBatch) error {
 		out = t.codec.decode(rec, out)
 		return nil
 	})

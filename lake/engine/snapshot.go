@@ -58,11 +58,7 @@ func (s Snapshot[R]) Rows(ctx context.Context, from, to dates.Date) ([]R, error)
 	if !s.def.bucketed && !from.IsZero() && !to.IsZero() {
 		filter = dateBetween(s.def.partCol, from, to)
 	}
-	var rows []R
-	err := readBatches(ctx, s.tbl, filter, nil, func(n int64) { rows = make([]R, 0, n) }, func(rec arrow.RecordBatch) error {
-		rows = s.def.codec.decode(rec, rows)
-		return nil
-	})
+	rows, err := collectRows(ctx, s.tbl, s.def, filter, nil)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", s.def.TableName(), err)
 	}
